@@ -1,0 +1,67 @@
+#include "kairos/errors.h"
+
+#include <google/protobuf/any.pb.h>
+
+#include "kairos/rpc_status.pb.h"
+#include "temporal/api/errordetails/v1/message.pb.h"
+
+namespace kairos::errors {
+namespace {
+
+namespace ed = temporal::api::errordetails::v1;
+
+grpc::Status WithDetail(grpc::StatusCode code, const std::string& message,
+                        const google::protobuf::Message& detail) {
+  kairos::records::RpcStatus status;
+  status.set_code(static_cast<int32_t>(code));
+  status.set_message(message);
+  status.add_details()->PackFrom(detail);
+  return grpc::Status(code, message, status.SerializeAsString());
+}
+
+}  // namespace
+
+grpc::Status InvalidArgument(const std::string& m) { return {grpc::StatusCode::INVALID_ARGUMENT, m}; }
+grpc::Status Internal(const std::string& m) { return {grpc::StatusCode::INTERNAL, m}; }
+grpc::Status Unavailable(const std::string& m) { return {grpc::StatusCode::UNAVAILABLE, m}; }
+grpc::Status FailedPrecondition(const std::string& m) { return {grpc::StatusCode::FAILED_PRECONDITION, m}; }
+grpc::Status Canceled(const std::string& m) { return {grpc::StatusCode::CANCELLED, m}; }
+grpc::Status DeadlineExceeded(const std::string& m) { return {grpc::StatusCode::DEADLINE_EXCEEDED, m}; }
+
+grpc::Status NotFound(const std::string& m) {
+  return WithDetail(grpc::StatusCode::NOT_FOUND, m, ed::NotFoundFailure());
+}
+
+grpc::Status Unimplemented(const std::string& rpc_name) {
+  return {grpc::StatusCode::UNIMPLEMENTED, rpc_name + " is not implemented by Kairos"};
+}
+
+grpc::Status NamespaceNotFound(const std::string& ns) {
+  ed::NamespaceNotFoundFailure d;
+  d.set_namespace_(ns);
+  return WithDetail(grpc::StatusCode::NOT_FOUND, "Namespace " + ns + " is not found.", d);
+}
+
+grpc::Status NamespaceAlreadyExists(const std::string& ns) {
+  (void)ns;
+  return WithDetail(grpc::StatusCode::ALREADY_EXISTS, "Namespace already exists.",
+                    ed::NamespaceAlreadyExistsFailure());
+}
+
+grpc::Status WorkflowAlreadyStarted(const std::string& message, const std::string& start_request_id,
+                                    const std::string& run_id) {
+  ed::WorkflowExecutionAlreadyStartedFailure d;
+  d.set_start_request_id(start_request_id);
+  d.set_run_id(run_id);
+  return WithDetail(grpc::StatusCode::ALREADY_EXISTS, message, d);
+}
+
+grpc::Status QueryFailed(const std::string& m) {
+  return WithDetail(grpc::StatusCode::INVALID_ARGUMENT, m, ed::QueryFailedFailure());
+}
+
+grpc::Status ResourceExhausted(const std::string& m) {
+  return WithDetail(grpc::StatusCode::RESOURCE_EXHAUSTED, m, ed::ResourceExhaustedFailure());
+}
+
+}  // namespace kairos::errors

@@ -1,0 +1,45 @@
+// The frontend: Temporal's gRPC services (WorkflowService, OperatorService,
+// grpc.health.v1.Health) on gRPC's callback API. It validates requests,
+// resolves namespaces, and hands the work to history and matching. Handlers
+// never block a gRPC thread: work runs on the executor, long polls park.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/impl/service_type.h>
+
+namespace kairos {
+class Executor;
+namespace history {
+class HistoryService;
+}
+namespace matching {
+class MatchingService;
+}
+}  // namespace kairos
+
+namespace kairos::frontend {
+
+class NamespaceRegistry;
+
+struct FrontendOptions {
+  std::string server_version;
+  // Custom search attributes declared at start (name, IndexedValueType name).
+  std::vector<std::pair<std::string, std::string>> search_attributes;
+};
+
+struct Dependencies {
+  NamespaceRegistry* namespaces;
+  history::HistoryService* history;
+  matching::MatchingService* matching;
+  Executor* executor;
+};
+
+std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);
+std::unique_ptr<grpc::Service> NewOperatorService(const Dependencies& deps, const FrontendOptions& options);
+std::unique_ptr<grpc::Service> NewHealthService();
+
+}  // namespace kairos::frontend

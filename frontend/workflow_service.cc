@@ -1,0 +1,298 @@
+#include <spdlog/spdlog.h>
+
+#include "kairos/errors.h"
+#include "kairos/frontend/frontend.h"
+#include "kairos/frontend/namespace_registry.h"
+#include "kairos/frontend/reactors.h"
+#include "kairos/history/history_service.h"
+#include "kairos/matching/matching_service.h"
+#include "kairos/time_util.h"
+#include "kairos/workflow_service_rpcs.inc"
+#include "temporal/api/workflowservice/v1/service.grpc.pb.h"
+
+namespace kairos::frontend {
+namespace {
+
+namespace wsv1 = temporal::api::workflowservice::v1;
+namespace enums = temporal::api::enums::v1;
+using history::NamespaceRef;
+using SteadyClock = std::chrono::steady_clock;
+
+// Long polls answer empty this long before the caller's deadline, and after
+// at most a minute (SDKs wait 70 s).
+constexpr auto kPollMargin = std::chrono::milliseconds(1500);
+constexpr auto kMaxPoll = std::chrono::seconds(60);
+
+SteadyClock::time_point PollExpiry(grpc::CallbackServerContext* ctx) {
+  auto limit = SteadyClock::now() + kMaxPoll;
+  auto deadline = ctx->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return limit;
+  auto remaining = deadline - std::chrono::system_clock::now() - kPollMargin;
+  auto expiry = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(remaining);
+  return std::min(expiry, limit);
+}
+
+// Every RPC of the service answers UNIMPLEMENTED with its name unless
+// overridden below.
+class UnimplementedWorkflowService : public wsv1::WorkflowService::CallbackService {
+ public:
+#define KAIROS_UNIMPLEMENTED(Name, Req, Resp)                                                              \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Req*, wsv1::Resp*) override { \
+    auto* reactor = ctx->DefaultReactor();                                                                 \
+    reactor->Finish(errors::Unimplemented(#Name));                                                         \
+    return reactor;                                                                                        \
+  }
+  KAIROS_WORKFLOW_SERVICE_RPCS(KAIROS_UNIMPLEMENTED)
+#undef KAIROS_UNIMPLEMENTED
+};
+
+class WorkflowServiceImpl final : public UnimplementedWorkflowService {
+ public:
+  WorkflowServiceImpl(const Dependencies& deps, FrontendOptions options) : d_(deps), options_(std::move(options)) {}
+
+  // ------------------------------------------------------------ system
+  grpc::ServerUnaryReactor* GetSystemInfo(grpc::CallbackServerContext* ctx, const wsv1::GetSystemInfoRequest*,
+                                          wsv1::GetSystemInfoResponse* resp) override {
+    resp->set_server_version(options_.server_version);
+    auto* caps = resp->mutable_capabilities();
+    // Only what is true of Kairos.
+    caps->set_internal_error_differentiation(true);
+    caps->set_activity_failure_include_heartbeat(true);
+    caps->set_encoded_failure_attributes(true);
+    caps->set_upsert_memo(true);
+    caps->set_sdk_metadata(true);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* GetClusterInfo(grpc::CallbackServerContext* ctx, const wsv1::GetClusterInfoRequest*,
+                                           wsv1::GetClusterInfoResponse* resp) override {
+    resp->set_server_version(options_.server_version);
+    resp->set_cluster_id("kairos");
+    resp->set_cluster_name("active");
+    resp->set_history_shard_count(1);
+    resp->set_persistence_store("sqlite");
+    resp->set_visibility_store("sqlite");
+    resp->set_initial_failover_version(1);
+    resp->set_failover_version_increment(10);
+    (*resp->mutable_supported_clients())["temporal-go"] = ">=1.0.0";
+    (*resp->mutable_supported_clients())["temporal-typescript"] = ">=1.0.0";
+    (*resp->mutable_supported_clients())["temporal-python"] = ">=1.0.0";
+    (*resp->mutable_supported_clients())["temporal-cli"] = ">=0.1.0";
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  // -------------------------------------------------------- namespaces
+  grpc::ServerUnaryReactor* RegisterNamespace(grpc::CallbackServerContext* ctx, const wsv1::RegisterNamespaceRequest* req,
+                                              wsv1::RegisterNamespaceResponse*) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req] { return d_.namespaces->Register(*req); });
+  }
+  grpc::ServerUnaryReactor* DescribeNamespace(grpc::CallbackServerContext* ctx, const wsv1::DescribeNamespaceRequest* req,
+                                              wsv1::DescribeNamespaceResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(d_.namespaces->Describe(*req, resp));
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* ListNamespaces(grpc::CallbackServerContext* ctx, const wsv1::ListNamespacesRequest* req,
+                                           wsv1::ListNamespacesResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(d_.namespaces->List(*req, resp));
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* UpdateNamespace(grpc::CallbackServerContext* ctx, const wsv1::UpdateNamespaceRequest* req,
+                                            wsv1::UpdateNamespaceResponse* resp) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp] { return d_.namespaces->Update(*req, resp); });
+  }
+
+  // --------------------------------------------------------- workflows
+#define KAIROS_HISTORY_CALL(Name)                                                                                   \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
+                                 wsv1::Name##Response* resp) override {                                             \
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
+      NamespaceRef ns;                                                                                              \
+      if (auto st = ResolveNamespace(req->namespace_(), &ns); !st.ok()) return st;                                  \
+      return d_.history->Name(ns, *req, resp);                                                                      \
+    });                                                                                                             \
+  }
+#define KAIROS_HISTORY_CALL_NO_RESPONSE(Name)                                                                       \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
+                                 wsv1::Name##Response*) override {                                                  \
+    return RunOnExecutor(ctx, d_.executor, [this, req]() -> grpc::Status {                                          \
+      NamespaceRef ns;                                                                                              \
+      if (auto st = ResolveNamespace(req->namespace_(), &ns); !st.ok()) return st;                                  \
+      return d_.history->Name(ns, *req);                                                                            \
+    });                                                                                                             \
+  }
+  KAIROS_HISTORY_CALL(StartWorkflowExecution)
+  KAIROS_HISTORY_CALL(RespondWorkflowTaskCompleted)
+  KAIROS_HISTORY_CALL(RespondWorkflowTaskFailed)
+  KAIROS_HISTORY_CALL(RecordActivityTaskHeartbeat)
+  KAIROS_HISTORY_CALL(RecordActivityTaskHeartbeatById)
+  KAIROS_HISTORY_CALL(DescribeWorkflowExecution)
+  KAIROS_HISTORY_CALL(GetWorkflowExecutionHistoryReverse)
+  KAIROS_HISTORY_CALL(ListWorkflowExecutions)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskCompleted)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskCompletedById)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskFailed)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskFailedById)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskCanceled)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskCanceledById)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(TerminateWorkflowExecution)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(ResetStickyTaskQueue)
+#undef KAIROS_HISTORY_CALL
+#undef KAIROS_HISTORY_CALL_NO_RESPONSE
+
+  grpc::ServerUnaryReactor* GetWorkflowExecutionHistory(grpc::CallbackServerContext* ctx,
+                                                        const wsv1::GetWorkflowExecutionHistoryRequest* req,
+                                                        wsv1::GetWorkflowExecutionHistoryResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    auto expiry = PollExpiry(ctx);
+    d_.executor->Submit([this, reactor, req, resp, expiry] {
+      NamespaceRef ns;
+      if (auto st = ResolveNamespace(req->namespace_(), &ns); !st.ok()) {
+        reactor->Finish(st);
+        return;
+      }
+      d_.history->GetWorkflowExecutionHistory(ns, req, resp, expiry, [reactor](grpc::Status st) { reactor->Finish(st); });
+    });
+    return reactor;
+  }
+
+  // ------------------------------------------------------------- polls
+  grpc::ServerUnaryReactor* PollWorkflowTaskQueue(grpc::CallbackServerContext* ctx,
+                                                  const wsv1::PollWorkflowTaskQueueRequest* req,
+                                                  wsv1::PollWorkflowTaskQueueResponse* resp) override {
+    return LongPoll(ctx, req->namespace_(), req->task_queue().name(),
+                    [=, this](const std::string& ns_id, SteadyClock::time_point expiry, history::Done done) {
+                      return d_.matching->PollWorkflowTasks(ns_id, req, resp, expiry, std::move(done));
+                    });
+  }
+
+  grpc::ServerUnaryReactor* PollActivityTaskQueue(grpc::CallbackServerContext* ctx,
+                                                  const wsv1::PollActivityTaskQueueRequest* req,
+                                                  wsv1::PollActivityTaskQueueResponse* resp) override {
+    return LongPoll(ctx, req->namespace_(), req->task_queue().name(),
+                    [=, this](const std::string& ns_id, SteadyClock::time_point expiry, history::Done done) {
+                      return d_.matching->PollActivityTasks(ns_id, req, resp, expiry, std::move(done));
+                    });
+  }
+
+  grpc::ServerUnaryReactor* ShutdownWorker(grpc::CallbackServerContext* ctx, const wsv1::ShutdownWorkerRequest* req,
+                                           wsv1::ShutdownWorkerResponse*) override {
+    NamespaceRef ns;
+    auto st = ResolveNamespace(req->namespace_(), &ns);
+    if (st.ok() && !req->sticky_task_queue().empty()) d_.matching->ShutdownQueue(ns.id, req->sticky_task_queue());
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(st);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* DescribeTaskQueue(grpc::CallbackServerContext* ctx, const wsv1::DescribeTaskQueueRequest* req,
+                                              wsv1::DescribeTaskQueueResponse* resp) override {
+    NamespaceRef ns;
+    auto st = ResolveNamespace(req->namespace_(), &ns);
+    if (st.ok() && req->task_queue().name().empty()) st = errors::InvalidArgument("TaskQueue is not set on request.");
+    if (st.ok()) {
+      auto kind = req->task_queue_type() == enums::TASK_QUEUE_TYPE_ACTIVITY ? records::QueueTask::ACTIVITY
+                                                                           : records::QueueTask::WORKFLOW;
+      for (const auto& p : d_.matching->Pollers(ns.id, req->task_queue().name(), kind)) {
+        auto* info = resp->add_pollers();
+        info->set_identity(p.identity);
+        *info->mutable_last_access_time() = NanosToTimestamp(p.last_access_time_nanos);
+        info->set_rate_per_second(100000);
+      }
+      if (req->report_stats()) {
+        resp->mutable_stats()->set_approximate_backlog_count(d_.matching->Backlog(ns.id, req->task_queue().name(), kind));
+      }
+    }
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(st);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* GetSearchAttributes(grpc::CallbackServerContext* ctx, const wsv1::GetSearchAttributesRequest*,
+                                                wsv1::GetSearchAttributesResponse* resp) override {
+    FillSearchAttributeKeys(options_, resp->mutable_keys());
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  static void FillSearchAttributeKeys(const FrontendOptions& options,
+                                      google::protobuf::Map<std::string, enums::IndexedValueType>* keys) {
+    (*keys)["WorkflowId"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
+    (*keys)["RunId"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
+    (*keys)["WorkflowType"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
+    (*keys)["TaskQueue"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
+    (*keys)["ExecutionStatus"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
+    (*keys)["StartTime"] = enums::INDEXED_VALUE_TYPE_DATETIME;
+    (*keys)["CloseTime"] = enums::INDEXED_VALUE_TYPE_DATETIME;
+    (*keys)["ExecutionTime"] = enums::INDEXED_VALUE_TYPE_DATETIME;
+    (*keys)["HistoryLength"] = enums::INDEXED_VALUE_TYPE_INT;
+    for (const auto& [name, type] : options.search_attributes) {
+      enums::IndexedValueType t;
+      if (enums::IndexedValueType_Parse("INDEXED_VALUE_TYPE_" + type, &t)) (*keys)[name] = t;
+    }
+  }
+
+ private:
+  grpc::Status ResolveNamespace(const std::string& name, NamespaceRef* ns) {
+    ns->name = name;
+    return d_.namespaces->Resolve(name, &ns->id);
+  }
+
+  using StartPoll = std::function<matching::PollHandle(const std::string&, SteadyClock::time_point, history::Done)>;
+
+  // Parks a long poll in matching; the reactor finishes when a task is
+  // handed over, the poll expires, or the client cancels.
+  grpc::ServerUnaryReactor* LongPoll(grpc::CallbackServerContext* ctx, const std::string& ns_name,
+                                     const std::string& queue, const StartPoll& start) {
+    auto* reactor = LongPollReactor::Create();
+    NamespaceRef ns;
+    grpc::Status st = ResolveNamespace(ns_name, &ns);
+    if (st.ok() && queue.empty()) st = errors::InvalidArgument("TaskQueue is not set on request.");
+    if (!st.ok()) {
+      reactor->Finish(st);
+      return reactor;
+    }
+    struct Slot {
+      std::mutex mu;
+      matching::PollHandle handle;
+      bool cancelled = false;
+    };
+    auto slot = std::make_shared<Slot>();
+    auto* matching = d_.matching;
+    reactor->SetOnCancel([slot, matching] {
+      matching::PollHandle h;
+      {
+        std::lock_guard lock(slot->mu);
+        slot->cancelled = true;
+        h = slot->handle;
+      }
+      if (h) matching->CancelPoll(h);
+    });
+    auto handle = start(ns.id, PollExpiry(ctx), [reactor](grpc::Status s) { reactor->Finish(s); });
+    bool cancelled;
+    {
+      std::lock_guard lock(slot->mu);
+      slot->handle = handle;
+      cancelled = slot->cancelled;
+    }
+    if (cancelled) matching->CancelPoll(handle);
+    return reactor;
+  }
+
+  Dependencies d_;
+  FrontendOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options) {
+  return std::make_unique<WorkflowServiceImpl>(deps, options);
+}
+
+}  // namespace kairos::frontend

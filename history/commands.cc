@@ -1,0 +1,308 @@
+#include "kairos/history/commands.h"
+
+#include <algorithm>
+
+#include "kairos/history/retry_policy.h"
+#include "kairos/time_util.h"
+#include "temporal/api/command/v1/message.pb.h"
+
+namespace kairos::history {
+namespace {
+
+namespace cv1 = temporal::api::command::v1;
+
+std::optional<CommandError> Fail(enums::WorkflowTaskFailedCause cause, std::string message) {
+  return CommandError{cause, std::move(message)};
+}
+
+int64_t Ms(const google::protobuf::Duration& d) { return DurationToMs(d); }
+
+std::optional<CommandError> ScheduleActivity(MutableState& ms, const cv1::ScheduleActivityTaskCommandAttributes& a) {
+  auto& s = ms.s();
+  constexpr auto kBad = enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES;
+  if (a.activity_id().empty()) return Fail(kBad, "ActivityId is not set on command.");
+  if (a.activity_type().name().empty()) return Fail(kBad, "ActivityType is not set on command.");
+  for (const auto& [id, existing] : s.activities()) {
+    if (existing.activity_id() == a.activity_id())
+      return Fail(kBad, "Activity with id " + a.activity_id() + " is already pending.");
+  }
+  if (Ms(a.schedule_to_close_timeout()) < 0 || Ms(a.schedule_to_start_timeout()) < 0 ||
+      Ms(a.start_to_close_timeout()) < 0 || Ms(a.heartbeat_timeout()) < 0)
+    return Fail(kBad, "A valid timeout may not be negative.");
+  // Temporal's normalisation: one of start-to-close / schedule-to-close is
+  // required; each bounds the other; everything is clamped to the run timeout.
+  int64_t run_timeout = Ms(s.start().workflow_run_timeout());
+  int64_t s2c = Ms(a.schedule_to_close_timeout());
+  int64_t s2s = Ms(a.schedule_to_start_timeout());
+  int64_t st2c = Ms(a.start_to_close_timeout());
+  int64_t hb = Ms(a.heartbeat_timeout());
+  if (s2c <= 0 && st2c <= 0)
+    return Fail(kBad, "A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.");
+  if (run_timeout > 0) {
+    if (s2c <= 0 || s2c > run_timeout) s2c = run_timeout;
+  }
+  if (s2c > 0) {
+    if (s2s <= 0 || s2s > s2c) s2s = s2c;
+    if (st2c <= 0 || st2c > s2c) st2c = st2c <= 0 ? s2c : std::min(st2c, s2c);
+  }
+  if (hb > st2c && st2c > 0) hb = st2c;
+
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+  auto* ev = e.mutable_activity_task_scheduled_event_attributes();
+  ev->set_activity_id(a.activity_id());
+  *ev->mutable_activity_type() = a.activity_type();
+  *ev->mutable_task_queue() = a.task_queue();
+  if (ev->task_queue().name().empty()) *ev->mutable_task_queue() = s.start().task_queue();
+  if (ev->task_queue().kind() == enums::TASK_QUEUE_KIND_UNSPECIFIED)
+    ev->mutable_task_queue()->set_kind(enums::TASK_QUEUE_KIND_NORMAL);
+  *ev->mutable_header() = a.header();
+  *ev->mutable_input() = a.input();
+  if (s2c > 0) *ev->mutable_schedule_to_close_timeout() = MsToDuration(s2c);
+  if (s2s > 0) *ev->mutable_schedule_to_start_timeout() = MsToDuration(s2s);
+  *ev->mutable_start_to_close_timeout() = MsToDuration(st2c);
+  if (hb > 0) *ev->mutable_heartbeat_timeout() = MsToDuration(hb);
+  ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+  *ev->mutable_retry_policy() = a.retry_policy();
+  ApplyRetryDefaults(ev->mutable_retry_policy());
+  if (a.has_priority()) *ev->mutable_priority() = a.priority();
+
+  records::ActivityInfo info;
+  info.set_scheduled_event_id(e.event_id());
+  info.set_activity_id(a.activity_id());
+  *info.mutable_activity_type() = a.activity_type();
+  info.set_task_queue(ev->task_queue().name());
+  info.set_attempt(1);
+  info.set_scheduled_time_nanos(ms.now());
+  info.set_attempt_scheduled_time_nanos(ms.now());
+  *info.mutable_schedule_to_start_timeout() = ev->schedule_to_start_timeout();
+  *info.mutable_schedule_to_close_timeout() = ev->schedule_to_close_timeout();
+  *info.mutable_start_to_close_timeout() = ev->start_to_close_timeout();
+  *info.mutable_heartbeat_timeout() = ev->heartbeat_timeout();
+  *info.mutable_retry_policy() = ev->retry_policy();
+  info.set_workflow_task_completed_event_id(ms.completed_event_id());
+  *info.mutable_input() = a.input();
+  *info.mutable_header() = a.header();
+  ArmActivityScheduleTimers(ms, info);
+  EnqueueActivityTask(ms, info);
+  (*s.mutable_activities())[info.scheduled_event_id()] = std::move(info);
+  return std::nullopt;
+}
+
+std::optional<CommandError> RequestCancelActivity(MutableState& ms,
+                                                  const cv1::RequestCancelActivityTaskCommandAttributes& a) {
+  auto& acts = *ms.s().mutable_activities();
+  auto it = acts.find(a.scheduled_event_id());
+  if (it == acts.end())
+    return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_ACTIVITY_ATTRIBUTES,
+                "Unable to find activity with scheduled event id " + std::to_string(a.scheduled_event_id()) + ".");
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED);
+  e.mutable_activity_task_cancel_requested_event_attributes()->set_scheduled_event_id(a.scheduled_event_id());
+  e.mutable_activity_task_cancel_requested_event_attributes()->set_workflow_task_completed_event_id(
+      ms.completed_event_id());
+  records::ActivityInfo& info = it->second;
+  info.set_cancel_requested(true);
+  info.set_cancel_request_event_id(e.event_id());
+  if (!info.started()) {
+    // Never reached a worker: canceled at once.
+    auto& c = ms.AddEvent(enums::EVENT_TYPE_ACTIVITY_TASK_CANCELED);
+    auto* ca = c.mutable_activity_task_canceled_event_attributes();
+    ca->set_latest_cancel_requested_event_id(info.cancel_request_event_id());
+    ca->set_scheduled_event_id(info.scheduled_event_id());
+    DropActivityTimers(ms, info);
+    acts.erase(it);
+    ms.ScheduleWorkflowTask();
+  }
+  return std::nullopt;
+}
+
+std::optional<CommandError> StartTimer(MutableState& ms, const cv1::StartTimerCommandAttributes& a) {
+  constexpr auto kBad = enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES;
+  if (a.timer_id().empty()) return Fail(kBad, "TimerId is not set.");
+  if (ms.s().timers().contains(a.timer_id())) return Fail(kBad, "Timer with id " + a.timer_id() + " is already started.");
+  int64_t ms_to_fire = Ms(a.start_to_fire_timeout());
+  if (ms_to_fire <= 0) return Fail(kBad, "A valid StartToFireTimeout is not set on StartTimerCommand.");
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_TIMER_STARTED);
+  auto* ev = e.mutable_timer_started_event_attributes();
+  ev->set_timer_id(a.timer_id());
+  *ev->mutable_start_to_fire_timeout() = a.start_to_fire_timeout();
+  ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+  records::TimerInfo info;
+  info.set_timer_id(a.timer_id());
+  info.set_started_event_id(e.event_id());
+  info.set_fire_time_nanos(ms.now() + ms_to_fire * 1'000'000);
+  records::TimerTask timer;
+  timer.set_kind(records::TimerTask::USER_TIMER);
+  timer.set_event_id(e.event_id());
+  timer.set_timer_id(a.timer_id());
+  timer.set_fire_time_nanos(info.fire_time_nanos());
+  info.set_timer_row_id(ms.AddTimer(std::move(timer)));
+  (*ms.s().mutable_timers())[a.timer_id()] = std::move(info);
+  return std::nullopt;
+}
+
+std::optional<CommandError> CancelTimer(MutableState& ms, const cv1::CancelTimerCommandAttributes& a, const std::string& identity) {
+  auto& timers = *ms.s().mutable_timers();
+  auto it = timers.find(a.timer_id());
+  if (it == timers.end())
+    return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_CANCEL_TIMER_ATTRIBUTES,
+                "Timer with id " + a.timer_id() + " is not pending.");
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_TIMER_CANCELED);
+  auto* ev = e.mutable_timer_canceled_event_attributes();
+  ev->set_timer_id(a.timer_id());
+  ev->set_started_event_id(it->second.started_event_id());
+  ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+  ev->set_identity(identity);
+  ms.DeleteTimer(it->second.timer_row_id());
+  timers.erase(it);
+  return std::nullopt;
+}
+
+}  // namespace
+
+void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& info) {
+  auto arm = [&](int64_t timeout_ms, enums::TimeoutType type, int64_t from) {
+    if (timeout_ms <= 0) return;
+    records::TimerTask t;
+    t.set_kind(records::TimerTask::ACTIVITY_TIMEOUT);
+    t.set_event_id(info.scheduled_event_id());
+    t.set_attempt(info.attempt());
+    t.set_timeout_type(type);
+    t.set_fire_time_nanos(from + timeout_ms * 1'000'000);
+    info.add_timer_row_ids(ms.AddTimer(std::move(t)));
+  };
+  // Schedule-to-close spans all attempts; it is armed once, with attempt 0.
+  if (info.attempt() == 1) {
+    records::TimerTask t;
+    int64_t s2c = Ms(info.schedule_to_close_timeout());
+    if (s2c > 0) {
+      t.set_kind(records::TimerTask::ACTIVITY_TIMEOUT);
+      t.set_event_id(info.scheduled_event_id());
+      t.set_attempt(0);
+      t.set_timeout_type(enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE);
+      t.set_fire_time_nanos(info.scheduled_time_nanos() + s2c * 1'000'000);
+      info.add_timer_row_ids(ms.AddTimer(std::move(t)));
+    }
+  }
+  int64_t s2s = Ms(info.schedule_to_start_timeout());
+  // Schedule-to-start equal to schedule-to-close adds nothing.
+  if (s2s > 0 && s2s != Ms(info.schedule_to_close_timeout()))
+    arm(s2s, enums::TIMEOUT_TYPE_SCHEDULE_TO_START, ms.now());
+}
+
+void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& info) {
+  records::QueueTask task;
+  task.set_kind(records::QueueTask::ACTIVITY);
+  task.set_namespace_id(ms.s().namespace_id());
+  task.set_task_queue(info.task_queue());
+  task.set_workflow_id(ms.s().workflow_id());
+  task.set_run_id(ms.s().run_id());
+  task.set_scheduled_event_id(info.scheduled_event_id());
+  task.set_attempt(info.attempt());
+  info.set_task_id(ms.AddQueueTask(std::move(task)));
+}
+
+int64_t WriteActivityStarted(MutableState& ms, const records::ActivityInfo& info) {
+  auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_ACTIVITY_TASK_STARTED);
+  auto* a = e.mutable_activity_task_started_event_attributes();
+  a->set_scheduled_event_id(info.scheduled_event_id());
+  a->set_identity(info.started_identity());
+  a->set_request_id(info.request_id());
+  a->set_attempt(info.attempt());
+  if (info.has_last_failure()) *a->mutable_last_failure() = info.last_failure();
+  return e.event_id();
+}
+
+void DropActivityTimers(MutableState& ms, const records::ActivityInfo& info) {
+  for (int64_t row : info.timer_row_ids()) ms.DeleteTimer(row);
+}
+
+std::optional<CommandError> ApplyCommands(MutableState& ms,
+                                          const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req) {
+  bool closed = false;
+  for (const auto& c : req.commands()) {
+    if (closed)
+      return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+                  "A command follows the command that closed the workflow.");
+    std::optional<CommandError> err;
+    switch (c.command_type()) {
+      case enums::COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
+        err = ScheduleActivity(ms, c.schedule_activity_task_command_attributes());
+        break;
+      case enums::COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+        err = RequestCancelActivity(ms, c.request_cancel_activity_task_command_attributes());
+        break;
+      case enums::COMMAND_TYPE_START_TIMER:
+        err = StartTimer(ms, c.start_timer_command_attributes());
+        break;
+      case enums::COMMAND_TYPE_CANCEL_TIMER:
+        err = CancelTimer(ms, c.cancel_timer_command_attributes(), req.identity());
+        break;
+      case enums::COMMAND_TYPE_RECORD_MARKER: {
+        const auto& a = c.record_marker_command_attributes();
+        if (a.marker_name().empty())
+          return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_RECORD_MARKER_ATTRIBUTES, "MarkerName is not set on command.");
+        auto& e = ms.AddEvent(enums::EVENT_TYPE_MARKER_RECORDED);
+        auto* ev = e.mutable_marker_recorded_event_attributes();
+        ev->set_marker_name(a.marker_name());
+        *ev->mutable_details() = a.details();
+        *ev->mutable_header() = a.header();
+        if (a.has_failure()) *ev->mutable_failure() = a.failure();
+        ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+        break;
+      }
+      case enums::COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
+        const auto& a = c.upsert_workflow_search_attributes_command_attributes();
+        auto& e = ms.AddEvent(enums::EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
+        auto* ev = e.mutable_upsert_workflow_search_attributes_event_attributes();
+        *ev->mutable_search_attributes() = a.search_attributes();
+        ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+        auto& fields = *ms.s().mutable_search_attributes()->mutable_indexed_fields();
+        for (const auto& [k, v] : a.search_attributes().indexed_fields()) {
+          // An empty payload data removes the attribute, as in Temporal.
+          if (v.data().empty() || v.data() == "null") fields.erase(k); else fields[k] = v;
+        }
+        ms.mark_visibility_changed();
+        break;
+      }
+      case enums::COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: {
+        const auto& a = c.modify_workflow_properties_command_attributes();
+        auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED);
+        auto* ev = e.mutable_workflow_properties_modified_event_attributes();
+        *ev->mutable_upserted_memo() = a.upserted_memo();
+        ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+        auto& fields = *ms.s().mutable_memo()->mutable_fields();
+        for (const auto& [k, v] : a.upserted_memo().fields()) {
+          if (v.data().empty() || v.data() == "null") fields.erase(k); else fields[k] = v;
+        }
+        ms.mark_visibility_changed();
+        break;
+      }
+      case enums::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: {
+        auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+        auto* ev = e.mutable_workflow_execution_completed_event_attributes();
+        *ev->mutable_result() = c.complete_workflow_execution_command_attributes().result();
+        ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+        ms.Close(enums::WORKFLOW_EXECUTION_STATUS_COMPLETED, e.event_id());
+        closed = true;
+        break;
+      }
+      case enums::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: {
+        auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
+        auto* ev = e.mutable_workflow_execution_failed_event_attributes();
+        *ev->mutable_failure() = c.fail_workflow_execution_command_attributes().failure();
+        ev->set_retry_state(enums::RETRY_STATE_RETRY_POLICY_NOT_SET);
+        ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+        ms.Close(enums::WORKFLOW_EXECUTION_STATUS_FAILED, e.event_id());
+        closed = true;
+        break;
+      }
+      default:
+        return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+                    "Command " + enums::CommandType_Name(c.command_type()) + " is not supported by Kairos yet.");
+    }
+    if (err) return err;
+  }
+  return std::nullopt;
+}
+
+}  // namespace kairos::history

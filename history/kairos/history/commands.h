@@ -1,0 +1,31 @@
+// Turns the commands of a completed workflow task into events and pending
+// state, exactly as Temporal records them. An invalid command yields the
+// WorkflowTaskFailedCause Temporal would report; the caller then discards
+// the whole change and fails the workflow task instead.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "kairos/history/mutable_state.h"
+#include "temporal/api/workflowservice/v1/request_response.pb.h"
+
+namespace kairos::history {
+
+struct CommandError {
+  enums::WorkflowTaskFailedCause cause;
+  std::string message;
+};
+
+std::optional<CommandError> ApplyCommands(MutableState& ms,
+                                          const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req);
+
+// Activity bookkeeping shared with the engine (timeouts, retries, completion).
+void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& activity);
+void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& activity);
+// Writes the started event of an activity that is closing; returns its id
+// (kBufferedEventId while a workflow task runs).
+int64_t WriteActivityStarted(MutableState& ms, const records::ActivityInfo& activity);
+void DropActivityTimers(MutableState& ms, const records::ActivityInfo& activity);
+
+}  // namespace kairos::history

@@ -1,0 +1,91 @@
+// The history service: owns each workflow run's mutable state and its
+// append-only event history. Every change to a run is serialized per
+// workflow and committed as one store transaction; tasks and timers it
+// creates reach matching and the timer wheel only after that commit.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <grpcpp/support/status.h>
+
+#include "temporal/api/workflowservice/v1/request_response.pb.h"
+
+namespace kairos {
+class Executor;
+namespace persistence {
+class Store;
+}
+namespace matching {
+class MatchingService;
+}
+}  // namespace kairos
+
+namespace kairos::history {
+
+namespace wsv1 = temporal::api::workflowservice::v1;
+
+struct NamespaceRef {
+  std::string id;
+  std::string name;
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+using Done = std::function<void(grpc::Status)>;
+
+class HistoryService {
+ public:
+  virtual ~HistoryService() = default;
+
+  // Loads durable timers into the wheel and queued tasks into matching.
+  virtual void Start() = 0;
+  virtual void Stop() = 0;
+
+  virtual grpc::Status StartWorkflowExecution(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
+                                              wsv1::StartWorkflowExecutionResponse* resp) = 0;
+  virtual grpc::Status RespondWorkflowTaskCompleted(const NamespaceRef& ns,
+                                                    const wsv1::RespondWorkflowTaskCompletedRequest& req,
+                                                    wsv1::RespondWorkflowTaskCompletedResponse* resp) = 0;
+  virtual grpc::Status RespondWorkflowTaskFailed(const NamespaceRef& ns, const wsv1::RespondWorkflowTaskFailedRequest& req,
+                                                 wsv1::RespondWorkflowTaskFailedResponse* resp) = 0;
+
+  virtual grpc::Status RecordActivityTaskHeartbeat(const NamespaceRef& ns,
+                                                   const wsv1::RecordActivityTaskHeartbeatRequest& req,
+                                                   wsv1::RecordActivityTaskHeartbeatResponse* resp) = 0;
+  virtual grpc::Status RecordActivityTaskHeartbeatById(const NamespaceRef& ns,
+                                                       const wsv1::RecordActivityTaskHeartbeatByIdRequest& req,
+                                                       wsv1::RecordActivityTaskHeartbeatByIdResponse* resp) = 0;
+  virtual grpc::Status RespondActivityTaskCompleted(const NamespaceRef& ns,
+                                                    const wsv1::RespondActivityTaskCompletedRequest& req) = 0;
+  virtual grpc::Status RespondActivityTaskCompletedById(const NamespaceRef& ns,
+                                                        const wsv1::RespondActivityTaskCompletedByIdRequest& req) = 0;
+  virtual grpc::Status RespondActivityTaskFailed(const NamespaceRef& ns, const wsv1::RespondActivityTaskFailedRequest& req) = 0;
+  virtual grpc::Status RespondActivityTaskFailedById(const NamespaceRef& ns,
+                                                     const wsv1::RespondActivityTaskFailedByIdRequest& req) = 0;
+  virtual grpc::Status RespondActivityTaskCanceled(const NamespaceRef& ns,
+                                                   const wsv1::RespondActivityTaskCanceledRequest& req) = 0;
+  virtual grpc::Status RespondActivityTaskCanceledById(const NamespaceRef& ns,
+                                                       const wsv1::RespondActivityTaskCanceledByIdRequest& req) = 0;
+
+  virtual grpc::Status TerminateWorkflowExecution(const NamespaceRef& ns,
+                                                  const wsv1::TerminateWorkflowExecutionRequest& req) = 0;
+  virtual grpc::Status DescribeWorkflowExecution(const NamespaceRef& ns, const wsv1::DescribeWorkflowExecutionRequest& req,
+                                                 wsv1::DescribeWorkflowExecutionResponse* resp) = 0;
+  // May wait (wait_new_event) until `deadline`; `done` runs exactly once.
+  virtual void GetWorkflowExecutionHistory(const NamespaceRef& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
+                                           wsv1::GetWorkflowExecutionHistoryResponse* resp, Deadline deadline,
+                                           Done done) = 0;
+  virtual grpc::Status GetWorkflowExecutionHistoryReverse(const NamespaceRef& ns,
+                                                          const wsv1::GetWorkflowExecutionHistoryReverseRequest& req,
+                                                          wsv1::GetWorkflowExecutionHistoryReverseResponse* resp) = 0;
+  virtual grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) = 0;
+  virtual grpc::Status ListWorkflowExecutions(const NamespaceRef& ns, const wsv1::ListWorkflowExecutionsRequest& req,
+                                              wsv1::ListWorkflowExecutionsResponse* resp) = 0;
+};
+
+std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
+                                                  Executor* executor);
+
+}  // namespace kairos::history

@@ -1,0 +1,104 @@
+// One workflow run being changed inside one transaction: a working copy of
+// its ExecutionState, the events appended so far, and the task-queue rows and
+// timers the change creates or removes. Nothing here touches the store; the
+// engine commits the result atomically and then applies the side effects.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kairos/records.pb.h"
+#include "temporal/api/history/v1/message.pb.h"
+
+namespace kairos::history {
+
+namespace hv1 = temporal::api::history::v1;
+namespace enums = temporal::api::enums::v1;
+
+// Event id of events that wait in the buffer (Temporal uses the same value).
+constexpr int64_t kBufferedEventId = -123;
+constexpr int64_t kDefaultWorkflowTaskTimeoutMs = 10'000;
+constexpr int64_t kMaxWorkflowTaskTimeoutMs = 120'000;
+constexpr int64_t kDefaultStickyScheduleToStartMs = 5'000;
+
+struct Environment {
+  std::function<int64_t()> next_id;                       // Row and task ids.
+  std::function<bool(const std::string& namespace_id, const std::string& queue)> sticky_alive;
+};
+
+class MutableState {
+ public:
+  MutableState(records::ExecutionState state, const Environment& env, int64_t now_nanos);
+
+  records::ExecutionState& s() { return state_; }
+  const records::ExecutionState& s() const { return state_; }
+  int64_t now() const { return now_; }
+  const Environment& env() const { return env_; }
+
+  bool IsRunning() const { return state_.status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING; }
+  bool HasWorkflowTask() const { return state_.workflow_task().attempt() > 0; }
+  bool WorkflowTaskStarted() const { return state_.workflow_task().started_event_id() != 0; }
+
+  // Appends an event with the next id. The reference is valid until the
+  // next event is added.
+  hv1::HistoryEvent& AddEvent(enums::EventType type);
+  // Appends, or buffers while a workflow task is running.
+  hv1::HistoryEvent& AddOrBufferEvent(enums::EventType type);
+  // Gives buffered events their ids, after whatever was appended so far.
+  bool FlushBufferedEvents();
+  const std::deque<hv1::HistoryEvent>& new_events() const { return events_; }
+
+  // Task-queue rows and timers created or removed by this change.
+  int64_t AddQueueTask(records::QueueTask task);
+  // Removing a row created by this same change simply forgets it.
+  void DeleteQueueTask(int64_t id);
+  int64_t AddTimer(records::TimerTask timer);
+  void DeleteTimer(int64_t id);
+  const std::vector<std::pair<int64_t, records::QueueTask>>& tasks() const { return tasks_; }
+  const std::vector<int64_t>& task_deletes() const { return task_deletes_; }
+  const std::vector<std::pair<int64_t, records::TimerTask>>& timers() const { return timers_; }
+  const std::vector<int64_t>& timer_deletes() const { return timer_deletes_; }
+
+  // --- Workflow tasks ---
+  // Schedules a workflow task unless one is pending: on the sticky queue when
+  // its worker is alive, else on the workflow's own queue. Attempts after the
+  // first are transient (no events until they complete).
+  void ScheduleWorkflowTask(int32_t attempt = 1, bool allow_sticky = true);
+  // The events of a transient workflow task, as the worker must see them.
+  std::vector<hv1::HistoryEvent> TransientWorkflowTaskEvents() const;
+  // Writes the scheduled/started events of a transient task that completes.
+  void MaterializeTransientWorkflowTask();
+  void ClearWorkflowTask();
+  void ClearSticky();
+  int64_t WorkflowTaskTimeoutMs() const;
+
+  // --- Closing ---
+  // Marks the run closed; removes its pending timers and activities.
+  void Close(enums::WorkflowExecutionStatus status, int64_t completion_event_id);
+
+  // Workflow-task-completed event id the next commands refer to.
+  void set_completed_event_id(int64_t id) { completed_event_id_ = id; }
+  int64_t completed_event_id() const { return completed_event_id_; }
+
+  bool visibility_changed() const { return visibility_changed_; }
+  void mark_visibility_changed() { visibility_changed_ = true; }
+
+ private:
+  hv1::HistoryEvent MakeEvent(enums::EventType type, int64_t id) const;
+
+  records::ExecutionState state_;
+  const Environment& env_;
+  const int64_t now_;
+  std::deque<hv1::HistoryEvent> events_;
+  std::vector<std::pair<int64_t, records::QueueTask>> tasks_;
+  std::vector<int64_t> task_deletes_;
+  std::vector<std::pair<int64_t, records::TimerTask>> timers_;
+  std::vector<int64_t> timer_deletes_;
+  int64_t completed_event_id_ = 0;
+  bool visibility_changed_ = false;
+};
+
+}  // namespace kairos::history

@@ -1,0 +1,88 @@
+// Task queues: tasks that history committed wait here (in memory, backed by
+// their persisted rows) until a worker's long poll takes them. A poll that
+// finds nothing parks without holding a thread; the first task to arrive is
+// handed to it directly.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/support/status.h>
+
+#include "kairos/records.pb.h"
+#include "temporal/api/workflowservice/v1/request_response.pb.h"
+
+namespace kairos {
+class Executor;
+}
+
+namespace kairos::matching {
+
+namespace wsv1 = temporal::api::workflowservice::v1;
+
+// Implemented by history: turns a queued task into a started one.
+class TaskStarter {
+ public:
+  virtual ~TaskStarter() = default;
+  // NOT_FOUND means the task is stale (its workflow moved on): drop it.
+  virtual grpc::Status StartWorkflowTask(int64_t task_id, const records::QueueTask& task,
+                                         const wsv1::PollWorkflowTaskQueueRequest& poll,
+                                         wsv1::PollWorkflowTaskQueueResponse* response) = 0;
+  virtual grpc::Status StartActivityTask(int64_t task_id, const records::QueueTask& task,
+                                         const wsv1::PollActivityTaskQueueRequest& poll,
+                                         wsv1::PollActivityTaskQueueResponse* response) = 0;
+};
+
+// A parked poll. The owner (the RPC layer) keeps it alive until `done` runs.
+class Poll;
+using PollHandle = std::shared_ptr<Poll>;
+
+struct PollerInfo {
+  std::string identity;
+  int64_t last_access_time_nanos = 0;
+};
+
+class MatchingService {
+ public:
+  virtual ~MatchingService() = default;
+
+  virtual void SetTaskStarter(TaskStarter* starter) = 0;
+
+  // Makes a committed task available for dispatch.
+  virtual void AddTask(int64_t task_id, records::QueueTask task) = 0;
+
+  // Long polls. `done` runs exactly once, on an executor thread: OK with the
+  // response filled, OK with an empty response when the poll expires, or an
+  // error. `expires` is when to give up with an empty response.
+  virtual PollHandle PollWorkflowTasks(const std::string& namespace_id, const wsv1::PollWorkflowTaskQueueRequest* request,
+                                       wsv1::PollWorkflowTaskQueueResponse* response,
+                                       std::chrono::steady_clock::time_point expires,
+                                       std::function<void(grpc::Status)> done) = 0;
+  virtual PollHandle PollActivityTasks(const std::string& namespace_id, const wsv1::PollActivityTaskQueueRequest* request,
+                                       wsv1::PollActivityTaskQueueResponse* response,
+                                       std::chrono::steady_clock::time_point expires,
+                                       std::function<void(grpc::Status)> done) = 0;
+  // The client went away: finish the poll (if still parked) with CANCELLED.
+  virtual void CancelPoll(const PollHandle& poll) = 0;
+
+  // Whether a worker polled this (sticky) queue recently enough to trust it.
+  virtual bool HasRecentPoller(const std::string& namespace_id, const std::string& task_queue) = 0;
+  // A sticky worker said goodbye: its queue is dead until it polls again.
+  virtual void ShutdownQueue(const std::string& namespace_id, const std::string& task_queue) = 0;
+
+  // Workflow (kind = WORKFLOW) or activity pollers seen on a queue lately.
+  virtual std::vector<PollerInfo> Pollers(const std::string& namespace_id, const std::string& task_queue,
+                                          records::QueueTask::Kind kind) = 0;
+  virtual int64_t Backlog(const std::string& namespace_id, const std::string& task_queue,
+                          records::QueueTask::Kind kind) = 0;
+
+  // Answers every parked poll with an empty response (server shutdown).
+  virtual void Shutdown() = 0;
+};
+
+std::unique_ptr<MatchingService> NewMatchingService(Executor* executor);
+
+}  // namespace kairos::matching

@@ -1,0 +1,320 @@
+#include "kairos/matching/matching_service.h"
+
+#include <condition_variable>
+#include <deque>
+#include <list>
+#include <optional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "kairos/executor.h"
+#include "kairos/time_util.h"
+
+namespace kairos::matching {
+
+using Kind = records::QueueTask::Kind;
+using SteadyClock = std::chrono::steady_clock;
+
+class Poll {
+ public:
+  enum class State { kParked, kDispatching, kDone };
+
+  Kind kind = records::QueueTask::WORKFLOW;
+  std::string queue_key;
+  const wsv1::PollWorkflowTaskQueueRequest* workflow_request = nullptr;
+  wsv1::PollWorkflowTaskQueueResponse* workflow_response = nullptr;
+  const wsv1::PollActivityTaskQueueRequest* activity_request = nullptr;
+  wsv1::PollActivityTaskQueueResponse* activity_response = nullptr;
+  SteadyClock::time_point expires;
+  std::function<void(grpc::Status)> done;
+  State state = State::kParked;  // Guarded by the service mutex.
+  bool cancelled = false;        // Likewise.
+};
+
+namespace {
+
+// A worker that stopped polling this long ago is not trusted with sticky tasks.
+constexpr int64_t kStickyPollerLivenessNanos = 10'000'000'000;
+
+struct QueuedTask {
+  int64_t id;
+  records::QueueTask task;
+};
+
+struct Queue {
+  std::deque<QueuedTask> tasks;
+  std::list<PollHandle> parked;
+  std::map<std::string, int64_t> pollers;  // identity -> last access (nanos)
+  int64_t last_poll_nanos = 0;
+  bool shut_down = false;
+};
+
+std::string QueueKey(const std::string& namespace_id, const std::string& name, Kind kind) {
+  return namespace_id + '\x1f' + name + '\x1f' + (kind == records::QueueTask::WORKFLOW ? 'w' : 'a');
+}
+
+class MatchingServiceImpl final : public MatchingService {
+ public:
+  explicit MatchingServiceImpl(Executor* executor) : executor_(executor) {
+    sweeper_ = std::thread([this] { SweepLoop(); });
+  }
+  ~MatchingServiceImpl() override {
+    Shutdown();
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    sweep_cv_.notify_all();
+    sweeper_.join();
+  }
+
+  void SetTaskStarter(TaskStarter* starter) override { starter_ = starter; }
+
+  void AddTask(int64_t task_id, records::QueueTask task) override {
+    PollHandle poll;
+    {
+      std::lock_guard lock(mu_);
+      Queue& q = queues_[QueueKey(task.namespace_id(), task.task_queue(), task.kind())];
+      if (!q.parked.empty()) {
+        poll = q.parked.front();
+        q.parked.pop_front();
+        poll->state = Poll::State::kDispatching;
+      } else {
+        q.tasks.push_back({task_id, std::move(task)});
+        return;
+      }
+    }
+    executor_->Submit([this, poll, t = QueuedTask{task_id, std::move(task)}]() mutable { Dispatch(poll, std::move(t)); });
+  }
+
+  PollHandle PollWorkflowTasks(const std::string& namespace_id, const wsv1::PollWorkflowTaskQueueRequest* request,
+                               wsv1::PollWorkflowTaskQueueResponse* response, SteadyClock::time_point expires,
+                               std::function<void(grpc::Status)> done) override {
+    auto poll = std::make_shared<Poll>();
+    poll->kind = records::QueueTask::WORKFLOW;
+    poll->queue_key = QueueKey(namespace_id, request->task_queue().name(), poll->kind);
+    poll->workflow_request = request;
+    poll->workflow_response = response;
+    poll->expires = expires;
+    poll->done = std::move(done);
+    Start(poll, request->identity());
+    return poll;
+  }
+
+  PollHandle PollActivityTasks(const std::string& namespace_id, const wsv1::PollActivityTaskQueueRequest* request,
+                               wsv1::PollActivityTaskQueueResponse* response, SteadyClock::time_point expires,
+                               std::function<void(grpc::Status)> done) override {
+    auto poll = std::make_shared<Poll>();
+    poll->kind = records::QueueTask::ACTIVITY;
+    poll->queue_key = QueueKey(namespace_id, request->task_queue().name(), poll->kind);
+    poll->activity_request = request;
+    poll->activity_response = response;
+    poll->expires = expires;
+    poll->done = std::move(done);
+    Start(poll, request->identity());
+    return poll;
+  }
+
+  void CancelPoll(const PollHandle& poll) override {
+    {
+      std::lock_guard lock(mu_);
+      poll->cancelled = true;
+      if (poll->state != Poll::State::kParked) return;  // Dispatch finishes it.
+      queues_[poll->queue_key].parked.remove(poll);
+      poll->state = Poll::State::kDone;
+    }
+    poll->done(grpc::Status(grpc::StatusCode::CANCELLED, "poll cancelled by the client"));
+  }
+
+  bool HasRecentPoller(const std::string& namespace_id, const std::string& task_queue) override {
+    std::lock_guard lock(mu_);
+    auto it = queues_.find(QueueKey(namespace_id, task_queue, records::QueueTask::WORKFLOW));
+    if (it == queues_.end() || it->second.shut_down) return false;
+    return !it->second.parked.empty() || NowNanos() - it->second.last_poll_nanos < kStickyPollerLivenessNanos;
+  }
+
+  void ShutdownQueue(const std::string& namespace_id, const std::string& task_queue) override {
+    std::vector<PollHandle> expired;
+    {
+      std::lock_guard lock(mu_);
+      Queue& q = queues_[QueueKey(namespace_id, task_queue, records::QueueTask::WORKFLOW)];
+      q.shut_down = true;
+      q.last_poll_nanos = 0;
+      for (auto& p : q.parked) {
+        p->state = Poll::State::kDone;
+        expired.push_back(p);
+      }
+      q.parked.clear();
+    }
+    for (auto& p : expired) p->done(grpc::Status::OK);
+  }
+
+  std::vector<PollerInfo> Pollers(const std::string& namespace_id, const std::string& task_queue, Kind kind) override {
+    std::lock_guard lock(mu_);
+    std::vector<PollerInfo> out;
+    auto it = queues_.find(QueueKey(namespace_id, task_queue, kind));
+    if (it == queues_.end()) return out;
+    for (const auto& [identity, last] : it->second.pollers) out.push_back({identity, last});
+    return out;
+  }
+
+  int64_t Backlog(const std::string& namespace_id, const std::string& task_queue, Kind kind) override {
+    std::lock_guard lock(mu_);
+    auto it = queues_.find(QueueKey(namespace_id, task_queue, kind));
+    return it == queues_.end() ? 0 : static_cast<int64_t>(it->second.tasks.size());
+  }
+
+  void Shutdown() override {
+    std::vector<PollHandle> all;
+    {
+      std::lock_guard lock(mu_);
+      shut_down_ = true;
+      for (auto& [key, q] : queues_) {
+        for (auto& p : q.parked) {
+          p->state = Poll::State::kDone;
+          all.push_back(p);
+        }
+        q.parked.clear();
+      }
+    }
+    for (auto& p : all) p->done(grpc::Status::OK);
+  }
+
+ private:
+  // Records the poller, then either takes a queued task or parks.
+  void Start(const PollHandle& poll, const std::string& identity) {
+    std::optional<QueuedTask> task;
+    {
+      std::lock_guard lock(mu_);
+      if (shut_down_) {
+        poll->state = Poll::State::kDone;
+      } else {
+        Queue& q = queues_[poll->queue_key];
+        int64_t now = NowNanos();
+        q.pollers[identity] = now;
+        q.last_poll_nanos = now;
+        q.shut_down = false;
+        task = TakeOrPark(q, poll);
+      }
+    }
+    if (poll->state == Poll::State::kDone) {
+      poll->done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+      return;
+    }
+    if (task) executor_->Submit([this, poll, t = std::move(*task)]() mutable { Dispatch(poll, std::move(t)); });
+  }
+
+  // Caller holds mu_.
+  std::optional<QueuedTask> TakeOrPark(Queue& q, const PollHandle& poll) {
+    if (!q.tasks.empty()) {
+      QueuedTask t = std::move(q.tasks.front());
+      q.tasks.pop_front();
+      poll->state = Poll::State::kDispatching;
+      return t;
+    }
+    poll->state = Poll::State::kParked;
+    q.parked.push_back(poll);
+    return std::nullopt;
+  }
+
+  void Dispatch(PollHandle poll, QueuedTask task) {
+    for (;;) {
+      grpc::Status st;
+      if (poll->kind == records::QueueTask::WORKFLOW) {
+        st = starter_->StartWorkflowTask(task.id, task.task, *poll->workflow_request, poll->workflow_response);
+      } else {
+        st = starter_->StartActivityTask(task.id, task.task, *poll->activity_request, poll->activity_response);
+      }
+      if (st.ok()) {
+        Finish(poll, grpc::Status::OK);
+        return;
+      }
+      if (st.error_code() != grpc::StatusCode::NOT_FOUND) {
+        // Keep the task for the next poller; this poll ends empty.
+        spdlog::warn("dispatch of task {} failed: {}", task.id, st.error_message());
+        ClearResponse(poll);
+        {
+          std::lock_guard lock(mu_);
+          queues_[poll->queue_key].tasks.push_front(std::move(task));
+        }
+        Finish(poll, grpc::Status::OK);
+        return;
+      }
+      // Stale task: dropped; this poll goes on with the next one.
+      ClearResponse(poll);
+      std::optional<QueuedTask> next;
+      {
+        std::lock_guard lock(mu_);
+        if (poll->cancelled || shut_down_) {
+          poll->state = Poll::State::kDone;
+        } else {
+          next = TakeOrPark(queues_[poll->queue_key], poll);
+          if (!next) return;  // Parked again.
+        }
+      }
+      if (!next) {
+        poll->done(grpc::Status::OK);
+        return;
+      }
+      task = std::move(*next);
+    }
+  }
+
+  static void ClearResponse(const PollHandle& poll) {
+    if (poll->workflow_response) poll->workflow_response->Clear();
+    if (poll->activity_response) poll->activity_response->Clear();
+  }
+
+  void Finish(const PollHandle& poll, grpc::Status st) {
+    {
+      std::lock_guard lock(mu_);
+      poll->state = Poll::State::kDone;
+    }
+    poll->done(std::move(st));
+  }
+
+  void SweepLoop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      sweep_cv_.wait_for(lock, std::chrono::milliseconds(100));
+      auto now = SteadyClock::now();
+      std::vector<PollHandle> expired;
+      for (auto& [key, q] : queues_) {
+        for (auto it = q.parked.begin(); it != q.parked.end();) {
+          if ((*it)->expires <= now) {
+            (*it)->state = Poll::State::kDone;
+            expired.push_back(*it);
+            it = q.parked.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      if (expired.empty()) continue;
+      lock.unlock();
+      for (auto& p : expired) p->done(grpc::Status::OK);
+      lock.lock();
+    }
+  }
+
+  Executor* executor_;
+  TaskStarter* starter_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable sweep_cv_;
+  std::unordered_map<std::string, Queue> queues_;
+  bool shut_down_ = false;
+  bool stopping_ = false;
+  std::thread sweeper_;
+};
+
+}  // namespace
+
+std::unique_ptr<MatchingService> NewMatchingService(Executor* executor) {
+  return std::make_unique<MatchingServiceImpl>(executor);
+}
+
+}  // namespace kairos::matching

@@ -1,0 +1,540 @@
+#include "kairos/persistence/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "schema.h"
+
+namespace kairos::persistence {
+namespace {
+
+// Ids are handed out from ranges reserved in the meta table, so that they
+// keep increasing across restarts without a write per id.
+constexpr int64_t kIdRangeSize = 1 << 20;
+
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+
+struct DbDeleter {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, DbDeleter>;
+
+void BindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+void BindBlob(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+std::string ColumnBytes(sqlite3_stmt* s, int i) {
+  const void* p = sqlite3_column_blob(s, i);
+  int n = sqlite3_column_bytes(s, i);
+  return p ? std::string(static_cast<const char*>(p), n) : std::string();
+}
+
+}  // namespace
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(Db db, int max_batches) : db_(std::move(db)), max_batches_(max_batches) {}
+  ~SqliteStore() override;
+
+  grpc::Status Init();
+
+  grpc::Status Commit(WriteBatch batch) override;
+  int64_t NextId() override;
+  std::vector<NamespaceRow> ListNamespaces() override;
+  std::optional<CurrentRun> GetCurrentRun(const std::string& namespace_id,
+                                          const std::string& workflow_id) override;
+  std::optional<std::string> LoadExecution(const ExecutionKey& key) override;
+  std::vector<std::string> ReadEvents(const ExecutionKey& key, int64_t first_event_id,
+                                      int64_t next_event_id, int max_count) override;
+  std::vector<std::string> ReadEventsReverse(const ExecutionKey& key, int64_t last_event_id,
+                                             int max_count) override;
+  std::vector<TaskRow> LoadTasks() override;
+  std::vector<TimerRow> LoadTimers() override;
+  std::vector<VisibilityRow> ListVisibility(const std::string& namespace_id, int64_t offset,
+                                            int limit) override;
+  std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
+
+ private:
+  struct Pending {
+    WriteBatch batch;
+    std::promise<grpc::Status> done;
+  };
+
+  grpc::Status Exec(const std::string& sql);
+  grpc::Status Error(const std::string& what);
+  sqlite3_stmt* Prepare(const char* sql);  // Cached; caller holds db_mu_.
+  grpc::Status Step(sqlite3_stmt* s);      // Runs a write statement to completion and resets it.
+  grpc::Status Apply(const WriteBatch& b);
+  grpc::Status Migrate();
+  grpc::Status ReserveIdRange();
+  void WriterLoop();
+
+  Db db_;
+  const int max_batches_;
+  std::mutex db_mu_;  // Guards db_ and statements_.
+  std::vector<std::pair<const char*, Stmt>> statements_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+
+  std::mutex id_mu_;
+  int64_t next_id_ = 0;
+  int64_t id_limit_ = 0;
+};
+
+int CurrentSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+bool WriteBatch::empty() const {
+  return namespace_upserts.empty() && namespace_deletes.empty() && executions.empty() && events.empty() &&
+         task_inserts.empty() && task_deletes.empty() && timer_inserts.empty() && timer_deletes.empty() &&
+         visibility.empty();
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  std::lock_guard lock(db_mu_);
+  statements_.clear();
+}
+
+grpc::Status SqliteStore::Error(const std::string& what) {
+  return grpc::Status(grpc::StatusCode::INTERNAL, what + ": " + sqlite3_errmsg(db_.get()));
+}
+
+grpc::Status SqliteStore::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return grpc::Status(grpc::StatusCode::INTERNAL, "sqlite: " + msg + " (in: " + sql.substr(0, 80) + ")");
+  }
+  return grpc::Status::OK;
+}
+
+sqlite3_stmt* SqliteStore::Prepare(const char* sql) {
+  for (auto& [text, stmt] : statements_) {
+    if (text == sql) {
+      sqlite3_reset(stmt.get());
+      sqlite3_clear_bindings(stmt.get());
+      return stmt.get();
+    }
+  }
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) != SQLITE_OK) {
+    spdlog::critical("sqlite prepare failed: {} ({})", sqlite3_errmsg(db_.get()), sql);
+    return nullptr;
+  }
+  statements_.emplace_back(sql, Stmt(raw));
+  return raw;
+}
+
+grpc::Status SqliteStore::Step(sqlite3_stmt* s) {
+  if (!s) return Error("prepare");
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Error("write");
+  return grpc::Status::OK;
+}
+
+grpc::Status SqliteStore::Migrate() {
+  auto st = Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  if (!st.ok()) return st;
+  int version = 0;
+  {
+    sqlite3_stmt* s = Prepare("SELECT MAX(version) FROM schema_version");
+    if (s && sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+    if (s) sqlite3_reset(s);
+  }
+  const auto& migrations = Migrations();
+  if (version > static_cast<int>(migrations.size())) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "database schema version " + std::to_string(version) +
+                            " was written by a newer Kairos; this build understands up to version " +
+                            std::to_string(migrations.size()));
+  }
+  for (int v = version; v < static_cast<int>(migrations.size()); ++v) {
+    if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+    auto s1 = Exec(migrations[v]);
+    auto s2 = s1.ok() ? Exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")") : s1;
+    if (!s2.ok()) {
+      Exec("ROLLBACK");
+      return s2;
+    }
+    if (auto s = Exec("COMMIT"); !s.ok()) return s;
+    spdlog::debug("schema migrated to version {}", v + 1);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SqliteStore::ReserveIdRange() {
+  // Caller holds db_mu_ (or is Init).
+  int64_t range = 0;
+  sqlite3_stmt* s = Prepare("SELECT value FROM meta WHERE key = 'id_range'");
+  if (s && sqlite3_step(s) == SQLITE_ROW) range = sqlite3_column_int64(s, 0);
+  if (s) sqlite3_reset(s);
+  ++range;
+  sqlite3_stmt* w = Prepare("INSERT INTO meta (key, value) VALUES ('id_range', ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  if (!w) return Error("prepare");
+  sqlite3_bind_int64(w, 1, range);
+  if (auto st = Step(w); !st.ok()) return st;
+  next_id_ = range * kIdRangeSize;
+  id_limit_ = next_id_ + kIdRangeSize;
+  return grpc::Status::OK;
+}
+
+grpc::Status SqliteStore::Init() {
+  std::lock_guard lock(db_mu_);
+  if (auto st = Migrate(); !st.ok()) return st;
+  if (auto st = ReserveIdRange(); !st.ok()) return st;
+  writer_ = std::thread([this] { WriterLoop(); });
+  return grpc::Status::OK;
+}
+
+int64_t SqliteStore::NextId() {
+  std::lock_guard lock(id_mu_);
+  if (next_id_ >= id_limit_) {
+    std::lock_guard db_lock(db_mu_);
+    if (auto st = ReserveIdRange(); !st.ok()) spdlog::critical("cannot reserve ids: {}", st.error_message());
+  }
+  return next_id_++;
+}
+
+grpc::Status SqliteStore::Commit(WriteBatch batch) {
+  if (batch.empty()) return grpc::Status::OK;
+  std::future<grpc::Status> result;
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "store is shutting down");
+    queue_.push_back(Pending{std::move(batch), {}});
+    result = queue_.back().done.get_future();
+  }
+  queue_cv_.notify_one();
+  return result.get();
+}
+
+void SqliteStore::WriterLoop() {
+  for (;;) {
+    std::vector<Pending> group;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // Stopping with nothing left to write.
+      while (!queue_.empty() && static_cast<int>(group.size()) < max_batches_) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<grpc::Status> results(group.size());
+    {
+      std::lock_guard lock(db_mu_);
+      grpc::Status begin = Exec("BEGIN IMMEDIATE");
+      if (!begin.ok()) {
+        for (auto& r : results) r = begin;
+      } else {
+        for (size_t i = 0; i < group.size(); ++i) {
+          Exec("SAVEPOINT batch");
+          results[i] = Apply(group[i].batch);
+          if (!results[i].ok()) Exec("ROLLBACK TO batch");
+          Exec("RELEASE batch");
+        }
+        grpc::Status commit = Exec("COMMIT");
+        if (!commit.ok()) {
+          Exec("ROLLBACK");
+          for (auto& r : results) r = commit;
+        }
+      }
+    }
+    for (size_t i = 0; i < group.size(); ++i) group[i].done.set_value(results[i]);
+  }
+}
+
+grpc::Status SqliteStore::Apply(const WriteBatch& b) {
+  for (const auto& ns : b.namespace_upserts) {
+    sqlite3_stmt* s = Prepare(
+        "INSERT INTO namespaces (id, name, record) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, record = excluded.record");
+    BindText(s, 1, ns.id);
+    BindText(s, 2, ns.name);
+    BindBlob(s, 3, ns.record);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (const auto& id : b.namespace_deletes) {
+    sqlite3_stmt* s = Prepare("DELETE FROM namespaces WHERE id = ?");
+    BindText(s, 1, id);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (const auto& e : b.executions) {
+    sqlite3_stmt* s = Prepare(
+        "INSERT INTO executions (namespace_id, workflow_id, run_id, state) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (namespace_id, workflow_id, run_id) DO UPDATE SET state = excluded.state");
+    BindText(s, 1, e.key.namespace_id);
+    BindText(s, 2, e.key.workflow_id);
+    BindText(s, 3, e.key.run_id);
+    BindBlob(s, 4, e.state);
+    if (auto st = Step(s); !st.ok()) return st;
+    if (e.make_current) {
+      sqlite3_stmt* c = Prepare(
+          "INSERT INTO current_executions (namespace_id, workflow_id, run_id, status, start_request_id) "
+          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (namespace_id, workflow_id) DO UPDATE SET "
+          "run_id = excluded.run_id, status = excluded.status, start_request_id = excluded.start_request_id");
+      BindText(c, 1, e.key.namespace_id);
+      BindText(c, 2, e.key.workflow_id);
+      BindText(c, 3, e.key.run_id);
+      sqlite3_bind_int(c, 4, e.status);
+      BindText(c, 5, e.start_request_id);
+      if (auto st = Step(c); !st.ok()) return st;
+    }
+  }
+  for (const auto& ev : b.events) {
+    sqlite3_stmt* s = Prepare(
+        "INSERT INTO history_events (namespace_id, workflow_id, run_id, event_id, event) VALUES (?, ?, ?, ?, ?)");
+    BindText(s, 1, ev.key.namespace_id);
+    BindText(s, 2, ev.key.workflow_id);
+    BindText(s, 3, ev.key.run_id);
+    sqlite3_bind_int64(s, 4, ev.event_id);
+    BindBlob(s, 5, ev.event);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (const auto& t : b.task_inserts) {
+    sqlite3_stmt* s = Prepare("INSERT INTO tasks (id, task) VALUES (?, ?)");
+    sqlite3_bind_int64(s, 1, t.id);
+    BindBlob(s, 2, t.task);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (int64_t id : b.task_deletes) {
+    sqlite3_stmt* s = Prepare("DELETE FROM tasks WHERE id = ?");
+    sqlite3_bind_int64(s, 1, id);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (const auto& t : b.timer_inserts) {
+    sqlite3_stmt* s = Prepare("INSERT INTO timers (id, fire_time_nanos, timer) VALUES (?, ?, ?)");
+    sqlite3_bind_int64(s, 1, t.id);
+    sqlite3_bind_int64(s, 2, t.fire_time_nanos);
+    BindBlob(s, 3, t.timer);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (int64_t id : b.timer_deletes) {
+    sqlite3_stmt* s = Prepare("DELETE FROM timers WHERE id = ?");
+    sqlite3_bind_int64(s, 1, id);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (const auto& v : b.visibility) {
+    sqlite3_stmt* s = Prepare(
+        "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
+        "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace_id, workflow_id, run_id) DO UPDATE SET "
+        "workflow_type = excluded.workflow_type, task_queue = excluded.task_queue, status = excluded.status, "
+        "start_time_nanos = excluded.start_time_nanos, execution_time_nanos = excluded.execution_time_nanos, "
+        "close_time_nanos = excluded.close_time_nanos, history_length = excluded.history_length, "
+        "info = excluded.info");
+    BindText(s, 1, v.key.namespace_id);
+    BindText(s, 2, v.key.workflow_id);
+    BindText(s, 3, v.key.run_id);
+    BindText(s, 4, v.workflow_type);
+    BindText(s, 5, v.task_queue);
+    sqlite3_bind_int(s, 6, v.status);
+    sqlite3_bind_int64(s, 7, v.start_time_nanos);
+    sqlite3_bind_int64(s, 8, v.execution_time_nanos);
+    sqlite3_bind_int64(s, 9, v.close_time_nanos);
+    sqlite3_bind_int64(s, 10, v.history_length);
+    BindBlob(s, 11, v.info);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  return grpc::Status::OK;
+}
+
+std::vector<NamespaceRow> SqliteStore::ListNamespaces() {
+  std::lock_guard lock(db_mu_);
+  std::vector<NamespaceRow> out;
+  sqlite3_stmt* s = Prepare("SELECT id, name, record FROM namespaces ORDER BY name");
+  while (s && sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)});
+  if (s) sqlite3_reset(s);
+  return out;
+}
+
+std::optional<CurrentRun> SqliteStore::GetCurrentRun(const std::string& namespace_id,
+                                                     const std::string& workflow_id) {
+  std::lock_guard lock(db_mu_);
+  sqlite3_stmt* s = Prepare(
+      "SELECT run_id, status, start_request_id FROM current_executions WHERE namespace_id = ? AND workflow_id = ?");
+  if (!s) return std::nullopt;
+  BindText(s, 1, namespace_id);
+  BindText(s, 2, workflow_id);
+  std::optional<CurrentRun> out;
+  if (sqlite3_step(s) == SQLITE_ROW) out = CurrentRun{ColumnBytes(s, 0), sqlite3_column_int(s, 1), ColumnBytes(s, 2)};
+  sqlite3_reset(s);
+  return out;
+}
+
+std::optional<std::string> SqliteStore::LoadExecution(const ExecutionKey& key) {
+  std::lock_guard lock(db_mu_);
+  sqlite3_stmt* s = Prepare("SELECT state FROM executions WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
+  if (!s) return std::nullopt;
+  BindText(s, 1, key.namespace_id);
+  BindText(s, 2, key.workflow_id);
+  BindText(s, 3, key.run_id);
+  std::optional<std::string> out;
+  if (sqlite3_step(s) == SQLITE_ROW) out = ColumnBytes(s, 0);
+  sqlite3_reset(s);
+  return out;
+}
+
+std::vector<std::string> SqliteStore::ReadEvents(const ExecutionKey& key, int64_t first_event_id,
+                                                 int64_t next_event_id, int max_count) {
+  std::lock_guard lock(db_mu_);
+  std::vector<std::string> out;
+  sqlite3_stmt* s = Prepare(
+      "SELECT event FROM history_events WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? "
+      "AND event_id >= ? AND event_id < ? ORDER BY event_id LIMIT ?");
+  if (!s) return out;
+  BindText(s, 1, key.namespace_id);
+  BindText(s, 2, key.workflow_id);
+  BindText(s, 3, key.run_id);
+  sqlite3_bind_int64(s, 4, first_event_id);
+  sqlite3_bind_int64(s, 5, next_event_id);
+  sqlite3_bind_int(s, 6, max_count);
+  while (sqlite3_step(s) == SQLITE_ROW) out.push_back(ColumnBytes(s, 0));
+  sqlite3_reset(s);
+  return out;
+}
+
+std::vector<std::string> SqliteStore::ReadEventsReverse(const ExecutionKey& key, int64_t last_event_id,
+                                                        int max_count) {
+  std::lock_guard lock(db_mu_);
+  std::vector<std::string> out;
+  sqlite3_stmt* s = Prepare(
+      "SELECT event FROM history_events WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? "
+      "AND event_id <= ? ORDER BY event_id DESC LIMIT ?");
+  if (!s) return out;
+  BindText(s, 1, key.namespace_id);
+  BindText(s, 2, key.workflow_id);
+  BindText(s, 3, key.run_id);
+  sqlite3_bind_int64(s, 4, last_event_id);
+  sqlite3_bind_int(s, 5, max_count);
+  while (sqlite3_step(s) == SQLITE_ROW) out.push_back(ColumnBytes(s, 0));
+  sqlite3_reset(s);
+  return out;
+}
+
+std::vector<TaskRow> SqliteStore::LoadTasks() {
+  std::lock_guard lock(db_mu_);
+  std::vector<TaskRow> out;
+  sqlite3_stmt* s = Prepare("SELECT id, task FROM tasks ORDER BY id");
+  while (s && sqlite3_step(s) == SQLITE_ROW) out.push_back({sqlite3_column_int64(s, 0), ColumnBytes(s, 1)});
+  if (s) sqlite3_reset(s);
+  return out;
+}
+
+std::vector<TimerRow> SqliteStore::LoadTimers() {
+  std::lock_guard lock(db_mu_);
+  std::vector<TimerRow> out;
+  sqlite3_stmt* s = Prepare("SELECT id, fire_time_nanos, timer FROM timers ORDER BY fire_time_nanos");
+  while (s && sqlite3_step(s) == SQLITE_ROW)
+    out.push_back({sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ColumnBytes(s, 2)});
+  if (s) sqlite3_reset(s);
+  return out;
+}
+
+namespace {
+VisibilityRow ReadVisibility(sqlite3_stmt* s) {
+  VisibilityRow v;
+  v.key = {ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)};
+  v.workflow_type = ColumnBytes(s, 3);
+  v.task_queue = ColumnBytes(s, 4);
+  v.status = sqlite3_column_int(s, 5);
+  v.start_time_nanos = sqlite3_column_int64(s, 6);
+  v.execution_time_nanos = sqlite3_column_int64(s, 7);
+  v.close_time_nanos = sqlite3_column_int64(s, 8);
+  v.history_length = sqlite3_column_int64(s, 9);
+  v.info = ColumnBytes(s, 10);
+  return v;
+}
+constexpr const char* kVisibilityColumns =
+    "namespace_id, workflow_id, run_id, workflow_type, task_queue, status, start_time_nanos, "
+    "execution_time_nanos, close_time_nanos, history_length, info";
+}  // namespace
+
+std::vector<VisibilityRow> SqliteStore::ListVisibility(const std::string& namespace_id, int64_t offset, int limit) {
+  static const std::string sql = std::string("SELECT ") + kVisibilityColumns +
+                                 " FROM visibility WHERE namespace_id = ? ORDER BY start_time_nanos DESC, "
+                                 "run_id LIMIT ? OFFSET ?";
+  std::lock_guard lock(db_mu_);
+  std::vector<VisibilityRow> out;
+  sqlite3_stmt* s = Prepare(sql.c_str());
+  if (!s) return out;
+  BindText(s, 1, namespace_id);
+  sqlite3_bind_int(s, 2, limit);
+  sqlite3_bind_int64(s, 3, offset);
+  while (sqlite3_step(s) == SQLITE_ROW) out.push_back(ReadVisibility(s));
+  sqlite3_reset(s);
+  return out;
+}
+
+std::optional<VisibilityRow> SqliteStore::GetVisibility(const ExecutionKey& key) {
+  static const std::string sql = std::string("SELECT ") + kVisibilityColumns +
+                                 " FROM visibility WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?";
+  std::lock_guard lock(db_mu_);
+  sqlite3_stmt* s = Prepare(sql.c_str());
+  if (!s) return std::nullopt;
+  BindText(s, 1, key.namespace_id);
+  BindText(s, 2, key.workflow_id);
+  BindText(s, 3, key.run_id);
+  std::optional<VisibilityRow> out;
+  if (sqlite3_step(s) == SQLITE_ROW) out = ReadVisibility(s);
+  sqlite3_reset(s);
+  return out;
+}
+
+grpc::Status OpenSqliteStore(const SqliteOptions& options, std::unique_ptr<Store>* out) {
+  sqlite3* raw = nullptr;
+  const bool memory = options.path.empty();
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(memory ? ":memory:" : options.path.c_str(), &raw, flags, nullptr);
+  Db db(raw);
+  if (rc != SQLITE_OK) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "cannot open database " + options.path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
+  }
+  // WAL with synchronous=NORMAL: a committed transaction is in the OS before
+  // Commit returns, so it survives the process being killed.
+  std::vector<std::pair<std::string, std::string>> pragmas = {
+      {"foreign_keys", "ON"}, {"busy_timeout", "5000"}, {"synchronous", "NORMAL"}, {"temp_store", "MEMORY"}};
+  if (!memory) pragmas.insert(pragmas.begin(), {"journal_mode", "WAL"});
+  for (const auto& p : options.pragmas) pragmas.push_back(p);
+  for (const auto& [key, value] : pragmas) {
+    std::string sql = "PRAGMA " + key + " = " + value;
+    char* err = nullptr;
+    if (sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "";
+      sqlite3_free(err);
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "sqlite pragma " + key + "=" + value + ": " + msg);
+    }
+  }
+  auto store = std::make_unique<SqliteStore>(std::move(db), options.max_batches_per_commit);
+  if (auto st = store->Init(); !st.ok()) return st;
+  *out = std::move(store);
+  return grpc::Status::OK;
+}
+
+}  // namespace kairos::persistence

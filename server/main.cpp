@@ -1,0 +1,121 @@
+// kairos: a Temporal-compatible durable execution server in one binary.
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "kairos/version.h"
+#include "server.h"
+
+namespace {
+
+// Splits KEY=VALUE flags.
+std::vector<std::pair<std::string, std::string>> Pairs(const std::vector<std::string>& items, const char* flag) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) throw CLI::ValidationError(flag, "expected KEY=VALUE, got '" + item + "'");
+    out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+  }
+  return out;
+}
+
+struct Flags {
+  std::string ip = "127.0.0.1";
+  int port = 7233;
+  std::vector<std::string> namespaces;
+  std::string db_filename;
+  std::string data_dir = "./kairos-data";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::vector<std::string> pragmas;
+  std::vector<std::string> search_attributes;
+  std::vector<std::string> dynamic_config;
+  bool headless = false;
+  std::string ui_ip;
+  int ui_port = 0;
+  int http_port = 0;
+  int metrics_port = 0;
+};
+
+void AddCommonFlags(CLI::App* cmd, Flags& f) {
+  cmd->add_option("--ip", f.ip, "IP address to bind the Temporal API to")->capture_default_str();
+  cmd->add_option("-p,--port", f.port, "Port of the Temporal gRPC API")->capture_default_str()->check(CLI::Range(0, 65535));
+  cmd->add_option("-n,--namespace", f.namespaces, "Namespace to create at start, besides 'default' (repeatable)");
+  cmd->add_option("--log-level", f.log_level, "debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  cmd->add_option("--log-format", f.log_format, "text or json")->capture_default_str()->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--sqlite-pragma", f.pragmas, "SQLite pragma KEY=VALUE applied at open (repeatable)");
+  cmd->add_option("--search-attribute", f.search_attributes, "Custom search attribute KEY=TYPE, e.g. CustomerId=Keyword (repeatable)");
+  cmd->add_option("--dynamic-config-value", f.dynamic_config, "Dynamic config KEY=JSON (repeatable; unknown keys are accepted)");
+  cmd->add_flag("--headless", f.headless, "Do not start a Web UI (Kairos has none; accepted for compatibility)");
+  cmd->add_option("--ui-ip", f.ui_ip, "Web UI IP (accepted for compatibility; no UI yet)");
+  cmd->add_option("--ui-port", f.ui_port, "Web UI port (accepted for compatibility; no UI yet)");
+  cmd->add_option("--http-port", f.http_port, "HTTP API port (accepted for compatibility; no HTTP API yet)");
+  cmd->add_option("--metrics-port", f.metrics_port, "Metrics port (accepted for compatibility; no metrics yet)");
+}
+
+void SetUpLogging(const Flags& f) {
+  spdlog::set_level(spdlog::level::from_str(f.log_level == "warn" ? "warning" : f.log_level));
+  if (f.log_format == "json") {
+    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%v"})", spdlog::pattern_time_type::utc);
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
+}
+
+kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_path) {
+  kairos::server::ServerOptions o;
+  o.ip = f.ip;
+  o.port = f.port;
+  o.db_path = db_path;
+  for (const auto& n : f.namespaces)
+    if (n != "default") o.namespaces.push_back(n);
+  o.sqlite_pragmas = Pairs(f.pragmas, "--sqlite-pragma");
+  o.search_attributes = Pairs(f.search_attributes, "--search-attribute");
+  o.dynamic_config = Pairs(f.dynamic_config, "--dynamic-config-value");
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Kairos: a durable execution server that Temporal SDKs and the temporal CLI talk to as if it were "
+               "Temporal. One binary, SQLite inside."};
+  app.set_version_flag("-v,--version", std::string("kairos ") + kairos::kVersion);
+  app.require_subcommand(1);
+
+  Flags dev;
+  auto* server_cmd = app.add_subcommand("server", "Temporal CLI-compatible server commands");
+  server_cmd->require_subcommand(1);
+  auto* start_dev = server_cmd->add_subcommand(
+      "start-dev", "Start a development server, as 'temporal server start-dev' does (in memory unless --db-filename)");
+  AddCommonFlags(start_dev, dev);
+  start_dev->add_option("-f,--db-filename", dev.db_filename, "SQLite file to persist to (default: in memory)");
+
+  Flags prod;
+  auto* start = app.add_subcommand("start", "Start a durable server with its SQLite file in --data-dir");
+  AddCommonFlags(start, prod);
+  start->add_option("--data-dir", prod.data_dir, "Directory that holds kairos.db")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (start_dev->parsed()) {
+      SetUpLogging(dev);
+      return kairos::server::Run(ToOptions(dev, dev.db_filename));
+    }
+    SetUpLogging(prod);
+    std::error_code ec;
+    std::filesystem::create_directories(prod.data_dir, ec);
+    if (ec) {
+      std::cerr << "cannot create data directory " << prod.data_dir << ": " << ec.message() << "\n";
+      return 1;
+    }
+    return kairos::server::Run(ToOptions(prod, (std::filesystem::path(prod.data_dir) / "kairos.db").string()));
+  } catch (const CLI::Error& e) {
+    return app.exit(e);
+  }
+}

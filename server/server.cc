@@ -1,0 +1,97 @@
+#include "server.h"
+
+#include <csignal>
+#include <chrono>
+#include <cstdio>
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include "kairos/executor.h"
+#include "kairos/frontend/frontend.h"
+#include "kairos/frontend/namespace_registry.h"
+#include "kairos/history/history_service.h"
+#include "kairos/matching/matching_service.h"
+#include "kairos/persistence/sqlite_store.h"
+#include "kairos/version.h"
+
+namespace kairos::server {
+
+int Run(const ServerOptions& options) {
+  auto started = std::chrono::steady_clock::now();
+  // Signals are taken synchronously by this thread; every thread started
+  // from here on inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  for (const auto& [key, value] : options.dynamic_config)
+    spdlog::debug("dynamic config {}={} accepted (no setting of Kairos uses it)", key, value);
+
+  persistence::SqliteOptions store_options;
+  store_options.path = options.db_path;
+  store_options.pragmas = options.sqlite_pragmas;
+  std::unique_ptr<persistence::Store> store;
+  if (auto st = persistence::OpenSqliteStore(store_options, &store); !st.ok()) {
+    spdlog::critical("cannot open the database: {}", st.error_message());
+    return 1;
+  }
+
+  auto executor = std::make_unique<Executor>(options.executor_threads);
+  auto matching = matching::NewMatchingService(executor.get());
+  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get());
+  frontend::NamespaceRegistry namespaces(store.get());
+  if (auto st = namespaces.Load(options.namespaces); !st.ok()) {
+    spdlog::critical("cannot load namespaces: {}", st.error_message());
+    return 1;
+  }
+  history->Start();
+
+  frontend::Dependencies deps{&namespaces, history.get(), matching.get(), executor.get()};
+  frontend::FrontendOptions fe_options{kVersion, options.search_attributes};
+  auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
+  auto operator_service = frontend::NewOperatorService(deps, fe_options);
+  auto health_service = frontend::NewHealthService();
+
+  std::string address = options.ip + ":" + std::to_string(options.port);
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(128 * 1024 * 1024);
+  builder.SetMaxSendMessageSize(128 * 1024 * 1024);
+  builder.RegisterService(workflow_service.get());
+  builder.RegisterService(operator_service.get());
+  builder.RegisterService(health_service.get());
+  auto server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    spdlog::critical("cannot listen on {}", address);
+    history->Stop();
+    return 1;
+  }
+  auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  std::string ns_list;
+  for (const auto& n : namespaces.Names()) ns_list += (ns_list.empty() ? "" : ", ") + n;
+  std::printf("Kairos %s\n  Temporal API: %s\n  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
+              kVersion, address.c_str(), ns_list.c_str(),
+              options.db_path.empty() ? "in memory (state is lost on exit)" : ("sqlite file " + options.db_path).c_str(),
+              ready_ms);
+  std::fflush(stdout);
+  spdlog::info("serving address={} ready_ms={:.1f}", address, ready_ms);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("shutting down signal={}", sig);
+  // Stop taking work, answer parked polls, let in-flight calls finish.
+  matching->Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  history->Stop();
+  executor.reset();  // Runs what is queued, so every commit in flight ends.
+  server->Wait();
+  store.reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace kairos::server

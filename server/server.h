@@ -1,0 +1,25 @@
+// Wires persistence, matching, history and the frontend into one process
+// and runs it until SIGINT/SIGTERM.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kairos::server {
+
+struct ServerOptions {
+  std::string ip = "127.0.0.1";
+  int port = 7233;
+  std::string db_path;  // Empty: in memory.
+  std::vector<std::string> namespaces = {"default"};
+  std::vector<std::pair<std::string, std::string>> sqlite_pragmas;
+  std::vector<std::pair<std::string, std::string>> search_attributes;
+  std::vector<std::pair<std::string, std::string>> dynamic_config;
+  int executor_threads = 32;
+};
+
+// Returns the process exit code.
+int Run(const ServerOptions& options);
+
+}  // namespace kairos::server

@@ -1,0 +1,7 @@
+/**
+ * Activity implementations registered with the test workers.
+ * Activities run in normal Node.js and may import anything.
+ */
+export async function composeGreeting(name: string): Promise<string> {
+  return `Hello, ${name}!`;
+}
