@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything Kairos needs on a fresh Debian machine and builds it:
+# Debian packages (compiler toolchain, gRPC, Protobuf, SQLite, spdlog,
+# Catch2, CLI11), the npm and Go modules of the end-to-end tests, then the
+# release build in ./build. Idempotent: a second run only rebuilds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake ninja-build ccache pkg-config
+          libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+          libsqlite3-dev libspdlog-dev catch2 libcli11-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+command -v go >/dev/null || { echo "Go is required for the end-to-end tests (https://go.dev/dl)"; exit 1; }
+command -v npm >/dev/null || { echo "Node.js and npm are required for the TypeScript tests"; exit 1; }
+
+(cd tests/e2e/go && go mod download)
+(cd bench/loadgen && go mod download)
+(cd tests/e2e/ts && npm ci --no-audit --no-fund --loglevel=error)
+
+export CCACHE_BASEDIR="$PWD"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build
