@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kairos/history/retry_policy.h"
+#include "kairos/history/workflow_close.h"
 #include "kairos/time_util.h"
 #include "temporal/api/command/v1/message.pb.h"
 
@@ -157,6 +158,64 @@ std::optional<CommandError> CancelTimer(MutableState& ms, const cv1::CancelTimer
   return std::nullopt;
 }
 
+// Records the request and a timer that fires at once to deliver it.
+void AddExternalRequest(MutableState& ms, int64_t initiated_event_id, records::ExternalRequest request,
+                        records::TimerTask::Kind kind) {
+  records::TimerTask t;
+  t.set_kind(kind);
+  t.set_event_id(initiated_event_id);
+  t.set_fire_time_nanos(ms.now());
+  request.set_timer_row_id(ms.AddTimer(std::move(t)));
+  (*ms.s().mutable_external_requests())[initiated_event_id] = std::move(request);
+}
+
+std::optional<CommandError> SignalExternal(MutableState& ms, const cv1::SignalExternalWorkflowExecutionCommandAttributes& a) {
+  constexpr auto kBad = enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES;
+  if (a.execution().workflow_id().empty()) return Fail(kBad, "WorkflowId is not set on command.");
+  if (a.signal_name().empty()) return Fail(kBad, "SignalName is not set on command.");
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED);
+  auto* ev = e.mutable_signal_external_workflow_execution_initiated_event_attributes();
+  ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+  ev->set_namespace_(ms.s().namespace_name());
+  ev->set_namespace_id(ms.s().namespace_id());
+  *ev->mutable_workflow_execution() = a.execution();
+  ev->set_signal_name(a.signal_name());
+  *ev->mutable_input() = a.input();
+  ev->set_child_workflow_only(a.child_workflow_only());
+  *ev->mutable_header() = a.header();
+  records::ExternalRequest r;
+  r.set_kind(records::ExternalRequest::SIGNAL);
+  *r.mutable_execution() = a.execution();
+  r.set_signal_name(a.signal_name());
+  *r.mutable_input() = a.input();
+  *r.mutable_header() = a.header();
+  AddExternalRequest(ms, e.event_id(), std::move(r), records::TimerTask::SIGNAL_EXTERNAL);
+  return std::nullopt;
+}
+
+std::optional<CommandError> CancelExternal(MutableState& ms,
+                                           const cv1::RequestCancelExternalWorkflowExecutionCommandAttributes& a) {
+  if (a.workflow_id().empty())
+    return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_ATTRIBUTES,
+                "WorkflowId is not set on command.");
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED);
+  auto* ev = e.mutable_request_cancel_external_workflow_execution_initiated_event_attributes();
+  ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+  ev->set_namespace_(ms.s().namespace_name());
+  ev->set_namespace_id(ms.s().namespace_id());
+  ev->mutable_workflow_execution()->set_workflow_id(a.workflow_id());
+  ev->mutable_workflow_execution()->set_run_id(a.run_id());
+  ev->set_child_workflow_only(a.child_workflow_only());
+  ev->set_reason(a.reason());
+  records::ExternalRequest r;
+  r.set_kind(records::ExternalRequest::CANCEL);
+  r.mutable_execution()->set_workflow_id(a.workflow_id());
+  r.mutable_execution()->set_run_id(a.run_id());
+  r.set_reason(a.reason());
+  AddExternalRequest(ms, e.event_id(), std::move(r), records::TimerTask::CANCEL_EXTERNAL);
+  return std::nullopt;
+}
+
 }  // namespace
 
 void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& info) {
@@ -217,7 +276,8 @@ void DropActivityTimers(MutableState& ms, const records::ActivityInfo& info) {
 }
 
 std::optional<CommandError> ApplyCommands(MutableState& ms,
-                                          const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req) {
+                                          const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req,
+                                          const ProtocolMessageFn& protocol_message) {
   bool closed = false;
   for (const auto& c : req.commands()) {
     if (closed)
@@ -277,25 +337,40 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
         ms.mark_visibility_changed();
         break;
       }
-      case enums::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION: {
-        auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
-        auto* ev = e.mutable_workflow_execution_completed_event_attributes();
-        *ev->mutable_result() = c.complete_workflow_execution_command_attributes().result();
-        ev->set_workflow_task_completed_event_id(ms.completed_event_id());
-        ms.Close(enums::WORKFLOW_EXECUTION_STATUS_COMPLETED, e.event_id());
+      case enums::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+        CompleteWorkflow(ms, c.complete_workflow_execution_command_attributes().result());
+        closed = true;
+        break;
+      case enums::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+        FailWorkflow(ms, c.fail_workflow_execution_command_attributes().failure());
+        closed = true;
+        break;
+      case enums::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
+        CancelWorkflow(ms, c.cancel_workflow_execution_command_attributes().details());
+        closed = true;
+        break;
+      case enums::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: {
+        const auto& a = c.continue_as_new_workflow_execution_command_attributes();
+        if (a.workflow_type().name().empty() && ms.s().start().workflow_type().name().empty())
+          return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES, "WorkflowType is not set on command.");
+        ContinueAsNew(ms, a);
         closed = true;
         break;
       }
-      case enums::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION: {
-        auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
-        auto* ev = e.mutable_workflow_execution_failed_event_attributes();
-        *ev->mutable_failure() = c.fail_workflow_execution_command_attributes().failure();
-        ev->set_retry_state(enums::RETRY_STATE_RETRY_POLICY_NOT_SET);
-        ev->set_workflow_task_completed_event_id(ms.completed_event_id());
-        ms.Close(enums::WORKFLOW_EXECUTION_STATUS_FAILED, e.event_id());
-        closed = true;
+      case enums::COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
+        err = SignalExternal(ms, c.signal_external_workflow_execution_command_attributes());
         break;
-      }
+      case enums::COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
+        err = CancelExternal(ms, c.request_cancel_external_workflow_execution_command_attributes());
+        break;
+      case enums::COMMAND_TYPE_PROTOCOL_MESSAGE:
+        // Messages are applied by the engine in command order.
+        if (protocol_message) {
+          err = protocol_message(c.protocol_message_command_attributes().message_id());
+          break;
+        }
+        return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE,
+                    "Protocol messages are not expected here.");
       default:
         return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
                     "Command " + enums::CommandType_Name(c.command_type()) + " is not supported by Kairos yet.");

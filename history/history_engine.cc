@@ -17,6 +17,7 @@
 #include "kairos/history/mutable_state.h"
 #include "kairos/history/retry_policy.h"
 #include "kairos/history/timer_service.h"
+#include "kairos/history/workflow_close.h"
 #include "kairos/ids.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/persistence/store.h"
@@ -141,6 +142,133 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
                                       wsv1::StartWorkflowExecutionResponse* resp) override {
     if (auto st = ValidateStart(req); !st.ok()) return st;
     std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
+    return StartLocked(ns, req, nullptr, resp);
+  }
+
+  grpc::Status SignalWithStartWorkflowExecution(const NamespaceRef& ns,
+                                                const wsv1::SignalWithStartWorkflowExecutionRequest& req,
+                                                wsv1::SignalWithStartWorkflowExecutionResponse* resp) override {
+    wsv1::StartWorkflowExecutionRequest start;
+    start.set_namespace_(req.namespace_());
+    start.set_workflow_id(req.workflow_id());
+    *start.mutable_workflow_type() = req.workflow_type();
+    *start.mutable_task_queue() = req.task_queue();
+    *start.mutable_input() = req.input();
+    *start.mutable_workflow_execution_timeout() = req.workflow_execution_timeout();
+    *start.mutable_workflow_run_timeout() = req.workflow_run_timeout();
+    *start.mutable_workflow_task_timeout() = req.workflow_task_timeout();
+    start.set_identity(req.identity());
+    start.set_request_id(req.request_id());
+    start.set_workflow_id_reuse_policy(req.workflow_id_reuse_policy());
+    start.set_workflow_id_conflict_policy(req.workflow_id_conflict_policy());
+    if (req.has_retry_policy()) *start.mutable_retry_policy() = req.retry_policy();
+    start.set_cron_schedule(req.cron_schedule());
+    if (req.has_memo()) *start.mutable_memo() = req.memo();
+    if (req.has_search_attributes()) *start.mutable_search_attributes() = req.search_attributes();
+    if (req.has_header()) *start.mutable_header() = req.header();
+    *start.mutable_workflow_start_delay() = req.workflow_start_delay();
+    if (req.has_priority()) *start.mutable_priority() = req.priority();
+    if (auto st = ValidateStart(start); !st.ok()) return st;
+    if (req.signal_name().empty()) return errors::InvalidArgument("SignalName is not set on request.");
+    SignalInput signal{req.signal_name(), req.signal_input(), req.header(), req.identity(), req.request_id()};
+    std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
+    auto current = Current(ns.id, req.workflow_id());
+    if (current && current->status == enums::WORKFLOW_EXECUTION_STATUS_RUNNING &&
+        req.workflow_id_conflict_policy() != enums::WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING &&
+        req.workflow_id_conflict_policy() != enums::WORKFLOW_ID_CONFLICT_POLICY_FAIL) {
+      auto state = Load({ns.id, req.workflow_id(), current->run_id});
+      if (!state) return errors::Internal("current run is missing");
+      MutableState ms(*state, env_, NowNanos());
+      AddSignal(ms, signal);
+      if (auto st = Commit(ms); !st.ok()) return st;
+      resp->set_run_id(current->run_id);
+      resp->set_started(false);
+      return grpc::Status::OK;
+    }
+    // Signal-with-start signals a running workflow unless told otherwise.
+    if (start.workflow_id_conflict_policy() == enums::WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED)
+      start.set_workflow_id_conflict_policy(enums::WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING);
+    wsv1::StartWorkflowExecutionResponse started;
+    if (auto st = StartLocked(ns, start, &signal, &started); !st.ok()) return st;
+    resp->set_run_id(started.run_id());
+    resp->set_started(started.started());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) override {
+    if (req.signal_name().empty()) return errors::InvalidArgument("SignalName is not set on request.");
+    std::lock_guard wf_lock(LockFor(ns.id, req.workflow_execution().workflow_id()));
+    StatePtr state;
+    if (auto st = Resolve(ns.id, req.workflow_execution(), &state); !st.ok()) return st;
+    if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return AlreadyCompleted();
+    if (!req.request_id().empty()) {
+      for (const auto& id : state->signal_request_ids())
+        if (id == req.request_id()) return grpc::Status::OK;  // Already delivered.
+    }
+    MutableState ms(*state, env_, NowNanos());
+    AddSignal(ms, SignalInput{req.signal_name(), req.input(), req.header(), req.identity(), req.request_id()});
+    return Commit(ms);
+  }
+
+  grpc::Status RequestCancelWorkflowExecution(const NamespaceRef& ns,
+                                              const wsv1::RequestCancelWorkflowExecutionRequest& req) override {
+    std::lock_guard wf_lock(LockFor(ns.id, req.workflow_execution().workflow_id()));
+    StatePtr state;
+    if (auto st = Resolve(ns.id, req.workflow_execution(), &state); !st.ok()) return st;
+    if (!req.first_execution_run_id().empty() && state->first_execution_run_id() != req.first_execution_run_id())
+      return errors::NotFound("workflow execution not found for the given first execution run ID");
+    if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return AlreadyCompleted();
+    // A repeated request (same id or not) changes nothing, as in Temporal.
+    if (state->cancel_requested()) return grpc::Status::OK;
+    MutableState ms(*state, env_, NowNanos());
+    AddCancelRequest(ms, req.reason(), req.identity(), req.request_id(), 0, nullptr);
+    return Commit(ms);
+  }
+
+  struct SignalInput {
+    std::string name;
+    common::Payloads input;
+    common::Header header;
+    std::string identity;
+    std::string request_id;
+    const common::WorkflowExecution* external = nullptr;
+  };
+
+  void AddSignal(MutableState& ms, const SignalInput& signal) {
+    auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+    auto* a = e.mutable_workflow_execution_signaled_event_attributes();
+    a->set_signal_name(signal.name);
+    *a->mutable_input() = signal.input;
+    a->set_identity(signal.identity);
+    if (signal.header.fields_size() > 0) *a->mutable_header() = signal.header;
+    a->set_request_id(signal.request_id);
+    if (signal.external) *a->mutable_external_workflow_execution() = *signal.external;
+    if (!signal.request_id.empty()) {
+      auto* ids = ms.s().mutable_signal_request_ids();
+      ids->Add(std::string(signal.request_id));
+      // Deduplication looks back over the most recent signals only.
+      constexpr int kRememberedSignalIds = 1000;
+      if (ids->size() > kRememberedSignalIds) ids->DeleteSubrange(0, ids->size() - kRememberedSignalIds);
+    }
+    ms.ScheduleWorkflowTask();
+  }
+
+  void AddCancelRequest(MutableState& ms, const std::string& reason, const std::string& identity,
+                        const std::string& request_id, int64_t external_initiated_event_id,
+                        const common::WorkflowExecution* external) {
+    auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED);
+    auto* a = e.mutable_workflow_execution_cancel_requested_event_attributes();
+    a->set_cause(reason);
+    a->set_identity(identity);
+    a->set_external_initiated_event_id(external_initiated_event_id);
+    if (external) *a->mutable_external_workflow_execution() = *external;
+    ms.s().set_cancel_requested(true);
+    ms.s().set_cancel_request_id(request_id);
+    ms.ScheduleWorkflowTask();
+  }
+
+  grpc::Status StartLocked(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
+                           const SignalInput* signal, wsv1::StartWorkflowExecutionResponse* resp) {
     auto current = Current(ns.id, req.workflow_id());
     StatePtr running;
     if (current) {
@@ -155,6 +283,13 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
         if (req.workflow_id_reuse_policy() == kReuseTerminateIfRunning)
           policy = enums::WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING;
         if (policy == enums::WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING) {
+          if (signal) {
+            auto state = Load({ns.id, req.workflow_id(), current->run_id});
+            if (!state) return errors::Internal("current run is missing");
+            MutableState ms(*state, env_, NowNanos());
+            AddSignal(ms, *signal);
+            if (auto st = Commit(ms); !st.ok()) return st;
+          }
           resp->set_run_id(current->run_id);
           resp->set_started(false);
           resp->set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
@@ -187,17 +322,11 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       TerminateRun(*ms, "TerminateExisting", req.identity(), nullptr);
       changes.push_back(std::move(ms));
     }
-    State fresh;
-    fresh.set_namespace_id(ns.id);
-    fresh.set_workflow_id(req.workflow_id());
-    fresh.set_run_id(NewUuid());
-    fresh.set_first_execution_run_id(fresh.run_id());
-    fresh.set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
-    fresh.set_next_event_id(1);
-    fresh.set_start_request_id(req.request_id().empty() ? NewUuid() : req.request_id());
-    auto ms = std::make_unique<MutableState>(std::move(fresh), env_, NowNanos());
-    WriteStarted(*ms, req);
-    ms->mark_visibility_changed();
+    std::string run_id = NewUuid();
+    auto ms = std::make_unique<MutableState>(FreshState(ns.id, ns.name, req.workflow_id(), run_id, "", req.request_id()),
+                                             env_, NowNanos());
+    InitRun(*ms, StartedAttributes(req, ms->now()), DurationToMs(req.workflow_start_delay()));
+    if (signal) AddSignal(*ms, *signal);
     changes.push_back(std::move(ms));
     if (auto st = CommitAll(changes, /*new_current=*/changes.back().get()); !st.ok()) return st;
     resp->set_run_id(changes.back()->s().run_id());
@@ -268,7 +397,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       } else {
         ms->ClearSticky();
       }
-      error = ApplyCommands(*ms, req);
+      error = ApplyCommands(*ms, req, nullptr);
     }
     if (error) {
       // Throw the change away; record the failed task instead.
@@ -596,8 +725,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   }
 
   grpc::Status Commit(MutableState& ms) {
-    std::vector<MutableState*> one{&ms};
-    return CommitStates(one, nullptr);
+    auto next = BuildNextRun(ms);
+    std::vector<MutableState*> all{&ms};
+    if (next) all.push_back(next.get());
+    return CommitStates(all, next.get());
   }
 
   grpc::Status CommitAll(std::vector<std::unique_ptr<MutableState>>& changes, MutableState* new_current) {
@@ -707,58 +838,100 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
     return grpc::Status::OK;
   }
 
-  void WriteStarted(MutableState& ms, const wsv1::StartWorkflowExecutionRequest& req) {
-    auto& s = ms.s();
-    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
-    auto* a = e.mutable_workflow_execution_started_event_attributes();
-    *a->mutable_workflow_type() = req.workflow_type();
-    *a->mutable_task_queue() = req.task_queue();
-    a->mutable_task_queue()->set_kind(enums::TASK_QUEUE_KIND_NORMAL);
-    *a->mutable_input() = req.input();
+  hv1::WorkflowExecutionStartedEventAttributes StartedAttributes(const wsv1::StartWorkflowExecutionRequest& req,
+                                                                  int64_t now) {
+    hv1::WorkflowExecutionStartedEventAttributes a;
+    *a.mutable_workflow_type() = req.workflow_type();
+    *a.mutable_task_queue() = req.task_queue();
+    a.mutable_task_queue()->set_kind(enums::TASK_QUEUE_KIND_NORMAL);
+    *a.mutable_input() = req.input();
     int64_t exec_timeout = DurationToMs(req.workflow_execution_timeout());
     int64_t run_timeout = DurationToMs(req.workflow_run_timeout());
     if (exec_timeout > 0 && (run_timeout <= 0 || run_timeout > exec_timeout)) run_timeout = exec_timeout;
-    if (exec_timeout > 0) *a->mutable_workflow_execution_timeout() = MsToDuration(exec_timeout);
-    if (run_timeout > 0) *a->mutable_workflow_run_timeout() = MsToDuration(run_timeout);
+    if (exec_timeout > 0) *a.mutable_workflow_execution_timeout() = MsToDuration(exec_timeout);
+    if (run_timeout > 0) *a.mutable_workflow_run_timeout() = MsToDuration(run_timeout);
     int64_t task_timeout = DurationToMs(req.workflow_task_timeout());
     if (task_timeout <= 0) task_timeout = kDefaultWorkflowTaskTimeoutMs;
     task_timeout = std::min(task_timeout, kMaxWorkflowTaskTimeoutMs);
     if (run_timeout > 0) task_timeout = std::min(task_timeout, run_timeout);
-    *a->mutable_workflow_task_timeout() = MsToDuration(task_timeout);
-    a->set_original_execution_run_id(s.run_id());
-    a->set_identity(req.identity());
-    a->set_first_execution_run_id(s.run_id());
+    *a.mutable_workflow_task_timeout() = MsToDuration(task_timeout);
+    a.set_identity(req.identity());
     if (req.has_retry_policy()) {
-      *a->mutable_retry_policy() = req.retry_policy();
-      ApplyRetryDefaults(a->mutable_retry_policy());
+      *a.mutable_retry_policy() = req.retry_policy();
+      ApplyRetryDefaults(a.mutable_retry_policy());
     }
-    a->set_attempt(1);
-    if (exec_timeout > 0) *a->mutable_workflow_execution_expiration_time() = NanosToTimestamp(ms.now() + exec_timeout * 1'000'000);
-    a->set_cron_schedule(req.cron_schedule());
+    a.set_attempt(1);
+    if (exec_timeout > 0) *a.mutable_workflow_execution_expiration_time() = NanosToTimestamp(now + exec_timeout * 1'000'000);
+    a.set_cron_schedule(req.cron_schedule());
+    if (req.has_memo()) *a.mutable_memo() = req.memo();
+    if (req.has_search_attributes()) *a.mutable_search_attributes() = req.search_attributes();
+    if (req.has_header()) *a.mutable_header() = req.header();
+    a.set_workflow_id(req.workflow_id());
+    if (req.has_priority()) *a.mutable_priority() = req.priority();
+    *a.mutable_completion_callbacks() = req.completion_callbacks();
+    if (req.has_continued_failure()) *a.mutable_continued_failure() = req.continued_failure();
+    if (req.has_last_completion_result()) *a.mutable_last_completion_result() = req.last_completion_result();
     int64_t delay = DurationToMs(req.workflow_start_delay());
-    if (delay > 0) *a->mutable_first_workflow_task_backoff() = MsToDuration(delay);
-    if (req.has_memo()) *a->mutable_memo() = req.memo();
-    if (req.has_search_attributes()) *a->mutable_search_attributes() = req.search_attributes();
-    if (req.has_header()) *a->mutable_header() = req.header();
-    a->set_workflow_id(req.workflow_id());
-    if (req.has_priority()) *a->mutable_priority() = req.priority();
-    *a->mutable_completion_callbacks() = req.completion_callbacks();
-    if (req.has_continued_failure()) *a->mutable_continued_failure() = req.continued_failure();
-    if (req.has_last_completion_result()) *a->mutable_last_completion_result() = req.last_completion_result();
+    if (delay > 0) *a.mutable_first_workflow_task_backoff() = MsToDuration(delay);
+    return a;
+  }
 
-    *s.mutable_start() = *a;
+  // Writes the started event of a new run and arms what it needs: its
+  // timeouts, and either its first workflow task or the backoff before it.
+  void InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEventAttributes attrs, int64_t backoff_ms) {
+    auto& s = ms.s();
+    if (attrs.original_execution_run_id().empty()) attrs.set_original_execution_run_id(s.run_id());
+    attrs.set_first_execution_run_id(s.first_execution_run_id());
+    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+    *e.mutable_workflow_execution_started_event_attributes() = attrs;
+    *s.mutable_start() = std::move(attrs);
+    const auto& a = s.start();
     s.set_start_time_nanos(ms.now());
-    s.set_execution_time_nanos(ms.now() + delay * 1'000'000);
-    if (req.has_memo()) *s.mutable_memo() = req.memo();
-    if (req.has_search_attributes()) *s.mutable_search_attributes() = req.search_attributes();
-    if (delay > 0) {
+    s.set_execution_time_nanos(ms.now() + backoff_ms * 1'000'000);
+    if (a.has_memo()) *s.mutable_memo() = a.memo();
+    if (a.has_search_attributes()) *s.mutable_search_attributes() = a.search_attributes();
+    ms.mark_visibility_changed();
+    auto arm = [&](records::TimerTask::Kind kind, int64_t at) {
       records::TimerTask t;
-      t.set_kind(records::TimerTask::WORKFLOW_BACKOFF);
-      t.set_fire_time_nanos(ms.now() + delay * 1'000'000);
+      t.set_kind(kind);
+      t.set_fire_time_nanos(at);
       s.add_timer_row_ids(ms.AddTimer(std::move(t)));
+    };
+    int64_t run_timeout = DurationToMs(a.workflow_run_timeout());
+    if (run_timeout > 0) arm(records::TimerTask::WORKFLOW_RUN_TIMEOUT, ms.now() + (backoff_ms + run_timeout) * 1'000'000);
+    if (a.has_workflow_execution_expiration_time())
+      arm(records::TimerTask::WORKFLOW_EXECUTION_TIMEOUT, TimestampToNanos(a.workflow_execution_expiration_time()));
+    if (backoff_ms > 0) {
+      arm(records::TimerTask::WORKFLOW_BACKOFF, ms.now() + backoff_ms * 1'000'000);
     } else {
       ms.ScheduleWorkflowTask();
     }
+  }
+
+  State FreshState(const std::string& ns_id, const std::string& ns_name, const std::string& workflow_id,
+                   const std::string& run_id, const std::string& first_run_id, const std::string& request_id) {
+    State fresh;
+    fresh.set_namespace_id(ns_id);
+    fresh.set_namespace_name(ns_name);
+    fresh.set_workflow_id(workflow_id);
+    fresh.set_run_id(run_id);
+    fresh.set_first_execution_run_id(first_run_id.empty() ? run_id : first_run_id);
+    fresh.set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+    fresh.set_next_event_id(1);
+    fresh.set_start_request_id(request_id.empty() ? NewUuid() : request_id);
+    return fresh;
+  }
+
+  // The run a closing run hands over to (retry, continue-as-new).
+  std::unique_ptr<MutableState> BuildNextRun(MutableState& ms) {
+    if (!ms.next_run()) return nullptr;
+    auto& next = *ms.next_run();
+    const auto& s = ms.s();
+    auto nm = std::make_unique<MutableState>(
+        FreshState(s.namespace_id(), s.namespace_name(), s.workflow_id(), next.run_id, s.first_execution_run_id(), ""),
+        env_, ms.now());
+    InitRun(*nm, next.start, next.backoff_ms);
+    return nm;
   }
 
   grpc::Status CheckStartedWorkflowTask(const StatePtr& state, const records::TaskToken& token) {
@@ -1024,6 +1197,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
 
   // ---------------------------------------------------------------- timers
   void OnTimer(int64_t row_id, const records::TimerTask& t) {
+    if (t.kind() == records::TimerTask::SIGNAL_EXTERNAL || t.kind() == records::TimerTask::CANCEL_EXTERNAL) {
+      DeliverExternal(row_id, t);
+      return;
+    }
     ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
     std::lock_guard wf_lock(LockFor(key.namespace_id, key.workflow_id));
     auto state = Load(key);
@@ -1046,6 +1223,104 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       again.set_fire_time_nanos(NowNanos() + 1'000'000'000);
       timers_.Arm(row_id, again);
     }
+  }
+
+  // A workflow's signal or cancel request to another workflow: delivered to
+  // the target first (idempotently, so a retry after a crash is harmless),
+  // then recorded on the source. The two workflows are locked one after the
+  // other, never together.
+  void DeliverExternal(int64_t row_id, const records::TimerTask& t) {
+    ExecutionKey source{t.namespace_id(), t.workflow_id(), t.run_id()};
+    records::ExternalRequest request;
+    std::string ns_name;
+    {
+      std::lock_guard lock(LockFor(source.namespace_id, source.workflow_id));
+      auto state = Load(source);
+      auto it = state ? state->external_requests().find(t.event_id()) : decltype(state->external_requests().end()){};
+      if (!state || it == state->external_requests().end() || it->second.timer_row_id() != row_id) {
+        persistence::WriteBatch b;
+        b.timer_deletes.push_back(row_id);
+        store_->Commit(std::move(b));
+        return;
+      }
+      request = it->second;
+      ns_name = state->namespace_name();
+    }
+    common::WorkflowExecution source_exec;
+    source_exec.set_workflow_id(source.workflow_id);
+    source_exec.set_run_id(source.run_id);
+    bool signal = request.kind() == records::ExternalRequest::SIGNAL;
+    grpc::Status delivered;
+    {
+      std::lock_guard lock(LockFor(source.namespace_id, request.execution().workflow_id()));
+      StatePtr target;
+      delivered = Resolve(source.namespace_id, request.execution(), &target);
+      if (delivered.ok() && target->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) delivered = AlreadyCompleted();
+      if (delivered.ok()) {
+        std::string dedupe = "external:" + source.run_id + ":" + std::to_string(t.event_id());
+        bool seen = false;
+        for (const auto& id : target->signal_request_ids()) seen |= id == dedupe;
+        if (!signal) seen = target->cancel_requested();
+        if (!seen) {
+          MutableState tm(*target, env_, NowNanos());
+          if (signal) {
+            AddSignal(tm, SignalInput{request.signal_name(), request.input(), request.header(), "", dedupe, &source_exec});
+          } else {
+            AddCancelRequest(tm, request.reason(), "", dedupe, t.event_id(), &source_exec);
+          }
+          delivered = Commit(tm);
+          if (delivered.error_code() == grpc::StatusCode::UNAVAILABLE) {
+            auto again = t;
+            again.set_fire_time_nanos(NowNanos() + 1'000'000'000);
+            timers_.Arm(row_id, again);
+            return;
+          }
+        }
+      }
+    }
+    std::lock_guard lock(LockFor(source.namespace_id, source.workflow_id));
+    auto state = Load(source);
+    if (!state || !state->external_requests().contains(t.event_id())) return;
+    MutableState ms(*state, env_, NowNanos());
+    ms.s().mutable_external_requests()->erase(t.event_id());
+    ms.DeleteTimer(row_id);
+    if (ms.IsRunning()) {
+      if (delivered.ok()) {
+        auto& e = ms.AddOrBufferEvent(signal ? enums::EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED
+                                             : enums::EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED);
+        if (signal) {
+          auto* a = e.mutable_external_workflow_execution_signaled_event_attributes();
+          a->set_initiated_event_id(t.event_id());
+          a->set_namespace_(ns_name);
+          a->set_namespace_id(source.namespace_id);
+          *a->mutable_workflow_execution() = request.execution();
+        } else {
+          auto* a = e.mutable_external_workflow_execution_cancel_requested_event_attributes();
+          a->set_initiated_event_id(t.event_id());
+          a->set_namespace_(ns_name);
+          a->set_namespace_id(source.namespace_id);
+          *a->mutable_workflow_execution() = request.execution();
+        }
+      } else if (signal) {
+        auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED);
+        auto* a = e.mutable_signal_external_workflow_execution_failed_event_attributes();
+        a->set_cause(enums::SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND);
+        a->set_namespace_(ns_name);
+        a->set_namespace_id(source.namespace_id);
+        *a->mutable_workflow_execution() = request.execution();
+        a->set_initiated_event_id(t.event_id());
+      } else {
+        auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED);
+        auto* a = e.mutable_request_cancel_external_workflow_execution_failed_event_attributes();
+        a->set_cause(enums::CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND);
+        a->set_namespace_(ns_name);
+        a->set_namespace_id(source.namespace_id);
+        *a->mutable_workflow_execution() = request.execution();
+        a->set_initiated_event_id(t.event_id());
+      }
+      ms.ScheduleWorkflowTask();
+    }
+    if (auto st = Commit(ms); !st.ok()) spdlog::warn("recording external request result: {}", st.error_message());
   }
 
   // Returns false when the timer is stale.
@@ -1111,6 +1386,21 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
         }
         if (!found) return false;
         ms.ScheduleWorkflowTask();
+        return true;
+      }
+      case records::TimerTask::WORKFLOW_RUN_TIMEOUT:
+      case records::TimerTask::WORKFLOW_EXECUTION_TIMEOUT: {
+        bool found = false;
+        auto* rows = s.mutable_timer_row_ids();
+        for (int i = 0; i < rows->size(); ++i) {
+          if (rows->Get(i) == row_id) {
+            rows->erase(rows->begin() + i);
+            found = true;
+            break;
+          }
+        }
+        if (!found) return false;
+        TimeOutWorkflow(ms, t.kind() == records::TimerTask::WORKFLOW_RUN_TIMEOUT);
         return true;
       }
       case records::TimerTask::ACTIVITY_RETRY: {

@@ -4,6 +4,7 @@
 // the whole change and fails the workflow task instead.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -17,8 +18,13 @@ struct CommandError {
   std::string message;
 };
 
+// Applies one protocol message (an update's acceptance, rejection or
+// response) at the position of its ProtocolMessage command.
+using ProtocolMessageFn = std::function<std::optional<CommandError>(const std::string& message_id)>;
+
 std::optional<CommandError> ApplyCommands(MutableState& ms,
-                                          const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req);
+                                          const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req,
+                                          const ProtocolMessageFn& protocol_message);
 
 // Activity bookkeeping shared with the engine (timeouts, retries, completion).
 void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& activity);

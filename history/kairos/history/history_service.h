@@ -69,6 +69,12 @@ class HistoryService {
   virtual grpc::Status RespondActivityTaskCanceledById(const NamespaceRef& ns,
                                                        const wsv1::RespondActivityTaskCanceledByIdRequest& req) = 0;
 
+  virtual grpc::Status SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) = 0;
+  virtual grpc::Status SignalWithStartWorkflowExecution(const NamespaceRef& ns,
+                                                        const wsv1::SignalWithStartWorkflowExecutionRequest& req,
+                                                        wsv1::SignalWithStartWorkflowExecutionResponse* resp) = 0;
+  virtual grpc::Status RequestCancelWorkflowExecution(const NamespaceRef& ns,
+                                                      const wsv1::RequestCancelWorkflowExecutionRequest& req) = 0;
   virtual grpc::Status TerminateWorkflowExecution(const NamespaceRef& ns,
                                                   const wsv1::TerminateWorkflowExecutionRequest& req) = 0;
   virtual grpc::Status DescribeWorkflowExecution(const NamespaceRef& ns, const wsv1::DescribeWorkflowExecutionRequest& req,

@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +24,14 @@ constexpr int64_t kBufferedEventId = -123;
 constexpr int64_t kDefaultWorkflowTaskTimeoutMs = 10'000;
 constexpr int64_t kMaxWorkflowTaskTimeoutMs = 120'000;
 constexpr int64_t kDefaultStickyScheduleToStartMs = 5'000;
+
+// A run that starts as this one closes (retry, continue-as-new): same
+// workflow id, same transaction.
+struct NextRun {
+  std::string run_id;
+  hv1::WorkflowExecutionStartedEventAttributes start;
+  int64_t backoff_ms = 0;
+};
 
 struct Environment {
   std::function<int64_t()> next_id;                       // Row and task ids.
@@ -83,6 +92,8 @@ class MutableState {
   void set_completed_event_id(int64_t id) { completed_event_id_ = id; }
   int64_t completed_event_id() const { return completed_event_id_; }
 
+  std::optional<NextRun>& next_run() { return next_run_; }
+
   bool visibility_changed() const { return visibility_changed_; }
   void mark_visibility_changed() { visibility_changed_ = true; }
 
@@ -99,6 +110,7 @@ class MutableState {
   std::vector<int64_t> timer_deletes_;
   int64_t completed_event_id_ = 0;
   bool visibility_changed_ = false;
+  std::optional<NextRun> next_run_;
 };
 
 }  // namespace kairos::history
