@@ -74,6 +74,7 @@ run_one() {
   echo
   echo "=== $label ==="
   echo "command:  ${argv[*]}"
+  echo "version:  $("${argv[0]}" --version 2>&1 | head -n 1) (binary modified $(date -u -r "${argv[0]}" +%Y-%m-%dT%H:%M:%SZ))"
   echo "load:     $warmup warm-up + $workflows measured workflows, concurrency $concurrency ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg))"
   "${argv[@]}" >"$log" 2>&1 &
   server_pid=$!
@@ -97,9 +98,9 @@ run_one() {
   fi
   stop_server
   local v; v() { awk -v k="$1:" '$1==k{print $2}' "$out"; }
-  summary+=("$(printf '%-26s %8s %8s %8s %8s %8s %7s %8s %9s' "$label" \
+  summary+=("$(printf '%-26s %8s %8s %8s %8s %8s %7s %8s %9s %9s' "$label" \
     "$(v workflows_per_sec)" "$(v latency_p50_ms)" "$(v latency_p95_ms)" "$(v latency_p99_ms)" \
-    "$(v latency_max_ms)" "$(v errors)" "$(v server_cpu_s)" "$(v server_peak_rss_mb)")")
+    "$(v latency_max_ms)" "$(v errors)" "$(v server_cpu_s)" "$(v server_peak_rss_mb)" "$(v other_cpu_s)")")
   return "$rc"
 }
 
@@ -129,6 +130,6 @@ fi
 
 echo
 echo "=== summary: $workflows workflows, concurrency $concurrency, $(nproc) cores ==="
-printf '%-26s %8s %8s %8s %8s %8s %7s %8s %9s\n' server wf/s p50_ms p95_ms p99_ms max_ms errors cpu_s peak_MB
+printf '%-26s %8s %8s %8s %8s %8s %7s %8s %9s %9s\n' server wf/s p50_ms p95_ms p99_ms max_ms errors cpu_s peak_MB other_cpu
 printf '%s\n' "${summary[@]}"
 exit "$status"

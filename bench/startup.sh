@@ -34,6 +34,7 @@ measure() {
   echo
   echo "=== $label: $runs starts ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)) ==="
   echo "command:  $*"
+  echo "version:  $("$1" --version 2>&1 | head -n 1) (binary modified $(date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ))"
   # Each probe run is bounded: 60 s to serve, 15 s to stop, per repetition.
   if ! "$work/healthprobe" -repeat "$runs" -interval 500us -timeout 60s -log "$work/server.log" -label "$label" -- "$@" >"$out"; then
     status=1

@@ -64,4 +64,22 @@ grpc::Status ResourceExhausted(const std::string& m) {
   return WithDetail(grpc::StatusCode::RESOURCE_EXHAUSTED, m, ed::ResourceExhaustedFailure());
 }
 
+grpc::Status MultiOperationFailed(const grpc::Status& cause, int failed_index, int operations) {
+  ed::MultiOperationExecutionFailure d;
+  for (int i = 0; i < operations; ++i) {
+    auto* op = d.add_statuses();
+    if (i == failed_index) {
+      op->set_code(static_cast<int32_t>(cause.error_code()));
+      op->set_message(cause.error_message());
+      kairos::records::RpcStatus inner;
+      if (!cause.error_details().empty() && inner.ParseFromString(cause.error_details()))
+        for (const auto& any : inner.details()) *op->add_details() = any;
+    } else {
+      op->set_code(static_cast<int32_t>(grpc::StatusCode::ABORTED));
+      op->set_message("Operation was aborted.");
+    }
+  }
+  return WithDetail(grpc::StatusCode::ABORTED, "MultiOperation could not be executed.", d);
+}
+
 }  // namespace kairos::errors

@@ -136,6 +136,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL(ListWorkflowExecutions)
   KAIROS_HISTORY_CALL(SignalWithStartWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(SignalWorkflowExecution)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(RespondQueryTaskCompleted)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RequestCancelWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskCompleted)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskCompletedById)
@@ -148,21 +149,28 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
 #undef KAIROS_HISTORY_CALL
 #undef KAIROS_HISTORY_CALL_NO_RESPONSE
 
-  grpc::ServerUnaryReactor* GetWorkflowExecutionHistory(grpc::CallbackServerContext* ctx,
-                                                        const wsv1::GetWorkflowExecutionHistoryRequest* req,
-                                                        wsv1::GetWorkflowExecutionHistoryResponse* resp) override {
-    auto* reactor = ctx->DefaultReactor();
-    auto expiry = PollExpiry(ctx);
-    d_.executor->Submit([this, reactor, req, resp, expiry] {
-      NamespaceRef ns;
-      if (auto st = ResolveNamespace(req->namespace_(), &ns); !st.ok()) {
-        reactor->Finish(st);
-        return;
-      }
-      d_.history->GetWorkflowExecutionHistory(ns, req, resp, expiry, [reactor](grpc::Status st) { reactor->Finish(st); });
-    });
-    return reactor;
+  // Calls that may wait inside history (long polls on a workflow's state).
+#define KAIROS_HISTORY_WAIT(Name)                                                                                   \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
+                                 wsv1::Name##Response* resp) override {                                             \
+    auto* reactor = ctx->DefaultReactor();                                                                          \
+    auto expiry = PollExpiry(ctx);                                                                                  \
+    d_.executor->Submit([this, reactor, req, resp, expiry] {                                                        \
+      NamespaceRef ns;                                                                                              \
+      if (auto st = ResolveNamespace(req->namespace_(), &ns); !st.ok()) {                                           \
+        reactor->Finish(st);                                                                                        \
+        return;                                                                                                     \
+      }                                                                                                             \
+      d_.history->Name(ns, req, resp, expiry, [reactor](grpc::Status st) { reactor->Finish(st); });                 \
+    });                                                                                                             \
+    return reactor;                                                                                                 \
   }
+  KAIROS_HISTORY_WAIT(GetWorkflowExecutionHistory)
+  KAIROS_HISTORY_WAIT(QueryWorkflow)
+  KAIROS_HISTORY_WAIT(UpdateWorkflowExecution)
+  KAIROS_HISTORY_WAIT(PollWorkflowExecutionUpdate)
+  KAIROS_HISTORY_WAIT(ExecuteMultiOperation)
+#undef KAIROS_HISTORY_WAIT
 
   // ------------------------------------------------------------- polls
   grpc::ServerUnaryReactor* PollWorkflowTaskQueue(grpc::CallbackServerContext* ctx,

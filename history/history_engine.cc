@@ -1,10 +1,12 @@
 // The history engine: per-workflow serialization, a cache of mutable state,
 // one store transaction per change, and the effects applied after commit.
 #include <array>
-#include <limits>
 #include <condition_variable>
+#include <limits>
 #include <list>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -22,6 +24,9 @@
 #include "kairos/matching/matching_service.h"
 #include "kairos/persistence/store.h"
 #include "kairos/time_util.h"
+#include "temporal/api/protocol/v1/message.pb.h"
+#include "temporal/api/query/v1/message.pb.h"
+#include "temporal/api/update/v1/message.pb.h"
 #include "temporal/api/workflow/v1/message.pb.h"
 
 namespace kairos::history {
@@ -339,6 +344,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status StartWorkflowTask(int64_t task_id, const records::QueueTask& task,
                                  const wsv1::PollWorkflowTaskQueueRequest& poll,
                                  wsv1::PollWorkflowTaskQueueResponse* resp) override {
+    if (!task.query_id().empty()) return StartQueryTask(task, resp);
     ExecutionKey key{task.namespace_id(), task.workflow_id(), task.run_id()};
     std::lock_guard wf_lock(LockFor(key.namespace_id, key.workflow_id));
     auto state = Load(key);
@@ -364,9 +370,28 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
     if (auto st = CheckStartedWorkflowTask(state, token); !st.ok()) return st;
 
     auto ms = std::make_unique<MutableState>(*state, env_, NowNanos());
+    std::map<std::string, const temporal::api::protocol::v1::Message*> messages;
+    bool only_rejections = true;
+    for (const auto& m : req.messages()) {
+      messages[m.id()] = &m;
+      only_rejections &= m.body().Is<temporal::api::update::v1::Rejection>();
+    }
+    if (state->workflow_task().speculative() && req.commands().empty() && only_rejections &&
+        state->buffered_events().empty() && !req.force_create_new_workflow_task()) {
+      // Nothing happened but rejections: the task leaves no trace.
+      ms->ClearWorkflowTask();
+      for (const auto& m : req.messages()) ApplyUpdateMessage(*ms, m);
+      ReadmitUpdates(*ms);
+      if (auto st = Commit(*ms); !st.ok()) return st;
+      resp->set_reset_history_event_id(state->last_completed_wft_started_event_id());
+      AnswerQueries(req);
+      return grpc::Status::OK;
+    }
     ms->MaterializeTransientWorkflowTask();
     const auto wft = ms->s().workflow_task();
     bool completes = false;
+    bool undelivered_updates = false;
+    for (const auto& [id, u] : state->updates()) undelivered_updates |= u.state() == records::UpdateInfo::ADMITTED;
     for (const auto& c : req.commands()) {
       auto t = c.command_type();
       completes |= t == enums::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION || t == enums::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION ||
@@ -374,7 +399,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
                    t == enums::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION;
     }
     std::optional<CommandError> error;
-    if (completes && !ms->s().buffered_events().empty()) {
+    if (completes && (!ms->s().buffered_events().empty() || undelivered_updates)) {
       // The workflow has not seen everything that happened: it must not close.
       error = CommandError{enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
                            "Workflow has unhandled events: a new workflow task is scheduled."};
@@ -397,7 +422,21 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       } else {
         ms->ClearSticky();
       }
-      error = ApplyCommands(*ms, req, nullptr);
+      std::set<std::string> applied;
+      error = ApplyCommands(*ms, req, [&](const std::string& message_id) -> std::optional<CommandError> {
+        auto it = messages.find(message_id);
+        if (it == messages.end())
+          return CommandError{enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE,
+                              "ProtocolMessageCommand refers to unknown message " + message_id + "."};
+        applied.insert(message_id);
+        return ApplyUpdateMessage(*ms, *it->second);
+      });
+      // Messages no command placed come after the commands, in order.
+      for (const auto& m : req.messages()) {
+        if (error || applied.contains(m.id())) continue;
+        error = ApplyUpdateMessage(*ms, m);
+      }
+      if (!error) ReadmitUpdates(*ms);
     }
     if (error) {
       // Throw the change away; record the failed task instead.
@@ -421,9 +460,58 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       ms->DeleteQueueTask(task_id);
       StartWorkflowTaskLocked(*ms, req.identity(), "");
       if (auto st = Commit(*ms); !st.ok()) return st;
+      AnswerQueries(req);
       return FillWorkflowTaskResponse(ms->s(), resp->mutable_workflow_task());
     }
-    return Commit(*ms);
+    auto st = Commit(*ms);
+    if (st.ok()) AnswerQueries(req);
+    return st;
+  }
+
+  // ------------------------------------------------------------- queries
+  void QueryWorkflow(const NamespaceRef& ns, const wsv1::QueryWorkflowRequest* req, wsv1::QueryWorkflowResponse* resp,
+                     Deadline deadline, Done done) override {
+    if (req->query().query_type().empty()) return done(errors::InvalidArgument("QueryType is not set on request."));
+    StatePtr state;
+    {
+      std::lock_guard wf_lock(LockFor(ns.id, req->execution().workflow_id()));
+      if (auto st = Resolve(ns.id, req->execution(), &state); !st.ok()) return done(st);
+    }
+    auto status = state->status();
+    bool closed = status != enums::WORKFLOW_EXECUTION_STATUS_RUNNING;
+    auto reject = req->query_reject_condition();
+    if ((reject == enums::QUERY_REJECT_CONDITION_NOT_OPEN && closed) ||
+        (reject == enums::QUERY_REJECT_CONDITION_NOT_COMPLETED_CLEANLY && closed &&
+         status != enums::WORKFLOW_EXECUTION_STATUS_COMPLETED)) {
+      resp->mutable_query_rejected()->set_status(status);
+      return done(grpc::Status::OK);
+    }
+    ExecutionKey key{state->namespace_id(), state->workflow_id(), state->run_id()};
+    std::string id = NewUuid();
+    {
+      std::lock_guard lock(queries_mu_);
+      queries_[id] = PendingQuery{key, req->query(), resp, std::move(done), PendingQuery::kWaiting, 0};
+      queries_by_run_[RunKey(key)].push_back(id);
+    }
+    AddWaiter("q:" + id, deadline, [this, id](bool expired) {
+      if (expired)
+        FinishQuery(id, errors::DeadlineExceeded("query timed out: no worker answered before the deadline"), nullptr);
+    });
+    DispatchQueries(key);
+  }
+
+  grpc::Status RespondQueryTaskCompleted(const NamespaceRef& ns, const wsv1::RespondQueryTaskCompletedRequest& req) override {
+    records::TaskToken token;
+    if (auto st = ParseToken(req.task_token(), ns, &token); !st.ok()) return st;
+    if (token.query_id().empty()) return errors::InvalidArgument("Task token is not a query task token.");
+    temporal::api::query::v1::WorkflowQueryResult result;
+    result.set_result_type(req.completed_type());
+    *result.mutable_answer() = req.query_result();
+    result.set_error_message(req.error_message());
+    if (req.has_failure()) *result.mutable_failure() = req.failure();
+    if (!FinishQuery(token.query_id(), grpc::Status::OK, &result))
+      return errors::NotFound("query " + token.query_id() + " is no longer pending");
+    return grpc::Status::OK;
   }
 
   grpc::Status RespondWorkflowTaskFailed(const NamespaceRef& ns, const wsv1::RespondWorkflowTaskFailedRequest& req,
@@ -781,6 +869,14 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       for (const auto& [id, t] : ms->tasks()) matching_->AddTask(id, t);
     }
     for (const auto& k : touched) NotifyWaiters(k);
+    for (MutableState* ms : changes) {
+      bool has_queries;
+      {
+        std::lock_guard lock(queries_mu_);
+        has_queries = queries_by_run_.contains(RunKey({ms->s().namespace_id(), ms->s().workflow_id(), ms->s().run_id()}));
+      }
+      if (has_queries) DispatchQueries({ms->s().namespace_id(), ms->s().workflow_id(), ms->s().run_id()});
+    }
     return grpc::Status::OK;
   }
 
@@ -946,6 +1042,22 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
 
   void StartWorkflowTaskLocked(MutableState& ms, const std::string& identity, const std::string&) {
     auto* w = ms.s().mutable_workflow_task();
+    if (w->speculative() && ms.s().next_event_id() != w->speculative_base()) {
+      // Events arrived since it was scheduled: it is an ordinary task now.
+      auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+      auto* a = e.mutable_workflow_task_scheduled_event_attributes();
+      a->mutable_task_queue()->set_name(w->task_queue());
+      a->mutable_task_queue()->set_kind(w->sticky() ? enums::TASK_QUEUE_KIND_STICKY : enums::TASK_QUEUE_KIND_NORMAL);
+      if (w->sticky()) a->mutable_task_queue()->set_normal_name(ms.s().start().task_queue().name());
+      *a->mutable_start_to_close_timeout() = w->start_to_close_timeout();
+      a->set_attempt(w->attempt());
+      w = ms.s().mutable_workflow_task();
+      w->set_scheduled_event_id(e.event_id());
+      w->set_transient(false);
+      w->set_speculative(false);
+    }
+    for (auto& [id, u] : *ms.s().mutable_updates())
+      if (u.state() == records::UpdateInfo::ADMITTED) u.set_state(records::UpdateInfo::SENT);
     w->set_started_time_nanos(ms.now());
     w->set_identity(identity);
     w->set_request_id(NewUuid());
@@ -997,13 +1109,28 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       events->Add()->ParseFromString(bytes);
     MutableState view(s, env_, 0);
     for (auto& e : view.TransientWorkflowTaskEvents()) *events->Add() = std::move(e);
+    AttachQueries(s, resp);
+    for (const auto& [id, u] : s.updates()) {
+      if (u.state() != records::UpdateInfo::SENT) continue;
+      auto* m = resp->add_messages();
+      m->set_id(u.message_id());
+      m->set_protocol_instance_id(id);
+      m->set_event_id(w.started_event_id() - 1);
+      m->mutable_body()->PackFrom(u.request());
+    }
     return grpc::Status::OK;
   }
 
   // Records a failed workflow task (first attempt only; later ones are
   // transient) and schedules the next attempt on the workflow's own queue.
+  static void ReadmitUpdates(MutableState& ms) {
+    for (auto& [id, u] : *ms.s().mutable_updates())
+      if (u.state() == records::UpdateInfo::SENT) u.set_state(records::UpdateInfo::ADMITTED);
+  }
+
   void FailWorkflowTask(MutableState& ms, enums::WorkflowTaskFailedCause cause,
                         const temporal::api::failure::v1::Failure* failure, const std::string& identity) {
+    ReadmitUpdates(ms);
     auto w = ms.s().workflow_task();
     if (!w.transient()) {
       auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_FAILED);
@@ -1195,6 +1322,328 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
     arm(DurationToMs(a.heartbeat_timeout()), enums::TIMEOUT_TYPE_HEARTBEAT);
   }
 
+  // ------------------------------------------------------------- updates
+  std::optional<CommandError> ApplyUpdateMessage(MutableState& ms, const temporal::api::protocol::v1::Message& m) {
+    namespace uv1 = temporal::api::update::v1;
+    constexpr auto kBad = enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE;
+    auto& updates = *ms.s().mutable_updates();
+    auto it = updates.find(m.protocol_instance_id());
+    if (it == updates.end()) return CommandError{kBad, "Update " + m.protocol_instance_id() + " is not pending."};
+    auto& u = it->second;
+    if (m.body().Is<uv1::Acceptance>()) {
+      uv1::Acceptance acceptance;
+      m.body().UnpackTo(&acceptance);
+      if (u.state() != records::UpdateInfo::SENT && u.state() != records::UpdateInfo::ADMITTED)
+        return CommandError{kBad, "Update " + it->first + " cannot be accepted in its state."};
+      auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+      auto* a = e.mutable_workflow_execution_update_accepted_event_attributes();
+      a->set_protocol_instance_id(it->first);
+      a->set_accepted_request_message_id(acceptance.accepted_request_message_id());
+      a->set_accepted_request_sequencing_event_id(acceptance.accepted_request_sequencing_event_id());
+      *a->mutable_accepted_request() = acceptance.has_accepted_request() ? acceptance.accepted_request() : u.request();
+      u.set_state(records::UpdateInfo::ACCEPTED);
+      u.set_accepted_event_id(e.event_id());
+    } else if (m.body().Is<uv1::Rejection>()) {
+      uv1::Rejection rejection;
+      m.body().UnpackTo(&rejection);
+      if (u.state() != records::UpdateInfo::SENT && u.state() != records::UpdateInfo::ADMITTED)
+        return CommandError{kBad, "Update " + it->first + " cannot be rejected in its state."};
+      u.set_state(records::UpdateInfo::REJECTED);
+      *u.mutable_outcome()->mutable_failure() = rejection.failure();
+    } else if (m.body().Is<uv1::Response>()) {
+      uv1::Response response;
+      m.body().UnpackTo(&response);
+      if (u.state() != records::UpdateInfo::ACCEPTED)
+        return CommandError{kBad, "Update " + it->first + " must be accepted before it completes."};
+      auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
+      auto* a = e.mutable_workflow_execution_update_completed_event_attributes();
+      *a->mutable_meta() = response.meta();
+      a->set_accepted_event_id(u.accepted_event_id());
+      *a->mutable_outcome() = response.outcome();
+      u.set_state(records::UpdateInfo::COMPLETED);
+      *u.mutable_outcome() = response.outcome();
+    } else {
+      return CommandError{kBad, "Unknown protocol message body " + m.body().type_url() + "."};
+    }
+    return std::nullopt;
+  }
+
+  // Admits an update (once per update id) onto a locked, running run.
+  grpc::Status AdmitUpdate(const StatePtr& state, const temporal::api::update::v1::Request& request) {
+    if (state->updates().contains(request.meta().update_id())) return grpc::Status::OK;  // Deduplicated.
+    MutableState ms(*state, env_, NowNanos());
+    records::UpdateInfo u;
+    u.set_state(records::UpdateInfo::ADMITTED);
+    *u.mutable_request() = request;
+    u.set_message_id(request.meta().update_id() + "/request");
+    u.set_admitted_time_nanos(ms.now());
+    (*ms.s().mutable_updates())[request.meta().update_id()] = std::move(u);
+    if (!ms.HasWorkflowTask()) ms.ScheduleWorkflowTask(1, true, /*speculative=*/true);
+    return Commit(ms);
+  }
+
+  using UpdateFill = std::function<void(const common::WorkflowExecution&, enums::UpdateWorkflowExecutionLifecycleStage,
+                                        const temporal::api::update::v1::Outcome*)>;
+
+  // Answers once the update reached `wanted` (or the deadline passed, with
+  // the stage reached so far, so that the client polls again).
+  void WaitUpdate(const ExecutionKey& key, const std::string& update_id, enums::UpdateWorkflowExecutionLifecycleStage wanted,
+                  Deadline deadline, UpdateFill fill, Done done, bool expired) {
+    std::unique_lock wf_lock(LockFor(key.namespace_id, key.workflow_id));
+    auto state = Load(key);
+    if (!state) return done(WorkflowNotFound(key));
+    common::WorkflowExecution exec = Execution(*state);
+    auto it = state->updates().find(update_id);
+    if (it == state->updates().end()) return done(errors::NotFound("update " + update_id + " not found"));
+    const auto& u = it->second;
+    using Stage = enums::UpdateWorkflowExecutionLifecycleStage;
+    Stage reached = u.state() == records::UpdateInfo::COMPLETED || u.state() == records::UpdateInfo::REJECTED
+                        ? enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+                    : u.state() == records::UpdateInfo::ACCEPTED ? enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
+                                                                 : enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED;
+    if (reached == enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED) {
+      auto outcome = u.outcome();
+      wf_lock.unlock();
+      fill(exec, reached, &outcome);
+      return done(grpc::Status::OK);
+    }
+    if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
+      wf_lock.unlock();
+      return done(errors::NotFound("workflow execution already completed"));
+    }
+    if (reached >= wanted || expired || std::chrono::steady_clock::now() >= deadline) {
+      wf_lock.unlock();
+      fill(exec, reached, nullptr);
+      return done(grpc::Status::OK);
+    }
+    AddWaiter(RunKey(key), deadline, [=, this](bool exp) { WaitUpdate(key, update_id, wanted, deadline, fill, done, exp); });
+  }
+
+  static enums::UpdateWorkflowExecutionLifecycleStage WantedStage(const temporal::api::update::v1::WaitPolicy& p) {
+    auto stage = p.lifecycle_stage();
+    return stage == enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_UNSPECIFIED
+               ? enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
+               : stage;
+  }
+
+  grpc::Status ValidateUpdate(const wsv1::UpdateWorkflowExecutionRequest& req) {
+    if (req.workflow_execution().workflow_id().empty()) return errors::InvalidArgument("WorkflowId is not set on request.");
+    if (req.request().meta().update_id().empty()) return errors::InvalidArgument("Update ID is not set on request.");
+    if (req.request().input().name().empty()) return errors::InvalidArgument("Update name is not set on request.");
+    return grpc::Status::OK;
+  }
+
+  UpdateFill FillUpdateResponse(wsv1::UpdateWorkflowExecutionResponse* resp, const std::string& update_id) {
+    return [resp, update_id](const common::WorkflowExecution& exec, enums::UpdateWorkflowExecutionLifecycleStage stage,
+                             const temporal::api::update::v1::Outcome* outcome) {
+      *resp->mutable_update_ref()->mutable_workflow_execution() = exec;
+      resp->mutable_update_ref()->set_update_id(update_id);
+      resp->set_stage(stage);
+      if (outcome) *resp->mutable_outcome() = *outcome;
+    };
+  }
+
+  void UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::UpdateWorkflowExecutionRequest* req,
+                               wsv1::UpdateWorkflowExecutionResponse* resp, Deadline deadline, Done done) override {
+    if (auto st = ValidateUpdate(*req); !st.ok()) return done(st);
+    ExecutionKey key;
+    {
+      std::lock_guard wf_lock(LockFor(ns.id, req->workflow_execution().workflow_id()));
+      StatePtr state;
+      if (auto st = Resolve(ns.id, req->workflow_execution(), &state); !st.ok()) return done(st);
+      if (!req->first_execution_run_id().empty() && state->first_execution_run_id() != req->first_execution_run_id())
+        return done(errors::NotFound("workflow execution not found for the given first execution run ID"));
+      if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return done(AlreadyCompleted());
+      if (auto st = AdmitUpdate(state, req->request()); !st.ok()) return done(st);
+      key = {state->namespace_id(), state->workflow_id(), state->run_id()};
+    }
+    const std::string& id = req->request().meta().update_id();
+    WaitUpdate(key, id, WantedStage(req->wait_policy()), deadline, FillUpdateResponse(resp, id), std::move(done), false);
+  }
+
+  void PollWorkflowExecutionUpdate(const NamespaceRef& ns, const wsv1::PollWorkflowExecutionUpdateRequest* req,
+                                   wsv1::PollWorkflowExecutionUpdateResponse* resp, Deadline deadline, Done done) override {
+    const auto& ref = req->update_ref();
+    if (ref.update_id().empty()) return done(errors::InvalidArgument("Update ID is not set on request."));
+    StatePtr state;
+    {
+      std::lock_guard wf_lock(LockFor(ns.id, ref.workflow_execution().workflow_id()));
+      if (auto st = Resolve(ns.id, ref.workflow_execution(), &state); !st.ok()) return done(st);
+    }
+    ExecutionKey key{state->namespace_id(), state->workflow_id(), state->run_id()};
+    std::string id = ref.update_id();
+    WaitUpdate(key, id, WantedStage(req->wait_policy()), deadline,
+               [resp, id](const common::WorkflowExecution& exec, enums::UpdateWorkflowExecutionLifecycleStage stage,
+                          const temporal::api::update::v1::Outcome* outcome) {
+                 *resp->mutable_update_ref()->mutable_workflow_execution() = exec;
+                 resp->mutable_update_ref()->set_update_id(id);
+                 resp->set_stage(stage);
+                 if (outcome) *resp->mutable_outcome() = *outcome;
+               },
+               std::move(done), false);
+  }
+
+  void ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::ExecuteMultiOperationRequest* req,
+                             wsv1::ExecuteMultiOperationResponse* resp, Deadline deadline, Done done) override {
+    if (req->operations_size() != 2 || !req->operations(0).has_start_workflow() || !req->operations(1).has_update_workflow())
+      return done(errors::InvalidArgument("Operations must be a start-workflow followed by an update-workflow."));
+    const auto& start = req->operations(0).start_workflow();
+    const auto& update = req->operations(1).update_workflow();
+    auto fail = [&](int index, const grpc::Status& st) {
+      done(errors::MultiOperationFailed(st, index));
+    };
+    if (auto st = ValidateStart(start); !st.ok()) return fail(0, st);
+    if (auto st = ValidateUpdate(update); !st.ok()) return fail(1, st);
+    if (update.workflow_execution().workflow_id() != start.workflow_id())
+      return fail(1, errors::InvalidArgument("WorkflowId of the update must match the started workflow."));
+    if (start.workflow_id_conflict_policy() == enums::WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED)
+      return fail(0, errors::InvalidArgument("WorkflowIdConflictPolicy must be set for update-with-start."));
+    auto* start_resp = resp->add_responses()->mutable_start_workflow();
+    auto* update_resp = resp->add_responses()->mutable_update_workflow();
+    ExecutionKey key;
+    {
+      std::lock_guard wf_lock(LockFor(ns.id, start.workflow_id()));
+      if (auto st = StartLocked(ns, start, nullptr, start_resp); !st.ok()) return fail(0, st);
+      key = {ns.id, start.workflow_id(), start_resp->run_id()};
+      auto state = Load(key);
+      if (!state) return fail(1, errors::Internal("started run is missing"));
+      if (auto st = AdmitUpdate(state, update.request()); !st.ok()) return fail(1, st);
+    }
+    const std::string& id = update.request().meta().update_id();
+    WaitUpdate(key, id, WantedStage(update.wait_policy()), deadline, FillUpdateResponse(update_resp, id), std::move(done),
+               false);
+  }
+
+  // ------------------------------------------------------ query plumbing
+  struct PendingQuery {
+    enum State { kWaiting, kAttached, kDispatched };
+    ExecutionKey key;
+    temporal::api::query::v1::WorkflowQuery query;
+    wsv1::QueryWorkflowResponse* resp;
+    Done done;
+    State state;
+    int64_t attached_to;  // Started event id of the workflow task carrying it.
+  };
+
+  // Completes a pending query once; `result` is a worker's answer.
+  bool FinishQuery(const std::string& id, grpc::Status status, const temporal::api::query::v1::WorkflowQueryResult* result) {
+    PendingQuery q;
+    {
+      std::lock_guard lock(queries_mu_);
+      auto it = queries_.find(id);
+      if (it == queries_.end()) return false;
+      q = std::move(it->second);
+      queries_.erase(it);
+      auto& ids = queries_by_run_[RunKey(q.key)];
+      std::erase(ids, id);
+      if (ids.empty()) queries_by_run_.erase(RunKey(q.key));
+    }
+    if (result) {
+      if (result->result_type() == enums::QUERY_RESULT_TYPE_ANSWERED) {
+        *q.resp->mutable_query_result() = result->answer();
+      } else {
+        status = errors::QueryFailed(result->error_message());
+      }
+    }
+    NotifyWaiters("q:" + id);
+    q.done(status);
+    return true;
+  }
+
+  void AnswerQueries(const wsv1::RespondWorkflowTaskCompletedRequest& req) {
+    for (const auto& [id, result] : req.query_results()) FinishQuery(id, grpc::Status::OK, &result);
+  }
+
+  // Queries go to a worker as query tasks when no workflow task is pending;
+  // otherwise they ride along with the next workflow task.
+  void DispatchQueries(const ExecutionKey& key) {
+    StatePtr state;
+    {
+      std::lock_guard lock(cache_mu_);
+      auto it = cache_.find(RunKey(key));
+      if (it != cache_.end()) state = it->second;
+    }
+    if (!state) state = Load(key);
+    if (!state) return;
+    const auto& w = state->workflow_task();
+    std::vector<std::string> dispatch;
+    {
+      std::lock_guard lock(queries_mu_);
+      auto it = queries_by_run_.find(RunKey(key));
+      if (it == queries_by_run_.end()) return;
+      for (const auto& id : it->second) {
+        auto& q = queries_[id];
+        if (q.state == PendingQuery::kAttached && (w.attempt() == 0 || w.started_event_id() != q.attached_to))
+          q.state = PendingQuery::kWaiting;  // Its workflow task ended without an answer.
+        if (q.state == PendingQuery::kWaiting && w.attempt() == 0) {
+          q.state = PendingQuery::kDispatched;
+          dispatch.push_back(id);
+        }
+      }
+    }
+    for (const auto& id : dispatch) {
+      records::QueueTask task;
+      task.set_kind(records::QueueTask::WORKFLOW);
+      task.set_namespace_id(key.namespace_id);
+      const std::string& sticky = state->sticky_task_queue();
+      bool use_sticky = !sticky.empty() && matching_->HasRecentPoller(key.namespace_id, sticky);
+      task.set_task_queue(use_sticky ? sticky : state->start().task_queue().name());
+      task.set_workflow_id(key.workflow_id);
+      task.set_run_id(key.run_id);
+      task.set_query_id(id);
+      matching_->AddTask(store_->NextId(), std::move(task));
+    }
+  }
+
+  grpc::Status StartQueryTask(const records::QueueTask& task, wsv1::PollWorkflowTaskQueueResponse* resp) {
+    ExecutionKey key{task.namespace_id(), task.workflow_id(), task.run_id()};
+    auto state = Load(key);
+    temporal::api::query::v1::WorkflowQuery query;
+    {
+      std::lock_guard lock(queries_mu_);
+      auto it = queries_.find(task.query_id());
+      if (it == queries_.end() || it->second.state != PendingQuery::kDispatched || !state)
+        return errors::NotFound("query is no longer pending");
+      if (state->workflow_task().attempt() != 0) {
+        // A workflow task appeared meanwhile: the query goes with it.
+        it->second.state = PendingQuery::kWaiting;
+        return errors::NotFound("query moved to the pending workflow task");
+      }
+      query = it->second.query;
+    }
+    const State& s = *state;
+    records::TaskToken token;
+    token.set_namespace_id(s.namespace_id());
+    token.set_workflow_id(s.workflow_id());
+    token.set_run_id(s.run_id());
+    token.set_query_id(task.query_id());
+    resp->set_task_token(token.SerializeAsString());
+    *resp->mutable_workflow_execution() = Execution(s);
+    *resp->mutable_workflow_type() = s.start().workflow_type();
+    resp->set_previous_started_event_id(s.last_completed_wft_started_event_id());
+    resp->set_started_event_id(s.last_completed_wft_started_event_id());
+    resp->set_attempt(1);
+    *resp->mutable_workflow_execution_task_queue() = s.start().task_queue();
+    *resp->mutable_query() = std::move(query);
+    for (auto& bytes : store_->ReadEvents(key, 1, s.next_event_id(), std::numeric_limits<int>::max()))
+      resp->mutable_history()->add_events()->ParseFromString(bytes);
+    return grpc::Status::OK;
+  }
+
+  // Hands waiting queries to a workflow task that is starting.
+  void AttachQueries(const State& s, wsv1::PollWorkflowTaskQueueResponse* resp) {
+    std::lock_guard lock(queries_mu_);
+    auto it = queries_by_run_.find(RunKey({s.namespace_id(), s.workflow_id(), s.run_id()}));
+    if (it == queries_by_run_.end()) return;
+    for (const auto& id : it->second) {
+      auto& q = queries_[id];
+      if (q.state != PendingQuery::kWaiting) continue;
+      q.state = PendingQuery::kAttached;
+      q.attached_to = s.workflow_task().started_event_id();
+      (*resp->mutable_queries())[id] = q.query;
+    }
+  }
+
   // ---------------------------------------------------------------- timers
   void OnTimer(int64_t row_id, const records::TimerTask& t) {
     if (t.kind() == records::TimerTask::SIGNAL_EXTERNAL || t.kind() == records::TimerTask::CANCEL_EXTERNAL) {
@@ -1343,6 +1792,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
             w.timer_row_id() != row_id)
           return false;
         auto wft = w;
+        ReadmitUpdates(ms);
         s.mutable_workflow_task()->set_timer_row_id(0);  // This row is being deleted.
         if (!wft.transient()) {
           auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT);
@@ -1564,6 +2014,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   std::mutex cache_mu_;
   std::unordered_map<std::string, StatePtr> cache_;
   std::unordered_map<std::string, persistence::CurrentRun> current_;
+  std::mutex queries_mu_;
+  std::unordered_map<std::string, PendingQuery> queries_;
+  std::unordered_map<std::string, std::vector<std::string>> queries_by_run_;
   std::mutex waiters_mu_;
   std::condition_variable waiters_cv_;
   std::unordered_map<std::string, std::list<Waiter>> waiters_;

@@ -117,7 +117,7 @@ int64_t MutableState::WorkflowTaskTimeoutMs() const {
   return std::min(ms, kMaxWorkflowTaskTimeoutMs);
 }
 
-void MutableState::ScheduleWorkflowTask(int32_t attempt, bool allow_sticky) {
+void MutableState::ScheduleWorkflowTask(int32_t attempt, bool allow_sticky, bool speculative) {
   if (HasWorkflowTask() || !IsRunning()) return;
   auto* wft = state_.mutable_workflow_task();
   wft->Clear();
@@ -128,7 +128,9 @@ void MutableState::ScheduleWorkflowTask(int32_t attempt, bool allow_sticky) {
   bool use_sticky = allow_sticky && !sticky.empty() && env_.sticky_alive(state_.namespace_id(), sticky);
   wft->set_task_queue(use_sticky ? sticky : state_.start().task_queue().name());
   wft->set_sticky(use_sticky);
-  wft->set_transient(attempt > 1);
+  wft->set_transient(attempt > 1 || speculative);
+  wft->set_speculative(speculative);
+  wft->set_speculative_base(state_.next_event_id());
   if (!wft->transient()) {
     auto& e = AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
     auto* a = e.mutable_workflow_task_scheduled_event_attributes();
@@ -197,6 +199,7 @@ void MutableState::MaterializeTransientWorkflowTask() {
     events_.push_back(std::move(e));
   }
   wft->set_transient(false);
+  wft->set_speculative(false);
 }
 
 void MutableState::ClearWorkflowTask() {

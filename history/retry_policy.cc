@@ -2,12 +2,25 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "kairos/time_util.h"
 
 namespace kairos::history {
 
 namespace enums = temporal::api::enums::v1;
+
+namespace {
+std::string TimeoutTypeName(enums::TimeoutType t) {
+  switch (t) {
+    case enums::TIMEOUT_TYPE_START_TO_CLOSE: return "StartToClose";
+    case enums::TIMEOUT_TYPE_SCHEDULE_TO_START: return "ScheduleToStart";
+    case enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: return "ScheduleToClose";
+    case enums::TIMEOUT_TYPE_HEARTBEAT: return "Heartbeat";
+    default: return "Unspecified";
+  }
+}
+}  // namespace
 
 void ApplyRetryDefaults(temporal::api::common::v1::RetryPolicy* p) {
   if (DurationToMs(p->initial_interval()) <= 0) *p->mutable_initial_interval() = MsToDuration(1000);
@@ -34,15 +47,18 @@ RetryDecision DecideRetry(const temporal::api::common::v1::RetryPolicy& policy, 
         }
       }
     }
+    if (failure->has_server_failure_info() && failure->server_failure_info().non_retryable()) {
+      d.state = enums::RETRY_STATE_NON_RETRYABLE_FAILURE;
+      return d;
+    }
     if (failure->has_canceled_failure_info() || failure->has_terminated_failure_info()) {
       d.state = enums::RETRY_STATE_NON_RETRYABLE_FAILURE;
       return d;
     }
     if (is_timeout && failure->has_timeout_failure_info()) {
       for (const auto& t : policy.non_retryable_error_types()) {
-        // Timeouts are matched by "TemporalTimeout:<Type>" as Temporal does.
-        auto name = enums::TimeoutType_Name(failure->timeout_failure_info().timeout_type());
-        if (t == "TemporalTimeout:" + name.substr(std::string("TIMEOUT_TYPE_").size())) {
+        // Timeouts are matched as "TemporalTimeout:StartToClose" etc., as in Temporal.
+        if (t == "TemporalTimeout:" + TimeoutTypeName(failure->timeout_failure_info().timeout_type())) {
           d.state = enums::RETRY_STATE_NON_RETRYABLE_FAILURE;
           return d;
         }
@@ -65,7 +81,7 @@ RetryDecision DecideRetry(const temporal::api::common::v1::RetryPolicy& policy, 
     if (max_ms <= 0) max_ms = static_cast<int64_t>(100 * initial);
     delay = static_cast<int64_t>(std::min(raw, static_cast<double>(max_ms)));
   }
-  if (expiration_nanos > 0 && now_nanos + delay * 1'000'000 >= expiration_nanos) {
+  if (expiration_nanos > 0 && now_nanos + delay * 1'000'000 > expiration_nanos) {
     d.state = enums::RETRY_STATE_TIMEOUT;
     return d;
   }

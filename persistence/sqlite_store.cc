@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -215,7 +216,12 @@ int64_t SqliteStore::NextId() {
   std::lock_guard lock(id_mu_);
   if (next_id_ >= id_limit_) {
     std::lock_guard db_lock(db_mu_);
-    if (auto st = ReserveIdRange(); !st.ok()) spdlog::critical("cannot reserve ids: {}", st.error_message());
+    if (auto st = ReserveIdRange(); !st.ok()) {
+      // Handing out ids that are not reserved would repeat them after a
+      // restart; a database that cannot take this write cannot take any.
+      spdlog::critical("cannot reserve ids, stopping: {}", st.error_message());
+      std::abort();
+    }
   }
   return next_id_++;
 }

@@ -121,9 +121,11 @@ func run(cfg config) int {
 
 	cpu0, cpuErr := procCPUTicks(cfg.serverPID)
 	self0 := selfCPU()
+	busy0, _ := machineBusyTicks()
 	res := runBatch(c, cfg, "run-"+tag, cfg.workflows, deadline)
 	cpu1, cpuErr2 := procCPUTicks(cfg.serverPID)
 	self1 := selfCPU()
+	busy1, busyErr := machineBusyTicks()
 
 	secs := res.elapsed.Seconds()
 	var out lines
@@ -146,6 +148,11 @@ func run(cfg config) int {
 	out.add("latency_max_ms", ms(percentile(res.latencies, 100)))
 	out.add("latency_mean_ms", ms(mean(res.latencies)))
 	out.add("loadgen_cpu_s", fmt.Sprintf("%.2f", (self1-self0).Seconds()))
+	machineS := -1.0
+	if busyErr == nil {
+		machineS = float64(busy1-busy0) / clockTicks()
+		out.add("machine_cpu_s", fmt.Sprintf("%.2f", machineS))
+	}
 	if cfg.serverPID > 0 {
 		out.add("server_pid", strconv.Itoa(cfg.serverPID))
 		if cpuErr == nil && cpuErr2 == nil {
@@ -155,6 +162,11 @@ func run(cfg config) int {
 			out.add("server_cpu_pct", fmt.Sprintf("%.0f", 100*cpuS/secs))
 			if n := len(res.latencies); n > 0 {
 				out.add("server_cpu_ms_per_wf", fmt.Sprintf("%.3f", 1000*cpuS/float64(n)))
+			}
+			if machineS >= 0 {
+				// CPU used by everything else on the machine during the run:
+				// a large value means the figures were disturbed.
+				out.add("other_cpu_s", fmt.Sprintf("%.2f", max(0, machineS-cpuS-(self1-self0).Seconds())))
 			}
 		} else {
 			out.add("server_cpu_s", "unavailable ("+errors.Join(cpuErr, cpuErr2).Error()+")")
@@ -316,6 +328,29 @@ func procCPUTicks(pid int) (uint64, error) {
 	return ut + st, nil
 }
 
+// machineBusyTicks returns the non-idle CPU time of the whole machine
+// (user+nice+system+irq+softirq+steal from /proc/stat) in clock ticks.
+func machineBusyTicks() (uint64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, errors.New("malformed /proc/stat")
+	}
+	var busy uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		busy += v
+	}
+	return busy, nil
+}
+
 // procMemKB returns VmHWM (peak RSS) and VmRSS of pid in KiB.
 func procMemKB(pid int) (hwm, rss uint64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -342,7 +377,7 @@ func procMemKB(pid int) (hwm, rss uint64, err error) {
 
 // clockTicks is sysconf(_SC_CLK_TCK), asked of getconf; 100 (Linux's USER_HZ
 // everywhere in practice) if that fails.
-func clockTicks() float64 {
+var clockTicks = sync.OnceValue(func() float64 {
 	out, err := exec.Command("getconf", "CLK_TCK").Output()
 	if err == nil {
 		if v, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil && v > 0 {
@@ -350,7 +385,7 @@ func clockTicks() float64 {
 		}
 	}
 	return 100
-}
+})
 
 func selfCPU() time.Duration {
 	var ru syscall.Rusage

@@ -23,5 +23,7 @@ grpc::Status QueryFailed(const std::string& message);
 grpc::Status ResourceExhausted(const std::string& message);
 grpc::Status Canceled(const std::string& message);
 grpc::Status DeadlineExceeded(const std::string& message);
+// Update-with-start: the failed operation's status, the others aborted.
+grpc::Status MultiOperationFailed(const grpc::Status& cause, int failed_index, int operations = 2);
 
 }  // namespace kairos::errors

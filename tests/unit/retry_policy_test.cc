@@ -201,3 +201,43 @@ TEST_CASE("Retry: a start-to-close timeout is retried by default", "[retry]") {
   p.add_non_retryable_error_types("FatalError");
   CHECK(DecideRetry(p, 1, &timeout, true, 0, 0).state == enums::RETRY_STATE_IN_PROGRESS);
 }
+
+// Regression: retry_policy.cc builds the timeout type name from the proto enum name
+// ("TemporalTimeout:START_TO_CLOSE"), but Temporal matches
+// "TemporalTimeout:" + TimeoutType.String() in Go, i.e. "TemporalTimeout:StartToClose" /
+// "TemporalTimeout:Heartbeat" (go.temporal.io/server common/retrypolicy
+// TimeoutFailureTypePrefix). A policy written for Temporal never matches.
+TEST_CASE("Retry: NonRetryableErrorTypes TemporalTimeout:StartToClose stops timeout retries",
+          "[retry]") {
+  common::RetryPolicy p = Defaults();
+  p.add_non_retryable_error_types("TemporalTimeout:StartToClose");
+  p.add_non_retryable_error_types("TemporalTimeout:Heartbeat");
+  failure::Failure start_to_close;
+  start_to_close.mutable_timeout_failure_info()->set_timeout_type(enums::TIMEOUT_TYPE_START_TO_CLOSE);
+  CHECK(DecideRetry(p, 1, &start_to_close, true, 0, 0).state == enums::RETRY_STATE_NON_RETRYABLE_FAILURE);
+  failure::Failure heartbeat;
+  heartbeat.mutable_timeout_failure_info()->set_timeout_type(enums::TIMEOUT_TYPE_HEARTBEAT);
+  CHECK(DecideRetry(p, 1, &heartbeat, true, 0, 0).state == enums::RETRY_STATE_NON_RETRYABLE_FAILURE);
+}
+
+// Regression: Temporal's isRetryable treats a ServerFailureInfo with
+// non_retryable = true as not retryable; DecideRetry ignores server failures.
+TEST_CASE("Retry: a non-retryable server failure is not retried", "[retry]") {
+  common::RetryPolicy p = Defaults();
+  failure::Failure f;
+  f.mutable_server_failure_info()->set_non_retryable(true);
+  CHECK(Decide(p, 1, &f).state == enums::RETRY_STATE_NON_RETRYABLE_FAILURE);
+  failure::Failure g;
+  g.mutable_server_failure_info()->set_non_retryable(false);
+  CHECK(Decide(p, 1, &g).state == enums::RETRY_STATE_IN_PROGRESS);
+}
+
+// BUG (minor, boundary only): Temporal times out when now + interval is
+// strictly after the expiration (time.After); DecideRetry uses >=, so a retry
+// landing exactly on the schedule-to-close deadline is refused.
+TEST_CASE("Retry: a retry due exactly at the expiration is still made", "[retry]") {
+  common::RetryPolicy p = Defaults();
+  auto f = AppFailure("SomeError");
+  const int64_t now = 5'000'000'000;
+  CHECK(DecideRetry(p, 1, &f, false, now, now + 1'000'000'000).state == enums::RETRY_STATE_IN_PROGRESS);
+}

@@ -623,3 +623,36 @@ TEST_CASE("Store: pragmas from the options are applied after the defaults", "[st
     CHECK(store == nullptr);
   }
 }
+
+TEST_CASE("Store: one batch per transaction (max_batches_per_commit = 1)", "[store]") {
+  SqliteOptions o;
+  o.max_batches_per_commit = 1;
+  auto store = OpenOrFail(o);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const ExecutionKey k = Key("wf-single-" + std::to_string(t) + "-" + std::to_string(i));
+        WriteBatch b = NewExecution(k, 1);
+        if (i % 10 == 0) b.events.push_back(Event(k, 1));  // Every tenth batch is bad.
+        bool ok = store->Commit(std::move(b)).ok();
+        if (ok == (i % 10 == 0)) failures++;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  int present = 0;
+  for (int t = 0; t < 4; ++t)
+    for (int i = 0; i < 50; ++i)
+      if (store->LoadExecution(Key("wf-single-" + std::to_string(t) + "-" + std::to_string(i)))) ++present;
+  CHECK(present == 4 * 45);
+}
+
+TEST_CASE("Store: a path that cannot be created is refused", "[store]") {
+  TempDir dir;
+  std::unique_ptr<Store> store;
+  grpc::Status st = OpenSqliteStore(SqliteOptions{dir.file("no/such/dir/kairos.db"), {}, 256}, &store);
+  CHECK_FALSE(st.ok());
+  CHECK(store == nullptr);
+}

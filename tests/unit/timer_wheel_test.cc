@@ -150,10 +150,10 @@ TEST_CASE("TimerWheel: a big jump in time fires everything due, once", "[timer_w
   CHECK(w.Advance(200000).empty());
 }
 
-// BUG: Add() of an id that already has an overflow entry at the same tick
+// Regression: Add() of an id that already has an overflow entry at the same tick
 // (re-arming the same timer, or Add/Cancel/Add) leaves two live entries in
 // the overflow heap; a jump past that tick fires the id twice.
-TEST_CASE("TimerWheel: re-adding an overflow timer at the same time fires it once", "[timer_wheel][!mayfail]") {
+TEST_CASE("TimerWheel: re-adding an overflow timer at the same time fires it once", "[timer_wheel]") {
   TimerWheel w(0, 1, 8);
   SECTION("Add twice") {
     w.Add(1, 100);
@@ -223,10 +223,10 @@ TEST_CASE("TimerWheel: a timer added in the past fires on the next Advance", "[t
   CHECK(w.Advance(1001) == Ids{4});
 }
 
-// BUG: with tick_ms > 1 a timer is placed on the tick that *contains* its
+// Regression: with tick_ms > 1 a timer is placed on the tick that *contains* its
 // time (fire_ms / tick_ms, rounded down), so it fires up to tick_ms - 1 ms
 // early, and NextFireMs reports the rounded-down time.
-TEST_CASE("TimerWheel: with coarse ticks a timer never fires before its time", "[timer_wheel][!mayfail]") {
+TEST_CASE("TimerWheel: with coarse ticks a timer never fires before its time", "[timer_wheel]") {
   TimerWheel w(0, 10, 16);
   w.Add(1, 15);
   auto next = w.NextFireMs();
@@ -314,8 +314,8 @@ TEST_CASE("TimerWheel: random operations agree with a simple model", "[timer_whe
   SUCCEED("40 random runs of 3000 operations");
 }
 
-// BUG: see "re-adding an overflow timer at the same time fires it once".
-TEST_CASE("TimerWheel: random operations with re-added ids agree with a simple model", "[timer_wheel][!mayfail]") {
+// Regression: see "re-adding an overflow timer at the same time fires it once".
+TEST_CASE("TimerWheel: random operations with re-added ids agree with a simple model", "[timer_wheel]") {
   for (uint32_t seed = 1; seed <= 40; ++seed) RandomAgainstModel(seed, /*reuse_ids=*/true);
 }
 

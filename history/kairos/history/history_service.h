@@ -86,6 +86,20 @@ class HistoryService {
   virtual grpc::Status GetWorkflowExecutionHistoryReverse(const NamespaceRef& ns,
                                                           const wsv1::GetWorkflowExecutionHistoryReverseRequest& req,
                                                           wsv1::GetWorkflowExecutionHistoryReverseResponse* resp) = 0;
+  // Queries are answered by a worker: `done` runs when it answers, when the
+  // query is rejected, or at `deadline`.
+  virtual void QueryWorkflow(const NamespaceRef& ns, const wsv1::QueryWorkflowRequest* req,
+                             wsv1::QueryWorkflowResponse* resp, Deadline deadline, Done done) = 0;
+  virtual grpc::Status RespondQueryTaskCompleted(const NamespaceRef& ns,
+                                                 const wsv1::RespondQueryTaskCompletedRequest& req) = 0;
+  // Updates wait for the stage their wait policy names (or `deadline`).
+  virtual void UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::UpdateWorkflowExecutionRequest* req,
+                                       wsv1::UpdateWorkflowExecutionResponse* resp, Deadline deadline, Done done) = 0;
+  virtual void PollWorkflowExecutionUpdate(const NamespaceRef& ns, const wsv1::PollWorkflowExecutionUpdateRequest* req,
+                                           wsv1::PollWorkflowExecutionUpdateResponse* resp, Deadline deadline,
+                                           Done done) = 0;
+  virtual void ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::ExecuteMultiOperationRequest* req,
+                                     wsv1::ExecuteMultiOperationResponse* resp, Deadline deadline, Done done) = 0;
   virtual grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) = 0;
   virtual grpc::Status ListWorkflowExecutions(const NamespaceRef& ns, const wsv1::ListWorkflowExecutionsRequest& req,
                                               wsv1::ListWorkflowExecutionsResponse* resp) = 0;

@@ -26,22 +26,34 @@ class TimerWheel {
   std::vector<int64_t> Advance(int64_t now_ms);
 
   // When the earliest pending timer is due (nullopt: none pending).
-  std::optional<int64_t> NextFireMs() const;
+  std::optional<int64_t> NextFireMs();
 
-  size_t size() const { return tick_of_.size(); }
+  size_t size() const { return pending_.size(); }
 
  private:
-  int64_t TickOf(int64_t ms) const { return ms / tick_ms_; }
-  void Place(int64_t id, int64_t tick);
+  // Rounded up, so that a timer never fires before its time.
+  int64_t TickOf(int64_t ms) const { return (ms + tick_ms_ - 1) / tick_ms_; }
+  void Place(int64_t id, int64_t tick, uint64_t generation);
+
+  struct Pending {
+    int64_t tick;
+    uint64_t generation;  // Tells a re-added timer from its stale overflow entry.
+  };
 
   const int64_t tick_ms_;
   const int64_t slots_;
   int64_t cursor_;  // Last tick processed.
   std::vector<std::unordered_set<int64_t>> wheel_;
   std::unordered_set<int64_t> due_;  // At or before the cursor.
-  using Entry = std::pair<int64_t, int64_t>;  // (tick, id)
+  struct Entry {
+    int64_t tick;
+    uint64_t generation;
+    int64_t id;
+    bool operator>(const Entry& o) const { return tick > o.tick; }
+  };
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> overflow_;
-  std::unordered_map<int64_t, int64_t> tick_of_;  // Every pending id.
+  std::unordered_map<int64_t, Pending> pending_;  // Every pending id.
+  uint64_t next_generation_ = 0;
 };
 
 }  // namespace kairos::history

@@ -5,3 +5,6 @@
 export async function composeGreeting(name: string): Promise<string> {
   return `Hello, ${name}!`;
 }
+
+export { flaky, failWith, blockUntilCancelled, heartbeatOnce } from './failures';
+export { cancelSubscription } from './messages';

@@ -8,3 +8,5 @@
  * from this index so every test's worker can find them.
  */
 export * from './hello';
+export * from './failures';
+export * from './messages';
