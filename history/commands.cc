@@ -169,6 +169,15 @@ void AddExternalRequest(MutableState& ms, int64_t initiated_event_id, records::E
   (*ms.s().mutable_external_requests())[initiated_event_id] = std::move(request);
 }
 
+// `control` is deprecated in the API but SDKs still correlate by it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+template <class From, class To>
+void CopyControl(const From& from, To* to) {
+  to->set_control(from.control());
+}
+#pragma GCC diagnostic pop
+
 std::optional<CommandError> SignalExternal(MutableState& ms, const cv1::SignalExternalWorkflowExecutionCommandAttributes& a) {
   constexpr auto kBad = enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SIGNAL_WORKFLOW_EXECUTION_ATTRIBUTES;
   if (a.execution().workflow_id().empty()) return Fail(kBad, "WorkflowId is not set on command.");
@@ -183,7 +192,9 @@ std::optional<CommandError> SignalExternal(MutableState& ms, const cv1::SignalEx
   *ev->mutable_input() = a.input();
   ev->set_child_workflow_only(a.child_workflow_only());
   *ev->mutable_header() = a.header();
+  CopyControl(a, ev);
   records::ExternalRequest r;
+  CopyControl(a, &r);
   r.set_kind(records::ExternalRequest::SIGNAL);
   *r.mutable_execution() = a.execution();
   r.set_signal_name(a.signal_name());
@@ -207,7 +218,9 @@ std::optional<CommandError> CancelExternal(MutableState& ms,
   ev->mutable_workflow_execution()->set_run_id(a.run_id());
   ev->set_child_workflow_only(a.child_workflow_only());
   ev->set_reason(a.reason());
+  CopyControl(a, ev);
   records::ExternalRequest r;
+  CopyControl(a, &r);
   r.set_kind(records::ExternalRequest::CANCEL);
   r.mutable_execution()->set_workflow_id(a.workflow_id());
   r.mutable_execution()->set_run_id(a.run_id());

@@ -49,6 +49,15 @@ constexpr int kLockStripes = 1024;
 // than this, so that an empty answer always arrives in time.
 constexpr auto kMaxLongPoll = std::chrono::seconds(60);
 
+// `control` is deprecated in the API but SDKs still correlate by it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+template <class To>
+void SetControl(const records::ExternalRequest& from, To* to) {
+  to->set_control(from.control());
+}
+#pragma GCC diagnostic pop
+
 std::string RunKey(const ExecutionKey& k) { return k.namespace_id + '\x1f' + k.workflow_id + '\x1f' + k.run_id; }
 std::string WorkflowKey(const std::string& ns, const std::string& wf) { return ns + '\x1f' + wf; }
 
@@ -330,8 +339,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
     std::string run_id = NewUuid();
     auto ms = std::make_unique<MutableState>(FreshState(ns.id, ns.name, req.workflow_id(), run_id, "", req.request_id()),
                                              env_, NowNanos());
-    InitRun(*ms, StartedAttributes(req, ms->now()), DurationToMs(req.workflow_start_delay()));
-    if (signal) AddSignal(*ms, *signal);
+    InitRun(*ms, StartedAttributes(req, ms->now()), DurationToMs(req.workflow_start_delay()),
+            [&](MutableState& m) {
+              if (signal) AddSignal(m, *signal);
+            });
     changes.push_back(std::move(ms));
     if (auto st = CommitAll(changes, /*new_current=*/changes.back().get()); !st.ok()) return st;
     resp->set_run_id(changes.back()->s().run_id());
@@ -974,7 +985,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
 
   // Writes the started event of a new run and arms what it needs: its
   // timeouts, and either its first workflow task or the backoff before it.
-  void InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEventAttributes attrs, int64_t backoff_ms) {
+  void InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEventAttributes attrs, int64_t backoff_ms,
+               const std::function<void(MutableState&)>& before_first_task = nullptr) {
     auto& s = ms.s();
     if (attrs.original_execution_run_id().empty()) attrs.set_original_execution_run_id(s.run_id());
     attrs.set_first_execution_run_id(s.first_execution_run_id());
@@ -997,6 +1009,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
     if (run_timeout > 0) arm(records::TimerTask::WORKFLOW_RUN_TIMEOUT, ms.now() + (backoff_ms + run_timeout) * 1'000'000);
     if (a.has_workflow_execution_expiration_time())
       arm(records::TimerTask::WORKFLOW_EXECUTION_TIMEOUT, TimestampToNanos(a.workflow_execution_expiration_time()));
+    if (before_first_task) before_first_task(ms);
     if (backoff_ms > 0) {
       arm(records::TimerTask::WORKFLOW_BACKOFF, ms.now() + backoff_ms * 1'000'000);
     } else {
@@ -1283,6 +1296,26 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       t.set_attempt(a.attempt());
       t.set_fire_time_nanos(a.next_attempt_time_nanos());
       a.add_timer_row_ids(ms.AddTimer(std::move(t)));
+      return grpc::Status::OK;
+    }
+    bool schedule_timeout = is_timeout && failure.has_timeout_failure_info() &&
+                            (failure.timeout_failure_info().timeout_type() == enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE ||
+                             failure.timeout_failure_info().timeout_type() == enums::TIMEOUT_TYPE_SCHEDULE_TO_START);
+    if (decision.state == enums::RETRY_STATE_TIMEOUT && expiration > 0 && !schedule_timeout) {
+      // The next attempt would not fit in schedule-to-close: Temporal reports
+      // that timeout, caused by the last attempt's failure, with no started event.
+      auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT);
+      auto* attrs = e.mutable_activity_task_timed_out_event_attributes();
+      auto* f = attrs->mutable_failure();
+      f->set_message("activity ScheduleToClose timeout");
+      f->set_source("Server");
+      f->mutable_timeout_failure_info()->set_timeout_type(enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE);
+      if (a.has_heartbeat_details()) *f->mutable_timeout_failure_info()->mutable_last_heartbeat_details() = a.heartbeat_details();
+      *f->mutable_cause() = failure;
+      attrs->set_scheduled_event_id(a.scheduled_event_id());
+      attrs->set_retry_state(enums::RETRY_STATE_TIMEOUT);
+      RemoveActivity(ms, a.scheduled_event_id());
+      ms.ScheduleWorkflowTask();
       return grpc::Status::OK;
     }
     int64_t started = a.started() ? WriteActivityStarted(ms, a) : 0;
@@ -1739,6 +1772,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
                                              : enums::EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED);
         if (signal) {
           auto* a = e.mutable_external_workflow_execution_signaled_event_attributes();
+          SetControl(request, a);
           a->set_initiated_event_id(t.event_id());
           a->set_namespace_(ns_name);
           a->set_namespace_id(source.namespace_id);
@@ -1753,6 +1787,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       } else if (signal) {
         auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED);
         auto* a = e.mutable_signal_external_workflow_execution_failed_event_attributes();
+        SetControl(request, a);
         a->set_cause(enums::SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND);
         a->set_namespace_(ns_name);
         a->set_namespace_id(source.namespace_id);
@@ -1761,6 +1796,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       } else {
         auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED);
         auto* a = e.mutable_request_cancel_external_workflow_execution_failed_event_attributes();
+        SetControl(request, a);
         a->set_cause(enums::CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND);
         a->set_namespace_(ns_name);
         a->set_namespace_id(source.namespace_id);

@@ -69,7 +69,10 @@ void TimeOutWorkflow(MutableState& ms, bool run_timeout) {
   temporal::api::failure::v1::Failure failure;
   failure.set_message("workflow timeout");
   failure.mutable_timeout_failure_info()->set_timeout_type(enums::TIMEOUT_TYPE_START_TO_CLOSE);
-  auto state = run_timeout ? MaybeRetry(ms, &failure, true) : enums::RETRY_STATE_TIMEOUT;
+  const auto& start = ms.s().start();
+  bool expired = start.has_workflow_execution_expiration_time() &&
+                 ms.now() >= TimestampToNanos(start.workflow_execution_expiration_time());
+  auto state = run_timeout && !expired ? MaybeRetry(ms, &failure, true) : enums::RETRY_STATE_TIMEOUT;
   if (ms.WorkflowTaskStarted()) ms.MaterializeTransientWorkflowTask();
   ms.FlushBufferedEvents();
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT);

@@ -97,3 +97,22 @@ export async function replay(history: IHistory, workflowId: string): Promise<voi
   ensureRuntime();
   await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, workflowId);
 }
+
+/**
+ * Reject with a descriptive error (naming `what`) if `p` has not settled
+ * within `ms`, so a server that never answers fails the test with a precise
+ * message instead of the generic withWorker timeout.
+ */
+export async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms}ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

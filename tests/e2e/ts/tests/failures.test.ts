@@ -21,6 +21,7 @@ import {
   num,
   replay,
   single,
+  within,
 } from '../src/history-utils';
 import type { failNonRetryable, heartbeatTimeout, retryWithBackoff, startToCloseTimeout } from '../src/workflows';
 
@@ -58,7 +59,7 @@ describe('failures: retries, non-retryable errors, timeouts', () => {
     kairos.run(async ({ client, address }) => {
       const workflowId = uniqueId('retry-backoff');
       const result = await withWorker(address, (taskQueue) =>
-        client.workflow.execute<typeof retryWithBackoff>('retryWithBackoff', { taskQueue, workflowId, args: [4] }),
+        within(30_000, 'retryWithBackoff result', client.workflow.execute<typeof retryWithBackoff>('retryWithBackoff', { taskQueue, workflowId, args: [4] })),
       );
       assert.equal(result, 'succeeded on attempt 4');
 
@@ -113,9 +114,7 @@ describe('failures: retries, non-retryable errors, timeouts', () => {
       kairos.run(async ({ client, address }) => {
         const workflowId = uniqueId(`non-retryable-${kind}`);
         const err = await withWorker(address, (taskQueue) =>
-          client.workflow
-            .execute<typeof failNonRetryable>('failNonRetryable', { taskQueue, workflowId, args: [kind] })
-            .then(
+          within(15_000, 'failNonRetryable result', client.workflow.execute<typeof failNonRetryable>('failNonRetryable', { taskQueue, workflowId, args: [kind] })).then(
               (r) => assert.fail(`workflow succeeded with ${String(r)}`),
               (e: unknown) => e,
             ),
@@ -146,7 +145,7 @@ describe('failures: retries, non-retryable errors, timeouts', () => {
     kairos.run(async ({ client, address }) => {
       const workflowId = uniqueId('start-to-close');
       const err = await withWorker(address, (taskQueue) =>
-        client.workflow.execute<typeof startToCloseTimeout>('startToCloseTimeout', { taskQueue, workflowId }).then(
+        within(15_000, 'startToCloseTimeout result', client.workflow.execute<typeof startToCloseTimeout>('startToCloseTimeout', { taskQueue, workflowId })).then(
           (r) => assert.fail(`workflow succeeded with ${String(r)}`),
           (e: unknown) => e,
         ),
@@ -173,9 +172,7 @@ describe('failures: retries, non-retryable errors, timeouts', () => {
     kairos.run(async ({ client, address }) => {
       const workflowId = uniqueId('heartbeat-timeout');
       const err = await withWorker(address, (taskQueue) =>
-        client.workflow
-          .execute<typeof heartbeatTimeout>('heartbeatTimeout', { taskQueue, workflowId, args: ['progress-1'] })
-          .then(
+        within(15_000, 'heartbeatTimeout result', client.workflow.execute<typeof heartbeatTimeout>('heartbeatTimeout', { taskQueue, workflowId, args: ['progress-1'] })).then(
             (r) => assert.fail(`workflow succeeded with ${String(r)}`),
             (e: unknown) => e,
           ),
