@@ -460,9 +460,13 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       return errors::InvalidArgument(error->message);
     }
     bool had_buffered = ms->FlushBufferedEvents();
+    bool waiting_updates = false;
+    for (const auto& [id, u] : ms->s().updates()) waiting_updates |= u.state() == records::UpdateInfo::ADMITTED;
     bool new_task = false;
-    if (ms->IsRunning() && (had_buffered || req.force_create_new_workflow_task())) {
-      ms->ScheduleWorkflowTask();
+    if (ms->IsRunning() && (had_buffered || req.force_create_new_workflow_task() || waiting_updates)) {
+      // Updates that arrived during this task need one of their own.
+      bool speculative = !had_buffered && !req.force_create_new_workflow_task();
+      ms->ScheduleWorkflowTask(1, true, speculative);
       new_task = true;
     }
     if (new_task && req.return_new_workflow_task() && ms->HasWorkflowTask()) {
