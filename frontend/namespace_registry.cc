@@ -47,6 +47,8 @@ void NamespaceRegistry::FillCapabilities(records::NamespaceRecord* rec) {
   // Only what Kairos really does; the rest stays false.
   auto* caps = rec->mutable_info()->mutable_capabilities();
   caps->Clear();
+  caps->set_sync_update(true);
+  caps->set_async_update(true);
   rec->mutable_info()->set_supports_schedules(false);
 }
 

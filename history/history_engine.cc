@@ -801,8 +801,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
     if (!bytes) return nullptr;
     auto state = std::make_shared<State>();
     if (!state->ParseFromString(*bytes)) return nullptr;
-    std::lock_guard lock(cache_mu_);
-    cache_[RunKey(key)] = state;
+    if (state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
+      std::lock_guard lock(cache_mu_);
+      cache_[RunKey(key)] = state;
+    }
     return state;
   }
 
@@ -845,6 +847,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current) {
     persistence::WriteBatch batch;
     for (MutableState* ms : changes) {
+      int64_t added = 0;
+      for (const auto& e : ms->new_events()) added += static_cast<int64_t>(e.ByteSizeLong());
+      ms->s().set_history_size_bytes(ms->s().history_size_bytes() + added);
       const State& s = ms->s();
       ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
       auto current = new_current == ms ? std::nullopt : Current(key.namespace_id, key.workflow_id);
@@ -872,7 +877,13 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       for (MutableState* ms : changes) {
         const State& s = ms->s();
         ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
-        cache_[RunKey(key)] = std::make_shared<State>(s);
+        // Closed runs are read back from the store when asked for, so that
+        // the cache holds what is running rather than everything that ran.
+        if (s.status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
+          cache_[RunKey(key)] = std::make_shared<State>(s);
+        } else {
+          cache_.erase(RunKey(key));
+        }
         auto& cur = current_[WorkflowKey(key.namespace_id, key.workflow_id)];
         if (new_current == ms || cur.run_id == key.run_id) cur = {key.run_id, s.status(), s.start_request_id()};
         touched.push_back(RunKey(key));
@@ -927,7 +938,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
     info->set_task_queue(s.start().task_queue().name());
     info->set_first_run_id(s.first_execution_run_id());
     info->set_state_transition_count(s.db_version());
-    info->set_history_size_bytes(0);
+    info->set_history_size_bytes(s.history_size_bytes());
   }
 
   grpc::Status ValidateStart(const wsv1::StartWorkflowExecutionRequest& req) {
@@ -1092,7 +1103,18 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
       a->set_scheduled_event_id(w->scheduled_event_id());
       a->set_identity(identity);
       a->set_request_id(w->request_id());
-      a->set_history_size_bytes(0);
+      a->set_history_size_bytes(ms.s().history_size_bytes());
+      // Temporal's default thresholds for suggesting continue-as-new.
+      constexpr int64_t kSuggestEvents = 4 * 1024;
+      constexpr int64_t kSuggestBytes = 4 * 1024 * 1024;
+      if (ms.s().next_event_id() >= kSuggestEvents) {
+        a->set_suggest_continue_as_new(true);
+        a->add_suggest_continue_as_new_reasons(enums::SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS);
+      }
+      if (ms.s().history_size_bytes() >= kSuggestBytes) {
+        a->set_suggest_continue_as_new(true);
+        a->add_suggest_continue_as_new_reasons(enums::SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE);
+      }
       w = ms.s().mutable_workflow_task();
       w->set_started_event_id(e.event_id());
     }

@@ -166,8 +166,8 @@ func TestApprovalSignal(t *testing.T) {
 		if n := countEvents(events, evTimerFired); n != 0 {
 			t.Errorf("%d TimerFired events, want 0 (approved before the timer)", n)
 		}
-		if d := eventGap(events[0], lastEvent(events)); d >= timeout {
-			t.Errorf("workflow took %v, it should not have waited for the %v timer", d, timeout)
+		if d := eventGap(requireSingle(t, events, evTimerStarted), lastEvent(events)); d >= timeout {
+			t.Errorf("workflow closed %v after TimerStarted, it should not have waited for the %v timer", d, timeout)
 		}
 		return events
 	}
@@ -456,6 +456,9 @@ func TestUpdates(t *testing.T) {
 	const id = "counter-updates"
 	run := env.start(t, id, Counter)
 	runID := run.GetRunID()
+	// Updates racing the first workflow task are covered by
+	// TestUpdateWhileWorkflowTaskInFlight; here the workflow is idle.
+	waitForEvent(t, env.c, id, runID, evWftCompleted, 20*time.Second)
 
 	// Accepted update.
 	got, err := env.updateResult(t, id, "add-5", updateAdd, 5)
@@ -542,6 +545,45 @@ func TestUpdates(t *testing.T) {
 	}
 	if last := lastEvent(events); last.GetEventType() != evWfCompleted {
 		t.Errorf("last event = %v, want WorkflowExecutionCompleted", last.GetEventType())
+	}
+}
+
+// TestUpdateWhileWorkflowTaskInFlight sends an update while the first
+// workflow task is still running (a 1.5s local activity): the server must
+// deliver it with a new workflow task once the running one completes.
+func TestUpdateWhileWorkflowTaskInFlight(t *testing.T) {
+	t.Parallel()
+	env := newMessageEnv(t)
+	ctx := testCtx(t, messageTestTimeout)
+	const id = "counter-update-in-flight"
+	run := env.start(t, id, BusyCounter, 1500*time.Millisecond)
+	select {
+	case <-env.acts.busyStarted:
+	case <-ctx.Done():
+		t.Fatalf("the busy local activity did not start; history:\n%s", formatHistory(getHistory(t, env.c, id, run.GetRunID())))
+	}
+	got, err := env.updateResult(t, id, "add-7", updateAdd, 7)
+	requireNoError(t, err, "update add(7) sent while the first workflow task was in flight")
+	if got != 7 {
+		t.Errorf("add(7) = %d, want 7", got)
+	}
+	requireNoError(t, env.c.SignalWorkflow(ctx, id, run.GetRunID(), signalDone, nil), "signaling done")
+	var total int
+	requireNoError(t, getResult(t, env.c, run, 20*time.Second, &total), "BusyCounter result")
+	if total != 7 {
+		t.Errorf("BusyCounter result = %d, want 7", total)
+	}
+	events := env.finalHistory(t, id, run.GetRunID())
+	requireUpdateEvents(t, events, "add-7", updateAdd, 7, 7)
+	// The update was accepted by a later workflow task than the first one.
+	if acc, _ := updateEvents(events, "add-7"); len(acc) == 1 {
+		firstDone := eventsOfType(events, evWftCompleted)[0]
+		if acc[0].GetEventId() < firstDone.GetEventId() {
+			t.Errorf("update accepted at event %d, before the first workflow task completed (event %d)", acc[0].GetEventId(), firstDone.GetEventId())
+		}
+	}
+	if n := countEvents(events, evMarkerRecorded); n != 1 {
+		t.Errorf("%d MarkerRecorded events, want 1 (the local activity)", n)
 	}
 }
 

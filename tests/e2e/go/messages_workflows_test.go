@@ -43,6 +43,7 @@ var messageWorkflows = []any{
 	Approval,
 	OrderLifecycle,
 	Counter,
+	BusyCounter,
 	CollectSignals,
 	SignalBurst,
 	Subscription,
@@ -152,6 +153,19 @@ func Counter(ctx workflow.Context) (int, error) {
 		return 0, err
 	}
 	return total, nil
+}
+
+// BusyCounter is Counter whose first workflow task is kept busy for `busy`
+// by a local activity (after the handlers are registered), so that a test
+// can send an update while that workflow task is in flight.
+func BusyCounter(ctx workflow.Context, busy time.Duration) (int, error) {
+	// Counter registers the handlers before it blocks; run the local activity
+	// from a goroutine started first so the handlers exist meanwhile.
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		laCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: busy + 10*time.Second})
+		_ = workflow.ExecuteLocalActivity(laCtx, actBusyFor, busy).Get(ctx, nil)
+	})
+	return Counter(ctx)
 }
 
 // CollectSignals returns the first n payloads of the "item" signal, in the
