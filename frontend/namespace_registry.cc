@@ -1,6 +1,7 @@
 #include "kairos/frontend/namespace_registry.h"
 
-#include <regex>
+#include <algorithm>
+#include <cctype>
 
 #include "kairos/errors.h"
 #include "kairos/ids.h"
@@ -25,11 +26,13 @@ void FillDescription(const records::NamespaceRecord& rec, temporal::api::namespa
 }  // namespace
 
 grpc::Status ValidateNamespaceName(const std::string& name) {
-  static const std::regex kValid("^[A-Za-z0-9][A-Za-z0-9._-]*$");
   if (name.empty()) return errors::InvalidArgument("Namespace not set on request.");
   if (name.size() > kMaxNamespaceLength)
     return errors::InvalidArgument("Namespace length exceeds limit of " + std::to_string(kMaxNamespaceLength) + ".");
-  if (!std::regex_match(name, kValid))
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  bool valid = alnum(name[0]) &&
+               std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+  if (!valid)
     return errors::InvalidArgument("Namespace \"" + name +
                                    "\" is invalid: use letters, digits, '.', '_' and '-', starting with a letter or digit.");
   return grpc::Status::OK;

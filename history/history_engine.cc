@@ -1680,7 +1680,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
     *resp->mutable_workflow_execution() = Execution(s);
     *resp->mutable_workflow_type() = s.start().workflow_type();
     resp->set_previous_started_event_id(s.last_completed_wft_started_event_id());
-    resp->set_started_event_id(s.last_completed_wft_started_event_id());
+    // The worker replays the whole history it is sent to answer the query.
+    resp->set_started_event_id(s.next_event_id() - 1);
     resp->set_attempt(1);
     *resp->mutable_workflow_execution_task_queue() = s.start().task_queue();
     *resp->mutable_query() = std::move(query);
@@ -1980,6 +1981,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // ------------------------------------------------------- history reads
   void ReadHistory(const std::string& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
                    wsv1::GetWorkflowExecutionHistoryResponse* resp, Deadline deadline, Done done, bool expired) {
+    // An empty page still carries an (empty) history: SDKs read it unchecked.
+    resp->mutable_history();
     std::unique_lock wf_lock(LockFor(ns, req->execution().workflow_id()));
     StatePtr state;
     if (auto st = Resolve(ns, req->execution(), &state); !st.ok()) {
@@ -2031,8 +2034,15 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   }
 
   void AddWaiter(const std::string& run_key, Deadline deadline, std::function<void(bool)> fn) {
-    std::lock_guard lock(waiters_mu_);
-    waiters_[run_key].push_back({deadline, std::move(fn)});
+    {
+      std::lock_guard lock(waiters_mu_);
+      if (!stopping_) {
+        waiters_[run_key].push_back({deadline, std::move(fn)});
+        return;
+      }
+    }
+    // Shutting down: answer with what there is, off this (locked) thread.
+    executor_->Submit([fn = std::move(fn)] { fn(true); });
   }
 
   void NotifyWaiters(const std::string& run_key) {

@@ -83,10 +83,11 @@ int Run(const ServerOptions& options) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("shutting down signal={}", sig);
-  // Stop taking work, answer parked polls, let in-flight calls finish.
+  // Answer parked polls and history waits first: the server's shutdown
+  // waits for every call in flight to finish.
   matching->Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   history->Stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   executor.reset();  // Runs what is queued, so every commit in flight ends.
   server->Wait();
   store.reset();

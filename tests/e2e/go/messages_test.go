@@ -5,6 +5,7 @@ package e2e
 // workflow, and bursts of signals.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -920,4 +923,162 @@ func TestSignalBurst(t *testing.T) {
 	if n := countEvents(events, evMarkerRecorded); n != 1 {
 		t.Errorf("%d MarkerRecorded events, want 1 (the local activity)", n)
 	}
+}
+
+// ---------------------------------------------------------------------------
+// Waiting for a result longer than one history long poll
+
+// TestResultLongPollExpires waits for the result of a running workflow with a
+// deadline that expires first. The server answers the long poll
+// (GetWorkflowExecutionHistory with wait_new_event) shortly before the
+// caller's deadline with an empty page: that page must carry an (empty)
+// history and a next page token - the Go SDK reads response.History.Events
+// without a nil check, so an unset history panics inside run.Get.
+func TestResultLongPollExpires(t *testing.T) {
+	t.Parallel()
+	env := newMessageEnv(t)
+	const id = "long-poll-expires"
+	run := env.start(t, id, AwaitFinish)
+	waitForEvent(t, env.c, id, run.GetRunID(), evWftCompleted, 20*time.Second)
+
+	// The raw long poll.
+	req := &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace:              defaultNamespace,
+		Execution:              &commonpb.WorkflowExecution{WorkflowId: id, RunId: run.GetRunID()},
+		WaitNewEvent:           true,
+		HistoryEventFilterType: enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+	}
+	pollCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	resp, err := env.c.WorkflowService().GetWorkflowExecutionHistory(pollCtx, req)
+	cancel()
+	switch {
+	case err != nil:
+		// Running out the caller's deadline is acceptable, a panic-inducing
+		// response is not.
+		t.Logf("long poll without new events ended with %s", describeErr(err))
+	case resp.GetHistory() == nil:
+		t.Errorf("long poll without new events: response has no history (next_page_token %q); "+
+			"Temporal returns an empty History message", resp.GetNextPageToken())
+	case len(resp.GetHistory().GetEvents()) == 0 && len(resp.GetNextPageToken()) == 0:
+		t.Errorf("long poll without new events: empty page without a next_page_token")
+	}
+
+	// The SDK path: run.Get with a deadline shorter than the workflow.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var getErr error
+	panicked := func() (p any) {
+		defer func() { p = recover() }()
+		getErr = run.Get(ctx, nil)
+		return nil
+	}()
+	if panicked != nil {
+		t.Errorf("run.Get panicked inside the Go SDK when its deadline expired before the result: %v", panicked)
+	} else if getErr == nil {
+		t.Errorf("run.Get returned a result for a workflow that is still running")
+	} else {
+		var dl *serviceerror.DeadlineExceeded
+		if !errors.Is(getErr, context.DeadlineExceeded) && !errors.As(getErr, &dl) {
+			t.Errorf("run.Get past its deadline: want a deadline error, got %s", describeErr(getErr))
+		}
+	}
+
+	// The workflow is unaffected and still completes.
+	requireNoError(t, env.c.SignalWorkflow(testCtx(t, 10*time.Second), id, run.GetRunID(), signalFinish, "now"), "signaling finish")
+	var res string
+	requireNoError(t, getResult(t, env.c, run, 20*time.Second, &res), "AwaitFinish result")
+	if res != "finished: now" {
+		t.Errorf("result = %q, want %q", res, "finished: now")
+	}
+	env.finalHistory(t, id, run.GetRunID())
+}
+
+// ---------------------------------------------------------------------------
+// Graceful stop with client calls waiting on the server
+
+// TestGracefulStopWithPendingClientCalls: when the server gets SIGTERM while
+// a client is blocked in a long poll - waiting for an update to complete (its
+// handler waits for a signal), or waiting for the workflow result - it must
+// still exit 0 promptly (the harness allows 15s; Temporal takes ~1.5s). After
+// a restart the accepted update completes exactly once and the workflow ends
+// normally.
+func TestGracefulStopWithPendingClientCalls(t *testing.T) {
+	t.Parallel()
+	for _, waitOn := range []string{"update", "result"} {
+		t.Run("waiting for the "+waitOn, func(t *testing.T) {
+			t.Parallel()
+			gracefulStopWithPendingCall(t, waitOn)
+		})
+	}
+}
+
+func gracefulStopWithPendingCall(t *testing.T, waitOn string) {
+	env := newMessageEnv(t)
+	id := "graceful-stop-pending-" + waitOn
+	run := env.start(t, id, Counter)
+	runID := run.GetRunID()
+	waitForEvent(t, env.c, id, runID, evWftCompleted, 20*time.Second)
+
+	// An accepted update whose handler waits for the "release" signal.
+	h, err := env.update(t, id, "pending", updateAddAfterRelease, 1, client.WorkflowUpdateStageAccepted)
+	requireNoError(t, err, "update addAfterRelease(1) up to Accepted")
+
+	// The blocked call only has to be in flight when the server stops; its
+	// outcome is logged.
+	pending := make(chan string, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				pending <- fmt.Sprintf("panicked inside the Go SDK: %v", r)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		switch waitOn {
+		case "update":
+			var n int
+			err := h.Get(ctx, &n)
+			pending <- fmt.Sprintf("update handle.Get: %d, %v", n, err)
+		default:
+			var n int
+			err := run.Get(ctx, &n)
+			pending <- fmt.Sprintf("run.Get: %d, %v", n, err)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // let the blocked call reach the server; there is nothing to await
+
+	begin := time.Now()
+	if err := env.srv.Stop(); err != nil {
+		t.Errorf("graceful stop while a client waits for the %s: %v", waitOn, err)
+	} else {
+		t.Logf("server stopped %v after SIGTERM", time.Since(begin).Round(time.Millisecond))
+	}
+	env.srv.Restart(t)
+
+	ctx := testCtx(t, messageTestTimeout)
+	requireNoError(t, env.c.SignalWorkflow(ctx, id, runID, signalRelease, nil), "signaling release after the restart")
+	var got int
+	requireNoError(t, env.c.GetWorkflowUpdateHandle(client.GetWorkflowUpdateHandleOptions{
+		WorkflowID: id, RunID: runID, UpdateID: "pending",
+	}).Get(ctx, &got), "result of the update accepted before the restart")
+	if got != 1 {
+		t.Errorf("addAfterRelease(1) = %d, want 1", got)
+	}
+	requireNoError(t, env.c.SignalWorkflow(ctx, id, runID, signalDone, nil), "signaling done")
+	var total int
+	requireNoError(t, getResult(t, env.c, env.c.GetWorkflow(ctx, id, runID), 20*time.Second, &total), "Counter result")
+	if total != 1 {
+		t.Errorf("Counter result = %d, want 1", total)
+	}
+	select {
+	case msg := <-pending:
+		t.Logf("the call in flight during the stop ended: %s", msg)
+		if strings.Contains(msg, "panicked") {
+			t.Errorf("the call in flight during the stop %s", msg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Logf("the call in flight during the stop had not returned 10s after the workflow completed")
+	}
+	events := env.finalHistory(t, id, runID)
+	requireUpdateEvents(t, events, "pending", updateAddAfterRelease, 1, 1)
 }
