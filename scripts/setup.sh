@@ -27,6 +27,8 @@ command -v npm >/dev/null || { echo "Node.js and npm are required for the TypeSc
 (cd bench/loadgen && go mod download)
 (cd tests/e2e/ts && npm ci --no-audit --no-fund --loglevel=error)
 
-export CCACHE_BASEDIR="$PWD"
+# Relative paths and no working directory in the hash: the sanitizer build
+# and clones elsewhere reuse what ccache holds.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build
