@@ -1,5 +1,6 @@
 #include "kairos/history/timer_service.h"
 
+#include <limits>
 #include <vector>
 
 #include "kairos/time_util.h"
@@ -28,13 +29,17 @@ size_t TimerService::size() {
 }
 
 void TimerService::Arm(int64_t row_id, records::TimerTask timer) {
+  bool wake;
   {
     std::lock_guard lock(mu_);
     // Round up so that a timer never fires before its time.
-    wheel_.Add(row_id, (timer.fire_time_nanos() + 999'999) / 1'000'000);
+    int64_t fire_ms = (timer.fire_time_nanos() + 999'999) / 1'000'000;
+    wheel_.Add(row_id, fire_ms);
     timers_[row_id] = std::move(timer);
+    // Most timers (timeouts) fire later than the one the loop waits for.
+    wake = fire_ms < wake_at_ms_;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void TimerService::Disarm(int64_t row_id) {
@@ -49,13 +54,16 @@ void TimerService::Loop() {
     auto next = wheel_.NextFireMs();
     int64_t now = NowMs();
     if (!next) {
+      wake_at_ms_ = std::numeric_limits<int64_t>::max();
       cv_.wait(lock);
       continue;
     }
     if (*next > now) {
+      wake_at_ms_ = *next;
       cv_.wait_for(lock, std::chrono::milliseconds(*next - now));
       continue;
     }
+    wake_at_ms_ = now;
     std::vector<std::pair<int64_t, records::TimerTask>> due;
     for (int64_t id : wheel_.Advance(now)) {
       auto it = timers_.find(id);

@@ -6,9 +6,7 @@
 #include <cstdlib>
 #include <condition_variable>
 #include <deque>
-#include <future>
 #include <mutex>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -69,9 +67,15 @@ class SqliteStore final : public Store {
   std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
 
  private:
-  struct Pending {
-    WriteBatch batch;
-    std::promise<grpc::Status> done;
+  // A caller of Commit waiting in line. The one at the front is the leader:
+  // it commits its own batch and those queued behind it in one transaction,
+  // then wakes them (LevelDB's write path), so that no thread hop is paid
+  // when there is no contention and batches group when there is.
+  struct Writer {
+    WriteBatch* batch;
+    grpc::Status status;
+    bool done = false;
+    std::condition_variable cv;
   };
 
   grpc::Status Exec(const std::string& sql);
@@ -81,7 +85,7 @@ class SqliteStore final : public Store {
   grpc::Status Apply(const WriteBatch& b);
   grpc::Status Migrate();
   grpc::Status ReserveIdRange();
-  void WriterLoop();
+  void CommitGroup(const std::vector<Writer*>& group);
 
   Db db_;
   const int max_batches_;
@@ -89,10 +93,7 @@ class SqliteStore final : public Store {
   std::vector<std::pair<const char*, Stmt>> statements_;
 
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<Pending> queue_;
-  bool stopping_ = false;
-  std::thread writer_;
+  std::deque<Writer*> writers_;
 
   std::mutex id_mu_;
   int64_t next_id_ = 0;
@@ -108,12 +109,6 @@ bool WriteBatch::empty() const {
 }
 
 SqliteStore::~SqliteStore() {
-  {
-    std::lock_guard lock(queue_mu_);
-    stopping_ = true;
-  }
-  queue_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
   std::lock_guard lock(db_mu_);
   statements_.clear();
 }
@@ -208,7 +203,6 @@ grpc::Status SqliteStore::Init() {
   std::lock_guard lock(db_mu_);
   if (auto st = Migrate(); !st.ok()) return st;
   if (auto st = ReserveIdRange(); !st.ok()) return st;
-  writer_ = std::thread([this] { WriterLoop(); });
   return grpc::Status::OK;
 }
 
@@ -228,50 +222,48 @@ int64_t SqliteStore::NextId() {
 
 grpc::Status SqliteStore::Commit(WriteBatch batch) {
   if (batch.empty()) return grpc::Status::OK;
-  std::future<grpc::Status> result;
-  {
-    std::lock_guard lock(queue_mu_);
-    if (stopping_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "store is shutting down");
-    queue_.push_back(Pending{std::move(batch), {}});
-    result = queue_.back().done.get_future();
+  Writer self;
+  self.batch = &batch;
+  std::unique_lock lock(queue_mu_);
+  writers_.push_back(&self);
+  self.cv.wait(lock, [&] { return self.done || writers_.front() == &self; });
+  if (self.done) return self.status;  // A leader committed it.
+
+  std::vector<Writer*> group;
+  for (Writer* w : writers_) {
+    if (static_cast<int>(group.size()) == max_batches_) break;
+    group.push_back(w);
   }
-  queue_cv_.notify_one();
-  return result.get();
+  lock.unlock();
+  CommitGroup(group);
+  lock.lock();
+  for (Writer* w : group) {
+    writers_.pop_front();
+    w->done = true;
+    if (w != &self) w->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();  // The next leader.
+  return self.status;
 }
 
-void SqliteStore::WriterLoop() {
-  for (;;) {
-    std::vector<Pending> group;
-    {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // Stopping with nothing left to write.
-      while (!queue_.empty() && static_cast<int>(group.size()) < max_batches_) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    std::vector<grpc::Status> results(group.size());
-    {
-      std::lock_guard lock(db_mu_);
-      grpc::Status begin = Exec("BEGIN IMMEDIATE");
-      if (!begin.ok()) {
-        for (auto& r : results) r = begin;
-      } else {
-        for (size_t i = 0; i < group.size(); ++i) {
-          Exec("SAVEPOINT batch");
-          results[i] = Apply(group[i].batch);
-          if (!results[i].ok()) Exec("ROLLBACK TO batch");
-          Exec("RELEASE batch");
-        }
-        grpc::Status commit = Exec("COMMIT");
-        if (!commit.ok()) {
-          Exec("ROLLBACK");
-          for (auto& r : results) r = commit;
-        }
-      }
-    }
-    for (size_t i = 0; i < group.size(); ++i) group[i].done.set_value(results[i]);
+void SqliteStore::CommitGroup(const std::vector<Writer*>& group) {
+  std::lock_guard lock(db_mu_);
+  grpc::Status begin = Exec("BEGIN IMMEDIATE");
+  if (!begin.ok()) {
+    for (Writer* w : group) w->status = begin;
+    return;
+  }
+  for (Writer* w : group) {
+    // Each batch in a savepoint of its own: a failing batch fails alone.
+    Exec("SAVEPOINT batch");
+    w->status = Apply(*w->batch);
+    if (!w->status.ok()) Exec("ROLLBACK TO batch");
+    Exec("RELEASE batch");
+  }
+  grpc::Status commit = Exec("COMMIT");
+  if (!commit.ok()) {
+    Exec("ROLLBACK");
+    for (Writer* w : group) w->status = commit;
   }
 }
 

@@ -36,6 +36,7 @@ class TimerService {
   std::condition_variable cv_;
   TimerWheel wheel_;
   std::unordered_map<int64_t, records::TimerTask> timers_;
+  int64_t wake_at_ms_ = 0;  // When the loop wakes next; earlier timers wake it.
   bool stopping_ = false;
   std::thread thread_;
 };

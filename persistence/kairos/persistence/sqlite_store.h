@@ -1,6 +1,6 @@
-// The SQLite backend: WAL journal, numbered schema migrations, and a single
-// writer thread that groups concurrently submitted batches into one
-// transaction (each batch in its own savepoint, so one bad batch fails alone).
+// The SQLite backend: WAL journal, numbered schema migrations, and one write
+// path that groups concurrently committed batches into one transaction (each
+// batch in its own savepoint, so one bad batch fails alone).
 #pragma once
 
 #include <memory>
