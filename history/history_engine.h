@@ -1,0 +1,337 @@
+// The history engine, private to kairos_history: one class implementing
+// HistoryService and matching::TaskStarter, its methods defined across
+// history_engine.cc, workflow_start.cc, workflow_tasks.cc, activities.cc,
+// engine_timers.cc, history_reads.cc, queries.cc and updates.cc.
+#pragma once
+
+#include <array>
+#include <condition_variable>
+#include <limits>
+#include <list>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "kairos/errors.h"
+#include "kairos/executor.h"
+#include "kairos/history/commands.h"
+#include "kairos/history/history_service.h"
+#include "kairos/history/mutable_state.h"
+#include "kairos/history/retry_policy.h"
+#include "kairos/history/timer_service.h"
+#include "kairos/history/workflow_close.h"
+#include "kairos/ids.h"
+#include "kairos/matching/matching_service.h"
+#include "kairos/persistence/store.h"
+#include "kairos/time_util.h"
+#include "temporal/api/protocol/v1/message.pb.h"
+#include "temporal/api/query/v1/message.pb.h"
+#include "temporal/api/update/v1/message.pb.h"
+#include "temporal/api/workflow/v1/message.pb.h"
+
+namespace kairos::history {
+namespace detail {
+
+using persistence::ExecutionKey;
+using State = records::ExecutionState;
+using StatePtr = std::shared_ptr<const State>;
+namespace common = temporal::api::common::v1;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+// Deprecated in the API, still sent by older clients: means TERMINATE_EXISTING.
+inline constexpr auto kReuseTerminateIfRunning = enums::WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING;
+#pragma GCC diagnostic pop
+
+inline constexpr int kDefaultHistoryPageSize = 1000;
+inline constexpr int kLockStripes = 1024;
+// Long polls answer a little before the caller's deadline, and never later
+// than this, so that an empty answer always arrives in time.
+inline constexpr auto kMaxLongPoll = std::chrono::seconds(60);
+
+// `control` is deprecated in the API but SDKs still correlate by it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+template <class To>
+inline void SetControl(const records::ExternalRequest& from, To* to) {
+  to->set_control(from.control());
+}
+#pragma GCC diagnostic pop
+
+inline std::string RunKey(const ExecutionKey& k) { return k.namespace_id + '\x1f' + k.workflow_id + '\x1f' + k.run_id; }
+inline std::string WorkflowKey(const std::string& ns, const std::string& wf) { return ns + '\x1f' + wf; }
+
+inline bool IsTerminalFailure(int status) {
+  return status == enums::WORKFLOW_EXECUTION_STATUS_FAILED || status == enums::WORKFLOW_EXECUTION_STATUS_CANCELED ||
+         status == enums::WORKFLOW_EXECUTION_STATUS_TERMINATED || status == enums::WORKFLOW_EXECUTION_STATUS_TIMED_OUT;
+}
+
+inline std::string TokenFor(const State& s, int64_t scheduled_event_id, int32_t attempt, const std::string& activity_id = "") {
+  records::TaskToken t;
+  t.set_namespace_id(s.namespace_id());
+  t.set_workflow_id(s.workflow_id());
+  t.set_run_id(s.run_id());
+  t.set_scheduled_event_id(scheduled_event_id);
+  t.set_attempt(attempt);
+  t.set_activity_id(activity_id);
+  return t.SerializeAsString();
+}
+
+inline grpc::Status ParseToken(const std::string& bytes, const NamespaceRef& ns, records::TaskToken* t) {
+  if (bytes.empty() || !t->ParseFromString(bytes) || t->workflow_id().empty())
+    return errors::InvalidArgument("Error deserializing task token.");
+  if (t->namespace_id() != ns.id) return errors::InvalidArgument("Operation requested with a token from a different namespace.");
+  return grpc::Status::OK;
+}
+
+inline grpc::Status WorkflowNotFound(const ExecutionKey& k) {
+  return errors::NotFound("workflow execution not found for workflow ID \"" + k.workflow_id + "\" and run ID \"" +
+                          k.run_id + "\"");
+}
+
+inline grpc::Status AlreadyCompleted() { return errors::NotFound("workflow execution already completed"); }
+
+inline common::WorkflowExecution Execution(const State& s) {
+  common::WorkflowExecution e;
+  e.set_workflow_id(s.workflow_id());
+  e.set_run_id(s.run_id());
+  return e;
+}
+
+}  // namespace detail
+
+// The engine's sources use these helpers unqualified (they were in an
+// anonymous namespace before the engine was split into several files).
+using namespace detail;
+
+class HistoryEngine final : public HistoryService, public matching::TaskStarter {
+ public:
+  HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor);
+  ~HistoryEngine() override;
+  void Start() override;
+  void Stop() override;
+
+  // ---------------------------------------------------------------- start
+  grpc::Status StartWorkflowExecution(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
+                                      wsv1::StartWorkflowExecutionResponse* resp) override;
+  grpc::Status SignalWithStartWorkflowExecution(const NamespaceRef& ns,
+                                                const wsv1::SignalWithStartWorkflowExecutionRequest& req,
+                                                wsv1::SignalWithStartWorkflowExecutionResponse* resp) override;
+  grpc::Status SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) override;
+  grpc::Status RequestCancelWorkflowExecution(const NamespaceRef& ns,
+                                              const wsv1::RequestCancelWorkflowExecutionRequest& req) override;
+
+  struct SignalInput {
+    std::string name;
+    common::Payloads input;
+    common::Header header;
+    std::string identity;
+    std::string request_id;
+    const common::WorkflowExecution* external = nullptr;
+  };
+
+  void AddSignal(MutableState& ms, const SignalInput& signal);
+  void AddCancelRequest(MutableState& ms, const std::string& reason, const std::string& identity,
+                        const std::string& request_id, int64_t external_initiated_event_id,
+                        const common::WorkflowExecution* external);
+  grpc::Status StartLocked(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
+                           const SignalInput* signal, wsv1::StartWorkflowExecutionResponse* resp);
+
+  // ------------------------------------------------------ workflow tasks
+  grpc::Status StartWorkflowTask(int64_t task_id, const records::QueueTask& task,
+                                 const wsv1::PollWorkflowTaskQueueRequest& poll,
+                                 wsv1::PollWorkflowTaskQueueResponse* resp) override;
+  grpc::Status RespondWorkflowTaskCompleted(const NamespaceRef& ns, const wsv1::RespondWorkflowTaskCompletedRequest& req,
+                                            wsv1::RespondWorkflowTaskCompletedResponse* resp) override;
+
+  // ------------------------------------------------------------- queries
+  void QueryWorkflow(const NamespaceRef& ns, const wsv1::QueryWorkflowRequest* req, wsv1::QueryWorkflowResponse* resp,
+                     Deadline deadline, Done done) override;
+  grpc::Status RespondQueryTaskCompleted(const NamespaceRef& ns, const wsv1::RespondQueryTaskCompletedRequest& req) override;
+  grpc::Status RespondWorkflowTaskFailed(const NamespaceRef& ns, const wsv1::RespondWorkflowTaskFailedRequest& req,
+                                         wsv1::RespondWorkflowTaskFailedResponse*) override;
+
+  // ---------------------------------------------------------- activities
+  grpc::Status StartActivityTask(int64_t task_id, const records::QueueTask& task,
+                                 const wsv1::PollActivityTaskQueueRequest& poll,
+                                 wsv1::PollActivityTaskQueueResponse* resp) override;
+  grpc::Status RecordActivityTaskHeartbeat(const NamespaceRef& ns, const wsv1::RecordActivityTaskHeartbeatRequest& req,
+                                           wsv1::RecordActivityTaskHeartbeatResponse* resp) override;
+  grpc::Status RecordActivityTaskHeartbeatById(const NamespaceRef& ns, const wsv1::RecordActivityTaskHeartbeatByIdRequest& req,
+                                               wsv1::RecordActivityTaskHeartbeatByIdResponse* resp) override;
+  grpc::Status RespondActivityTaskCompleted(const NamespaceRef& ns, const wsv1::RespondActivityTaskCompletedRequest& req) override;
+  grpc::Status RespondActivityTaskCompletedById(const NamespaceRef& ns,
+                                                const wsv1::RespondActivityTaskCompletedByIdRequest& req) override;
+  grpc::Status RespondActivityTaskFailed(const NamespaceRef& ns, const wsv1::RespondActivityTaskFailedRequest& req) override;
+  grpc::Status RespondActivityTaskFailedById(const NamespaceRef& ns, const wsv1::RespondActivityTaskFailedByIdRequest& req) override;
+  grpc::Status RespondActivityTaskCanceled(const NamespaceRef& ns, const wsv1::RespondActivityTaskCanceledRequest& req) override;
+  grpc::Status RespondActivityTaskCanceledById(const NamespaceRef& ns,
+                                               const wsv1::RespondActivityTaskCanceledByIdRequest& req) override;
+
+  // ------------------------------------------------------------- control
+  grpc::Status TerminateWorkflowExecution(const NamespaceRef& ns, const wsv1::TerminateWorkflowExecutionRequest& req) override;
+  grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) override;
+  grpc::Status DescribeWorkflowExecution(const NamespaceRef& ns, const wsv1::DescribeWorkflowExecutionRequest& req,
+                                         wsv1::DescribeWorkflowExecutionResponse* resp) override;
+
+  // -------------------------------------------------------------- history
+  void GetWorkflowExecutionHistory(const NamespaceRef& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
+                                   wsv1::GetWorkflowExecutionHistoryResponse* resp, Deadline deadline, Done done) override;
+  grpc::Status GetWorkflowExecutionHistoryReverse(const NamespaceRef& ns,
+                                                  const wsv1::GetWorkflowExecutionHistoryReverseRequest& req,
+                                                  wsv1::GetWorkflowExecutionHistoryReverseResponse* resp) override;
+  grpc::Status ListWorkflowExecutions(const NamespaceRef& ns, const wsv1::ListWorkflowExecutionsRequest& req,
+                                      wsv1::ListWorkflowExecutionsResponse* resp) override;
+
+ private:
+  struct Waiter {
+    Deadline deadline;
+    std::function<void(bool expired)> fn;
+  };
+
+  // ------------------------------------------------------------- helpers
+  std::mutex& LockFor(const std::string& ns, const std::string& wf);
+  std::optional<persistence::CurrentRun> Current(const std::string& ns, const std::string& wf);
+  StatePtr Load(const ExecutionKey& key);
+
+  // Finds the run named by `exec` (the current run when run_id is empty).
+  grpc::Status Resolve(const std::string& ns, const common::WorkflowExecution& exec, StatePtr* out);
+  void DropTaskRow(int64_t task_id);
+  grpc::Status Commit(MutableState& ms);
+  grpc::Status CommitAll(std::vector<std::unique_ptr<MutableState>>& changes, MutableState* new_current);
+
+  // One transaction for all the given changes; then the cache, matching,
+  // timers and waiters see them.
+  grpc::Status CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current);
+  persistence::VisibilityRow VisibilityOf(const State& s);
+  void FillExecutionInfo(const State& s, temporal::api::workflow::v1::WorkflowExecutionInfo* info);
+  grpc::Status ValidateStart(const wsv1::StartWorkflowExecutionRequest& req);
+  hv1::WorkflowExecutionStartedEventAttributes StartedAttributes(const wsv1::StartWorkflowExecutionRequest& req,
+                                                                  int64_t now);
+
+  // Writes the started event of a new run and arms what it needs: its
+  // timeouts, and either its first workflow task or the backoff before it.
+  void InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEventAttributes attrs, int64_t backoff_ms,
+               const std::function<void(MutableState&)>& before_first_task = nullptr);
+  State FreshState(const std::string& ns_id, const std::string& ns_name, const std::string& workflow_id,
+                   const std::string& run_id, const std::string& first_run_id, const std::string& request_id);
+
+  // The run a closing run hands over to (retry, continue-as-new).
+  std::unique_ptr<MutableState> BuildNextRun(MutableState& ms);
+  grpc::Status CheckStartedWorkflowTask(const StatePtr& state, const records::TaskToken& token);
+  void StartWorkflowTaskLocked(MutableState& ms, const std::string& identity, const std::string&);
+  grpc::Status FillWorkflowTaskResponse(const State& s, wsv1::PollWorkflowTaskQueueResponse* resp);
+
+  // Updates handed to a workflow task that did not answer them wait for the next one.
+  static void ReadmitUpdates(MutableState& ms);
+  // Records a failed workflow task (first attempt only; later ones are
+  // transient) and schedules the next attempt on the workflow's own queue.
+  void FailWorkflowTask(MutableState& ms, enums::WorkflowTaskFailedCause cause,
+                        const temporal::api::failure::v1::Failure* failure, const std::string& identity);
+  void TerminateRun(MutableState& ms, const std::string& reason, const std::string& identity,
+                    const common::Payloads* details);
+
+  // Finds the activity named by a token or by id, checks it is the attempt
+  // the caller holds, applies `fn`, commits.
+  grpc::Status WithActivity(const NamespaceRef& ns, const std::string& token_bytes, const std::string& workflow_id,
+                            const std::string& run_id, const std::string& activity_id,
+                            const std::function<grpc::Status(MutableState&, records::ActivityInfo&)>& fn);
+  void RemoveActivity(MutableState& ms, int64_t scheduled_event_id);
+  grpc::Status CompleteActivity(MutableState& ms, records::ActivityInfo& a, const common::Payloads& result,
+                                const std::string& identity);
+  grpc::Status CancelActivity(MutableState& ms, records::ActivityInfo& a, const common::Payloads& details,
+                              const std::string& identity);
+
+  // A failed (or timed-out) attempt: retried per policy without any event,
+  // or closed with the started and failed/timed-out events.
+  grpc::Status FailActivity(MutableState& ms, records::ActivityInfo& a, const temporal::api::failure::v1::Failure& failure,
+                            const std::string& identity, bool is_timeout);
+  void ArmActivityStartTimers(MutableState& ms, records::ActivityInfo& a);
+
+  // ------------------------------------------------------------- updates
+  std::optional<CommandError> ApplyUpdateMessage(MutableState& ms, const temporal::api::protocol::v1::Message& m);
+
+  // Admits an update (once per update id) onto a locked, running run.
+  grpc::Status AdmitUpdate(const StatePtr& state, const temporal::api::update::v1::Request& request);
+
+  using UpdateFill = std::function<void(const common::WorkflowExecution&, enums::UpdateWorkflowExecutionLifecycleStage,
+                                        const temporal::api::update::v1::Outcome*)>;
+
+  // Answers once the update reached `wanted` (or the deadline passed, with
+  // the stage reached so far, so that the client polls again).
+  void WaitUpdate(const ExecutionKey& key, const std::string& update_id, enums::UpdateWorkflowExecutionLifecycleStage wanted,
+                  Deadline deadline, UpdateFill fill, Done done, bool expired);
+  static enums::UpdateWorkflowExecutionLifecycleStage WantedStage(const temporal::api::update::v1::WaitPolicy& p);
+  grpc::Status ValidateUpdate(const wsv1::UpdateWorkflowExecutionRequest& req);
+  UpdateFill FillUpdateResponse(wsv1::UpdateWorkflowExecutionResponse* resp, const std::string& update_id);
+  void UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::UpdateWorkflowExecutionRequest* req,
+                               wsv1::UpdateWorkflowExecutionResponse* resp, Deadline deadline, Done done) override;
+  void PollWorkflowExecutionUpdate(const NamespaceRef& ns, const wsv1::PollWorkflowExecutionUpdateRequest* req,
+                                   wsv1::PollWorkflowExecutionUpdateResponse* resp, Deadline deadline, Done done) override;
+  void ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::ExecuteMultiOperationRequest* req,
+                             wsv1::ExecuteMultiOperationResponse* resp, Deadline deadline, Done done) override;
+
+  // ------------------------------------------------------ query plumbing
+  struct PendingQuery {
+    enum State { kWaiting, kAttached, kDispatched };
+    ExecutionKey key;
+    temporal::api::query::v1::WorkflowQuery query;
+    wsv1::QueryWorkflowResponse* resp;
+    Done done;
+    State state;
+    int64_t attached_to;  // Started event id of the workflow task carrying it.
+  };
+
+  // Completes a pending query once; `result` is a worker's answer.
+  bool FinishQuery(const std::string& id, grpc::Status status, const temporal::api::query::v1::WorkflowQueryResult* result);
+  void AnswerQueries(const wsv1::RespondWorkflowTaskCompletedRequest& req);
+
+  // Queries go to a worker as query tasks when no workflow task is pending;
+  // otherwise they ride along with the next workflow task.
+  void DispatchQueries(const ExecutionKey& key);
+  grpc::Status StartQueryTask(const records::QueueTask& task, wsv1::PollWorkflowTaskQueueResponse* resp);
+
+  // Hands waiting queries to a workflow task that is starting.
+  void AttachQueries(const State& s, wsv1::PollWorkflowTaskQueueResponse* resp);
+
+  // ---------------------------------------------------------------- timers
+  void OnTimer(int64_t row_id, const records::TimerTask& t);
+
+  // A workflow's signal or cancel request to another workflow: delivered to
+  // the target first (idempotently, so a retry after a crash is harmless),
+  // then recorded on the source. The two workflows are locked one after the
+  // other, never together.
+  void DeliverExternal(int64_t row_id, const records::TimerTask& t);
+
+  // Returns false when the timer is stale.
+  bool ApplyTimer(MutableState& ms, int64_t row_id, const records::TimerTask& t);
+
+  // ------------------------------------------------------- history reads
+  void ReadHistory(const std::string& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
+                   wsv1::GetWorkflowExecutionHistoryResponse* resp, Deadline deadline, Done done, bool expired);
+  void AddWaiter(const std::string& run_key, Deadline deadline, std::function<void(bool)> fn);
+  void NotifyWaiters(const std::string& run_key);
+  void WaiterLoop();
+
+  persistence::Store* store_;
+  matching::MatchingService* matching_;
+  Executor* executor_;
+  Environment env_;
+  TimerService timers_;
+  std::array<std::mutex, kLockStripes> stripes_;
+  std::mutex cache_mu_;
+  std::unordered_map<std::string, StatePtr> cache_;
+  std::unordered_map<std::string, persistence::CurrentRun> current_;
+  std::mutex queries_mu_;
+  std::unordered_map<std::string, PendingQuery> queries_;
+  std::unordered_map<std::string, std::vector<std::string>> queries_by_run_;
+  std::mutex waiters_mu_;
+  std::condition_variable waiters_cv_;
+  std::unordered_map<std::string, std::list<Waiter>> waiters_;
+  bool stopping_ = false;
+  std::thread waiter_thread_;
+};
+
+}  // namespace kairos::history

@@ -1,0 +1,192 @@
+// Reads: history pages (with long polls on new events), describe and list.
+#include "history_engine.h"
+
+namespace kairos::history {
+
+grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, const wsv1::DescribeWorkflowExecutionRequest& req,
+                                                      wsv1::DescribeWorkflowExecutionResponse* resp) {
+  StatePtr state;
+  {
+    std::lock_guard wf_lock(LockFor(ns.id, req.execution().workflow_id()));
+    if (auto st = Resolve(ns.id, req.execution(), &state); !st.ok()) return st;
+  }
+  const State& s = *state;
+  auto* cfg = resp->mutable_execution_config();
+  *cfg->mutable_task_queue() = s.start().task_queue();
+  *cfg->mutable_workflow_execution_timeout() = s.start().workflow_execution_timeout();
+  *cfg->mutable_workflow_run_timeout() = s.start().workflow_run_timeout();
+  *cfg->mutable_default_workflow_task_timeout() = s.start().workflow_task_timeout();
+  FillExecutionInfo(s, resp->mutable_workflow_execution_info());
+  for (const auto& [id, a] : s.activities()) {
+    auto* p = resp->add_pending_activities();
+    p->set_activity_id(a.activity_id());
+    *p->mutable_activity_type() = a.activity_type();
+    p->set_state(a.cancel_requested() ? enums::PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+                 : a.started()        ? enums::PENDING_ACTIVITY_STATE_STARTED
+                                      : enums::PENDING_ACTIVITY_STATE_SCHEDULED);
+    if (a.has_heartbeat_details()) *p->mutable_heartbeat_details() = a.heartbeat_details();
+    if (a.last_heartbeat_time_nanos()) *p->mutable_last_heartbeat_time() = NanosToTimestamp(a.last_heartbeat_time_nanos());
+    if (a.started_time_nanos()) *p->mutable_last_started_time() = NanosToTimestamp(a.started_time_nanos());
+    p->set_attempt(a.attempt());
+    p->set_maximum_attempts(a.retry_policy().maximum_attempts());
+    *p->mutable_scheduled_time() = NanosToTimestamp(a.attempt_scheduled_time_nanos());
+    if (a.has_last_failure()) *p->mutable_last_failure() = a.last_failure();
+    p->set_last_worker_identity(a.started_identity());
+    if (a.next_attempt_time_nanos()) *p->mutable_next_attempt_schedule_time() = NanosToTimestamp(a.next_attempt_time_nanos());
+  }
+  if (s.workflow_task().attempt() > 0) {
+    auto* p = resp->mutable_pending_workflow_task();
+    const auto& w = s.workflow_task();
+    p->set_state(w.started_event_id() ? enums::PENDING_WORKFLOW_TASK_STATE_STARTED : enums::PENDING_WORKFLOW_TASK_STATE_SCHEDULED);
+    *p->mutable_scheduled_time() = NanosToTimestamp(w.scheduled_time_nanos());
+    *p->mutable_original_scheduled_time() = NanosToTimestamp(w.scheduled_time_nanos());
+    if (w.started_time_nanos()) *p->mutable_started_time() = NanosToTimestamp(w.started_time_nanos());
+    p->set_attempt(w.attempt());
+  }
+  return grpc::Status::OK;
+}
+
+void HistoryEngine::GetWorkflowExecutionHistory(const NamespaceRef& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
+                                                wsv1::GetWorkflowExecutionHistoryResponse* resp, Deadline deadline, Done done) {
+  auto limit = std::chrono::steady_clock::now() + kMaxLongPoll;
+  if (deadline > limit) deadline = limit;
+  ReadHistory(ns.id, req, resp, deadline, std::move(done), false);
+}
+
+grpc::Status HistoryEngine::GetWorkflowExecutionHistoryReverse(const NamespaceRef& ns,
+                                                               const wsv1::GetWorkflowExecutionHistoryReverseRequest& req,
+                                                               wsv1::GetWorkflowExecutionHistoryReverseResponse* resp) {
+  StatePtr state;
+  {
+    std::lock_guard wf_lock(LockFor(ns.id, req.execution().workflow_id()));
+    if (auto st = Resolve(ns.id, req.execution(), &state); !st.ok()) return st;
+  }
+  records::HistoryPageToken token;
+  int64_t last = state->next_event_id() - 1;
+  if (!req.next_page_token().empty()) {
+    if (!token.ParseFromString(req.next_page_token())) return errors::InvalidArgument("Invalid NextPageToken.");
+    last = token.next_event_id();
+  }
+  int page = req.maximum_page_size() > 0 ? req.maximum_page_size() : kDefaultHistoryPageSize;
+  ExecutionKey key{state->namespace_id(), state->workflow_id(), state->run_id()};
+  for (auto& bytes : store_->ReadEventsReverse(key, last, page)) resp->mutable_history()->add_events()->ParseFromString(bytes);
+  int n = resp->history().events_size();
+  if (n > 0 && resp->history().events(n - 1).event_id() > 1) {
+    records::HistoryPageToken next;
+    next.set_next_event_id(resp->history().events(n - 1).event_id() - 1);
+    resp->set_next_page_token(next.SerializeAsString());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status HistoryEngine::ListWorkflowExecutions(const NamespaceRef& ns, const wsv1::ListWorkflowExecutionsRequest& req,
+                                                   wsv1::ListWorkflowExecutionsResponse* resp) {
+  int64_t offset = 0;
+  if (!req.next_page_token().empty()) offset = std::strtoll(req.next_page_token().c_str(), nullptr, 10);
+  int page = req.page_size() > 0 ? req.page_size() : 100;
+  auto rows = store_->ListVisibility(ns.id, offset, page + 1);
+  for (int i = 0; i < static_cast<int>(rows.size()) && i < page; ++i)
+    resp->add_executions()->ParseFromString(rows[i].info);
+  if (static_cast<int>(rows.size()) > page) resp->set_next_page_token(std::to_string(offset + page));
+  return grpc::Status::OK;
+}
+
+void HistoryEngine::ReadHistory(const std::string& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
+                                wsv1::GetWorkflowExecutionHistoryResponse* resp, Deadline deadline, Done done, bool expired) {
+  // An empty page still carries an (empty) history: SDKs read it unchecked.
+  resp->mutable_history();
+  std::unique_lock wf_lock(LockFor(ns, req->execution().workflow_id()));
+  StatePtr state;
+  if (auto st = Resolve(ns, req->execution(), &state); !st.ok()) {
+    wf_lock.unlock();
+    done(st);
+    return;
+  }
+  ExecutionKey key{state->namespace_id(), state->workflow_id(), state->run_id()};
+  bool running = state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING;
+  bool wait = req->wait_new_event() && !expired && std::chrono::steady_clock::now() < deadline;
+  records::HistoryPageToken token;
+  if (!req->next_page_token().empty() && !token.ParseFromString(req->next_page_token())) {
+    wf_lock.unlock();
+    done(errors::InvalidArgument("Invalid NextPageToken."));
+    return;
+  }
+  auto again = [this, ns, req, resp, deadline, done](bool exp) { ReadHistory(ns, req, resp, deadline, done, exp); };
+  if (req->history_event_filter_type() == enums::HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT) {
+    if (!running) {
+      for (auto& bytes : store_->ReadEvents(key, state->completion_event_id(), state->completion_event_id() + 1, 1))
+        resp->mutable_history()->add_events()->ParseFromString(bytes);
+    } else if (wait) {
+      AddWaiter(RunKey(key), deadline, again);
+      return;
+    } else {
+      token.set_next_event_id(state->next_event_id());
+      resp->set_next_page_token(token.SerializeAsString());
+    }
+    wf_lock.unlock();
+    done(grpc::Status::OK);
+    return;
+  }
+  int64_t first = token.next_event_id() > 0 ? token.next_event_id() : 1;
+  if (first >= state->next_event_id() && running && wait) {
+    AddWaiter(RunKey(key), deadline, again);
+    return;
+  }
+  int page = req->maximum_page_size() > 0 ? req->maximum_page_size() : kDefaultHistoryPageSize;
+  auto rows = store_->ReadEvents(key, first, state->next_event_id(), page);
+  for (auto& bytes : rows) resp->mutable_history()->add_events()->ParseFromString(bytes);
+  int64_t next = first + static_cast<int64_t>(rows.size());
+  if (next < state->next_event_id() || (running && req->wait_new_event())) {
+    records::HistoryPageToken t;
+    t.set_next_event_id(next);
+    resp->set_next_page_token(t.SerializeAsString());
+  }
+  wf_lock.unlock();
+  done(grpc::Status::OK);
+}
+
+void HistoryEngine::AddWaiter(const std::string& run_key, Deadline deadline, std::function<void(bool)> fn) {
+  {
+    std::lock_guard lock(waiters_mu_);
+    if (!stopping_) {
+      waiters_[run_key].push_back({deadline, std::move(fn)});
+      return;
+    }
+  }
+  // Shutting down: answer with what there is, off this (locked) thread.
+  executor_->Submit([fn = std::move(fn)] { fn(true); });
+}
+
+void HistoryEngine::NotifyWaiters(const std::string& run_key) {
+  std::list<Waiter> ready;
+  {
+    std::lock_guard lock(waiters_mu_);
+    auto it = waiters_.find(run_key);
+    if (it == waiters_.end()) return;
+    ready = std::move(it->second);
+    waiters_.erase(it);
+  }
+  for (auto& w : ready) executor_->Submit([fn = std::move(w.fn)] { fn(false); });
+}
+
+void HistoryEngine::WaiterLoop() {
+  std::unique_lock lock(waiters_mu_);
+  while (!stopping_) {
+    waiters_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      auto& list = it->second;
+      for (auto w = list.begin(); w != list.end();) {
+        if (w->deadline <= now) {
+          executor_->Submit([fn = std::move(w->fn)] { fn(true); });
+          w = list.erase(w);
+        } else {
+          ++w;
+        }
+      }
+      it = list.empty() ? waiters_.erase(it) : std::next(it);
+    }
+  }
+}
+
+}  // namespace kairos::history

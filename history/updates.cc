@@ -1,0 +1,199 @@
+// Workflow updates: admission, the protocol messages from workers, and
+// waiting for a lifecycle stage.
+#include "history_engine.h"
+
+namespace kairos::history {
+
+void HistoryEngine::ReadmitUpdates(MutableState& ms) {
+  for (auto& [id, u] : *ms.s().mutable_updates())
+    if (u.state() == records::UpdateInfo::SENT) u.set_state(records::UpdateInfo::ADMITTED);
+}
+
+std::optional<CommandError> HistoryEngine::ApplyUpdateMessage(MutableState& ms, const temporal::api::protocol::v1::Message& m) {
+  namespace uv1 = temporal::api::update::v1;
+  constexpr auto kBad = enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE;
+  auto& updates = *ms.s().mutable_updates();
+  auto it = updates.find(m.protocol_instance_id());
+  if (it == updates.end()) return CommandError{kBad, "Update " + m.protocol_instance_id() + " is not pending."};
+  auto& u = it->second;
+  if (m.body().Is<uv1::Acceptance>()) {
+    uv1::Acceptance acceptance;
+    m.body().UnpackTo(&acceptance);
+    if (u.state() != records::UpdateInfo::SENT && u.state() != records::UpdateInfo::ADMITTED)
+      return CommandError{kBad, "Update " + it->first + " cannot be accepted in its state."};
+    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+    auto* a = e.mutable_workflow_execution_update_accepted_event_attributes();
+    a->set_protocol_instance_id(it->first);
+    a->set_accepted_request_message_id(acceptance.accepted_request_message_id());
+    a->set_accepted_request_sequencing_event_id(acceptance.accepted_request_sequencing_event_id());
+    *a->mutable_accepted_request() = acceptance.has_accepted_request() ? acceptance.accepted_request() : u.request();
+    u.set_state(records::UpdateInfo::ACCEPTED);
+    u.set_accepted_event_id(e.event_id());
+  } else if (m.body().Is<uv1::Rejection>()) {
+    uv1::Rejection rejection;
+    m.body().UnpackTo(&rejection);
+    if (u.state() != records::UpdateInfo::SENT && u.state() != records::UpdateInfo::ADMITTED)
+      return CommandError{kBad, "Update " + it->first + " cannot be rejected in its state."};
+    u.set_state(records::UpdateInfo::REJECTED);
+    *u.mutable_outcome()->mutable_failure() = rejection.failure();
+  } else if (m.body().Is<uv1::Response>()) {
+    uv1::Response response;
+    m.body().UnpackTo(&response);
+    if (u.state() != records::UpdateInfo::ACCEPTED)
+      return CommandError{kBad, "Update " + it->first + " must be accepted before it completes."};
+    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
+    auto* a = e.mutable_workflow_execution_update_completed_event_attributes();
+    *a->mutable_meta() = response.meta();
+    a->set_accepted_event_id(u.accepted_event_id());
+    *a->mutable_outcome() = response.outcome();
+    u.set_state(records::UpdateInfo::COMPLETED);
+    *u.mutable_outcome() = response.outcome();
+  } else {
+    return CommandError{kBad, "Unknown protocol message body " + m.body().type_url() + "."};
+  }
+  return std::nullopt;
+}
+
+grpc::Status HistoryEngine::AdmitUpdate(const StatePtr& state, const temporal::api::update::v1::Request& request) {
+  if (state->updates().contains(request.meta().update_id())) return grpc::Status::OK;  // Deduplicated.
+  MutableState ms(*state, env_, NowNanos());
+  records::UpdateInfo u;
+  u.set_state(records::UpdateInfo::ADMITTED);
+  *u.mutable_request() = request;
+  u.set_message_id(request.meta().update_id() + "/request");
+  u.set_admitted_time_nanos(ms.now());
+  (*ms.s().mutable_updates())[request.meta().update_id()] = std::move(u);
+  if (!ms.HasWorkflowTask()) ms.ScheduleWorkflowTask(1, true, /*speculative=*/true);
+  return Commit(ms);
+}
+
+void HistoryEngine::WaitUpdate(const ExecutionKey& key, const std::string& update_id,
+                               enums::UpdateWorkflowExecutionLifecycleStage wanted,
+                               Deadline deadline, UpdateFill fill, Done done, bool expired) {
+  std::unique_lock wf_lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  if (!state) return done(WorkflowNotFound(key));
+  common::WorkflowExecution exec = Execution(*state);
+  auto it = state->updates().find(update_id);
+  if (it == state->updates().end()) return done(errors::NotFound("update " + update_id + " not found"));
+  const auto& u = it->second;
+  using Stage = enums::UpdateWorkflowExecutionLifecycleStage;
+  Stage reached = u.state() == records::UpdateInfo::COMPLETED || u.state() == records::UpdateInfo::REJECTED
+                      ? enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+                  : u.state() == records::UpdateInfo::ACCEPTED ? enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED
+                                                               : enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED;
+  if (reached == enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED) {
+    auto outcome = u.outcome();
+    wf_lock.unlock();
+    fill(exec, reached, &outcome);
+    return done(grpc::Status::OK);
+  }
+  if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
+    wf_lock.unlock();
+    return done(errors::NotFound("workflow execution already completed"));
+  }
+  if (reached >= wanted || expired || std::chrono::steady_clock::now() >= deadline) {
+    wf_lock.unlock();
+    fill(exec, reached, nullptr);
+    return done(grpc::Status::OK);
+  }
+  AddWaiter(RunKey(key), deadline, [=, this](bool exp) { WaitUpdate(key, update_id, wanted, deadline, fill, done, exp); });
+}
+
+enums::UpdateWorkflowExecutionLifecycleStage HistoryEngine::WantedStage(const temporal::api::update::v1::WaitPolicy& p) {
+  auto stage = p.lifecycle_stage();
+  return stage == enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_UNSPECIFIED
+             ? enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED
+             : stage;
+}
+
+grpc::Status HistoryEngine::ValidateUpdate(const wsv1::UpdateWorkflowExecutionRequest& req) {
+  if (req.workflow_execution().workflow_id().empty()) return errors::InvalidArgument("WorkflowId is not set on request.");
+  if (req.request().meta().update_id().empty()) return errors::InvalidArgument("Update ID is not set on request.");
+  if (req.request().input().name().empty()) return errors::InvalidArgument("Update name is not set on request.");
+  return grpc::Status::OK;
+}
+
+HistoryEngine::UpdateFill HistoryEngine::FillUpdateResponse(wsv1::UpdateWorkflowExecutionResponse* resp,
+                                                            const std::string& update_id) {
+  return [resp, update_id](const common::WorkflowExecution& exec, enums::UpdateWorkflowExecutionLifecycleStage stage,
+                           const temporal::api::update::v1::Outcome* outcome) {
+    *resp->mutable_update_ref()->mutable_workflow_execution() = exec;
+    resp->mutable_update_ref()->set_update_id(update_id);
+    resp->set_stage(stage);
+    if (outcome) *resp->mutable_outcome() = *outcome;
+  };
+}
+
+void HistoryEngine::UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::UpdateWorkflowExecutionRequest* req,
+                                            wsv1::UpdateWorkflowExecutionResponse* resp, Deadline deadline, Done done) {
+  if (auto st = ValidateUpdate(*req); !st.ok()) return done(st);
+  ExecutionKey key;
+  {
+    std::lock_guard wf_lock(LockFor(ns.id, req->workflow_execution().workflow_id()));
+    StatePtr state;
+    if (auto st = Resolve(ns.id, req->workflow_execution(), &state); !st.ok()) return done(st);
+    if (!req->first_execution_run_id().empty() && state->first_execution_run_id() != req->first_execution_run_id())
+      return done(errors::NotFound("workflow execution not found for the given first execution run ID"));
+    if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return done(AlreadyCompleted());
+    if (auto st = AdmitUpdate(state, req->request()); !st.ok()) return done(st);
+    key = {state->namespace_id(), state->workflow_id(), state->run_id()};
+  }
+  const std::string& id = req->request().meta().update_id();
+  WaitUpdate(key, id, WantedStage(req->wait_policy()), deadline, FillUpdateResponse(resp, id), std::move(done), false);
+}
+
+void HistoryEngine::PollWorkflowExecutionUpdate(const NamespaceRef& ns, const wsv1::PollWorkflowExecutionUpdateRequest* req,
+                                                wsv1::PollWorkflowExecutionUpdateResponse* resp, Deadline deadline, Done done) {
+  const auto& ref = req->update_ref();
+  if (ref.update_id().empty()) return done(errors::InvalidArgument("Update ID is not set on request."));
+  StatePtr state;
+  {
+    std::lock_guard wf_lock(LockFor(ns.id, ref.workflow_execution().workflow_id()));
+    if (auto st = Resolve(ns.id, ref.workflow_execution(), &state); !st.ok()) return done(st);
+  }
+  ExecutionKey key{state->namespace_id(), state->workflow_id(), state->run_id()};
+  std::string id = ref.update_id();
+  WaitUpdate(key, id, WantedStage(req->wait_policy()), deadline,
+             [resp, id](const common::WorkflowExecution& exec, enums::UpdateWorkflowExecutionLifecycleStage stage,
+                        const temporal::api::update::v1::Outcome* outcome) {
+               *resp->mutable_update_ref()->mutable_workflow_execution() = exec;
+               resp->mutable_update_ref()->set_update_id(id);
+               resp->set_stage(stage);
+               if (outcome) *resp->mutable_outcome() = *outcome;
+             },
+             std::move(done), false);
+}
+
+void HistoryEngine::ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::ExecuteMultiOperationRequest* req,
+                                          wsv1::ExecuteMultiOperationResponse* resp, Deadline deadline, Done done) {
+  if (req->operations_size() != 2 || !req->operations(0).has_start_workflow() || !req->operations(1).has_update_workflow())
+    return done(errors::InvalidArgument("Operations must be a start-workflow followed by an update-workflow."));
+  const auto& start = req->operations(0).start_workflow();
+  const auto& update = req->operations(1).update_workflow();
+  auto fail = [&](int index, const grpc::Status& st) {
+    done(errors::MultiOperationFailed(st, index));
+  };
+  if (auto st = ValidateStart(start); !st.ok()) return fail(0, st);
+  if (auto st = ValidateUpdate(update); !st.ok()) return fail(1, st);
+  if (update.workflow_execution().workflow_id() != start.workflow_id())
+    return fail(1, errors::InvalidArgument("WorkflowId of the update must match the started workflow."));
+  if (start.workflow_id_conflict_policy() == enums::WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED)
+    return fail(0, errors::InvalidArgument("WorkflowIdConflictPolicy must be set for update-with-start."));
+  auto* start_resp = resp->add_responses()->mutable_start_workflow();
+  auto* update_resp = resp->add_responses()->mutable_update_workflow();
+  ExecutionKey key;
+  {
+    std::lock_guard wf_lock(LockFor(ns.id, start.workflow_id()));
+    if (auto st = StartLocked(ns, start, nullptr, start_resp); !st.ok()) return fail(0, st);
+    key = {ns.id, start.workflow_id(), start_resp->run_id()};
+    auto state = Load(key);
+    if (!state) return fail(1, errors::Internal("started run is missing"));
+    if (auto st = AdmitUpdate(state, update.request()); !st.ok()) return fail(1, st);
+  }
+  const std::string& id = update.request().meta().update_id();
+  WaitUpdate(key, id, WantedStage(update.wait_policy()), deadline, FillUpdateResponse(update_resp, id), std::move(done),
+             false);
+}
+
+}  // namespace kairos::history

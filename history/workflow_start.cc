@@ -1,0 +1,335 @@
+// Starting runs (start, signal-with-start) and the requests that change a
+// run from outside: signal, cancel request, terminate.
+#include "history_engine.h"
+
+namespace kairos::history {
+
+grpc::Status HistoryEngine::StartWorkflowExecution(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
+                                                   wsv1::StartWorkflowExecutionResponse* resp) {
+  if (auto st = ValidateStart(req); !st.ok()) return st;
+  std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
+  return StartLocked(ns, req, nullptr, resp);
+}
+
+grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef& ns,
+                                                             const wsv1::SignalWithStartWorkflowExecutionRequest& req,
+                                                             wsv1::SignalWithStartWorkflowExecutionResponse* resp) {
+  wsv1::StartWorkflowExecutionRequest start;
+  start.set_namespace_(req.namespace_());
+  start.set_workflow_id(req.workflow_id());
+  *start.mutable_workflow_type() = req.workflow_type();
+  *start.mutable_task_queue() = req.task_queue();
+  *start.mutable_input() = req.input();
+  *start.mutable_workflow_execution_timeout() = req.workflow_execution_timeout();
+  *start.mutable_workflow_run_timeout() = req.workflow_run_timeout();
+  *start.mutable_workflow_task_timeout() = req.workflow_task_timeout();
+  start.set_identity(req.identity());
+  start.set_request_id(req.request_id());
+  start.set_workflow_id_reuse_policy(req.workflow_id_reuse_policy());
+  start.set_workflow_id_conflict_policy(req.workflow_id_conflict_policy());
+  if (req.has_retry_policy()) *start.mutable_retry_policy() = req.retry_policy();
+  start.set_cron_schedule(req.cron_schedule());
+  if (req.has_memo()) *start.mutable_memo() = req.memo();
+  if (req.has_search_attributes()) *start.mutable_search_attributes() = req.search_attributes();
+  if (req.has_header()) *start.mutable_header() = req.header();
+  *start.mutable_workflow_start_delay() = req.workflow_start_delay();
+  if (req.has_priority()) *start.mutable_priority() = req.priority();
+  if (auto st = ValidateStart(start); !st.ok()) return st;
+  if (req.signal_name().empty()) return errors::InvalidArgument("SignalName is not set on request.");
+  SignalInput signal{req.signal_name(), req.signal_input(), req.header(), req.identity(), req.request_id()};
+  std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
+  auto current = Current(ns.id, req.workflow_id());
+  if (current && current->status == enums::WORKFLOW_EXECUTION_STATUS_RUNNING &&
+      req.workflow_id_conflict_policy() != enums::WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING &&
+      req.workflow_id_conflict_policy() != enums::WORKFLOW_ID_CONFLICT_POLICY_FAIL) {
+    auto state = Load({ns.id, req.workflow_id(), current->run_id});
+    if (!state) return errors::Internal("current run is missing");
+    MutableState ms(*state, env_, NowNanos());
+    AddSignal(ms, signal);
+    if (auto st = Commit(ms); !st.ok()) return st;
+    resp->set_run_id(current->run_id);
+    resp->set_started(false);
+    return grpc::Status::OK;
+  }
+  // Signal-with-start signals a running workflow unless told otherwise.
+  if (start.workflow_id_conflict_policy() == enums::WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED)
+    start.set_workflow_id_conflict_policy(enums::WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING);
+  wsv1::StartWorkflowExecutionResponse started;
+  if (auto st = StartLocked(ns, start, &signal, &started); !st.ok()) return st;
+  resp->set_run_id(started.run_id());
+  resp->set_started(started.started());
+  return grpc::Status::OK;
+}
+
+grpc::Status HistoryEngine::SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) {
+  if (req.signal_name().empty()) return errors::InvalidArgument("SignalName is not set on request.");
+  std::lock_guard wf_lock(LockFor(ns.id, req.workflow_execution().workflow_id()));
+  StatePtr state;
+  if (auto st = Resolve(ns.id, req.workflow_execution(), &state); !st.ok()) return st;
+  if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return AlreadyCompleted();
+  if (!req.request_id().empty()) {
+    for (const auto& id : state->signal_request_ids())
+      if (id == req.request_id()) return grpc::Status::OK;  // Already delivered.
+  }
+  MutableState ms(*state, env_, NowNanos());
+  AddSignal(ms, SignalInput{req.signal_name(), req.input(), req.header(), req.identity(), req.request_id()});
+  return Commit(ms);
+}
+
+grpc::Status HistoryEngine::RequestCancelWorkflowExecution(const NamespaceRef& ns,
+                                                           const wsv1::RequestCancelWorkflowExecutionRequest& req) {
+  std::lock_guard wf_lock(LockFor(ns.id, req.workflow_execution().workflow_id()));
+  StatePtr state;
+  if (auto st = Resolve(ns.id, req.workflow_execution(), &state); !st.ok()) return st;
+  if (!req.first_execution_run_id().empty() && state->first_execution_run_id() != req.first_execution_run_id())
+    return errors::NotFound("workflow execution not found for the given first execution run ID");
+  if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return AlreadyCompleted();
+  // A repeated request (same id or not) changes nothing, as in Temporal.
+  if (state->cancel_requested()) return grpc::Status::OK;
+  MutableState ms(*state, env_, NowNanos());
+  AddCancelRequest(ms, req.reason(), req.identity(), req.request_id(), 0, nullptr);
+  return Commit(ms);
+}
+
+void HistoryEngine::AddSignal(MutableState& ms, const SignalInput& signal) {
+  auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+  auto* a = e.mutable_workflow_execution_signaled_event_attributes();
+  a->set_signal_name(signal.name);
+  *a->mutable_input() = signal.input;
+  a->set_identity(signal.identity);
+  if (signal.header.fields_size() > 0) *a->mutable_header() = signal.header;
+  a->set_request_id(signal.request_id);
+  if (signal.external) *a->mutable_external_workflow_execution() = *signal.external;
+  if (!signal.request_id.empty()) {
+    auto* ids = ms.s().mutable_signal_request_ids();
+    ids->Add(std::string(signal.request_id));
+    // Deduplication looks back over the most recent signals only.
+    constexpr int kRememberedSignalIds = 1000;
+    if (ids->size() > kRememberedSignalIds) ids->DeleteSubrange(0, ids->size() - kRememberedSignalIds);
+  }
+  ms.ScheduleWorkflowTask();
+}
+
+void HistoryEngine::AddCancelRequest(MutableState& ms, const std::string& reason, const std::string& identity,
+                                     const std::string& request_id, int64_t external_initiated_event_id,
+                                     const common::WorkflowExecution* external) {
+  auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED);
+  auto* a = e.mutable_workflow_execution_cancel_requested_event_attributes();
+  a->set_cause(reason);
+  a->set_identity(identity);
+  a->set_external_initiated_event_id(external_initiated_event_id);
+  if (external) *a->mutable_external_workflow_execution() = *external;
+  ms.s().set_cancel_requested(true);
+  ms.s().set_cancel_request_id(request_id);
+  ms.ScheduleWorkflowTask();
+}
+
+grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
+                                        const SignalInput* signal, wsv1::StartWorkflowExecutionResponse* resp) {
+  auto current = Current(ns.id, req.workflow_id());
+  StatePtr running;
+  if (current) {
+    if (!req.request_id().empty() && current->start_request_id == req.request_id()) {
+      resp->set_run_id(current->run_id);
+      resp->set_started(true);
+      resp->set_status(static_cast<enums::WorkflowExecutionStatus>(current->status));
+      return grpc::Status::OK;
+    }
+    if (current->status == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
+      auto policy = req.workflow_id_conflict_policy();
+      if (req.workflow_id_reuse_policy() == kReuseTerminateIfRunning)
+        policy = enums::WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING;
+      if (policy == enums::WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING) {
+        if (signal) {
+          auto state = Load({ns.id, req.workflow_id(), current->run_id});
+          if (!state) return errors::Internal("current run is missing");
+          MutableState ms(*state, env_, NowNanos());
+          AddSignal(ms, *signal);
+          if (auto st = Commit(ms); !st.ok()) return st;
+        }
+        resp->set_run_id(current->run_id);
+        resp->set_started(false);
+        resp->set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+        return grpc::Status::OK;
+      }
+      if (policy != enums::WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING) {
+        return errors::WorkflowAlreadyStarted(
+            "Workflow execution is already running. WorkflowId: " + req.workflow_id() + ", RunId: " + current->run_id + ".",
+            current->start_request_id, current->run_id);
+      }
+      running = Load({ns.id, req.workflow_id(), current->run_id});
+    } else {
+      auto reuse = req.workflow_id_reuse_policy();
+      bool allowed = reuse == enums::WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED ||
+                     reuse == enums::WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE ||
+                     reuse == kReuseTerminateIfRunning ||
+                     (reuse == enums::WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY &&
+                      IsTerminalFailure(current->status));
+      if (!allowed) {
+        return errors::WorkflowAlreadyStarted("Workflow execution already finished and its workflow ID reuse policy "
+                                              "does not allow a new run. WorkflowId: " + req.workflow_id() +
+                                                  ", RunId: " + current->run_id + ".",
+                                              current->start_request_id, current->run_id);
+      }
+    }
+  }
+  std::vector<std::unique_ptr<MutableState>> changes;
+  if (running) {
+    auto ms = std::make_unique<MutableState>(*running, env_, NowNanos());
+    TerminateRun(*ms, "TerminateExisting", req.identity(), nullptr);
+    changes.push_back(std::move(ms));
+  }
+  std::string run_id = NewUuid();
+  auto ms = std::make_unique<MutableState>(FreshState(ns.id, ns.name, req.workflow_id(), run_id, "", req.request_id()),
+                                           env_, NowNanos());
+  InitRun(*ms, StartedAttributes(req, ms->now()), DurationToMs(req.workflow_start_delay()),
+          [&](MutableState& m) {
+            if (signal) AddSignal(m, *signal);
+          });
+  changes.push_back(std::move(ms));
+  if (auto st = CommitAll(changes, /*new_current=*/changes.back().get()); !st.ok()) return st;
+  resp->set_run_id(changes.back()->s().run_id());
+  resp->set_started(true);
+  resp->set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+  return grpc::Status::OK;
+}
+
+grpc::Status HistoryEngine::TerminateWorkflowExecution(const NamespaceRef& ns, const wsv1::TerminateWorkflowExecutionRequest& req) {
+  std::lock_guard wf_lock(LockFor(ns.id, req.workflow_execution().workflow_id()));
+  StatePtr state;
+  if (auto st = Resolve(ns.id, req.workflow_execution(), &state); !st.ok()) return st;
+  if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return AlreadyCompleted();
+  MutableState ms(*state, env_, NowNanos());
+  TerminateRun(ms, req.reason(), req.identity(), req.has_details() ? &req.details() : nullptr);
+  return Commit(ms);
+}
+
+grpc::Status HistoryEngine::ValidateStart(const wsv1::StartWorkflowExecutionRequest& req) {
+  if (req.workflow_id().empty()) return errors::InvalidArgument("WorkflowId is not set on request.");
+  if (req.workflow_id().size() > 1000) return errors::InvalidArgument("WorkflowId exceeds length limit.");
+  if (req.workflow_type().name().empty()) return errors::InvalidArgument("WorkflowType is not set on request.");
+  if (req.task_queue().name().empty()) return errors::InvalidArgument("TaskQueue is not set on request.");
+  if (DurationToMs(req.workflow_execution_timeout()) < 0) return errors::InvalidArgument("Invalid WorkflowExecutionTimeout.");
+  if (DurationToMs(req.workflow_run_timeout()) < 0) return errors::InvalidArgument("Invalid WorkflowRunTimeout.");
+  if (DurationToMs(req.workflow_task_timeout()) < 0) return errors::InvalidArgument("Invalid WorkflowTaskTimeout.");
+  if (DurationToMs(req.workflow_start_delay()) < 0) return errors::InvalidArgument("Invalid WorkflowStartDelay.");
+  if (req.request_id().size() > 255) return errors::InvalidArgument("RequestId exceeds length limit.");
+  if (req.has_retry_policy()) {
+    const auto& p = req.retry_policy();
+    if (p.backoff_coefficient() != 0 && p.backoff_coefficient() < 1)
+      return errors::InvalidArgument("BackoffCoefficient cannot be less than 1.");
+    if (p.maximum_attempts() < 0) return errors::InvalidArgument("MaximumAttempts cannot be negative.");
+  }
+  return grpc::Status::OK;
+}
+
+hv1::WorkflowExecutionStartedEventAttributes HistoryEngine::StartedAttributes(const wsv1::StartWorkflowExecutionRequest& req,
+                                                                               int64_t now) {
+  hv1::WorkflowExecutionStartedEventAttributes a;
+  *a.mutable_workflow_type() = req.workflow_type();
+  *a.mutable_task_queue() = req.task_queue();
+  a.mutable_task_queue()->set_kind(enums::TASK_QUEUE_KIND_NORMAL);
+  *a.mutable_input() = req.input();
+  int64_t exec_timeout = DurationToMs(req.workflow_execution_timeout());
+  int64_t run_timeout = DurationToMs(req.workflow_run_timeout());
+  if (exec_timeout > 0 && (run_timeout <= 0 || run_timeout > exec_timeout)) run_timeout = exec_timeout;
+  if (exec_timeout > 0) *a.mutable_workflow_execution_timeout() = MsToDuration(exec_timeout);
+  if (run_timeout > 0) *a.mutable_workflow_run_timeout() = MsToDuration(run_timeout);
+  int64_t task_timeout = DurationToMs(req.workflow_task_timeout());
+  if (task_timeout <= 0) task_timeout = kDefaultWorkflowTaskTimeoutMs;
+  task_timeout = std::min(task_timeout, kMaxWorkflowTaskTimeoutMs);
+  if (run_timeout > 0) task_timeout = std::min(task_timeout, run_timeout);
+  *a.mutable_workflow_task_timeout() = MsToDuration(task_timeout);
+  a.set_identity(req.identity());
+  if (req.has_retry_policy()) {
+    *a.mutable_retry_policy() = req.retry_policy();
+    ApplyRetryDefaults(a.mutable_retry_policy());
+  }
+  a.set_attempt(1);
+  if (exec_timeout > 0) *a.mutable_workflow_execution_expiration_time() = NanosToTimestamp(now + exec_timeout * 1'000'000);
+  a.set_cron_schedule(req.cron_schedule());
+  if (req.has_memo()) *a.mutable_memo() = req.memo();
+  if (req.has_search_attributes()) *a.mutable_search_attributes() = req.search_attributes();
+  if (req.has_header()) *a.mutable_header() = req.header();
+  a.set_workflow_id(req.workflow_id());
+  if (req.has_priority()) *a.mutable_priority() = req.priority();
+  *a.mutable_completion_callbacks() = req.completion_callbacks();
+  if (req.has_continued_failure()) *a.mutable_continued_failure() = req.continued_failure();
+  if (req.has_last_completion_result()) *a.mutable_last_completion_result() = req.last_completion_result();
+  int64_t delay = DurationToMs(req.workflow_start_delay());
+  if (delay > 0) *a.mutable_first_workflow_task_backoff() = MsToDuration(delay);
+  return a;
+}
+
+void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEventAttributes attrs, int64_t backoff_ms,
+                            const std::function<void(MutableState&)>& before_first_task) {
+  auto& s = ms.s();
+  if (attrs.original_execution_run_id().empty()) attrs.set_original_execution_run_id(s.run_id());
+  attrs.set_first_execution_run_id(s.first_execution_run_id());
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+  *e.mutable_workflow_execution_started_event_attributes() = attrs;
+  *s.mutable_start() = std::move(attrs);
+  const auto& a = s.start();
+  s.set_start_time_nanos(ms.now());
+  s.set_execution_time_nanos(ms.now() + backoff_ms * 1'000'000);
+  if (a.has_memo()) *s.mutable_memo() = a.memo();
+  if (a.has_search_attributes()) *s.mutable_search_attributes() = a.search_attributes();
+  ms.mark_visibility_changed();
+  auto arm = [&](records::TimerTask::Kind kind, int64_t at) {
+    records::TimerTask t;
+    t.set_kind(kind);
+    t.set_fire_time_nanos(at);
+    s.add_timer_row_ids(ms.AddTimer(std::move(t)));
+  };
+  int64_t run_timeout = DurationToMs(a.workflow_run_timeout());
+  if (run_timeout > 0) arm(records::TimerTask::WORKFLOW_RUN_TIMEOUT, ms.now() + (backoff_ms + run_timeout) * 1'000'000);
+  if (a.has_workflow_execution_expiration_time())
+    arm(records::TimerTask::WORKFLOW_EXECUTION_TIMEOUT, TimestampToNanos(a.workflow_execution_expiration_time()));
+  if (before_first_task) before_first_task(ms);
+  if (backoff_ms > 0) {
+    arm(records::TimerTask::WORKFLOW_BACKOFF, ms.now() + backoff_ms * 1'000'000);
+  } else {
+    ms.ScheduleWorkflowTask();
+  }
+}
+
+State HistoryEngine::FreshState(const std::string& ns_id, const std::string& ns_name, const std::string& workflow_id,
+                                const std::string& run_id, const std::string& first_run_id, const std::string& request_id) {
+  State fresh;
+  fresh.set_namespace_id(ns_id);
+  fresh.set_namespace_name(ns_name);
+  fresh.set_workflow_id(workflow_id);
+  fresh.set_run_id(run_id);
+  fresh.set_first_execution_run_id(first_run_id.empty() ? run_id : first_run_id);
+  fresh.set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+  fresh.set_next_event_id(1);
+  fresh.set_start_request_id(request_id.empty() ? NewUuid() : request_id);
+  return fresh;
+}
+
+void HistoryEngine::TerminateRun(MutableState& ms, const std::string& reason, const std::string& identity,
+                                 const common::Payloads* details) {
+  if (ms.WorkflowTaskStarted()) {
+    auto w = ms.s().workflow_task();
+    if (w.transient()) {
+      ms.MaterializeTransientWorkflowTask();
+      w = ms.s().workflow_task();
+    }
+    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_FAILED);
+    auto* a = e.mutable_workflow_task_failed_event_attributes();
+    a->set_scheduled_event_id(w.scheduled_event_id());
+    a->set_started_event_id(w.started_event_id());
+    a->set_cause(enums::WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND);
+    a->set_identity(identity);
+    ms.ClearWorkflowTask();
+  }
+  ms.FlushBufferedEvents();
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED);
+  auto* a = e.mutable_workflow_execution_terminated_event_attributes();
+  a->set_reason(reason);
+  a->set_identity(identity);
+  if (details) *a->mutable_details() = *details;
+  ms.Close(enums::WORKFLOW_EXECUTION_STATUS_TERMINATED, e.event_id());
+}
+
+}  // namespace kairos::history

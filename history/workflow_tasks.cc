@@ -1,0 +1,282 @@
+// Workflow tasks: starting them, their completion or failure, and the
+// sticky task queue.
+#include "history_engine.h"
+
+namespace kairos::history {
+
+grpc::Status HistoryEngine::StartWorkflowTask(int64_t task_id, const records::QueueTask& task,
+                                              const wsv1::PollWorkflowTaskQueueRequest& poll,
+                                              wsv1::PollWorkflowTaskQueueResponse* resp) {
+  if (!task.query_id().empty()) return StartQueryTask(task, resp);
+  ExecutionKey key{task.namespace_id(), task.workflow_id(), task.run_id()};
+  std::lock_guard wf_lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  if (!state || state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING ||
+      state->workflow_task().task_id() != task_id || state->workflow_task().started_event_id() != 0) {
+    DropTaskRow(task_id);
+    return errors::NotFound("workflow task is no longer pending");
+  }
+  MutableState ms(*state, env_, NowNanos());
+  StartWorkflowTaskLocked(ms, poll.identity(), poll.has_task_queue() ? poll.task_queue().name() : "");
+  ms.DeleteQueueTask(task_id);
+  if (auto st = Commit(ms); !st.ok()) return st;
+  return FillWorkflowTaskResponse(ms.s(), resp);
+}
+
+grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns, const wsv1::RespondWorkflowTaskCompletedRequest& req,
+                                                         wsv1::RespondWorkflowTaskCompletedResponse* resp) {
+  records::TaskToken token;
+  if (auto st = ParseToken(req.task_token(), ns, &token); !st.ok()) return st;
+  ExecutionKey key{token.namespace_id(), token.workflow_id(), token.run_id()};
+  std::lock_guard wf_lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  if (auto st = CheckStartedWorkflowTask(state, token); !st.ok()) return st;
+
+  auto ms = std::make_unique<MutableState>(*state, env_, NowNanos());
+  std::map<std::string, const temporal::api::protocol::v1::Message*> messages;
+  bool only_rejections = true;
+  for (const auto& m : req.messages()) {
+    messages[m.id()] = &m;
+    only_rejections &= m.body().Is<temporal::api::update::v1::Rejection>();
+  }
+  if (state->workflow_task().speculative() && req.commands().empty() && only_rejections &&
+      state->buffered_events().empty() && !req.force_create_new_workflow_task()) {
+    // Nothing happened but rejections: the task leaves no trace.
+    ms->ClearWorkflowTask();
+    for (const auto& m : req.messages()) ApplyUpdateMessage(*ms, m);
+    ReadmitUpdates(*ms);
+    if (auto st = Commit(*ms); !st.ok()) return st;
+    resp->set_reset_history_event_id(state->last_completed_wft_started_event_id());
+    AnswerQueries(req);
+    return grpc::Status::OK;
+  }
+  ms->MaterializeTransientWorkflowTask();
+  const auto wft = ms->s().workflow_task();
+  bool completes = false;
+  bool undelivered_updates = false;
+  for (const auto& [id, u] : state->updates()) undelivered_updates |= u.state() == records::UpdateInfo::ADMITTED;
+  for (const auto& c : req.commands()) {
+    auto t = c.command_type();
+    completes |= t == enums::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION || t == enums::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION ||
+                 t == enums::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION ||
+                 t == enums::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION;
+  }
+  std::optional<CommandError> error;
+  if (completes && (!ms->s().buffered_events().empty() || undelivered_updates)) {
+    // The workflow has not seen everything that happened: it must not close.
+    error = CommandError{enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+                         "Workflow has unhandled events: a new workflow task is scheduled."};
+  }
+  if (!error) {
+    auto& e = ms->AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+    auto* a = e.mutable_workflow_task_completed_event_attributes();
+    a->set_scheduled_event_id(wft.scheduled_event_id());
+    a->set_started_event_id(wft.started_event_id());
+    a->set_identity(req.identity());
+    if (req.has_sdk_metadata()) *a->mutable_sdk_metadata() = req.sdk_metadata();
+    if (req.has_metering_metadata()) *a->mutable_metering_metadata() = req.metering_metadata();
+    ms->set_completed_event_id(e.event_id());
+    ms->ClearWorkflowTask();
+    ms->s().set_last_completed_wft_started_event_id(wft.started_event_id());
+    const auto& sticky = req.sticky_attributes();
+    if (!sticky.worker_task_queue().name().empty()) {
+      ms->s().set_sticky_task_queue(sticky.worker_task_queue().name());
+      *ms->s().mutable_sticky_schedule_to_start_timeout() = sticky.schedule_to_start_timeout();
+    } else {
+      ms->ClearSticky();
+    }
+    std::set<std::string> applied;
+    error = ApplyCommands(*ms, req, [&](const std::string& message_id) -> std::optional<CommandError> {
+      auto it = messages.find(message_id);
+      if (it == messages.end())
+        return CommandError{enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE,
+                            "ProtocolMessageCommand refers to unknown message " + message_id + "."};
+      applied.insert(message_id);
+      return ApplyUpdateMessage(*ms, *it->second);
+    });
+    // Messages no command placed come after the commands, in order.
+    for (const auto& m : req.messages()) {
+      if (error || applied.contains(m.id())) continue;
+      error = ApplyUpdateMessage(*ms, m);
+    }
+    if (!error) ReadmitUpdates(*ms);
+  }
+  if (error) {
+    // Throw the change away; record the failed task instead.
+    auto failed = std::make_unique<MutableState>(*state, env_, NowNanos());
+    temporal::api::failure::v1::Failure failure;
+    failure.set_message(error->message);
+    failure.set_source("Kairos");
+    FailWorkflowTask(*failed, error->cause, &failure, req.identity());
+    if (auto st = Commit(*failed); !st.ok()) return st;
+    return errors::InvalidArgument(error->message);
+  }
+  bool had_buffered = ms->FlushBufferedEvents();
+  bool waiting_updates = false;
+  for (const auto& [id, u] : ms->s().updates()) waiting_updates |= u.state() == records::UpdateInfo::ADMITTED;
+  bool new_task = false;
+  if (ms->IsRunning() && (had_buffered || req.force_create_new_workflow_task() || waiting_updates)) {
+    // Updates that arrived during this task need one of their own.
+    bool speculative = !had_buffered && !req.force_create_new_workflow_task();
+    ms->ScheduleWorkflowTask(1, true, speculative);
+    new_task = true;
+  }
+  if (new_task && req.return_new_workflow_task() && ms->HasWorkflowTask()) {
+    // Hand the new task straight back instead of through the queue.
+    int64_t task_id = ms->s().workflow_task().task_id();
+    ms->DeleteQueueTask(task_id);
+    StartWorkflowTaskLocked(*ms, req.identity(), "");
+    if (auto st = Commit(*ms); !st.ok()) return st;
+    AnswerQueries(req);
+    return FillWorkflowTaskResponse(ms->s(), resp->mutable_workflow_task());
+  }
+  auto st = Commit(*ms);
+  if (st.ok()) AnswerQueries(req);
+  return st;
+}
+
+grpc::Status HistoryEngine::RespondWorkflowTaskFailed(const NamespaceRef& ns, const wsv1::RespondWorkflowTaskFailedRequest& req,
+                                                      wsv1::RespondWorkflowTaskFailedResponse*) {
+  records::TaskToken token;
+  if (auto st = ParseToken(req.task_token(), ns, &token); !st.ok()) return st;
+  ExecutionKey key{token.namespace_id(), token.workflow_id(), token.run_id()};
+  std::lock_guard wf_lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  if (auto st = CheckStartedWorkflowTask(state, token); !st.ok()) return st;
+  MutableState ms(*state, env_, NowNanos());
+  FailWorkflowTask(ms, req.cause(), req.has_failure() ? &req.failure() : nullptr, req.identity());
+  return Commit(ms);
+}
+
+grpc::Status HistoryEngine::ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) {
+  std::lock_guard wf_lock(LockFor(ns.id, req.execution().workflow_id()));
+  StatePtr state;
+  if (auto st = Resolve(ns.id, req.execution(), &state); !st.ok()) return st;
+  if (state->sticky_task_queue().empty()) return grpc::Status::OK;
+  MutableState ms(*state, env_, NowNanos());
+  ms.ClearSticky();
+  return Commit(ms);
+}
+
+grpc::Status HistoryEngine::CheckStartedWorkflowTask(const StatePtr& state, const records::TaskToken& token) {
+  if (!state) return errors::NotFound("Workflow task not found.");
+  if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return AlreadyCompleted();
+  const auto& w = state->workflow_task();
+  if (w.attempt() == 0 || w.started_event_id() == 0 || w.scheduled_event_id() != token.scheduled_event_id() ||
+      w.attempt() != token.attempt())
+    return errors::NotFound("Workflow task not found.");
+  return grpc::Status::OK;
+}
+
+void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string& identity, const std::string&) {
+  auto* w = ms.s().mutable_workflow_task();
+  if (w->speculative() && ms.s().next_event_id() != w->speculative_base()) {
+    // Events arrived since it was scheduled: it is an ordinary task now.
+    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+    auto* a = e.mutable_workflow_task_scheduled_event_attributes();
+    a->mutable_task_queue()->set_name(w->task_queue());
+    a->mutable_task_queue()->set_kind(w->sticky() ? enums::TASK_QUEUE_KIND_STICKY : enums::TASK_QUEUE_KIND_NORMAL);
+    if (w->sticky()) a->mutable_task_queue()->set_normal_name(ms.s().start().task_queue().name());
+    *a->mutable_start_to_close_timeout() = w->start_to_close_timeout();
+    a->set_attempt(w->attempt());
+    w = ms.s().mutable_workflow_task();
+    w->set_scheduled_event_id(e.event_id());
+    w->set_transient(false);
+    w->set_speculative(false);
+  }
+  for (auto& [id, u] : *ms.s().mutable_updates())
+    if (u.state() == records::UpdateInfo::ADMITTED) u.set_state(records::UpdateInfo::SENT);
+  w->set_started_time_nanos(ms.now());
+  w->set_identity(identity);
+  w->set_request_id(NewUuid());
+  w->set_task_id(0);
+  // A sticky schedule-to-start timer has nothing left to guard.
+  ms.DeleteTimer(w->timer_row_id());
+  w->set_timer_row_id(0);
+  if (w->transient()) {
+    // Reserve ids for the events written when this attempt completes.
+    w->set_scheduled_event_id(ms.s().next_event_id());
+    w->set_started_event_id(ms.s().next_event_id() + 1);
+  } else {
+    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_STARTED);
+    auto* a = e.mutable_workflow_task_started_event_attributes();
+    a->set_scheduled_event_id(w->scheduled_event_id());
+    a->set_identity(identity);
+    a->set_request_id(w->request_id());
+    a->set_history_size_bytes(ms.s().history_size_bytes());
+    // Temporal's default thresholds for suggesting continue-as-new.
+    constexpr int64_t kSuggestEvents = 4 * 1024;
+    constexpr int64_t kSuggestBytes = 4 * 1024 * 1024;
+    if (ms.s().next_event_id() >= kSuggestEvents) {
+      a->set_suggest_continue_as_new(true);
+      a->add_suggest_continue_as_new_reasons(enums::SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS);
+    }
+    if (ms.s().history_size_bytes() >= kSuggestBytes) {
+      a->set_suggest_continue_as_new(true);
+      a->add_suggest_continue_as_new_reasons(enums::SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE);
+    }
+    w = ms.s().mutable_workflow_task();
+    w->set_started_event_id(e.event_id());
+  }
+  records::TimerTask t;
+  t.set_kind(records::TimerTask::WORKFLOW_TASK_START_TO_CLOSE);
+  t.set_event_id(w->scheduled_event_id());
+  t.set_attempt(w->attempt());
+  t.set_timeout_type(enums::TIMEOUT_TYPE_START_TO_CLOSE);
+  t.set_fire_time_nanos(ms.now() + DurationToMs(w->start_to_close_timeout()) * 1'000'000);
+  int64_t row = ms.AddTimer(std::move(t));
+  ms.s().mutable_workflow_task()->set_timer_row_id(row);
+}
+
+grpc::Status HistoryEngine::FillWorkflowTaskResponse(const State& s, wsv1::PollWorkflowTaskQueueResponse* resp) {
+  const auto& w = s.workflow_task();
+  resp->set_task_token(TokenFor(s, w.scheduled_event_id(), w.attempt()));
+  *resp->mutable_workflow_execution() = Execution(s);
+  *resp->mutable_workflow_type() = s.start().workflow_type();
+  resp->set_previous_started_event_id(s.last_completed_wft_started_event_id());
+  resp->set_started_event_id(w.started_event_id());
+  resp->set_attempt(w.attempt());
+  *resp->mutable_scheduled_time() = NanosToTimestamp(w.scheduled_time_nanos());
+  *resp->mutable_started_time() = NanosToTimestamp(w.started_time_nanos());
+  *resp->mutable_workflow_execution_task_queue() = s.start().task_queue();
+  // A sticky worker has everything up to its last completed task cached.
+  int64_t first = 1;
+  if (w.sticky() && s.last_completed_wft_started_event_id() > 0) first = s.last_completed_wft_started_event_id() + 1;
+  ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
+  auto* events = resp->mutable_history()->mutable_events();
+  for (auto& bytes : store_->ReadEvents(key, first, s.next_event_id(), std::numeric_limits<int>::max()))
+    events->Add()->ParseFromString(bytes);
+  MutableState view(s, env_, 0);
+  for (auto& e : view.TransientWorkflowTaskEvents()) *events->Add() = std::move(e);
+  AttachQueries(s, resp);
+  for (const auto& [id, u] : s.updates()) {
+    if (u.state() != records::UpdateInfo::SENT) continue;
+    auto* m = resp->add_messages();
+    m->set_id(u.message_id());
+    m->set_protocol_instance_id(id);
+    m->set_event_id(w.started_event_id() - 1);
+    m->mutable_body()->PackFrom(u.request());
+  }
+  return grpc::Status::OK;
+}
+
+void HistoryEngine::FailWorkflowTask(MutableState& ms, enums::WorkflowTaskFailedCause cause,
+                                     const temporal::api::failure::v1::Failure* failure, const std::string& identity) {
+  ReadmitUpdates(ms);
+  auto w = ms.s().workflow_task();
+  if (!w.transient()) {
+    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_FAILED);
+    auto* a = e.mutable_workflow_task_failed_event_attributes();
+    a->set_scheduled_event_id(w.scheduled_event_id());
+    a->set_started_event_id(w.started_event_id());
+    a->set_cause(cause);
+    if (failure) *a->mutable_failure() = *failure;
+    a->set_identity(identity);
+  }
+  ms.ClearWorkflowTask();
+  ms.ClearSticky();
+  ms.FlushBufferedEvents();
+  ms.ScheduleWorkflowTask(w.attempt() + 1);
+}
+
+}  // namespace kairos::history
