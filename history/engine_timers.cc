@@ -5,6 +5,21 @@
 #include "history_engine.h"
 
 namespace kairos::history {
+namespace {
+
+// Forgets a timer row the state tracks; false when it was not tracked (stale).
+bool EraseRow(google::protobuf::RepeatedField<int64_t>* rows, int64_t row_id) {
+  for (int i = 0; i < rows->size(); ++i) {
+    if (rows->Get(i) == row_id) {
+      rows->erase(rows->begin() + i);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 
 void HistoryEngine::OnTimer(int64_t row_id, const records::TimerTask& t) {
   if (t.kind() == records::TimerTask::SIGNAL_EXTERNAL || t.kind() == records::TimerTask::CANCEL_EXTERNAL) {
@@ -184,31 +199,13 @@ bool HistoryEngine::ApplyTimer(MutableState& ms, int64_t row_id, const records::
       return true;
     }
     case records::TimerTask::WORKFLOW_BACKOFF: {
-      bool found = false;
-      auto* rows = s.mutable_timer_row_ids();
-      for (int i = 0; i < rows->size(); ++i) {
-        if (rows->Get(i) == row_id) {
-          rows->erase(rows->begin() + i);
-          found = true;
-          break;
-        }
-      }
-      if (!found) return false;
+      if (!EraseRow(s.mutable_timer_row_ids(), row_id)) return false;
       ms.ScheduleWorkflowTask();
       return true;
     }
     case records::TimerTask::WORKFLOW_RUN_TIMEOUT:
     case records::TimerTask::WORKFLOW_EXECUTION_TIMEOUT: {
-      bool found = false;
-      auto* rows = s.mutable_timer_row_ids();
-      for (int i = 0; i < rows->size(); ++i) {
-        if (rows->Get(i) == row_id) {
-          rows->erase(rows->begin() + i);
-          found = true;
-          break;
-        }
-      }
-      if (!found) return false;
+      if (!EraseRow(s.mutable_timer_row_ids(), row_id)) return false;
       TimeOutWorkflow(ms, t.kind() == records::TimerTask::WORKFLOW_RUN_TIMEOUT);
       return true;
     }
@@ -216,13 +213,7 @@ bool HistoryEngine::ApplyTimer(MutableState& ms, int64_t row_id, const records::
       auto it = s.mutable_activities()->find(t.event_id());
       if (it == s.mutable_activities()->end() || it->second.attempt() != t.attempt() || it->second.started()) return false;
       auto& a = it->second;
-      // This row is being deleted by the caller.
-      auto* rows = a.mutable_timer_row_ids();
-      for (int i = 0; i < rows->size(); ++i)
-        if (rows->Get(i) == row_id) {
-          rows->erase(rows->begin() + i);
-          break;
-        }
+      EraseRow(a.mutable_timer_row_ids(), row_id);  // The caller deletes the row.
       a.set_attempt_scheduled_time_nanos(ms.now());
       a.set_next_attempt_time_nanos(0);
       ArmActivityScheduleTimers(ms, a);
@@ -238,12 +229,7 @@ bool HistoryEngine::ApplyTimer(MutableState& ms, int64_t row_id, const records::
       if (per_attempt && a.attempt() != t.attempt()) return false;
       if ((type == enums::TIMEOUT_TYPE_START_TO_CLOSE || type == enums::TIMEOUT_TYPE_HEARTBEAT) && !a.started()) return false;
       if (type == enums::TIMEOUT_TYPE_SCHEDULE_TO_START && a.started()) return false;
-      auto* rows = a.mutable_timer_row_ids();
-      for (int i = 0; i < rows->size(); ++i)
-        if (rows->Get(i) == row_id) {
-          rows->erase(rows->begin() + i);
-          break;
-        }
+      EraseRow(a.mutable_timer_row_ids(), row_id);
       if (type == enums::TIMEOUT_TYPE_HEARTBEAT) {
         int64_t hb = DurationToMs(a.heartbeat_timeout()) * 1'000'000;
         int64_t last = std::max(a.last_heartbeat_time_nanos(), a.started_time_nanos());

@@ -131,16 +131,7 @@ void MutableState::ScheduleWorkflowTask(int32_t attempt, bool allow_sticky, bool
   wft->set_transient(attempt > 1 || speculative);
   wft->set_speculative(speculative);
   wft->set_speculative_base(state_.next_event_id());
-  if (!wft->transient()) {
-    auto& e = AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
-    auto* a = e.mutable_workflow_task_scheduled_event_attributes();
-    a->mutable_task_queue()->set_name(wft->task_queue());
-    a->mutable_task_queue()->set_kind(use_sticky ? enums::TASK_QUEUE_KIND_STICKY : enums::TASK_QUEUE_KIND_NORMAL);
-    if (use_sticky) a->mutable_task_queue()->set_normal_name(state_.start().task_queue().name());
-    *a->mutable_start_to_close_timeout() = wft->start_to_close_timeout();
-    a->set_attempt(attempt);
-    wft->set_scheduled_event_id(e.event_id());
-  }
+  if (!wft->transient()) WriteWorkflowTaskScheduled();
   records::QueueTask task;
   task.set_kind(records::QueueTask::WORKFLOW);
   task.set_namespace_id(state_.namespace_id());
@@ -160,6 +151,18 @@ void MutableState::ScheduleWorkflowTask(int32_t attempt, bool allow_sticky, bool
     timer.set_fire_time_nanos(now_ + timeout_ms * 1'000'000);
     wft->set_timer_row_id(AddTimer(std::move(timer)));
   }
+}
+
+void MutableState::WriteWorkflowTaskScheduled() {
+  auto& e = AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+  auto* wft = state_.mutable_workflow_task();
+  auto* a = e.mutable_workflow_task_scheduled_event_attributes();
+  a->mutable_task_queue()->set_name(wft->task_queue());
+  a->mutable_task_queue()->set_kind(wft->sticky() ? enums::TASK_QUEUE_KIND_STICKY : enums::TASK_QUEUE_KIND_NORMAL);
+  if (wft->sticky()) a->mutable_task_queue()->set_normal_name(state_.start().task_queue().name());
+  *a->mutable_start_to_close_timeout() = wft->start_to_close_timeout();
+  a->set_attempt(wft->attempt());
+  wft->set_scheduled_event_id(e.event_id());
 }
 
 std::vector<hv1::HistoryEvent> MutableState::TransientWorkflowTaskEvents() const {

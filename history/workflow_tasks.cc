@@ -172,15 +172,7 @@ void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string&
   auto* w = ms.s().mutable_workflow_task();
   if (w->speculative() && ms.s().next_event_id() != w->speculative_base()) {
     // Events arrived since it was scheduled: it is an ordinary task now.
-    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
-    auto* a = e.mutable_workflow_task_scheduled_event_attributes();
-    a->mutable_task_queue()->set_name(w->task_queue());
-    a->mutable_task_queue()->set_kind(w->sticky() ? enums::TASK_QUEUE_KIND_STICKY : enums::TASK_QUEUE_KIND_NORMAL);
-    if (w->sticky()) a->mutable_task_queue()->set_normal_name(ms.s().start().task_queue().name());
-    *a->mutable_start_to_close_timeout() = w->start_to_close_timeout();
-    a->set_attempt(w->attempt());
-    w = ms.s().mutable_workflow_task();
-    w->set_scheduled_event_id(e.event_id());
+    ms.WriteWorkflowTaskScheduled();
     w->set_transient(false);
     w->set_speculative(false);
   }

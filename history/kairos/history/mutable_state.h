@@ -76,6 +76,8 @@ class MutableState {
   // its worker is alive, else on the workflow's own queue. Attempts after the
   // first are transient (no events until they complete).
   void ScheduleWorkflowTask(int32_t attempt = 1, bool allow_sticky = true, bool speculative = false);
+  // Writes the WorkflowTaskScheduled event of the pending workflow task.
+  void WriteWorkflowTaskScheduled();
   // The events of a transient workflow task, as the worker must see them.
   std::vector<hv1::HistoryEvent> TransientWorkflowTaskEvents() const;
   // Writes the scheduled/started events of a transient task that completes.
