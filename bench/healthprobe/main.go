@@ -26,9 +26,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -75,6 +77,8 @@ func main() {
 		fmt.Printf("serving_after_ms: %.1f\ntries: %d\n", msf(time.Since(t0)), tries)
 		return
 	}
+
+	stopOnSignal()
 
 	var logFile *os.File
 	if *logPath != "" {
@@ -139,6 +143,7 @@ func oneStart(args []string, ip, service string, interval, timeout, stopTimeout 
 		return 0, 0, err
 	}
 	defer os.RemoveAll(dir)
+	runningDir.Store(dir)
 	argv := make([]string, len(args))
 	for i, a := range args {
 		a = strings.ReplaceAll(a, "{port}", strconv.Itoa(port))
@@ -155,6 +160,8 @@ func oneStart(args []string, ip, service string, interval, timeout, stopTimeout 
 	if err := cmd.Start(); err != nil {
 		return 0, 0, err
 	}
+	running.Store(int64(cmd.Process.Pid))
+	defer running.Store(0)
 	go func() { exited <- cmd.Wait() }()
 	_, err = waitServing(fmt.Sprintf("%s:%d", ip, port), service, interval, t0.Add(timeout), exited)
 	d := time.Since(t0)
@@ -175,6 +182,36 @@ func oneStart(args []string, ip, service string, interval, timeout, stopTimeout 
 	// Reap anything left in the group (e.g. helper children).
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	return d, stop, err
+}
+
+// running is the pid (and process group) of the server being measured, or 0;
+// runningDir is its {dir}, removed if a signal ends the probe.
+var (
+	running    atomic.Int64
+	runningDir atomic.Value
+)
+
+// stopOnSignal makes SIGINT/SIGTERM stop the server being measured (SIGTERM,
+// SIGKILL after 5 s) before the probe exits, so no server is left behind.
+func stopOnSignal() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-ch
+		if pid := int(running.Load()); pid > 0 {
+			_ = syscall.Kill(-pid, syscall.SIGTERM)
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if running.Load() == 0 || syscall.Kill(pid, 0) != nil {
+					break
+				}
+			}
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+		if d, _ := runningDir.Load().(string); d != "" {
+			_ = os.RemoveAll(d)
+		}
+		os.Exit(130)
+	}()
 }
 
 // waitServing retries Health/Check on a fresh connection until SERVING.
