@@ -35,9 +35,7 @@ void HistoryEngine::OnTimer(int64_t row_id, const records::TimerTask& t) {
     if (!ApplyTimer(*ms, row_id, t)) ms.reset();
   }
   if (!ms) {
-    persistence::WriteBatch b;
-    b.timer_deletes.push_back(row_id);
-    if (auto st = store_->Commit(std::move(b)); !st.ok()) spdlog::warn("timer {} cleanup: {}", row_id, st.error_message());
+    DropTimerRow(row_id);
     return;
   }
   ms->DeleteTimer(row_id);
@@ -59,9 +57,7 @@ void HistoryEngine::DeliverExternal(int64_t row_id, const records::TimerTask& t)
     auto state = Load(source);
     auto it = state ? state->external_requests().find(t.event_id()) : decltype(state->external_requests().end()){};
     if (!state || it == state->external_requests().end() || it->second.timer_row_id() != row_id) {
-      persistence::WriteBatch b;
-      b.timer_deletes.push_back(row_id);
-      store_->Commit(std::move(b));
+      DropTimerRow(row_id);
       return;
     }
     request = it->second;

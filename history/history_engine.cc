@@ -110,6 +110,12 @@ void HistoryEngine::DropTaskRow(int64_t task_id) {
   if (auto st = store_->Commit(std::move(b)); !st.ok()) spdlog::warn("dropping task {}: {}", task_id, st.error_message());
 }
 
+void HistoryEngine::DropTimerRow(int64_t row_id) {
+  persistence::WriteBatch b;
+  b.timer_deletes.push_back(row_id);
+  if (auto st = store_->Commit(std::move(b)); !st.ok()) spdlog::warn("dropping timer {}: {}", row_id, st.error_message());
+}
+
 grpc::Status HistoryEngine::Commit(MutableState& ms) {
   auto next = BuildNextRun(ms);
   std::vector<MutableState*> all{&ms};

@@ -199,6 +199,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // Finds the run named by `exec` (the current run when run_id is empty).
   grpc::Status Resolve(const std::string& ns, const common::WorkflowExecution& exec, StatePtr* out);
   void DropTaskRow(int64_t task_id);
+  void DropTimerRow(int64_t row_id);  // A stale timer: only its row goes.
   grpc::Status Commit(MutableState& ms);
   grpc::Status CommitAll(std::vector<std::unique_ptr<MutableState>>& changes, MutableState* new_current);
 
