@@ -25,6 +25,17 @@ grpc::Status InvalidArgument(const std::string& m) { return {grpc::StatusCode::I
 grpc::Status Internal(const std::string& m) { return {grpc::StatusCode::INTERNAL, m}; }
 grpc::Status Unavailable(const std::string& m) { return {grpc::StatusCode::UNAVAILABLE, m}; }
 grpc::Status FailedPrecondition(const std::string& m) { return {grpc::StatusCode::FAILED_PRECONDITION, m}; }
+grpc::Status WorkflowBusy(const std::string& m) {
+  ed::ResourceExhaustedFailure d;
+  d.set_cause(temporal::api::enums::v1::RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW);
+  d.set_scope(temporal::api::enums::v1::RESOURCE_EXHAUSTED_SCOPE_NAMESPACE);
+  return WithDetail(grpc::StatusCode::RESOURCE_EXHAUSTED, m, d);
+}
+
+grpc::Status PermissionDenied(const std::string& m) {
+  return WithDetail(grpc::StatusCode::PERMISSION_DENIED, m, ed::PermissionDeniedFailure());
+}
+
 grpc::Status Canceled(const std::string& m) { return {grpc::StatusCode::CANCELLED, m}; }
 grpc::Status DeadlineExceeded(const std::string& m) { return {grpc::StatusCode::DEADLINE_EXCEEDED, m}; }
 
@@ -79,7 +90,8 @@ grpc::Status MultiOperationFailed(const grpc::Status& cause, int failed_index, i
       op->set_message("Operation was aborted.");
     }
   }
-  return WithDetail(grpc::StatusCode::ABORTED, "MultiOperation could not be executed.", d);
+  // The call carries the failed operation's code, as Temporal's does.
+  return WithDetail(cause.error_code(), "Update-with-Start could not be executed.", d);
 }
 
 }  // namespace kairos::errors

@@ -4,6 +4,7 @@
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/frontend/reactors.h"
+#include "kairos/frontend/request_validation.h"
 #include "kairos/history/history_service.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/time_util.h"
@@ -18,18 +19,49 @@ namespace enums = temporal::api::enums::v1;
 using history::NamespaceRef;
 using SteadyClock = std::chrono::steady_clock;
 
-// Long polls answer empty this long before the caller's deadline, and after
-// at most a minute (SDKs wait 70 s).
-constexpr auto kPollMargin = std::chrono::milliseconds(1500);
+// Task-queue long polls answer empty a second before the caller's deadline
+// (so the empty answer arrives in time) and after at most a minute (SDKs wait
+// 70 s); a caller must leave at least two seconds, as Temporal requires.
+constexpr auto kPollTailRoom = std::chrono::seconds(1);
+constexpr auto kMinPollTimeout = std::chrono::seconds(2);
 constexpr auto kMaxPoll = std::chrono::seconds(60);
+// Waits on a workflow's state (new events, update stages) end after this
+// long on their own; the caller's deadline may end them sooner.
+constexpr auto kMaxStateWait = std::chrono::seconds(20);
+
+std::chrono::system_clock::duration Remaining(grpc::CallbackServerContext* ctx) {
+  return ctx->deadline() - std::chrono::system_clock::now();
+}
+
+bool HasDeadline(grpc::CallbackServerContext* ctx) {
+  return ctx->deadline() != std::chrono::system_clock::time_point::max();
+}
+
+grpc::Status ValidatePollDeadline(grpc::CallbackServerContext* ctx) {
+  if (!HasDeadline(ctx)) return errors::InvalidArgument("Context timeout is not set.");
+  if (Remaining(ctx) < kMinPollTimeout) return errors::FailedPrecondition("Context timeout is too short.");
+  return grpc::Status::OK;
+}
+
+SteadyClock::time_point ExpiryBefore(grpc::CallbackServerContext* ctx, SteadyClock::duration max,
+                                     SteadyClock::duration tail_room) {
+  auto limit = SteadyClock::now() + max;
+  if (!HasDeadline(ctx)) return limit;
+  auto expiry = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(Remaining(ctx) - tail_room);
+  return std::min(expiry, limit);
+}
 
 SteadyClock::time_point PollExpiry(grpc::CallbackServerContext* ctx) {
-  auto limit = SteadyClock::now() + kMaxPoll;
-  auto deadline = ctx->deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return limit;
-  auto remaining = deadline - std::chrono::system_clock::now() - kPollMargin;
-  auto expiry = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(remaining);
-  return std::min(expiry, limit);
+  return ExpiryBefore(ctx, kMaxPoll, kPollTailRoom);
+}
+
+SteadyClock::time_point HistoryWaitExpiry(grpc::CallbackServerContext* ctx) {
+  return ExpiryBefore(ctx, kMaxStateWait, kPollTailRoom);
+}
+
+// A little past the caller's deadline: the caller has given up by then.
+SteadyClock::time_point UpdateWaitExpiry(grpc::CallbackServerContext* ctx) {
+  return ExpiryBefore(ctx, kMaxStateWait, -std::chrono::milliseconds(50));
 }
 
 // Every RPC of the service answers UNIMPLEMENTED with its name unless
@@ -61,6 +93,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     caps->set_encoded_failure_attributes(true);
     caps->set_upsert_memo(true);
     caps->set_sdk_metadata(true);
+    caps->set_eager_workflow_start(true);
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -113,7 +146,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
                                  wsv1::Name##Response* resp) override {                                             \
     return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
       NamespaceRef ns;                                                                                              \
-      if (auto st = ResolveNamespace(req->namespace_(), &ns); !st.ok()) return st;                                  \
+      if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
       return d_.history->Name(ns, *req, resp);                                                                      \
     });                                                                                                             \
   }
@@ -122,7 +155,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
                                  wsv1::Name##Response*) override {                                                  \
     return RunOnExecutor(ctx, d_.executor, [this, req]() -> grpc::Status {                                          \
       NamespaceRef ns;                                                                                              \
-      if (auto st = ResolveNamespace(req->namespace_(), &ns); !st.ok()) return st;                                  \
+      if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
       return d_.history->Name(ns, *req);                                                                            \
     });                                                                                                             \
   }
@@ -150,14 +183,19 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
 #undef KAIROS_HISTORY_CALL_NO_RESPONSE
 
   // Calls that may wait inside history (long polls on a workflow's state).
-#define KAIROS_HISTORY_WAIT(Name)                                                                                   \
+  // History waits answer empty a second before the caller's deadline; queries
+  // then fail with DEADLINE_EXCEEDED. Update waits end after 20 s with the
+  // stage reached; a caller who asked for less time is held to its own
+  // deadline, so it sees DEADLINE_EXCEEDED as against Temporal, never an
+  // early empty answer it would poll again at once.
+#define KAIROS_HISTORY_WAIT(Name, Expiry)                                                                           \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
                                  wsv1::Name##Response* resp) override {                                             \
     auto* reactor = ctx->DefaultReactor();                                                                          \
-    auto expiry = PollExpiry(ctx);                                                                                  \
+    auto expiry = Expiry(ctx);                                                                                      \
     d_.executor->Submit([this, reactor, req, resp, expiry] {                                                        \
       NamespaceRef ns;                                                                                              \
-      if (auto st = ResolveNamespace(req->namespace_(), &ns); !st.ok()) {                                           \
+      if (auto st = Admit(req, &ns); !st.ok()) {                                                                    \
         reactor->Finish(st);                                                                                        \
         return;                                                                                                     \
       }                                                                                                             \
@@ -165,18 +203,18 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     });                                                                                                             \
     return reactor;                                                                                                 \
   }
-  KAIROS_HISTORY_WAIT(GetWorkflowExecutionHistory)
-  KAIROS_HISTORY_WAIT(QueryWorkflow)
-  KAIROS_HISTORY_WAIT(UpdateWorkflowExecution)
-  KAIROS_HISTORY_WAIT(PollWorkflowExecutionUpdate)
-  KAIROS_HISTORY_WAIT(ExecuteMultiOperation)
+  KAIROS_HISTORY_WAIT(GetWorkflowExecutionHistory, HistoryWaitExpiry)
+  KAIROS_HISTORY_WAIT(QueryWorkflow, HistoryWaitExpiry)
+  KAIROS_HISTORY_WAIT(UpdateWorkflowExecution, UpdateWaitExpiry)
+  KAIROS_HISTORY_WAIT(PollWorkflowExecutionUpdate, UpdateWaitExpiry)
+  KAIROS_HISTORY_WAIT(ExecuteMultiOperation, UpdateWaitExpiry)
 #undef KAIROS_HISTORY_WAIT
 
   // ------------------------------------------------------------- polls
   grpc::ServerUnaryReactor* PollWorkflowTaskQueue(grpc::CallbackServerContext* ctx,
                                                   const wsv1::PollWorkflowTaskQueueRequest* req,
                                                   wsv1::PollWorkflowTaskQueueResponse* resp) override {
-    return LongPoll(ctx, req->namespace_(), req->task_queue().name(),
+    return LongPoll(ctx, req,
                     [=, this](const std::string& ns_id, SteadyClock::time_point expiry, history::Done done) {
                       return d_.matching->PollWorkflowTasks(ns_id, req, resp, expiry, std::move(done));
                     });
@@ -185,7 +223,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   grpc::ServerUnaryReactor* PollActivityTaskQueue(grpc::CallbackServerContext* ctx,
                                                   const wsv1::PollActivityTaskQueueRequest* req,
                                                   wsv1::PollActivityTaskQueueResponse* resp) override {
-    return LongPoll(ctx, req->namespace_(), req->task_queue().name(),
+    return LongPoll(ctx, req,
                     [=, this](const std::string& ns_id, SteadyClock::time_point expiry, history::Done done) {
                       return d_.matching->PollActivityTasks(ns_id, req, resp, expiry, std::move(done));
                     });
@@ -204,8 +242,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   grpc::ServerUnaryReactor* DescribeTaskQueue(grpc::CallbackServerContext* ctx, const wsv1::DescribeTaskQueueRequest* req,
                                               wsv1::DescribeTaskQueueResponse* resp) override {
     NamespaceRef ns;
-    auto st = ResolveNamespace(req->namespace_(), &ns);
-    if (st.ok() && req->task_queue().name().empty()) st = errors::InvalidArgument("TaskQueue is not set on request.");
+    auto st = Admit(req, &ns);
     if (st.ok()) {
       auto kind = req->task_queue_type() == enums::TASK_QUEUE_TYPE_ACTIVITY ? records::QueueTask::ACTIVITY
                                                                            : records::QueueTask::WORKFLOW;
@@ -250,6 +287,17 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   }
 
  private:
+  // Temporal's order: the namespace first, then the request's own fields.
+  // Normalizing fills in what Temporal's frontend fills in; gRPC hands the
+  // handler a const view of a request this call owns, so changing it is safe.
+  template <class Request>
+  grpc::Status Admit(const Request* req, NamespaceRef* ns) {
+    if (auto st = ValidateNamespaceField(req->namespace_()); !st.ok()) return st;
+    if (auto st = ResolveNamespace(req->namespace_(), ns); !st.ok()) return st;
+    Normalize(const_cast<Request*>(req));
+    return Validate(*req);
+  }
+
   grpc::Status ResolveNamespace(const std::string& name, NamespaceRef* ns) {
     ns->name = name;
     return d_.namespaces->Resolve(name, &ns->id);
@@ -259,12 +307,12 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
 
   // Parks a long poll in matching; the reactor finishes when a task is
   // handed over, the poll expires, or the client cancels.
-  grpc::ServerUnaryReactor* LongPoll(grpc::CallbackServerContext* ctx, const std::string& ns_name,
-                                     const std::string& queue, const StartPoll& start) {
+  template <class Request>
+  grpc::ServerUnaryReactor* LongPoll(grpc::CallbackServerContext* ctx, const Request* req, const StartPoll& start) {
     auto* reactor = LongPollReactor::Create();
     NamespaceRef ns;
-    grpc::Status st = ResolveNamespace(ns_name, &ns);
-    if (st.ok() && queue.empty()) st = errors::InvalidArgument("TaskQueue is not set on request.");
+    grpc::Status st = ValidatePollDeadline(ctx);
+    if (st.ok()) st = Admit(req, &ns);
     if (!st.ok()) {
       reactor->Finish(st);
       return reactor;

@@ -21,19 +21,25 @@ grpc::Status HistoryEngine::StartActivityTask(int64_t task_id, const records::Qu
   }
   MutableState ms(*state, env_, NowNanos());
   ms.DeleteQueueTask(task_id);
-  auto& info = (*ms.s().mutable_activities())[task.scheduled_event_id()];
+  MarkActivityStarted(ms, (*ms.s().mutable_activities())[task.scheduled_event_id()], poll.identity());
+  if (auto st = Commit(ms); !st.ok()) return st;
+  FillActivityTask(ms.s(), ms.s().activities().at(task.scheduled_event_id()), poll.namespace_(), resp);
+  return grpc::Status::OK;
+}
+
+void HistoryEngine::MarkActivityStarted(MutableState& ms, records::ActivityInfo& info, const std::string& identity) {
   info.set_started(true);
   info.set_started_time_nanos(ms.now());
-  info.set_started_identity(poll.identity());
+  info.set_started_identity(identity);
   info.set_request_id(NewUuid());
   info.set_task_id(0);
   ArmActivityStartTimers(ms, info);
-  if (auto st = Commit(ms); !st.ok()) return st;
+}
 
-  const auto& s = ms.s();
-  const auto& a = s.activities().at(task.scheduled_event_id());
+void HistoryEngine::FillActivityTask(const State& s, const records::ActivityInfo& a, const std::string& ns_name,
+                                     wsv1::PollActivityTaskQueueResponse* resp) {
   resp->set_task_token(TokenFor(s, a.scheduled_event_id(), a.attempt(), a.activity_id()));
-  resp->set_workflow_namespace(poll.namespace_());
+  resp->set_workflow_namespace(ns_name);
   *resp->mutable_workflow_type() = s.start().workflow_type();
   *resp->mutable_workflow_execution() = Execution(s);
   *resp->mutable_activity_type() = a.activity_type();
@@ -49,7 +55,6 @@ grpc::Status HistoryEngine::StartActivityTask(int64_t task_id, const records::Qu
   *resp->mutable_start_to_close_timeout() = a.start_to_close_timeout();
   *resp->mutable_heartbeat_timeout() = a.heartbeat_timeout();
   *resp->mutable_retry_policy() = a.retry_policy();
-  return grpc::Status::OK;
 }
 
 grpc::Status HistoryEngine::RecordActivityTaskHeartbeat(const NamespaceRef& ns, const wsv1::RecordActivityTaskHeartbeatRequest& req,

@@ -255,10 +255,10 @@ void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& info) {
       info.add_timer_row_ids(ms.AddTimer(std::move(t)));
     }
   }
-  int64_t s2s = Ms(info.schedule_to_start_timeout());
-  // Schedule-to-start equal to schedule-to-close adds nothing.
-  if (s2s > 0 && s2s != Ms(info.schedule_to_close_timeout()))
-    arm(s2s, enums::TIMEOUT_TYPE_SCHEDULE_TO_START, ms.now());
+  // Armed even when it equals schedule-to-close: a task nobody picks up
+  // times out as SCHEDULE_TO_START, which the timer handler prefers when
+  // both are due (as Temporal orders timers due at the same time).
+  arm(Ms(info.schedule_to_start_timeout()), enums::TIMEOUT_TYPE_SCHEDULE_TO_START, ms.now());
 }
 
 void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& info) {

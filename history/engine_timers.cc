@@ -222,6 +222,12 @@ bool HistoryEngine::ApplyTimer(MutableState& ms, int64_t row_id, const records::
       auto& a = it->second;
       auto type = static_cast<enums::TimeoutType>(t.timeout_type());
       bool per_attempt = type != enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE;
+      int64_t s2s_ms = DurationToMs(a.schedule_to_start_timeout());
+      if (type == enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE && !a.started() && a.next_attempt_time_nanos() == 0 && s2s_ms > 0 &&
+          a.attempt_scheduled_time_nanos() + s2s_ms * 1'000'000 <= ms.now()) {
+        // Both are due; Temporal processes schedule-to-start first.
+        type = enums::TIMEOUT_TYPE_SCHEDULE_TO_START;
+      }
       if (per_attempt && a.attempt() != t.attempt()) return false;
       if ((type == enums::TIMEOUT_TYPE_START_TO_CLOSE || type == enums::TIMEOUT_TYPE_HEARTBEAT) && !a.started()) return false;
       if (type == enums::TIMEOUT_TYPE_SCHEDULE_TO_START && a.started()) return false;

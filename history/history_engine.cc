@@ -132,6 +132,7 @@ grpc::Status HistoryEngine::CommitAll(std::vector<std::unique_ptr<MutableState>>
 grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current) {
   persistence::WriteBatch batch;
   for (MutableState* ms : changes) {
+    if (!ms->IsRunning()) AbortUpdates(*ms);
     int64_t added = 0;
     for (const auto& e : ms->new_events()) added += static_cast<int64_t>(e.ByteSizeLong());
     ms->s().set_history_size_bytes(ms->s().history_size_bytes() + added);

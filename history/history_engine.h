@@ -208,7 +208,6 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current);
   persistence::VisibilityRow VisibilityOf(const State& s);
   void FillExecutionInfo(const State& s, temporal::api::workflow::v1::WorkflowExecutionInfo* info);
-  grpc::Status ValidateStart(const wsv1::StartWorkflowExecutionRequest& req);
   hv1::WorkflowExecutionStartedEventAttributes StartedAttributes(const wsv1::StartWorkflowExecutionRequest& req,
                                                                   int64_t now);
 
@@ -224,6 +223,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status CheckStartedWorkflowTask(const StatePtr& state, const records::TaskToken& token);
   void StartWorkflowTaskLocked(MutableState& ms, const std::string& identity, const std::string&);
   grpc::Status FillWorkflowTaskResponse(const State& s, wsv1::PollWorkflowTaskQueueResponse* resp);
+  static int64_t WorkflowTaskAttemptTimeoutMs(const records::WorkflowTaskInfo& w);
 
   // Updates handed to a workflow task that did not answer them wait for the next one.
   static void ReadmitUpdates(MutableState& ms);
@@ -250,9 +250,20 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status FailActivity(MutableState& ms, records::ActivityInfo& a, const temporal::api::failure::v1::Failure& failure,
                             const std::string& identity, bool is_timeout);
   void ArmActivityStartTimers(MutableState& ms, records::ActivityInfo& a);
+  void MarkActivityStarted(MutableState& ms, records::ActivityInfo& info, const std::string& identity);
+  static void FillActivityTask(const State& s, const records::ActivityInfo& a, const std::string& ns_name,
+                               wsv1::PollActivityTaskQueueResponse* resp);
+  // Eager activities: the activities the completing task asked to run
+  // itself are started at once and returned with the completion.
+  std::vector<int64_t> StartEagerActivities(MutableState& ms, const wsv1::RespondWorkflowTaskCompletedRequest& req);
 
   // ------------------------------------------------------------- updates
   std::optional<CommandError> ApplyUpdateMessage(MutableState& ms, const temporal::api::protocol::v1::Message& m);
+
+  // Updates end with their run, once every command and message of the
+  // closing task is applied: an accepted one completes with Temporal's
+  // AcceptedUpdateCompletedWorkflow failure, the others are aborted.
+  static void AbortUpdates(MutableState& ms);
 
   // Admits an update (once per update id) onto a locked, running run.
   grpc::Status AdmitUpdate(const StatePtr& state, const temporal::api::update::v1::Request& request);
@@ -265,7 +276,6 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void WaitUpdate(const ExecutionKey& key, const std::string& update_id, enums::UpdateWorkflowExecutionLifecycleStage wanted,
                   Deadline deadline, UpdateFill fill, Done done, bool expired);
   static enums::UpdateWorkflowExecutionLifecycleStage WantedStage(const temporal::api::update::v1::WaitPolicy& p);
-  grpc::Status ValidateUpdate(const wsv1::UpdateWorkflowExecutionRequest& req);
   UpdateFill FillUpdateResponse(wsv1::UpdateWorkflowExecutionResponse* resp, const std::string& update_id);
   void UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::UpdateWorkflowExecutionRequest* req,
                                wsv1::UpdateWorkflowExecutionResponse* resp, Deadline deadline, Done done) override;

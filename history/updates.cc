@@ -54,6 +54,30 @@ std::optional<CommandError> HistoryEngine::ApplyUpdateMessage(MutableState& ms, 
   return std::nullopt;
 }
 
+void HistoryEngine::AbortUpdates(MutableState& ms) {
+  bool next_run = ms.next_run().has_value();
+  for (auto& [id, u] : *ms.s().mutable_updates()) {
+    switch (u.state()) {
+      case records::UpdateInfo::ACCEPTED: {
+        auto* f = u.mutable_outcome()->mutable_failure();
+        f->set_message("Workflow Update failed because the Workflow completed before the Update completed.");
+        f->set_source("Server");
+        f->mutable_application_failure_info()->set_type("AcceptedUpdateCompletedWorkflow");
+        f->mutable_application_failure_info()->set_non_retryable(true);
+        u.set_state(records::UpdateInfo::COMPLETED);
+        break;
+      }
+      case records::UpdateInfo::ADMITTED:
+      case records::UpdateInfo::SENT:
+        u.set_state(records::UpdateInfo::ABORTED);
+        u.set_aborted_for_next_run(next_run);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
 grpc::Status HistoryEngine::AdmitUpdate(const StatePtr& state, const temporal::api::update::v1::Request& request) {
   if (state->updates().contains(request.meta().update_id())) return grpc::Status::OK;  // Deduplicated.
   MutableState ms(*state, env_, NowNanos());
@@ -75,8 +99,15 @@ void HistoryEngine::WaitUpdate(const ExecutionKey& key, const std::string& updat
   if (!state) return done(WorkflowNotFound(key));
   common::WorkflowExecution exec = Execution(*state);
   auto it = state->updates().find(update_id);
-  if (it == state->updates().end()) return done(errors::NotFound("update " + update_id + " not found"));
+  if (it == state->updates().end()) return done(errors::NotFound("update \"" + update_id + "\" not found"));
   const auto& u = it->second;
+  if (u.state() == records::UpdateInfo::ABORTED) {
+    wf_lock.unlock();
+    // Retryable when a new run took over: the SDK retries onto it.
+    return done(u.aborted_for_next_run()
+                    ? errors::WorkflowBusy("workflow operation can not be applied because workflow is closing")
+                    : errors::NotFound("workflow update was aborted by closing workflow"));
+  }
   using Stage = enums::UpdateWorkflowExecutionLifecycleStage;
   Stage reached = u.state() == records::UpdateInfo::COMPLETED || u.state() == records::UpdateInfo::REJECTED
                       ? enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
@@ -87,10 +118,6 @@ void HistoryEngine::WaitUpdate(const ExecutionKey& key, const std::string& updat
     wf_lock.unlock();
     fill(exec, reached, &outcome);
     return done(grpc::Status::OK);
-  }
-  if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
-    wf_lock.unlock();
-    return done(errors::NotFound("workflow execution already completed"));
   }
   if (reached >= wanted || expired || std::chrono::steady_clock::now() >= deadline) {
     wf_lock.unlock();
@@ -107,13 +134,6 @@ enums::UpdateWorkflowExecutionLifecycleStage HistoryEngine::WantedStage(const te
              : stage;
 }
 
-grpc::Status HistoryEngine::ValidateUpdate(const wsv1::UpdateWorkflowExecutionRequest& req) {
-  if (req.workflow_execution().workflow_id().empty()) return errors::InvalidArgument("WorkflowId is not set on request.");
-  if (req.request().meta().update_id().empty()) return errors::InvalidArgument("Update ID is not set on request.");
-  if (req.request().input().name().empty()) return errors::InvalidArgument("Update name is not set on request.");
-  return grpc::Status::OK;
-}
-
 HistoryEngine::UpdateFill HistoryEngine::FillUpdateResponse(wsv1::UpdateWorkflowExecutionResponse* resp,
                                                             const std::string& update_id) {
   return [resp, update_id](const common::WorkflowExecution& exec, enums::UpdateWorkflowExecutionLifecycleStage stage,
@@ -127,7 +147,6 @@ HistoryEngine::UpdateFill HistoryEngine::FillUpdateResponse(wsv1::UpdateWorkflow
 
 void HistoryEngine::UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::UpdateWorkflowExecutionRequest* req,
                                             wsv1::UpdateWorkflowExecutionResponse* resp, Deadline deadline, Done done) {
-  if (auto st = ValidateUpdate(*req); !st.ok()) return done(st);
   ExecutionKey key;
   {
     std::lock_guard wf_lock(LockFor(ns.id, req->workflow_execution().workflow_id()));
@@ -135,8 +154,12 @@ void HistoryEngine::UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::
     if (auto st = Resolve(ns.id, req->workflow_execution(), &state); !st.ok()) return done(st);
     if (!req->first_execution_run_id().empty() && state->first_execution_run_id() != req->first_execution_run_id())
       return done(errors::NotFound("workflow execution not found for the given first execution run ID"));
-    if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return done(AlreadyCompleted());
-    if (auto st = AdmitUpdate(state, req->request()); !st.ok()) return done(st);
+    if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
+      // A closed run still answers for the updates it knew.
+      if (!state->updates().contains(req->request().meta().update_id())) return done(AlreadyCompleted());
+    } else if (auto st = AdmitUpdate(state, req->request()); !st.ok()) {
+      return done(st);
+    }
     key = {state->namespace_id(), state->workflow_id(), state->run_id()};
   }
   const std::string& id = req->request().meta().update_id();
@@ -146,7 +169,6 @@ void HistoryEngine::UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::
 void HistoryEngine::PollWorkflowExecutionUpdate(const NamespaceRef& ns, const wsv1::PollWorkflowExecutionUpdateRequest* req,
                                                 wsv1::PollWorkflowExecutionUpdateResponse* resp, Deadline deadline, Done done) {
   const auto& ref = req->update_ref();
-  if (ref.update_id().empty()) return done(errors::InvalidArgument("Update ID is not set on request."));
   StatePtr state;
   {
     std::lock_guard wf_lock(LockFor(ns.id, ref.workflow_execution().workflow_id()));
@@ -167,19 +189,12 @@ void HistoryEngine::PollWorkflowExecutionUpdate(const NamespaceRef& ns, const ws
 
 void HistoryEngine::ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::ExecuteMultiOperationRequest* req,
                                           wsv1::ExecuteMultiOperationResponse* resp, Deadline deadline, Done done) {
-  if (req->operations_size() != 2 || !req->operations(0).has_start_workflow() || !req->operations(1).has_update_workflow())
-    return done(errors::InvalidArgument("Operations must be a start-workflow followed by an update-workflow."));
+  // The frontend checked the shape: a start, then an update of that workflow.
   const auto& start = req->operations(0).start_workflow();
   const auto& update = req->operations(1).update_workflow();
   auto fail = [&](int index, const grpc::Status& st) {
     done(errors::MultiOperationFailed(st, index));
   };
-  if (auto st = ValidateStart(start); !st.ok()) return fail(0, st);
-  if (auto st = ValidateUpdate(update); !st.ok()) return fail(1, st);
-  if (update.workflow_execution().workflow_id() != start.workflow_id())
-    return fail(1, errors::InvalidArgument("WorkflowId of the update must match the started workflow."));
-  if (start.workflow_id_conflict_policy() == enums::WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED)
-    return fail(0, errors::InvalidArgument("WorkflowIdConflictPolicy must be set for update-with-start."));
   auto* start_resp = resp->add_responses()->mutable_start_workflow();
   auto* update_resp = resp->add_responses()->mutable_update_workflow();
   ExecutionKey key;

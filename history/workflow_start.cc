@@ -6,7 +6,6 @@ namespace kairos::history {
 
 grpc::Status HistoryEngine::StartWorkflowExecution(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
                                                    wsv1::StartWorkflowExecutionResponse* resp) {
-  if (auto st = ValidateStart(req); !st.ok()) return st;
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
   return StartLocked(ns, req, nullptr, resp);
 }
@@ -34,8 +33,6 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
   if (req.has_header()) *start.mutable_header() = req.header();
   *start.mutable_workflow_start_delay() = req.workflow_start_delay();
   if (req.has_priority()) *start.mutable_priority() = req.priority();
-  if (auto st = ValidateStart(start); !st.ok()) return st;
-  if (req.signal_name().empty()) return errors::InvalidArgument("SignalName is not set on request.");
   SignalInput signal{req.signal_name(), req.signal_input(), req.header(), req.identity(), req.request_id()};
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
   auto current = Current(ns.id, req.workflow_id());
@@ -62,7 +59,6 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
 }
 
 grpc::Status HistoryEngine::SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) {
-  if (req.signal_name().empty()) return errors::InvalidArgument("SignalName is not set on request.");
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_execution().workflow_id()));
   StatePtr state;
   if (auto st = Resolve(ns.id, req.workflow_execution(), &state); !st.ok()) return st;
@@ -186,11 +182,21 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
           [&](MutableState& m) {
             if (signal) AddSignal(m, *signal);
           });
+  // Eager start: the first workflow task goes back in the response, already
+  // started, instead of through the task queue (only for a run that starts
+  // now; a delayed one waits for its backoff).
+  bool eager = req.request_eager_execution() && ms->HasWorkflowTask();
+  if (eager) {
+    ms->DeleteQueueTask(ms->s().workflow_task().task_id());
+    StartWorkflowTaskLocked(*ms, req.identity(), "");
+  }
   changes.push_back(std::move(ms));
   if (auto st = CommitAll(changes, /*new_current=*/changes.back().get()); !st.ok()) return st;
-  resp->set_run_id(changes.back()->s().run_id());
+  const State& started = changes.back()->s();
+  resp->set_run_id(started.run_id());
   resp->set_started(true);
   resp->set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+  if (eager) return FillWorkflowTaskResponse(started, resp->mutable_eager_workflow_task());
   return grpc::Status::OK;
 }
 
@@ -202,25 +208,6 @@ grpc::Status HistoryEngine::TerminateWorkflowExecution(const NamespaceRef& ns, c
   MutableState ms(*state, env_, NowNanos());
   TerminateRun(ms, req.reason(), req.identity(), req.has_details() ? &req.details() : nullptr);
   return Commit(ms);
-}
-
-grpc::Status HistoryEngine::ValidateStart(const wsv1::StartWorkflowExecutionRequest& req) {
-  if (req.workflow_id().empty()) return errors::InvalidArgument("WorkflowId is not set on request.");
-  if (req.workflow_id().size() > 1000) return errors::InvalidArgument("WorkflowId exceeds length limit.");
-  if (req.workflow_type().name().empty()) return errors::InvalidArgument("WorkflowType is not set on request.");
-  if (req.task_queue().name().empty()) return errors::InvalidArgument("TaskQueue is not set on request.");
-  if (DurationToMs(req.workflow_execution_timeout()) < 0) return errors::InvalidArgument("Invalid WorkflowExecutionTimeout.");
-  if (DurationToMs(req.workflow_run_timeout()) < 0) return errors::InvalidArgument("Invalid WorkflowRunTimeout.");
-  if (DurationToMs(req.workflow_task_timeout()) < 0) return errors::InvalidArgument("Invalid WorkflowTaskTimeout.");
-  if (DurationToMs(req.workflow_start_delay()) < 0) return errors::InvalidArgument("Invalid WorkflowStartDelay.");
-  if (req.request_id().size() > 255) return errors::InvalidArgument("RequestId exceeds length limit.");
-  if (req.has_retry_policy()) {
-    const auto& p = req.retry_policy();
-    if (p.backoff_coefficient() != 0 && p.backoff_coefficient() < 1)
-      return errors::InvalidArgument("BackoffCoefficient cannot be less than 1.");
-    if (p.maximum_attempts() < 0) return errors::InvalidArgument("MaximumAttempts cannot be negative.");
-  }
-  return grpc::Status::OK;
 }
 
 hv1::WorkflowExecutionStartedEventAttributes HistoryEngine::StartedAttributes(const wsv1::StartWorkflowExecutionRequest& req,

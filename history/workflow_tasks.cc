@@ -2,6 +2,8 @@
 // sticky task queue.
 #include "history_engine.h"
 
+#include <random>
+
 namespace kairos::history {
 
 grpc::Status HistoryEngine::StartWorkflowTask(int64_t task_id, const records::QueueTask& task,
@@ -53,8 +55,6 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
   ms->MaterializeTransientWorkflowTask();
   const auto wft = ms->s().workflow_task();
   bool completes = false;
-  bool undelivered_updates = false;
-  for (const auto& [id, u] : state->updates()) undelivered_updates |= u.state() == records::UpdateInfo::ADMITTED;
   for (const auto& c : req.commands()) {
     auto t = c.command_type();
     completes |= t == enums::COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION || t == enums::COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION ||
@@ -62,8 +62,10 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
                  t == enums::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION;
   }
   std::optional<CommandError> error;
-  if (completes && (!ms->s().buffered_events().empty() || undelivered_updates)) {
+  if (completes && !ms->s().buffered_events().empty()) {
     // The workflow has not seen everything that happened: it must not close.
+    // Updates it has not seen do not hold it open; they end with the run
+    // (see AbortUpdates).
     error = CommandError{enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
                          "Workflow has unhandled events: a new workflow task is scheduled."};
   }
@@ -102,6 +104,12 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     if (!error) ReadmitUpdates(*ms);
   }
   if (error) {
+    // A retried task that fails the same way again changes nothing: it is
+    // left to time out, and its timeout grows with each attempt (see
+    // WorkflowTaskAttemptTimeoutMs), as Temporal does, instead of being
+    // handed straight back to a worker that will refuse it again.
+    if (wft.attempt() > 1 && error->cause != enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND)
+      return errors::InvalidArgument(error->message);
     // Throw the change away; record the failed task instead.
     auto failed = std::make_unique<MutableState>(*state, env_, NowNanos());
     temporal::api::failure::v1::Failure failure;
@@ -121,18 +129,36 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     ms->ScheduleWorkflowTask(1, true, speculative);
     new_task = true;
   }
-  if (new_task && req.return_new_workflow_task() && ms->HasWorkflowTask()) {
+  auto eager = StartEagerActivities(*ms, req);
+  bool return_task = new_task && req.return_new_workflow_task() && ms->HasWorkflowTask();
+  if (return_task) {
     // Hand the new task straight back instead of through the queue.
     int64_t task_id = ms->s().workflow_task().task_id();
     ms->DeleteQueueTask(task_id);
     StartWorkflowTaskLocked(*ms, req.identity(), "");
-    if (auto st = Commit(*ms); !st.ok()) return st;
-    AnswerQueries(req);
-    return FillWorkflowTaskResponse(ms->s(), resp->mutable_workflow_task());
   }
-  auto st = Commit(*ms);
-  if (st.ok()) AnswerQueries(req);
-  return st;
+  if (auto st = Commit(*ms); !st.ok()) return st;
+  AnswerQueries(req);
+  for (int64_t id : eager) FillActivityTask(ms->s(), ms->s().activities().at(id), ns.name, resp->add_activity_tasks());
+  if (return_task) return FillWorkflowTaskResponse(ms->s(), resp->mutable_workflow_task());
+  return grpc::Status::OK;
+}
+
+std::vector<int64_t> HistoryEngine::StartEagerActivities(MutableState& ms, const wsv1::RespondWorkflowTaskCompletedRequest& req) {
+  std::vector<int64_t> started;
+  if (!ms.IsRunning()) return started;
+  for (const auto& c : req.commands()) {
+    if (c.command_type() != enums::COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK) continue;
+    const auto& a = c.schedule_activity_task_command_attributes();
+    if (!a.request_eager_execution()) continue;
+    for (auto& [id, info] : *ms.s().mutable_activities()) {
+      if (info.activity_id() != a.activity_id() || info.started() || info.attempt() != 1) continue;
+      ms.DeleteQueueTask(info.task_id());
+      MarkActivityStarted(ms, info, req.identity());
+      started.push_back(id);
+    }
+  }
+  return started;
 }
 
 grpc::Status HistoryEngine::RespondWorkflowTaskFailed(const NamespaceRef& ns, const wsv1::RespondWorkflowTaskFailedRequest& req,
@@ -215,9 +241,26 @@ void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string&
   t.set_event_id(w->scheduled_event_id());
   t.set_attempt(w->attempt());
   t.set_timeout_type(enums::TIMEOUT_TYPE_START_TO_CLOSE);
-  t.set_fire_time_nanos(ms.now() + DurationToMs(w->start_to_close_timeout()) * 1'000'000);
+  t.set_fire_time_nanos(ms.now() + WorkflowTaskAttemptTimeoutMs(*w) * 1'000'000);
   int64_t row = ms.AddTimer(std::move(t));
   ms.s().mutable_workflow_task()->set_timer_row_id(row);
+}
+
+int64_t HistoryEngine::WorkflowTaskAttemptTimeoutMs(const records::WorkflowTaskInfo& w) {
+  // Temporal gives a task that keeps failing more time on each attempt past
+  // the third (5 s doubling, at most 10 minutes, jittered down by up to
+  // 20%), so that a workflow that cannot make progress is not retried at
+  // the speed of its worker.
+  int64_t timeout = DurationToMs(w.start_to_close_timeout());
+  constexpr int kFreeAttempts = 3;
+  constexpr int64_t kBackoffBaseMs = 5'000;
+  constexpr int64_t kBackoffMaxMs = 10 * 60'000;
+  if (w.attempt() <= kFreeAttempts) return timeout;
+  int doublings = std::min(w.attempt() - kFreeAttempts - 1, 20);
+  int64_t backoff = std::min(kBackoffBaseMs << doublings, kBackoffMaxMs);
+  std::uniform_real_distribution<double> jitter(0.8, 1.0);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return timeout + static_cast<int64_t>(static_cast<double>(backoff) * jitter(rng));
 }
 
 grpc::Status HistoryEngine::FillWorkflowTaskResponse(const State& s, wsv1::PollWorkflowTaskQueueResponse* resp) {
@@ -255,6 +298,9 @@ grpc::Status HistoryEngine::FillWorkflowTaskResponse(const State& s, wsv1::PollW
 void HistoryEngine::FailWorkflowTask(MutableState& ms, enums::WorkflowTaskFailedCause cause,
                                      const temporal::api::failure::v1::Failure* failure, const std::string& identity) {
   ReadmitUpdates(ms);
+  // A speculative task (one scheduled for an update) that fails is recorded
+  // like any other first attempt: scheduled, started, failed.
+  if (ms.s().workflow_task().speculative()) ms.MaterializeTransientWorkflowTask();
   auto w = ms.s().workflow_task();
   if (!w.transient()) {
     auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_FAILED);

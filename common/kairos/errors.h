@@ -22,6 +22,9 @@ grpc::Status WorkflowAlreadyStarted(const std::string& message, const std::strin
 grpc::Status QueryFailed(const std::string& message);
 grpc::Status ResourceExhausted(const std::string& message);
 grpc::Status Canceled(const std::string& message);
+grpc::Status PermissionDenied(const std::string& message);
+// RESOURCE_EXHAUSTED, cause BUSY_WORKFLOW: SDKs retry it.
+grpc::Status WorkflowBusy(const std::string& message);
 grpc::Status DeadlineExceeded(const std::string& message);
 // Update-with-start: the failed operation's status, the others aborted.
 grpc::Status MultiOperationFailed(const grpc::Status& cause, int failed_index, int operations = 2);
