@@ -49,7 +49,9 @@ Status ValidateExecution(bool present, const common::WorkflowExecution& e) {
 
 Status ValidateWorkflowId(const std::string& id) {
   if (id.empty()) return Invalid("WorkflowId is not set on request.");
-  if (id.size() > kMaxIdLength) return Invalid("WorkflowId length exceeds limit.");
+  if (id.size() > kMaxIdLength)
+    return Invalid("WorkflowId exceeds maximum allowed length (" + std::to_string(id.size()) + "/" +
+                   std::to_string(kMaxIdLength) + ")");
   return Status::OK;
 }
 
@@ -204,7 +206,7 @@ bool IsValidUuid(std::string_view s) {
 
 Status ValidateNamespaceField(const std::string& name) {
   if (name.size() > kMaxIdLength) return Invalid("Namespace length exceeds limit.");
-  if (name.empty()) return Invalid("Namespace not set on request.");
+  if (name.empty()) return Invalid("Namespace is empty.");
   return Status::OK;
 }
 

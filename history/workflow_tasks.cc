@@ -96,9 +96,11 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
       applied.insert(message_id);
       return ApplyUpdateMessage(*ms, *it->second);
     });
-    // Messages no command placed come after the commands, in order.
+    // Messages no command placed come after the commands, in order; once a
+    // command closed the run they come too late, and their updates end with
+    // it (as on Temporal).
     for (const auto& m : req.messages()) {
-      if (error || applied.contains(m.id())) continue;
+      if (error || applied.contains(m.id()) || !ms->IsRunning()) continue;
       error = ApplyUpdateMessage(*ms, m);
     }
     if (!error) ReadmitUpdates(*ms);
