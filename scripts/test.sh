@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit tests, then the Go and TypeScript SDK
+# Runs the whole test suite: unit tests, then the Go, TypeScript and Python SDK
 # end-to-end tests against the release binary, then the unit tests and the Go
 # end-to-end tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 set -euo pipefail
@@ -16,6 +16,9 @@ echo "== Go SDK end-to-end tests"
 
 echo "== TypeScript SDK end-to-end tests"
 (cd tests/e2e/ts && KAIROS_BIN="$root/build/server/kairos" npm test --silent)
+
+echo "== Python SDK end-to-end tests"
+(cd tests/e2e/py && KAIROS_BIN="$root/build/server/kairos" .venv/bin/python -m pytest)
 
 echo "== sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAIROS_SANITIZE=ON >/dev/null
