@@ -11,7 +11,7 @@ namespace {
 NextRun NextRunFrom(const MutableState& ms, enums::ContinueAsNewInitiator initiator, int64_t backoff_ms) {
   const auto& s = ms.s();
   NextRun next;
-  next.run_id = NewUuid();
+  next.run_id = NewUuidV7();
   next.backoff_ms = backoff_ms;
   auto& a = next.start;
   a = s.start();

@@ -175,7 +175,7 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
     TerminateRun(*ms, "TerminateExisting", req.identity(), nullptr);
     changes.push_back(std::move(ms));
   }
-  std::string run_id = NewUuid();
+  std::string run_id = NewUuidV7();
   auto ms = std::make_unique<MutableState>(FreshState(ns.id, ns.name, req.workflow_id(), run_id, "", req.request_id()),
                                            env_, NowNanos());
   InitRun(*ms, StartedAttributes(req, ms->now()), DurationToMs(req.workflow_start_delay()),
