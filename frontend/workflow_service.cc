@@ -7,6 +7,7 @@
 #include "kairos/frontend/request_validation.h"
 #include "kairos/history/history_service.h"
 #include "kairos/matching/matching_service.h"
+#include "kairos/scheduler/scheduler_service.h"
 #include "kairos/time_util.h"
 #include "kairos/workflow_service_rpcs.inc"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
@@ -181,6 +182,25 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL_NO_RESPONSE(ResetStickyTaskQueue)
 #undef KAIROS_HISTORY_CALL
 #undef KAIROS_HISTORY_CALL_NO_RESPONSE
+
+  // ---------------------------------------------------------- schedules
+#define KAIROS_SCHEDULER_CALL(Name)                                                                                 \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
+                                 wsv1::Name##Response* resp) override {                                             \
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
+      NamespaceRef ns;                                                                                              \
+      if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
+      return d_.scheduler->Name(ns, *req, resp);                                                                    \
+    });                                                                                                             \
+  }
+  KAIROS_SCHEDULER_CALL(CreateSchedule)
+  KAIROS_SCHEDULER_CALL(DescribeSchedule)
+  KAIROS_SCHEDULER_CALL(UpdateSchedule)
+  KAIROS_SCHEDULER_CALL(PatchSchedule)
+  KAIROS_SCHEDULER_CALL(DeleteSchedule)
+  KAIROS_SCHEDULER_CALL(ListSchedules)
+  KAIROS_SCHEDULER_CALL(ListScheduleMatchingTimes)
+#undef KAIROS_SCHEDULER_CALL
 
   // Calls that may wait inside history (long polls on a workflow's state).
   // History waits answer empty a second before the caller's deadline; queries

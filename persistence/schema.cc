@@ -65,6 +65,15 @@ CREATE TABLE visibility (
 ) WITHOUT ROWID;
 CREATE INDEX visibility_by_start ON visibility (namespace_id, start_time_nanos DESC);
 )sql",
+      // 2: schedules (the scheduler's durable state).
+      R"sql(
+CREATE TABLE schedules (
+  namespace_id TEXT NOT NULL,
+  schedule_id  TEXT NOT NULL,
+  record       BLOB NOT NULL,
+  PRIMARY KEY (namespace_id, schedule_id)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

@@ -65,6 +65,7 @@ class SqliteStore final : public Store {
   std::vector<VisibilityRow> ListVisibility(const std::string& namespace_id, int64_t offset,
                                             int limit) override;
   std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
+  std::vector<ScheduleRow> LoadSchedules() override;
 
  private:
   // A caller of Commit waiting in line. The one at the front is the leader:
@@ -105,7 +106,7 @@ int CurrentSchemaVersion() { return static_cast<int>(Migrations().size()); }
 bool WriteBatch::empty() const {
   return namespace_upserts.empty() && namespace_deletes.empty() && executions.empty() && events.empty() &&
          task_inserts.empty() && task_deletes.empty() && timer_inserts.empty() && timer_deletes.empty() &&
-         visibility.empty();
+         visibility.empty() && schedule_upserts.empty() && schedule_deletes.empty();
 }
 
 SqliteStore::~SqliteStore() {
@@ -359,6 +360,21 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
     BindBlob(s, 11, v.info);
     if (auto st = Step(s); !st.ok()) return st;
   }
+  for (const auto& r : b.schedule_upserts) {
+    sqlite3_stmt* s = Prepare(
+        "INSERT INTO schedules (namespace_id, schedule_id, record) VALUES (?, ?, ?) "
+        "ON CONFLICT (namespace_id, schedule_id) DO UPDATE SET record = excluded.record");
+    BindText(s, 1, r.namespace_id);
+    BindText(s, 2, r.schedule_id);
+    BindBlob(s, 3, r.record);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (const auto& [ns, id] : b.schedule_deletes) {
+    sqlite3_stmt* s = Prepare("DELETE FROM schedules WHERE namespace_id = ? AND schedule_id = ?");
+    BindText(s, 1, ns);
+    BindText(s, 2, id);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
   return grpc::Status::OK;
 }
 
@@ -500,6 +516,16 @@ std::optional<VisibilityRow> SqliteStore::GetVisibility(const ExecutionKey& key)
   BindText(s, 3, key.run_id);
   std::optional<VisibilityRow> out;
   if (sqlite3_step(s) == SQLITE_ROW) out = ReadVisibility(s);
+  sqlite3_reset(s);
+  return out;
+}
+
+std::vector<ScheduleRow> SqliteStore::LoadSchedules() {
+  std::lock_guard lock(db_mu_);
+  std::vector<ScheduleRow> out;
+  sqlite3_stmt* s = Prepare("SELECT namespace_id, schedule_id, record FROM schedules ORDER BY namespace_id, schedule_id");
+  if (!s) return out;
+  while (sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)});
   sqlite3_reset(s);
   return out;
 }

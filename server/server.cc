@@ -13,6 +13,7 @@
 #include "kairos/history/history_service.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/persistence/sqlite_store.h"
+#include "kairos/scheduler/scheduler_service.h"
 #include "kairos/version.h"
 
 namespace kairos::server {
@@ -48,8 +49,10 @@ int Run(const ServerOptions& options) {
     return 1;
   }
   history->Start();
+  auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());
+  scheduler->Start();
 
-  frontend::Dependencies deps{&namespaces, history.get(), matching.get(), executor.get()};
+  frontend::Dependencies deps{&namespaces, history.get(), matching.get(), executor.get(), scheduler.get()};
   frontend::FrontendOptions fe_options{kVersion, options.search_attributes};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);
@@ -67,6 +70,7 @@ int Run(const ServerOptions& options) {
   auto server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", address);
+    scheduler->Stop();
     history->Stop();
     return 1;
   }
@@ -86,6 +90,7 @@ int Run(const ServerOptions& options) {
   // Answer parked polls and history waits first: the server's shutdown
   // waits for every call in flight to finish.
   matching->Shutdown();
+  scheduler->Stop();
   history->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   executor.reset();  // Runs what is queued, so every commit in flight ends.

@@ -19,6 +19,9 @@ class HistoryService;
 namespace matching {
 class MatchingService;
 }
+namespace scheduler {
+class SchedulerService;
+}
 }  // namespace kairos
 
 namespace kairos::frontend {
@@ -36,6 +39,7 @@ struct Dependencies {
   history::HistoryService* history;
   matching::MatchingService* matching;
   Executor* executor;
+  scheduler::SchedulerService* scheduler;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);

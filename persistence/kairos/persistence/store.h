@@ -69,6 +69,12 @@ struct VisibilityRow {
   std::string info;  // Serialized temporal.api.workflow.v1.WorkflowExecutionInfo.
 };
 
+struct ScheduleRow {
+  std::string namespace_id;
+  std::string schedule_id;
+  std::string record;  // Serialized records::ScheduleRecord.
+};
+
 // One atomic state change.
 struct WriteBatch {
   std::vector<NamespaceRow> namespace_upserts;
@@ -80,6 +86,8 @@ struct WriteBatch {
   std::vector<TimerRow> timer_inserts;
   std::vector<int64_t> timer_deletes;
   std::vector<VisibilityRow> visibility;
+  std::vector<ScheduleRow> schedule_upserts;
+  std::vector<std::pair<std::string, std::string>> schedule_deletes;  // (namespace id, schedule id)
 
   bool empty() const;
 };
@@ -116,6 +124,9 @@ class Store {
   virtual std::vector<VisibilityRow> ListVisibility(const std::string& namespace_id, int64_t offset,
                                                     int limit) = 0;
   virtual std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) = 0;
+
+  // Every schedule of every namespace (the scheduler keeps them in memory).
+  virtual std::vector<ScheduleRow> LoadSchedules() = 0;
 };
 
 }  // namespace kairos::persistence
