@@ -6,8 +6,6 @@
 
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include <grpcpp/impl/service_type.h>
 
@@ -19,6 +17,10 @@ class HistoryService;
 namespace matching {
 class MatchingService;
 }
+namespace visibility {
+class VisibilityService;
+class SearchAttributeRegistry;
+}  // namespace visibility
 }  // namespace kairos
 
 namespace kairos::frontend {
@@ -27,8 +29,6 @@ class NamespaceRegistry;
 
 struct FrontendOptions {
   std::string server_version;
-  // Custom search attributes declared at start (name, IndexedValueType name).
-  std::vector<std::pair<std::string, std::string>> search_attributes;
 };
 
 struct Dependencies {
@@ -36,6 +36,8 @@ struct Dependencies {
   history::HistoryService* history;
   matching::MatchingService* matching;
   Executor* executor;
+  visibility::VisibilityService* visibility;
+  visibility::SearchAttributeRegistry* search_attributes;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);
