@@ -80,8 +80,13 @@ class Translator {
 
   std::string Convert(const Expr& e) {
     switch (e.kind) {
-      case Expr::kAnd: return "(" + Convert(*e.left) + ") AND (" + Convert(*e.right) + ")";
-      case Expr::kOr: return "(" + Convert(*e.left) + ") OR (" + Convert(*e.right) + ")";
+      case Expr::kAnd:
+      case Expr::kOr: {
+        // Parameters are bound in the order the text holds them: left first.
+        std::string left = Convert(*e.left);
+        std::string right = Convert(*e.right);
+        return "(" + left + (e.kind == Expr::kAnd ? ") AND (" : ") OR (") + right + ")";
+      }
       case Expr::kNot: return "NOT (" + Convert(*e.left) + ")";
       case Expr::kParen: return "(" + Convert(*e.left) + ")";
       case Expr::kCompare: return Compare(e);
