@@ -254,7 +254,9 @@ func TestVisibilityListFilter(t *testing.T) {
 	requireErrorAs[*serviceerror.InvalidArgument](t, err, "count on a removed attribute")
 }
 
-func executionIDs[T interface{ GetExecution() *commonpb.WorkflowExecution }](es []T) []string {
+func executionIDs[T interface {
+	GetExecution() *commonpb.WorkflowExecution
+}](es []T) []string {
 	var ids []string
 	for _, e := range es {
 		ids = append(ids, e.GetExecution().GetWorkflowId())
