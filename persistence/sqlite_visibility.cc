@@ -68,7 +68,7 @@ grpc::Status Run(sqlite3* db, sqlite3_stmt* s) {
 }
 
 std::string Where(const VisibilityFilter& filter) {
-  std::string where = "v.namespace_id = ?";
+  std::string where = "v.namespace_id = ?1";
   if (!filter.where.empty()) where += " AND (" + filter.where + ")";
   return where;
 }

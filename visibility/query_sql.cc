@@ -83,11 +83,20 @@ class Translator {
       case Expr::kAnd:
       case Expr::kOr: {
         // Parameters are bound in the order the text holds them: left first.
+        bool positive = positive_;
+        if (e.kind == Expr::kOr) positive_ = false;
         std::string left = Convert(*e.left);
         std::string right = Convert(*e.right);
+        positive_ = positive;
         return "(" + left + (e.kind == Expr::kAnd ? ") AND (" : ") OR (") + right + ")";
       }
-      case Expr::kNot: return "NOT (" + Convert(*e.left) + ")";
+      case Expr::kNot: {
+        bool positive = positive_;
+        positive_ = false;
+        std::string inner = Convert(*e.left);
+        positive_ = positive;
+        return "NOT (" + inner + ")";
+      }
       case Expr::kParen: return "(" + Convert(*e.left) + ")";
       case Expr::kCompare: return Compare(e);
       case Expr::kRange: return Range(e);
@@ -230,7 +239,25 @@ class Translator {
       throw QueryError{std::string(kInvalid) + ": unexpected value type for operator " + e.op};
     // Values are checked before the operator, as Temporal does.
     for (const auto& l : e.values) (void)Value(c, l);
-    if (c.type == enums::INDEXED_VALUE_TYPE_KEYWORD_LIST) return ListCompare(c, e);
+    std::string driver = Driver(c, e);
+    if (!driver.empty()) return driver + " AND " + CompareChecked(c, e);
+    return CompareChecked(c, e);
+  }
+
+  // A condition every match must meet anyway, that SQLite can start from:
+  // the runs holding one of the keywords, found through the value index
+  // instead of reading every run of the namespace. Only where the
+  // comparison must hold for the whole query (not under OR or NOT).
+  std::string Driver(const Column& c, const Expr& e) {
+    if (!positive_ || !c.system.empty() || (e.op != "=" && e.op != "in")) return "";
+    if (c.type != enums::INDEXED_VALUE_TYPE_KEYWORD && c.type != enums::INDEXED_VALUE_TYPE_KEYWORD_LIST) return "";
+    params.emplace_back(c.field);
+    return "(v.workflow_id, v.run_id) IN (SELECT a.workflow_id, a.run_id FROM visibility_search_attributes a "
+           "WHERE a.namespace_id = ?1 AND a.name = ? AND a.text_value IN " +
+           Placeholders(c, e.values) + ")";
+  }
+
+  std::string CompareChecked(const Column& c, const Expr& e) {    if (c.type == enums::INDEXED_VALUE_TYPE_KEYWORD_LIST) return ListCompare(c, e);
     if (c.type == enums::INDEXED_VALUE_TYPE_TEXT) return TextCompare(c, e);
     if ((e.op == "starts_with" || e.op == "not starts_with") && c.type != enums::INDEXED_VALUE_TYPE_KEYWORD) {
       std::string upper = e.op == "starts_with" ? "STARTS_WITH" : "NOT STARTS_WITH";
@@ -303,6 +330,7 @@ class Translator {
   }
 
   const TypeMap& custom_;
+  bool positive_ = true;  // Converting a conjunct of the whole query.
 };
 
 bool GroupByAllowed(const std::string& field) {

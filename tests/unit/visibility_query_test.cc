@@ -70,7 +70,7 @@ TEST_CASE("list filter: quoting of values and names", "[visibility]") {
   CHECK(Str(Translate("WorkflowId = 'it\\'s'").filter.params[0]) == "it's");
   CHECK(Str(Translate("WorkflowId = \"say \"\"hi\"\"\"").filter.params[0]) == "say \"hi\"");
   CHECK(Translate("`WorkflowId` = 'x'").filter.where == std::string("(v.workflow_id = ?)") + kDivision);
-  CHECK(Translate("`CustomerId` = 'x'").filter.params.size() == 2);
+  CHECK(Translate("`CustomerId` = 'x'").filter.params.size() == 4);  // With the index driver.
 }
 
 TEST_CASE("list filter: keywords are case-insensitive", "[visibility]") {
@@ -146,12 +146,26 @@ TEST_CASE("list filter: custom attributes compare the run's values", "[visibilit
   CHECK(Translate("Vip = false").filter.where.find("a.bool_value") != std::string::npos);
 }
 
+TEST_CASE("list filter: keyword equality starts from the value index where the whole query needs it", "[visibility]") {
+  auto q = Translate("CustomerId = 'c1' AND WorkflowType = 'T'");
+  CHECK(q.filter.where.rfind("(((v.workflow_id, v.run_id) IN (SELECT a.workflow_id, a.run_id FROM "
+                             "visibility_search_attributes a WHERE a.namespace_id = ?1 AND a.name = ? AND a.text_value IN (?)) AND ",
+                             0) == 0);
+  REQUIRE(q.filter.params.size() == 5);
+  CHECK(Str(q.filter.params[1]) == "c1");
+  CHECK(Str(q.filter.params[3]) == "c1");
+  CHECK(Str(q.filter.params[4]) == "T");
+  CHECK(Translate("CustomerId = 'c1' OR WorkflowType = 'T'").filter.where.find("?1") == std::string::npos);
+  CHECK(Translate("NOT CustomerId = 'c1'").filter.where.find("?1") == std::string::npos);
+  CHECK(Translate("CustomerId != 'c1'").filter.where.find("?1") == std::string::npos);
+}
+
 TEST_CASE("list filter: KeywordList contains; Text matches words", "[visibility]") {
   auto eq = Translate("Tags = 'red'");
-  CHECK(eq.filter.where.rfind("(EXISTS (SELECT 1", 0) == 0);
+  CHECK(eq.filter.where.find("EXISTS (SELECT 1") != std::string::npos);
   CHECK(eq.filter.where.find("a.text_value IN (?)") != std::string::npos);
   CHECK(Translate("Tags != 'red'").filter.where.rfind("(NOT EXISTS", 0) == 0);
-  CHECK(Translate("Tags IN ('a', 'b')").filter.params.size() == 3);
+  CHECK(Translate("Tags IN ('a', 'b')").filter.params.size() == 6);
   CHECK(Translate("Tags NOT IN ('a', 'b')").filter.where.rfind("(NOT EXISTS", 0) == 0);
   auto text = Translate("Notes = 'Quick, brown'");
   CHECK(text.filter.where.find("instr(a.words, ?) > 0 OR instr(a.words, ?) > 0") != std::string::npos);

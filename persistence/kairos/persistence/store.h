@@ -95,7 +95,9 @@ struct VisibilityRow {
 using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
 
 // A condition over the visibility table (alias `v`) built by
-// kairos_visibility; values are bound, never spliced.
+// kairos_visibility; values are bound, never spliced. The namespace id is
+// bound as ?1, and the condition may refer to it; `params` bind the plain
+// `?` placeholders that follow, in order.
 struct VisibilityFilter {
   std::string where;  // Empty: every run.
   std::vector<SqlValue> params;
