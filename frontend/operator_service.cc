@@ -4,6 +4,7 @@
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/frontend/reactors.h"
 #include "kairos/operator_service_rpcs.inc"
+#include "kairos/visibility/search_attributes.h"
 #include "temporal/api/operatorservice/v1/service.grpc.pb.h"
 
 namespace kairos::frontend {
@@ -40,29 +41,52 @@ class OperatorServiceImpl final : public UnimplementedOperatorService {
     });
   }
 
+  // Search attributes are per namespace, as on Temporal's SQL visibility.
+  grpc::ServerUnaryReactor* AddSearchAttributes(grpc::CallbackServerContext* ctx, const osv1::AddSearchAttributesRequest* req,
+                                                osv1::AddSearchAttributesResponse*) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req]() -> grpc::Status {
+      if (req->search_attributes().empty()) return errors::InvalidArgument("SearchAttributes are not set on request.");
+      std::string ns_id;
+      if (auto st = ResolveNamespace(req->namespace_(), &ns_id); !st.ok()) return st;
+      visibility::TypeMap attributes(req->search_attributes().begin(), req->search_attributes().end());
+      return d_.search_attributes->Add(ns_id, attributes);
+    });
+  }
+
+  grpc::ServerUnaryReactor* RemoveSearchAttributes(grpc::CallbackServerContext* ctx,
+                                                   const osv1::RemoveSearchAttributesRequest* req,
+                                                   osv1::RemoveSearchAttributesResponse*) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req]() -> grpc::Status {
+      if (req->search_attributes().empty()) return errors::InvalidArgument("SearchAttributes are not set on request.");
+      std::string ns_id;
+      if (auto st = ResolveNamespace(req->namespace_(), &ns_id); !st.ok()) return st;
+      std::vector<std::string> names(req->search_attributes().begin(), req->search_attributes().end());
+      return d_.search_attributes->Remove(ns_id, names);
+    });
+  }
+
   grpc::ServerUnaryReactor* ListSearchAttributes(grpc::CallbackServerContext* ctx,
-                                                 const osv1::ListSearchAttributesRequest*,
+                                                 const osv1::ListSearchAttributesRequest* req,
                                                  osv1::ListSearchAttributesResponse* resp) override {
-    auto& system = *resp->mutable_system_attributes();
-    system["WorkflowId"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    system["RunId"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    system["WorkflowType"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    system["TaskQueue"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    system["ExecutionStatus"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    system["StartTime"] = enums::INDEXED_VALUE_TYPE_DATETIME;
-    system["CloseTime"] = enums::INDEXED_VALUE_TYPE_DATETIME;
-    system["ExecutionTime"] = enums::INDEXED_VALUE_TYPE_DATETIME;
-    system["HistoryLength"] = enums::INDEXED_VALUE_TYPE_INT;
-    for (const auto& [name, type] : options_.search_attributes) {
-      enums::IndexedValueType t;
-      if (enums::IndexedValueType_Parse("INDEXED_VALUE_TYPE_" + type, &t)) (*resp->mutable_custom_attributes())[name] = t;
+    std::string ns_id;
+    auto st = ResolveNamespace(req->namespace_(), &ns_id);
+    if (st.ok()) {
+      auto& system = *resp->mutable_system_attributes();
+      for (const auto& [name, type] : visibility::SystemAttributes()) system[name] = type;
+      for (const auto& [name, type] : visibility::PredefinedAttributes()) system[name] = type;
+      for (const auto& [name, type] : d_.search_attributes->Custom(ns_id)) (*resp->mutable_custom_attributes())[name] = type;
     }
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
+    reactor->Finish(st);
     return reactor;
   }
 
  private:
+  grpc::Status ResolveNamespace(const std::string& name, std::string* id) {
+    if (name.empty()) return errors::InvalidArgument("Namespace is not set on request.");
+    return d_.namespaces->Resolve(name, id);
+  }
+
   Dependencies d_;
   FrontendOptions options_;
 };

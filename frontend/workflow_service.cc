@@ -9,6 +9,8 @@
 #include "kairos/matching/matching_service.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/time_util.h"
+#include "kairos/visibility/search_attributes.h"
+#include "kairos/visibility/visibility_service.h"
 #include "kairos/workflow_service_rpcs.inc"
 #include "temporal/api/workflowservice/v1/service.grpc.pb.h"
 
@@ -165,9 +167,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL(RespondWorkflowTaskFailed)
   KAIROS_HISTORY_CALL(RecordActivityTaskHeartbeat)
   KAIROS_HISTORY_CALL(RecordActivityTaskHeartbeatById)
-  KAIROS_HISTORY_CALL(DescribeWorkflowExecution)
   KAIROS_HISTORY_CALL(GetWorkflowExecutionHistoryReverse)
-  KAIROS_HISTORY_CALL(ListWorkflowExecutions)
   KAIROS_HISTORY_CALL(SignalWithStartWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(SignalWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondQueryTaskCompleted)
@@ -201,6 +201,37 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_SCHEDULER_CALL(ListSchedules)
   KAIROS_SCHEDULER_CALL(ListScheduleMatchingTimes)
 #undef KAIROS_SCHEDULER_CALL
+
+  grpc::ServerUnaryReactor* DescribeWorkflowExecution(grpc::CallbackServerContext* ctx,
+                                                      const wsv1::DescribeWorkflowExecutionRequest* req,
+                                                      wsv1::DescribeWorkflowExecutionResponse* resp) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {
+      NamespaceRef ns;
+      if (auto st = Admit(req, &ns); !st.ok()) return st;
+      auto st = d_.history->DescribeWorkflowExecution(ns, *req, resp);
+      auto* info = resp->mutable_workflow_execution_info();
+      if (st.ok() && info->has_search_attributes())
+        d_.search_attributes->AddTypeMetadata(ns.id, info->mutable_search_attributes());
+      return st;
+    });
+  }
+
+  // ---------------------------------------------------------- visibility
+#define KAIROS_VISIBILITY_CALL(Name, Method)                                                                        \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
+                                 wsv1::Name##Response* resp) override {                                             \
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
+      NamespaceRef ns;                                                                                              \
+      if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
+      return d_.visibility->Method(ns.id, *req, resp);                                                              \
+    });                                                                                                             \
+  }
+  KAIROS_VISIBILITY_CALL(ListWorkflowExecutions, List)
+  KAIROS_VISIBILITY_CALL(ScanWorkflowExecutions, Scan)
+  KAIROS_VISIBILITY_CALL(CountWorkflowExecutions, Count)
+  KAIROS_VISIBILITY_CALL(ListOpenWorkflowExecutions, ListOpen)
+  KAIROS_VISIBILITY_CALL(ListClosedWorkflowExecutions, ListClosed)
+#undef KAIROS_VISIBILITY_CALL
 
   // Calls that may wait inside history (long polls on a workflow's state).
   // History waits answer empty a second before the caller's deadline; queries
@@ -281,29 +312,17 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     return reactor;
   }
 
+  // Temporal's answer names every attribute of the cluster; Kairos's custom
+  // attributes are per namespace, so it lists those of all namespaces.
   grpc::ServerUnaryReactor* GetSearchAttributes(grpc::CallbackServerContext* ctx, const wsv1::GetSearchAttributesRequest*,
                                                 wsv1::GetSearchAttributesResponse* resp) override {
-    FillSearchAttributeKeys(options_, resp->mutable_keys());
+    auto& keys = *resp->mutable_keys();
+    for (const auto& [name, type] : visibility::SystemAttributes()) keys[name] = type;
+    for (const auto& [name, type] : visibility::PredefinedAttributes()) keys[name] = type;
+    for (const auto& [name, type] : d_.search_attributes->AllCustom()) keys[name] = type;
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
-  }
-
-  static void FillSearchAttributeKeys(const FrontendOptions& options,
-                                      google::protobuf::Map<std::string, enums::IndexedValueType>* keys) {
-    (*keys)["WorkflowId"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    (*keys)["RunId"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    (*keys)["WorkflowType"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    (*keys)["TaskQueue"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    (*keys)["ExecutionStatus"] = enums::INDEXED_VALUE_TYPE_KEYWORD;
-    (*keys)["StartTime"] = enums::INDEXED_VALUE_TYPE_DATETIME;
-    (*keys)["CloseTime"] = enums::INDEXED_VALUE_TYPE_DATETIME;
-    (*keys)["ExecutionTime"] = enums::INDEXED_VALUE_TYPE_DATETIME;
-    (*keys)["HistoryLength"] = enums::INDEXED_VALUE_TYPE_INT;
-    for (const auto& [name, type] : options.search_attributes) {
-      enums::IndexedValueType t;
-      if (enums::IndexedValueType_Parse("INDEXED_VALUE_TYPE_" + type, &t)) (*keys)[name] = t;
-    }
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "history_engine.h"
+#include "kairos/visibility/values.h"
 
 namespace kairos::history {
 
@@ -202,6 +203,16 @@ persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s) {
   v.execution_time_nanos = s.execution_time_nanos();
   v.close_time_nanos = s.close_time_nanos();
   v.history_length = s.next_event_id() - 1;
+  v.history_size_bytes = s.history_size_bytes();
+  v.state_transition_count = s.db_version();
+  if (s.close_time_nanos()) v.execution_duration_nanos = s.close_time_nanos() - s.execution_time_nanos();
+  v.parent_workflow_id = s.start().parent_workflow_execution().workflow_id();
+  v.parent_run_id = s.start().parent_workflow_execution().run_id();
+  bool own_root = !s.start().has_root_workflow_execution();
+  v.root_workflow_id = own_root ? s.workflow_id() : s.start().root_workflow_execution().workflow_id();
+  v.root_run_id = own_root ? s.run_id() : s.start().root_workflow_execution().run_id();
+  v.namespace_division = visibility::StringValue(s.search_attributes(), "TemporalNamespaceDivision").value_or("");
+  v.search_attributes = visibility::IndexValues(s.search_attributes());
   temporal::api::workflow::v1::WorkflowExecutionInfo info;
   FillExecutionInfo(s, &info);
   v.info = info.SerializeAsString();

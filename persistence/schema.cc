@@ -65,7 +65,49 @@ CREATE TABLE visibility (
 ) WITHOUT ROWID;
 CREATE INDEX visibility_by_start ON visibility (namespace_id, start_time_nanos DESC);
 )sql",
-      // 2: schedules (the scheduler's durable state).
+      // 2: visibility queries (Temporal's List Filter): the columns of every
+      // system search attribute, the list order, and the values of search
+      // attributes (any number per run), plus each namespace's custom ones.
+      R"sql(
+ALTER TABLE visibility ADD COLUMN close_order INTEGER NOT NULL DEFAULT 9223372036854775807;
+ALTER TABLE visibility ADD COLUMN execution_duration INTEGER;
+ALTER TABLE visibility ADD COLUMN history_size_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE visibility ADD COLUMN state_transition_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE visibility ADD COLUMN parent_workflow_id TEXT;
+ALTER TABLE visibility ADD COLUMN parent_run_id TEXT;
+ALTER TABLE visibility ADD COLUMN root_workflow_id TEXT;
+ALTER TABLE visibility ADD COLUMN root_run_id TEXT;
+ALTER TABLE visibility ADD COLUMN namespace_division TEXT;
+UPDATE visibility SET close_order = close_time_nanos, execution_duration = close_time_nanos - execution_time_nanos
+  WHERE close_time_nanos != 0;
+UPDATE visibility SET root_workflow_id = workflow_id, root_run_id = run_id;
+CREATE INDEX visibility_in_order ON visibility (namespace_id, close_order DESC, start_time_nanos DESC, run_id);
+CREATE INDEX visibility_by_type ON visibility (namespace_id, workflow_type);
+CREATE INDEX visibility_by_status ON visibility (namespace_id, status);
+CREATE TABLE visibility_search_attributes (
+  namespace_id TEXT NOT NULL,
+  workflow_id  TEXT NOT NULL,
+  run_id       TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  seq          INTEGER NOT NULL,
+  text_value   TEXT,
+  words        TEXT,
+  int_value    INTEGER,
+  double_value REAL,
+  bool_value   INTEGER,
+  time_value   INTEGER,
+  PRIMARY KEY (namespace_id, workflow_id, run_id, name, seq)
+) WITHOUT ROWID;
+CREATE INDEX visibility_search_attributes_by_text
+  ON visibility_search_attributes (namespace_id, name, text_value);
+CREATE TABLE search_attributes (
+  namespace_id TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  type         INTEGER NOT NULL,
+  PRIMARY KEY (namespace_id, name)
+) WITHOUT ROWID;
+)sql",
+      // 3: schedules (the scheduler's durable state).
       R"sql(
 CREATE TABLE schedules (
   namespace_id TEXT NOT NULL,

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "schema.h"
+#include "sqlite_visibility.h"
 
 namespace kairos::persistence {
 namespace {
@@ -66,6 +67,12 @@ class SqliteStore final : public Store {
                                             int limit) override;
   std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
   std::vector<ScheduleRow> LoadSchedules() override;
+  grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
+                               const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) override;
+  grpc::Status CountVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
+                               const std::string& group_column, std::vector<std::pair<SqlValue, int64_t>>* groups,
+                               int64_t* count) override;
+  std::vector<SearchAttributeDefinition> LoadSearchAttributes() override;
 
  private:
   // A caller of Commit waiting in line. The one at the front is the leader:
@@ -84,6 +91,8 @@ class SqliteStore final : public Store {
   sqlite3_stmt* Prepare(const char* sql);  // Cached; caller holds db_mu_.
   grpc::Status Step(sqlite3_stmt* s);      // Runs a write statement to completion and resets it.
   grpc::Status Apply(const WriteBatch& b);
+  grpc::Status ApplyVisibility(const VisibilityRow& v);
+  sqlite_visibility::Prepare Prepared();  // Prepare, as a function.
   grpc::Status Migrate();
   grpc::Status ReserveIdRange();
   void CommitGroup(const std::vector<Writer*>& group);
@@ -106,7 +115,8 @@ int CurrentSchemaVersion() { return static_cast<int>(Migrations().size()); }
 bool WriteBatch::empty() const {
   return namespace_upserts.empty() && namespace_deletes.empty() && executions.empty() && events.empty() &&
          task_inserts.empty() && task_deletes.empty() && timer_inserts.empty() && timer_deletes.empty() &&
-         visibility.empty() && schedule_upserts.empty() && schedule_deletes.empty();
+         visibility.empty() && search_attribute_upserts.empty() && search_attribute_deletes.empty() &&
+         schedule_upserts.empty() && schedule_deletes.empty();
 }
 
 SqliteStore::~SqliteStore() {
@@ -339,26 +349,7 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
     if (auto st = Step(s); !st.ok()) return st;
   }
   for (const auto& v : b.visibility) {
-    sqlite3_stmt* s = Prepare(
-        "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
-        "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (namespace_id, workflow_id, run_id) DO UPDATE SET "
-        "workflow_type = excluded.workflow_type, task_queue = excluded.task_queue, status = excluded.status, "
-        "start_time_nanos = excluded.start_time_nanos, execution_time_nanos = excluded.execution_time_nanos, "
-        "close_time_nanos = excluded.close_time_nanos, history_length = excluded.history_length, "
-        "info = excluded.info");
-    BindText(s, 1, v.key.namespace_id);
-    BindText(s, 2, v.key.workflow_id);
-    BindText(s, 3, v.key.run_id);
-    BindText(s, 4, v.workflow_type);
-    BindText(s, 5, v.task_queue);
-    sqlite3_bind_int(s, 6, v.status);
-    sqlite3_bind_int64(s, 7, v.start_time_nanos);
-    sqlite3_bind_int64(s, 8, v.execution_time_nanos);
-    sqlite3_bind_int64(s, 9, v.close_time_nanos);
-    sqlite3_bind_int64(s, 10, v.history_length);
-    BindBlob(s, 11, v.info);
-    if (auto st = Step(s); !st.ok()) return st;
+    if (auto st = ApplyVisibility(v); !st.ok()) return st;
   }
   for (const auto& r : b.schedule_upserts) {
     sqlite3_stmt* s = Prepare(
@@ -375,7 +366,33 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
     BindText(s, 2, id);
     if (auto st = Step(s); !st.ok()) return st;
   }
-  return grpc::Status::OK;
+  return sqlite_visibility::WriteDefinitions(db_.get(), Prepared(), b);
+}
+
+sqlite_visibility::Prepare SqliteStore::Prepared() {
+  return [this](const char* sql) { return Prepare(sql); };
+}
+
+grpc::Status SqliteStore::ApplyVisibility(const VisibilityRow& v) {
+  return sqlite_visibility::Write(db_.get(), Prepared(), v);
+}
+
+grpc::Status SqliteStore::QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
+                                          const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) {
+  std::lock_guard lock(db_mu_);
+  return sqlite_visibility::Query(db_.get(), namespace_id, filter, after, limit, out);
+}
+
+grpc::Status SqliteStore::CountVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
+                                          const std::string& group_column,
+                                          std::vector<std::pair<SqlValue, int64_t>>* groups, int64_t* count) {
+  std::lock_guard lock(db_mu_);
+  return sqlite_visibility::Count(db_.get(), namespace_id, filter, group_column, groups, count);
+}
+
+std::vector<SearchAttributeDefinition> SqliteStore::LoadSearchAttributes() {
+  std::lock_guard lock(db_mu_);
+  return sqlite_visibility::LoadDefinitions(Prepared());
 }
 
 std::vector<NamespaceRow> SqliteStore::ListNamespaces() {

@@ -15,8 +15,37 @@
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/version.h"
+#include "kairos/visibility/search_attributes.h"
+#include "kairos/visibility/visibility_service.h"
 
 namespace kairos::server {
+namespace {
+
+// The persisted custom search attributes, and those of --search-attribute,
+// added to every namespace there is at start.
+grpc::Status LoadSearchAttributes(const ServerOptions& options, frontend::NamespaceRegistry& namespaces,
+                                  visibility::SearchAttributeRegistry* registry) {
+  if (auto st = registry->Load(); !st.ok()) return st;
+  if (options.search_attributes.empty()) return grpc::Status::OK;
+  visibility::TypeMap declared;
+  for (const auto& [name, type] : options.search_attributes) {
+    auto t = visibility::ParseTypeName(type);
+    if (!t) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "invalid search attribute type " + type + " for " + name +
+                              " (one of Text, Keyword, Int, Double, Bool, Datetime, KeywordList)");
+    }
+    declared[name] = *t;
+  }
+  for (const auto& ns : namespaces.Names()) {
+    std::string id;
+    if (auto st = namespaces.Resolve(ns, &id); !st.ok()) return st;
+    if (auto st = registry->Add(id, declared); !st.ok()) return grpc::Status(st.error_code(), "--search-attribute: " + st.error_message());
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace
 
 int Run(const ServerOptions& options) {
   auto started = std::chrono::steady_clock::now();
@@ -48,12 +77,19 @@ int Run(const ServerOptions& options) {
     spdlog::critical("cannot load namespaces: {}", st.error_message());
     return 1;
   }
+  visibility::SearchAttributeRegistry search_attributes(store.get());
+  if (auto st = LoadSearchAttributes(options, namespaces, &search_attributes); !st.ok()) {
+    spdlog::critical("{}", st.error_message());
+    return 1;
+  }
+  visibility::VisibilityService visibility_service(store.get(), &search_attributes);
   history->Start();
   auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());
   scheduler->Start();
 
-  frontend::Dependencies deps{&namespaces, history.get(), matching.get(), executor.get(), scheduler.get()};
-  frontend::FrontendOptions fe_options{kVersion, options.search_attributes};
+  frontend::Dependencies deps{&namespaces,        history.get(),      matching.get(),    executor.get(),
+                              &visibility_service, &search_attributes, scheduler.get()};
+  frontend::FrontendOptions fe_options{kVersion};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);
   auto health_service = frontend::NewHealthService();

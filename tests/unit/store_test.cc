@@ -23,6 +23,21 @@ using namespace kairos::persistence;
 
 namespace {
 
+VisibilityRow Vis(const ExecutionKey& key, const std::string& type, const std::string& queue, int status,
+                  int64_t start, int64_t execution, int64_t close, int64_t length, const std::string& info) {
+  VisibilityRow v;
+  v.key = key;
+  v.workflow_type = type;
+  v.task_queue = queue;
+  v.status = status;
+  v.start_time_nanos = start;
+  v.execution_time_nanos = execution;
+  v.close_time_nanos = close;
+  v.history_length = length;
+  v.info = info;
+  return v;
+}
+
 // A fresh directory under the system temp dir, removed afterwards.
 class TempDir {
  public:
@@ -211,7 +226,7 @@ TEST_CASE("Store: a failing batch leaves nothing written", "[store]") {
     WriteBatch b = NewExecution(k, 2);
     b.events.push_back(Event(k, 2));  // (ns, wf, run, 2) twice.
     b.namespace_upserts.push_back({"ns-1", "default", "r"});
-    b.visibility.push_back(VisibilityRow{k, "type", "tq", 1, 1, 1, 0, 2, "info"});
+    b.visibility.push_back(Vis(k, "type", "tq", 1, 1, 1, 0, 2, "info"));
     CHECK_FALSE(store->Commit(std::move(b)).ok());
   }
   SECTION("event of an execution that does not exist (foreign key)") {
@@ -511,8 +526,8 @@ TEST_CASE("Store: current run and visibility rows", "[store]") {
   WriteBatch b = NewExecution(r2, 1);
   b.executions[0].status = 2;
   b.executions[0].start_request_id = "req-2";
-  b.visibility.push_back(VisibilityRow{r1, "T", "tq", 1, 100, 100, 0, 1, "i1"});
-  b.visibility.push_back(VisibilityRow{r2, "T", "tq", 2, 200, 200, 300, 5, "i2"});
+  b.visibility.push_back(Vis(r1, "T", "tq", 1, 100, 100, 0, 1, "i1"));
+  b.visibility.push_back(Vis(r2, "T", "tq", 2, 200, 200, 300, 5, "i2"));
   REQUIRE(store->Commit(std::move(b)).ok());
 
   auto current = store->GetCurrentRun("ns-1", "wf-vis");
@@ -541,7 +556,7 @@ TEST_CASE("Store: current run and visibility rows", "[store]") {
 
   // Upsert replaces.
   WriteBatch u;
-  u.visibility.push_back(VisibilityRow{r1, "T", "tq", 3, 100, 100, 400, 9, "i1b"});
+  u.visibility.push_back(Vis(r1, "T", "tq", 3, 100, 100, 400, 9, "i1b"));
   REQUIRE(store->Commit(std::move(u)).ok());
   CHECK(store->GetVisibility(r1)->status == 3);
   CHECK(store->ListVisibility("ns-1", 0, 10).size() == 2);

@@ -6,8 +6,6 @@
 
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include <grpcpp/impl/service_type.h>
 
@@ -22,6 +20,10 @@ class MatchingService;
 namespace scheduler {
 class SchedulerService;
 }
+namespace visibility {
+class VisibilityService;
+class SearchAttributeRegistry;
+}  // namespace visibility
 }  // namespace kairos
 
 namespace kairos::frontend {
@@ -30,8 +32,6 @@ class NamespaceRegistry;
 
 struct FrontendOptions {
   std::string server_version;
-  // Custom search attributes declared at start (name, IndexedValueType name).
-  std::vector<std::pair<std::string, std::string>> search_attributes;
 };
 
 struct Dependencies {
@@ -39,6 +39,8 @@ struct Dependencies {
   history::HistoryService* history;
   matching::MatchingService* matching;
   Executor* executor;
+  visibility::VisibilityService* visibility;
+  visibility::SearchAttributeRegistry* search_attributes;
   scheduler::SchedulerService* scheduler;
 };
 

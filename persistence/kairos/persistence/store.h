@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include <grpcpp/support/status.h>
@@ -57,6 +59,18 @@ struct TimerRow {
   std::string timer;  // Serialized records::TimerTask.
 };
 
+// One value of a run's search attribute, in each form a query may compare
+// it as (filled by kairos_visibility; a KeywordList gives one per item).
+struct SearchAttributeValue {
+  std::string name;
+  std::optional<std::string> text;        // A string.
+  std::string words;                      // Its words, lower case, " a b ".
+  std::optional<int64_t> int_value;       // An integral number.
+  std::optional<double> double_value;     // Any number.
+  std::optional<int64_t> bool_value;      // A boolean, 0 or 1.
+  std::optional<int64_t> time_nanos;      // A string in RFC 3339.
+};
+
 struct VisibilityRow {
   ExecutionKey key;
   std::string workflow_type;
@@ -67,6 +81,40 @@ struct VisibilityRow {
   int64_t close_time_nanos = 0;
   int64_t history_length = 0;
   std::string info;  // Serialized temporal.api.workflow.v1.WorkflowExecutionInfo.
+  // Written, not read back (queries compare them in SQL).
+  int64_t history_size_bytes = 0;
+  int64_t state_transition_count = 0;
+  std::optional<int64_t> execution_duration_nanos;  // Closed runs.
+  std::string parent_workflow_id, parent_run_id;    // Empty: none.
+  std::string root_workflow_id, root_run_id;
+  std::string namespace_division;                   // Empty: none.
+  std::vector<SearchAttributeValue> search_attributes;
+};
+
+// A bound SQL value; monostate is NULL.
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+
+// A condition over the visibility table (alias `v`) built by
+// kairos_visibility; values are bound, never spliced. The namespace id is
+// bound as ?1, and the condition may refer to it; `params` bind the plain
+// `?` placeholders that follow, in order.
+struct VisibilityFilter {
+  std::string where;  // Empty: every run.
+  std::vector<SqlValue> params;
+};
+
+// Where a page ended, in list order: close time (running runs first),
+// then start time, newest first, then run id.
+struct VisibilityCursor {
+  int64_t close_order = 0;  // Close time, or INT64_MAX while running.
+  int64_t start_time_nanos = 0;
+  std::string run_id;
+};
+
+struct SearchAttributeDefinition {
+  std::string namespace_id;
+  std::string name;
+  int type = 0;  // temporal.api.enums.v1.IndexedValueType
 };
 
 struct ScheduleRow {
@@ -88,6 +136,8 @@ struct WriteBatch {
   std::vector<VisibilityRow> visibility;
   std::vector<ScheduleRow> schedule_upserts;
   std::vector<std::pair<std::string, std::string>> schedule_deletes;  // (namespace id, schedule id)
+  std::vector<SearchAttributeDefinition> search_attribute_upserts;
+  std::vector<SearchAttributeDefinition> search_attribute_deletes;  // By namespace and name.
 
   bool empty() const;
 };
@@ -127,6 +177,17 @@ class Store {
 
   // Every schedule of every namespace (the scheduler keeps them in memory).
   virtual std::vector<ScheduleRow> LoadSchedules() = 0;
+  // Visibility rows of a namespace matching `filter`, in list order,
+  // after `after` when given.
+  virtual grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
+                                       const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) = 0;
+  // Counts matching rows; with a group column (a trusted column expression),
+  // one count per value of it.
+  virtual grpc::Status CountVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
+                                       const std::string& group_column,
+                                       std::vector<std::pair<SqlValue, int64_t>>* groups, int64_t* count) = 0;
+
+  virtual std::vector<SearchAttributeDefinition> LoadSearchAttributes() = 0;
 };
 
 }  // namespace kairos::persistence

@@ -1,0 +1,247 @@
+#include "sqlite_visibility.h"
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+
+namespace kairos::persistence::sqlite_visibility {
+namespace {
+
+constexpr int64_t kRunning = std::numeric_limits<int64_t>::max();
+
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+
+grpc::Status Error(sqlite3* db, const std::string& what) {
+  return grpc::Status(grpc::StatusCode::INTERNAL, what + ": " + sqlite3_errmsg(db));
+}
+
+void BindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+void BindTextOrNull(sqlite3_stmt* s, int i, const std::string& v) {
+  if (v.empty()) sqlite3_bind_null(s, i); else BindText(s, i, v);
+}
+template <class T>
+void BindOptional(sqlite3_stmt* s, int i, const std::optional<T>& v) {
+  if (!v) {
+    sqlite3_bind_null(s, i);
+  } else if constexpr (std::is_same_v<T, double>) {
+    sqlite3_bind_double(s, i, *v);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    BindText(s, i, *v);
+  } else {
+    sqlite3_bind_int64(s, i, *v);
+  }
+}
+
+void Bind(sqlite3_stmt* s, int i, const SqlValue& v) {
+  if (const auto* x = std::get_if<int64_t>(&v)) sqlite3_bind_int64(s, i, *x);
+  else if (const auto* d = std::get_if<double>(&v)) sqlite3_bind_double(s, i, *d);
+  else if (const auto* t = std::get_if<std::string>(&v)) BindText(s, i, *t);
+  else sqlite3_bind_null(s, i);
+}
+
+std::string ColumnBytes(sqlite3_stmt* s, int i) {
+  const void* p = sqlite3_column_blob(s, i);
+  int n = sqlite3_column_bytes(s, i);
+  return p ? std::string(static_cast<const char*>(p), n) : std::string();
+}
+
+SqlValue Column(sqlite3_stmt* s, int i) {
+  switch (sqlite3_column_type(s, i)) {
+    case SQLITE_INTEGER: return sqlite3_column_int64(s, i);
+    case SQLITE_FLOAT: return sqlite3_column_double(s, i);
+    case SQLITE_NULL: return std::monostate{};
+    default: return ColumnBytes(s, i);
+  }
+}
+
+grpc::Status Run(sqlite3* db, sqlite3_stmt* s) {
+  if (!s) return Error(db, "prepare");
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Error(db, "write");
+  return grpc::Status::OK;
+}
+
+std::string Where(const VisibilityFilter& filter) {
+  std::string where = "v.namespace_id = ?1";
+  if (!filter.where.empty()) where += " AND (" + filter.where + ")";
+  return where;
+}
+
+}  // namespace
+
+grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) {
+  sqlite3_stmt* s = prepare(
+      "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
+      "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order, "
+      "execution_duration, history_size_bytes, state_transition_count, parent_workflow_id, parent_run_id, "
+      "root_workflow_id, root_run_id, namespace_division) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (namespace_id, workflow_id, run_id) DO UPDATE SET "
+      "workflow_type = excluded.workflow_type, task_queue = excluded.task_queue, status = excluded.status, "
+      "start_time_nanos = excluded.start_time_nanos, execution_time_nanos = excluded.execution_time_nanos, "
+      "close_time_nanos = excluded.close_time_nanos, history_length = excluded.history_length, "
+      "info = excluded.info, close_order = excluded.close_order, execution_duration = excluded.execution_duration, "
+      "history_size_bytes = excluded.history_size_bytes, state_transition_count = excluded.state_transition_count, "
+      "parent_workflow_id = excluded.parent_workflow_id, parent_run_id = excluded.parent_run_id, "
+      "root_workflow_id = excluded.root_workflow_id, root_run_id = excluded.root_run_id, "
+      "namespace_division = excluded.namespace_division");
+  if (!s) return Error(db, "prepare");
+  BindText(s, 1, v.key.namespace_id);
+  BindText(s, 2, v.key.workflow_id);
+  BindText(s, 3, v.key.run_id);
+  BindText(s, 4, v.workflow_type);
+  BindText(s, 5, v.task_queue);
+  sqlite3_bind_int(s, 6, v.status);
+  sqlite3_bind_int64(s, 7, v.start_time_nanos);
+  sqlite3_bind_int64(s, 8, v.execution_time_nanos);
+  sqlite3_bind_int64(s, 9, v.close_time_nanos);
+  sqlite3_bind_int64(s, 10, v.history_length);
+  sqlite3_bind_blob(s, 11, v.info.data(), static_cast<int>(v.info.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 12, v.close_time_nanos ? v.close_time_nanos : kRunning);
+  BindOptional(s, 13, v.execution_duration_nanos);
+  sqlite3_bind_int64(s, 14, v.history_size_bytes);
+  sqlite3_bind_int64(s, 15, v.state_transition_count);
+  BindTextOrNull(s, 16, v.parent_workflow_id);
+  BindTextOrNull(s, 17, v.parent_run_id);
+  BindTextOrNull(s, 18, v.root_workflow_id);
+  BindTextOrNull(s, 19, v.root_run_id);
+  BindTextOrNull(s, 20, v.namespace_division);
+  if (auto st = Run(db, s); !st.ok()) return st;
+
+  sqlite3_stmt* d = prepare(
+      "DELETE FROM visibility_search_attributes WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
+  if (!d) return Error(db, "prepare");
+  BindText(d, 1, v.key.namespace_id);
+  BindText(d, 2, v.key.workflow_id);
+  BindText(d, 3, v.key.run_id);
+  if (auto st = Run(db, d); !st.ok()) return st;
+  int64_t seq = 0;
+  for (const auto& a : v.search_attributes) {
+    sqlite3_stmt* i = prepare(
+        "INSERT INTO visibility_search_attributes (namespace_id, workflow_id, run_id, name, seq, text_value, words, "
+        "int_value, double_value, bool_value, time_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!i) return Error(db, "prepare");
+    BindText(i, 1, v.key.namespace_id);
+    BindText(i, 2, v.key.workflow_id);
+    BindText(i, 3, v.key.run_id);
+    BindText(i, 4, a.name);
+    sqlite3_bind_int64(i, 5, seq++);
+    BindOptional(i, 6, a.text);
+    BindTextOrNull(i, 7, a.words);
+    BindOptional(i, 8, a.int_value);
+    BindOptional(i, 9, a.double_value);
+    BindOptional(i, 10, a.bool_value);
+    BindOptional(i, 11, a.time_nanos);
+    if (auto st = Run(db, i); !st.ok()) return st;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status WriteDefinitions(sqlite3* db, const Prepare& prepare, const WriteBatch& b) {
+  for (const auto& d : b.search_attribute_upserts) {
+    sqlite3_stmt* s = prepare(
+        "INSERT INTO search_attributes (namespace_id, name, type) VALUES (?, ?, ?) "
+        "ON CONFLICT (namespace_id, name) DO UPDATE SET type = excluded.type");
+    if (!s) return Error(db, "prepare");
+    BindText(s, 1, d.namespace_id);
+    BindText(s, 2, d.name);
+    sqlite3_bind_int(s, 3, d.type);
+    if (auto st = Run(db, s); !st.ok()) return st;
+  }
+  for (const auto& d : b.search_attribute_deletes) {
+    sqlite3_stmt* s = prepare("DELETE FROM search_attributes WHERE namespace_id = ? AND name = ?");
+    if (!s) return Error(db, "prepare");
+    BindText(s, 1, d.namespace_id);
+    BindText(s, 2, d.name);
+    if (auto st = Run(db, s); !st.ok()) return st;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Query(sqlite3* db, const std::string& namespace_id, const VisibilityFilter& filter,
+                   const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) {
+  std::string sql =
+      "SELECT v.namespace_id, v.workflow_id, v.run_id, v.workflow_type, v.task_queue, v.status, v.start_time_nanos, "
+      "v.execution_time_nanos, v.close_time_nanos, v.history_length, v.info FROM visibility v WHERE " +
+      Where(filter);
+  if (after) {
+    sql += " AND ((v.close_order = ? AND v.start_time_nanos = ? AND v.run_id > ?) OR "
+           "(v.close_order = ? AND v.start_time_nanos < ?) OR v.close_order < ?)";
+  }
+  sql += " ORDER BY v.close_order DESC, v.start_time_nanos DESC, v.run_id LIMIT ?";
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return Error(db, "visibility query");
+  Stmt s(raw);
+  int i = 1;
+  BindText(raw, i++, namespace_id);
+  for (const auto& p : filter.params) Bind(raw, i++, p);
+  if (after) {
+    sqlite3_bind_int64(raw, i++, after->close_order);
+    sqlite3_bind_int64(raw, i++, after->start_time_nanos);
+    BindText(raw, i++, after->run_id);
+    sqlite3_bind_int64(raw, i++, after->close_order);
+    sqlite3_bind_int64(raw, i++, after->start_time_nanos);
+    sqlite3_bind_int64(raw, i++, after->close_order);
+  }
+  sqlite3_bind_int(raw, i++, limit);
+  int rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    VisibilityRow v;
+    v.key = {ColumnBytes(raw, 0), ColumnBytes(raw, 1), ColumnBytes(raw, 2)};
+    v.workflow_type = ColumnBytes(raw, 3);
+    v.task_queue = ColumnBytes(raw, 4);
+    v.status = sqlite3_column_int(raw, 5);
+    v.start_time_nanos = sqlite3_column_int64(raw, 6);
+    v.execution_time_nanos = sqlite3_column_int64(raw, 7);
+    v.close_time_nanos = sqlite3_column_int64(raw, 8);
+    v.history_length = sqlite3_column_int64(raw, 9);
+    v.info = ColumnBytes(raw, 10);
+    out->push_back(std::move(v));
+  }
+  if (rc != SQLITE_DONE) return Error(db, "visibility query");
+  return grpc::Status::OK;
+}
+
+grpc::Status Count(sqlite3* db, const std::string& namespace_id, const VisibilityFilter& filter,
+                   const std::string& group_column, std::vector<std::pair<SqlValue, int64_t>>* groups,
+                   int64_t* count) {
+  std::string sql = group_column.empty()
+                        ? "SELECT COUNT(*) FROM visibility v WHERE " + Where(filter)
+                        : "SELECT " + group_column + ", COUNT(*) FROM visibility v WHERE " + Where(filter) +
+                              " GROUP BY " + group_column + " ORDER BY COUNT(*) DESC";
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return Error(db, "visibility count");
+  Stmt s(raw);
+  int i = 1;
+  BindText(raw, i++, namespace_id);
+  for (const auto& p : filter.params) Bind(raw, i++, p);
+  *count = 0;
+  int rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    if (group_column.empty()) {
+      *count = sqlite3_column_int64(raw, 0);
+    } else {
+      int64_t n = sqlite3_column_int64(raw, 1);
+      groups->emplace_back(Column(raw, 0), n);
+      *count += n;
+    }
+  }
+  if (rc != SQLITE_DONE) return Error(db, "visibility count");
+  return grpc::Status::OK;
+}
+
+std::vector<SearchAttributeDefinition> LoadDefinitions(const Prepare& prepare) {
+  std::vector<SearchAttributeDefinition> out;
+  sqlite3_stmt* s = prepare("SELECT namespace_id, name, type FROM search_attributes ORDER BY namespace_id, name");
+  while (s && sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1), sqlite3_column_int(s, 2)});
+  if (s) sqlite3_reset(s);
+  return out;
+}
+
+}  // namespace kairos::persistence::sqlite_visibility

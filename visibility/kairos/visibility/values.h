@@ -1,0 +1,34 @@
+// Search-attribute values: decoding the JSON payloads SDKs send into the
+// forms a query compares (kairos::persistence::SearchAttributeValue), and
+// the parsing of time values (RFC 3339) and durations that queries use.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kairos/persistence/store.h"
+#include "temporal/api/common/v1/message.pb.h"
+
+namespace kairos::visibility {
+
+// Every value of every attribute (one per item of a list; none for null).
+std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::common::v1::SearchAttributes& sa);
+
+// The attribute's single string value, if it has one.
+std::optional<std::string> StringValue(const temporal::api::common::v1::SearchAttributes& sa, const std::string& name);
+
+// Go's time.Parse(time.RFC3339Nano, s): "2026-01-02T03:04:05.123Z",
+// "...+01:00". Nanoseconds since the epoch.
+std::optional<int64_t> ParseRfc3339(const std::string& s);
+
+// Temporal's ExecutionDuration values: nanoseconds, Go durations ("1h30m",
+// "300ms", "2d"), or "hh:mm:ss".
+std::optional<int64_t> ParseDuration(const std::string& s);
+
+// Words of a Text value, lower case, as " w1 w2 " (empty when none).
+std::string Words(const std::string& text);
+std::vector<std::string> Tokens(const std::string& text);
+
+}  // namespace kairos::visibility
