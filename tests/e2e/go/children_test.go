@@ -195,6 +195,11 @@ func requireInvoice(t testing.TB, parentClient, childClient client.Client, run c
 		}
 		childEvents := requireChildOf(t, childClient, sa.GetWorkflowExecution(), defaultNamespace, parent, id)
 		requireSingleClose(t, childEvents)
+		if sku := childEvents[0].GetWorkflowExecutionStartedEventAttributes().GetMemo().GetFields()["sku"]; sku == nil ||
+			decodeString(t, &commonpb.Payloads{Payloads: []*commonpb.Payload{sku}}) == "" {
+			t.Errorf("child %s: memo %v, want its sku", sa.GetWorkflowExecution().GetWorkflowId(),
+				childEvents[0].GetWorkflowExecutionStartedEventAttributes().GetMemo())
+		}
 	}
 	desc, err := parentClient.DescribeWorkflowExecution(testCtx(t, 10*time.Second), run.GetID(), run.GetRunID())
 	requireNoError(t, err, "describing the parent")
@@ -463,4 +468,38 @@ func TestChildrenAcrossServerKill9(t *testing.T) {
 	requireNoError(t, c.GetWorkflow(testCtx(t, 5*time.Second), run.GetID(), run.GetRunID()).Get(testCtx(t, 45*time.Second), &res),
 		"Invoice result after the server restart")
 	requireInvoice(t, c, c, run, res, defaultNamespace)
+}
+
+// TestFailingWorkflowTaskIsNotRetriedInATightLoop measures how often a
+// workflow task that always fails is handed out: after its first failure the
+// retries wait for the task timeout, which grows past the third attempt.
+func TestFailingWorkflowTaskIsNotRetriedInATightLoop(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{InMemory: true})
+	tq := taskQueueFor(t)
+	c := newClient(t, srv.Addr(), defaultNamespace)
+	startWorker(t, c, tq, registerChildWorkflows)
+	run, err := c.ExecuteWorkflow(testCtx(t, 10*time.Second), client.StartWorkflowOptions{
+		ID: "always-panics", TaskQueue: tq, WorkflowTaskTimeout: time.Second,
+	}, AlwaysPanics)
+	requireNoError(t, err, "starting AlwaysPanics")
+	const window = 8 * time.Second
+	time.Sleep(window)
+	runs := alwaysPanicsRuns.Load()
+	t.Logf("%d workflow tasks handed out in %v", runs, window)
+	// Attempt 1 fails at once, attempts 2 and 3 time out after 1 s each, the
+	// 4th after 1 s + 4-5 s: 5 in 8 s, 6 with slack (a tight loop makes thousands).
+	if runs < 3 || runs > 6 {
+		t.Errorf("%d workflow tasks in %v, want 3 to 6", runs, window)
+	}
+	desc, err := c.DescribeWorkflowExecution(testCtx(t, 5*time.Second), run.GetID(), run.GetRunID())
+	requireNoError(t, err, "describe")
+	if a := desc.GetPendingWorkflowTask().GetAttempt(); int64(a) < runs {
+		t.Errorf("pending workflow task attempt %d, after %d deliveries", a, runs)
+	}
+	events := getHistory(t, c, run.GetID(), run.GetRunID())
+	if n := countEvents(events, enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED); n != 1 {
+		t.Errorf("%d WorkflowTaskFailed events, want 1 (later attempts are transient)\n%s", n, formatHistory(events))
+	}
+	requireNoError(t, c.TerminateWorkflow(testCtx(t, 5*time.Second), run.GetID(), run.GetRunID(), "test over"), "terminate")
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -26,6 +27,7 @@ var childWorkflows = []any{
 	ChildOutcome,
 	FailingChild,
 	CronCounter,
+	AlwaysPanics,
 }
 
 func registerChildWorkflows(r worker.Registry) {
@@ -68,6 +70,7 @@ func Invoice(ctx workflow.Context, in InvoiceInput) (InvoiceResult, error) {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: fmt.Sprintf("%s-line-%d", in.ChildIDPrefix, i),
 			Namespace:  in.ChildNamespace,
+			Memo:       map[string]any{"sku": item.SKU},
 		})
 		futures[i] = workflow.ExecuteChildWorkflow(cctx, LineItemTotal, item, in.Pause)
 	}
@@ -219,6 +222,17 @@ func FailingChild(ctx workflow.Context, kind string) (string, error) {
 		return "", temporal.NewNonRetryableApplicationError("child broke", errTypeFatal, nil)
 	}
 	return fmt.Sprintf("attempt %d", attempt), nil
+}
+
+// ---------------------------------------------------------------------------
+// A workflow task that always fails
+
+// alwaysPanicsRuns counts how often AlwaysPanics was handed a workflow task.
+var alwaysPanicsRuns atomic.Int64
+
+func AlwaysPanics(ctx workflow.Context) error {
+	alwaysPanicsRuns.Add(1)
+	panic("this workflow cannot make progress")
 }
 
 // ---------------------------------------------------------------------------
