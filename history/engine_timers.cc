@@ -86,7 +86,8 @@ void HistoryEngine::DeliverExternal(int64_t row_id, const records::TimerTask& t)
     if (delivered.ok() && request.child_workflow_only()) {
       // Only a child of the requesting run qualifies.
       const auto& parent = target->start().parent_workflow_execution();
-      if (parent.workflow_id() != source.workflow_id || parent.run_id() != source.run_id) delivered = WorkflowNotFound(source);
+      if (parent.workflow_id() != source.workflow_id || parent.run_id() != source.run_id)
+        delivered = WorkflowNotFound({source.namespace_id, request.execution().workflow_id(), request.execution().run_id()});
     }
     if (delivered.ok()) {
       std::string dedupe = "external:" + source.run_id + ":" + std::to_string(t.event_id());
