@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "kairos/cron.h"
 #include "kairos/errors.h"
 #include "kairos/ids.h"
 #include "kairos/time_util.h"
@@ -122,6 +123,7 @@ Status ValidateTimeouts(const google::protobuf::Duration& execution, const googl
 }
 
 Status ValidateStartDelay(const std::string& cron, bool has_delay, const google::protobuf::Duration& delay) {
+  if (auto problem = cron::Validate(cron, NowNanos())) return Invalid(*problem);
   if (!cron.empty() && has_delay) return Invalid("CronSchedule and WorkflowStartDelay may not be used together.");
   return ValidateDuration(delay, "WorkflowStartDelaySeconds");
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kairos/history/children.h"
 #include "kairos/history/retry_policy.h"
 #include "kairos/history/workflow_close.h"
 #include "kairos/time_util.h"
@@ -196,6 +197,7 @@ std::optional<CommandError> SignalExternal(MutableState& ms, const cv1::SignalEx
   records::ExternalRequest r;
   CopyControl(a, &r);
   r.set_kind(records::ExternalRequest::SIGNAL);
+  r.set_child_workflow_only(a.child_workflow_only());
   *r.mutable_execution() = a.execution();
   r.set_signal_name(a.signal_name());
   *r.mutable_input() = a.input();
@@ -222,6 +224,7 @@ std::optional<CommandError> CancelExternal(MutableState& ms,
   records::ExternalRequest r;
   CopyControl(a, &r);
   r.set_kind(records::ExternalRequest::CANCEL);
+  r.set_child_workflow_only(a.child_workflow_only());
   r.mutable_execution()->set_workflow_id(a.workflow_id());
   r.mutable_execution()->set_run_id(a.run_id());
   r.set_reason(a.reason());
@@ -375,6 +378,9 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
         break;
       case enums::COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
         err = CancelExternal(ms, c.request_cancel_external_workflow_execution_command_attributes());
+        break;
+      case enums::COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
+        err = StartChildWorkflow(ms, c.start_child_workflow_execution_command_attributes());
         break;
       case enums::COMMAND_TYPE_PROTOCOL_MESSAGE:
         // Messages are applied by the engine in command order.

@@ -26,6 +26,16 @@ void HistoryEngine::OnTimer(int64_t row_id, const records::TimerTask& t) {
     DeliverExternal(row_id, t);
     return;
   }
+  switch (t.kind()) {
+    case records::TimerTask::START_CHILD:
+      return StartChild(row_id, t);
+    case records::TimerTask::REPORT_TO_PARENT:
+      return ReportToParent(row_id, t);
+    case records::TimerTask::PARENT_CLOSE_POLICY:
+      return ApplyParentClosePolicy(row_id, t);
+    default:
+      break;
+  }
   ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
   std::lock_guard wf_lock(LockFor(key.namespace_id, key.workflow_id));
   auto state = Load(key);
@@ -73,6 +83,12 @@ void HistoryEngine::DeliverExternal(int64_t row_id, const records::TimerTask& t)
     StatePtr target;
     delivered = Resolve(source.namespace_id, request.execution(), &target);
     if (delivered.ok() && target->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) delivered = AlreadyCompleted();
+    if (delivered.ok() && request.child_workflow_only()) {
+      // Only a child of the requesting run qualifies.
+      const auto& parent = target->start().parent_workflow_execution();
+      if (parent.workflow_id() != source.workflow_id || parent.run_id() != source.run_id)
+        delivered = WorkflowNotFound({source.namespace_id, request.execution().workflow_id(), request.execution().run_id()});
+    }
     if (delivered.ok()) {
       std::string dedupe = "external:" + source.run_id + ":" + std::to_string(t.event_id());
       bool seen = false;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "history_engine.h"
+#include "kairos/history/children.h"
 #include "kairos/visibility/values.h"
 
 namespace kairos::history {
@@ -18,6 +19,7 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
   env_.sticky_alive = [this](const std::string& ns, const std::string& queue) {
     return matching_->HasRecentPoller(ns, queue);
   };
+  env_.namespace_id = [this](const std::string& name) { return NamespaceIdByName(name); };
   matching_->SetTaskStarter(this);
   waiter_thread_ = std::thread([this] { WaiterLoop(); });
 }
@@ -134,6 +136,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
   persistence::WriteBatch batch;
   for (MutableState* ms : changes) {
     if (!ms->IsRunning()) AbortUpdates(*ms);
+    if (ms->closed_now()) ArmCloseSteps(*ms);
     int64_t added = 0;
     for (const auto& e : ms->new_events()) added += static_cast<int64_t>(e.ByteSizeLong());
     ms->s().set_history_size_bytes(ms->s().history_size_bytes() + added);
@@ -236,6 +239,13 @@ void HistoryEngine::FillExecutionInfo(const State& s, temporal::api::workflow::v
   info->set_first_run_id(s.first_execution_run_id());
   info->set_state_transition_count(s.db_version());
   info->set_history_size_bytes(s.history_size_bytes());
+  if (s.start().has_parent_workflow_execution()) {
+    info->set_parent_namespace_id(s.start().parent_workflow_namespace_id());
+    *info->mutable_parent_execution() = s.start().parent_workflow_execution();
+  }
+  // A workflow without a parent is its own root.
+  *info->mutable_root_execution() =
+      s.start().has_root_workflow_execution() ? s.start().root_workflow_execution() : Execution(s);
 }
 
 std::unique_ptr<MutableState> HistoryEngine::BuildNextRun(MutableState& ms) {

@@ -136,8 +136,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void AddCancelRequest(MutableState& ms, const std::string& reason, const std::string& identity,
                         const std::string& request_id, int64_t external_initiated_event_id,
                         const common::WorkflowExecution* external);
+  // `parent`: a child's started event, whose parent and root the new run takes.
   grpc::Status StartLocked(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
-                           const SignalInput* signal, wsv1::StartWorkflowExecutionResponse* resp);
+                           const SignalInput* signal, wsv1::StartWorkflowExecutionResponse* resp,
+                           const hv1::WorkflowExecutionStartedEventAttributes* parent = nullptr);
 
   // ------------------------------------------------------ workflow tasks
   grpc::Status StartWorkflowTask(int64_t task_id, const records::QueueTask& task,
@@ -315,6 +317,22 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // then recorded on the source. The two workflows are locked one after the
   // other, never together.
   void DeliverExternal(int64_t row_id, const records::TimerTask& t);
+
+  // ------------------------------------------------ child workflows (engine_children.cc)
+  // START_CHILD: starts the child (idempotently, by its create request id),
+  // then records ChildWorkflowExecutionStarted or StartChildWorkflow-
+  // ExecutionFailed on the parent. A child whose parent closed first is not
+  // started; one started just before is handed to the parent close policy.
+  void StartChild(int64_t row_id, const records::TimerTask& t);
+  // REPORT_TO_PARENT: a closed child's close event reaches its parent once.
+  void ReportToParent(int64_t row_id, const records::TimerTask& t);
+  // PARENT_CLOSE_POLICY: terminates or cancels a closed parent's children.
+  void ApplyParentClosePolicy(int64_t row_id, const records::TimerTask& t);
+  // One child; false when it should be tried again (store unavailable).
+  bool ApplyPolicyToChild(const common::WorkflowExecution& parent, const records::ChildInfo& child);
+  // Re-arms a step that could not be done now.
+  void RetryStepLater(int64_t row_id, const records::TimerTask& t);
+  std::string NamespaceIdByName(const std::string& name);
 
   // Returns false when the timer is stale.
   bool ApplyTimer(MutableState& ms, int64_t row_id, const records::TimerTask& t);

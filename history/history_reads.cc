@@ -34,6 +34,14 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     p->set_last_worker_identity(a.started_identity());
     if (a.next_attempt_time_nanos()) *p->mutable_next_attempt_schedule_time() = NanosToTimestamp(a.next_attempt_time_nanos());
   }
+  for (const auto& [id, c] : s.children()) {
+    auto* p = resp->add_pending_children();
+    p->set_workflow_id(c.workflow_id());
+    p->set_run_id(c.started_run_id());
+    p->set_workflow_type_name(c.workflow_type().name());
+    p->set_initiated_id(c.initiated_event_id());
+    p->set_parent_close_policy(c.parent_close_policy());
+  }
   if (s.workflow_task().attempt() > 0) {
     auto* p = resp->mutable_pending_workflow_task();
     const auto& w = s.workflow_task();

@@ -35,6 +35,10 @@ bool MutableState::FlushBufferedEvents() {
   if (state_.buffered_events().empty()) return false;
   // Completion events name their started event, whose id is known only now.
   std::map<int64_t, int64_t> started_id_by_scheduled;
+  std::map<int64_t, int64_t> child_started_id_by_initiated;
+  auto child_started = [&](int64_t initiated, int64_t started) {
+    return started == kBufferedEventId ? child_started_id_by_initiated[initiated] : started;
+  };
   for (auto& buffered : *state_.mutable_buffered_events()) {
     hv1::HistoryEvent e = std::move(buffered);
     int64_t id = state_.next_event_id();
@@ -62,6 +66,39 @@ bool MutableState::FlushBufferedEvents() {
       case enums::EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
         auto* a = e.mutable_activity_task_canceled_event_attributes();
         if (a->started_event_id() == kBufferedEventId) a->set_started_event_id(started_id_by_scheduled[a->scheduled_event_id()]);
+        break;
+      }
+      // A child's close names its started event, which may wait here too.
+      case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED: {
+        int64_t initiated = e.child_workflow_execution_started_event_attributes().initiated_event_id();
+        child_started_id_by_initiated[initiated] = id;
+        auto it = state_.mutable_children()->find(initiated);
+        if (it != state_.mutable_children()->end()) it->second.set_started_event_id(id);
+        break;
+      }
+      case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED: {
+        auto* a = e.mutable_child_workflow_execution_completed_event_attributes();
+        a->set_started_event_id(child_started(a->initiated_event_id(), a->started_event_id()));
+        break;
+      }
+      case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED: {
+        auto* a = e.mutable_child_workflow_execution_failed_event_attributes();
+        a->set_started_event_id(child_started(a->initiated_event_id(), a->started_event_id()));
+        break;
+      }
+      case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED: {
+        auto* a = e.mutable_child_workflow_execution_canceled_event_attributes();
+        a->set_started_event_id(child_started(a->initiated_event_id(), a->started_event_id()));
+        break;
+      }
+      case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED: {
+        auto* a = e.mutable_child_workflow_execution_terminated_event_attributes();
+        a->set_started_event_id(child_started(a->initiated_event_id(), a->started_event_id()));
+        break;
+      }
+      case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT: {
+        auto* a = e.mutable_child_workflow_execution_timed_out_event_attributes();
+        a->set_started_event_id(child_started(a->initiated_event_id(), a->started_event_id()));
         break;
       }
       default:
@@ -219,6 +256,7 @@ void MutableState::Close(enums::WorkflowExecutionStatus status, int64_t completi
   state_.set_status(status);
   state_.set_close_time_nanos(now_);
   state_.set_completion_event_id(completion_event_id);
+  closed_now_ = true;
   for (const auto& [id, timer] : state_.timers()) DeleteTimer(timer.timer_row_id());
   state_.clear_timers();
   for (const auto& [id, activity] : state_.activities()) {

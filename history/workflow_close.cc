@@ -1,5 +1,6 @@
 #include "kairos/history/workflow_close.h"
 
+#include "kairos/cron.h"
 #include "kairos/history/retry_policy.h"
 #include "kairos/ids.h"
 #include "kairos/time_util.h"
@@ -43,18 +44,43 @@ enums::RetryState MaybeRetry(MutableState& ms, const temporal::api::failure::v1:
   return d.state;
 }
 
+// A cron workflow's run that closed (completed, or failed or timed out with
+// no retry left) hands over to the run of the next scheduled time, carrying
+// the last completion result (a failed run keeps the one it was given) and
+// the failure.
+void MaybeCron(MutableState& ms, const temporal::api::common::v1::Payloads* result,
+               const temporal::api::failure::v1::Failure* failure) {
+  const auto& s = ms.s();
+  if (s.start().cron_schedule().empty() || ms.next_run()) return;
+  int64_t backoff = cron::BackoffForNextScheduleMs(s.start().cron_schedule(), s.execution_time_nanos(), ms.now());
+  if (backoff < 0) return;
+  NextRun next = NextRunFrom(ms, enums::CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE, backoff);
+  next.start.set_attempt(1);
+  *next.start.mutable_first_workflow_task_backoff() = MsToDuration(backoff);
+  if (result) {
+    *next.start.mutable_last_completion_result() = *result;
+  } else if (s.start().has_last_completion_result()) {
+    *next.start.mutable_last_completion_result() = s.start().last_completion_result();
+  }
+  if (failure) *next.start.mutable_continued_failure() = *failure;
+  ms.next_run() = std::move(next);
+}
+
 }  // namespace
 
 void CompleteWorkflow(MutableState& ms, const temporal::api::common::v1::Payloads& result) {
+  MaybeCron(ms, &result, nullptr);
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
   auto* a = e.mutable_workflow_execution_completed_event_attributes();
   *a->mutable_result() = result;
   a->set_workflow_task_completed_event_id(ms.completed_event_id());
+  if (ms.next_run()) a->set_new_execution_run_id(ms.next_run()->run_id);
   ms.Close(enums::WORKFLOW_EXECUTION_STATUS_COMPLETED, e.event_id());
 }
 
 void FailWorkflow(MutableState& ms, const temporal::api::failure::v1::Failure& failure) {
   auto state = MaybeRetry(ms, &failure, false);
+  MaybeCron(ms, nullptr, &failure);
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
   auto* a = e.mutable_workflow_execution_failed_event_attributes();
   *a->mutable_failure() = failure;
@@ -73,6 +99,7 @@ void TimeOutWorkflow(MutableState& ms, bool run_timeout) {
   bool expired = start.has_workflow_execution_expiration_time() &&
                  ms.now() >= TimestampToNanos(start.workflow_execution_expiration_time());
   auto state = run_timeout && !expired ? MaybeRetry(ms, &failure, true) : enums::RETRY_STATE_TIMEOUT;
+  if (run_timeout && !expired) MaybeCron(ms, nullptr, &failure);
   if (ms.WorkflowTaskStarted()) ms.MaterializeTransientWorkflowTask();
   ms.FlushBufferedEvents();
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT);
@@ -110,7 +137,7 @@ void ContinueAsNew(MutableState& ms, const temporal::api::command::v1::ContinueA
   if (c.has_search_attributes()) *a.mutable_search_attributes() = c.search_attributes();
   if (c.has_last_completion_result()) *a.mutable_last_completion_result() = c.last_completion_result();
   if (c.has_failure()) *a.mutable_continued_failure() = c.failure();
-  if (!c.cron_schedule().empty()) a.set_cron_schedule(c.cron_schedule());
+  a.set_cron_schedule(c.cron_schedule());  // As Temporal: the command's, not inherited.
 
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
   auto* ev = e.mutable_workflow_execution_continued_as_new_event_attributes();

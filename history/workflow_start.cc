@@ -1,6 +1,7 @@
 // Starting runs (start, signal-with-start) and the requests that change a
 // run from outside: signal, cancel request, terminate.
 #include "history_engine.h"
+#include "kairos/cron.h"
 
 namespace kairos::history {
 
@@ -121,7 +122,8 @@ void HistoryEngine::AddCancelRequest(MutableState& ms, const std::string& reason
 }
 
 grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
-                                        const SignalInput* signal, wsv1::StartWorkflowExecutionResponse* resp) {
+                                        const SignalInput* signal, wsv1::StartWorkflowExecutionResponse* resp,
+                                        const hv1::WorkflowExecutionStartedEventAttributes* parent) {
   auto current = Current(ns.id, req.workflow_id());
   StatePtr running;
   if (current) {
@@ -178,7 +180,17 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
   std::string run_id = NewUuidV7();
   auto ms = std::make_unique<MutableState>(FreshState(ns.id, ns.name, req.workflow_id(), run_id, "", req.request_id()),
                                            env_, NowNanos());
-  InitRun(*ms, StartedAttributes(req, ms->now()), DurationToMs(req.workflow_start_delay()),
+  auto attrs = StartedAttributes(req, ms->now());
+  if (parent) {
+    attrs.set_parent_workflow_namespace(parent->parent_workflow_namespace());
+    attrs.set_parent_workflow_namespace_id(parent->parent_workflow_namespace_id());
+    *attrs.mutable_parent_workflow_execution() = parent->parent_workflow_execution();
+    attrs.set_parent_initiated_event_id(parent->parent_initiated_event_id());
+    *attrs.mutable_root_workflow_execution() = parent->root_workflow_execution();
+  }
+  // The start delay, or the wait for a cron schedule's first activation.
+  int64_t backoff_ms = DurationToMs(attrs.first_workflow_task_backoff());
+  InitRun(*ms, std::move(attrs), backoff_ms,
           [&](MutableState& m) {
             if (signal) AddSignal(m, *signal);
           });
@@ -245,6 +257,13 @@ hv1::WorkflowExecutionStartedEventAttributes HistoryEngine::StartedAttributes(co
   if (req.has_last_completion_result()) *a.mutable_last_completion_result() = req.last_completion_result();
   int64_t delay = DurationToMs(req.workflow_start_delay());
   if (delay > 0) *a.mutable_first_workflow_task_backoff() = MsToDuration(delay);
+  if (!req.cron_schedule().empty()) {
+    // A cron workflow's first run waits for the first scheduled time.
+    a.set_initiator(enums::CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE);
+    if (delay <= 0)
+      *a.mutable_first_workflow_task_backoff() =
+          MsToDuration(std::max<int64_t>(0, cron::BackoffForNextScheduleMs(req.cron_schedule(), now, now)));
+  }
   return a;
 }
 

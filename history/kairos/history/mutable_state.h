@@ -36,6 +36,7 @@ struct NextRun {
 struct Environment {
   std::function<int64_t()> next_id;                       // Row and task ids.
   std::function<bool(const std::string& namespace_id, const std::string& queue)> sticky_alive;
+  std::function<std::string(const std::string& namespace_name)> namespace_id;  // Empty: no such namespace.
 };
 
 class MutableState {
@@ -89,6 +90,7 @@ class MutableState {
   // --- Closing ---
   // Marks the run closed; removes its pending timers and activities.
   void Close(enums::WorkflowExecutionStatus status, int64_t completion_event_id);
+  bool closed_now() const { return closed_now_; }  // Close was called on this change.
 
   // Workflow-task-completed event id the next commands refer to.
   void set_completed_event_id(int64_t id) { completed_event_id_ = id; }
@@ -112,6 +114,7 @@ class MutableState {
   std::vector<int64_t> timer_deletes_;
   int64_t completed_event_id_ = 0;
   bool visibility_changed_ = false;
+  bool closed_now_ = false;
   std::optional<NextRun> next_run_;
 };
 
