@@ -58,11 +58,12 @@ std::optional<CommandError> ScheduleActivity(MutableState& ms, const cv1::Schedu
   if (ev->task_queue().kind() == enums::TASK_QUEUE_KIND_UNSPECIFIED)
     ev->mutable_task_queue()->set_kind(enums::TASK_QUEUE_KIND_NORMAL);
   *ev->mutable_header() = a.header();
-  *ev->mutable_input() = a.input();
+  if (a.has_input()) *ev->mutable_input() = a.input();
   if (s2c > 0) *ev->mutable_schedule_to_close_timeout() = MsToDuration(s2c);
   if (s2s > 0) *ev->mutable_schedule_to_start_timeout() = MsToDuration(s2s);
   *ev->mutable_start_to_close_timeout() = MsToDuration(st2c);
-  if (hb > 0) *ev->mutable_heartbeat_timeout() = MsToDuration(hb);
+  // Written even when zero: Temporal's events carry an explicit 0s.
+  *ev->mutable_heartbeat_timeout() = MsToDuration(std::max<int64_t>(hb, 0));
   ev->set_workflow_task_completed_event_id(ms.completed_event_id());
   *ev->mutable_retry_policy() = a.retry_policy();
   ApplyRetryDefaults(ev->mutable_retry_policy());
@@ -190,7 +191,7 @@ std::optional<CommandError> SignalExternal(MutableState& ms, const cv1::SignalEx
   ev->set_namespace_id(ms.s().namespace_id());
   *ev->mutable_workflow_execution() = a.execution();
   ev->set_signal_name(a.signal_name());
-  *ev->mutable_input() = a.input();
+  if (a.has_input()) *ev->mutable_input() = a.input();
   ev->set_child_workflow_only(a.child_workflow_only());
   *ev->mutable_header() = a.header();
   CopyControl(a, ev);

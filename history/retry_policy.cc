@@ -23,10 +23,17 @@ std::string TimeoutTypeName(enums::TimeoutType t) {
 }  // namespace
 
 void ApplyRetryDefaults(temporal::api::common::v1::RetryPolicy* p) {
-  if (DurationToMs(p->initial_interval()) <= 0) *p->mutable_initial_interval() = MsToDuration(1000);
+  // Nanosecond precision: a policy of 1 ns intervals is kept as written.
+  auto nanos = [](const google::protobuf::Duration& d) { return d.seconds() * 1'000'000'000 + d.nanos(); };
+  auto duration = [](int64_t n) {
+    google::protobuf::Duration d;
+    d.set_seconds(n / 1'000'000'000);
+    d.set_nanos(static_cast<int32_t>(n % 1'000'000'000));
+    return d;
+  };
+  if (nanos(p->initial_interval()) <= 0) *p->mutable_initial_interval() = duration(1'000'000'000);
   if (p->backoff_coefficient() < 1.0) p->set_backoff_coefficient(2.0);
-  if (DurationToMs(p->maximum_interval()) <= 0)
-    *p->mutable_maximum_interval() = MsToDuration(100 * DurationToMs(p->initial_interval()));
+  if (nanos(p->maximum_interval()) <= 0) *p->mutable_maximum_interval() = duration(100 * nanos(p->initial_interval()));
 }
 
 RetryDecision DecideRetry(const temporal::api::common::v1::RetryPolicy& policy, int32_t attempt,

@@ -127,7 +127,7 @@ void ContinueAsNew(MutableState& ms, const temporal::api::command::v1::ContinueA
     *a.mutable_task_queue() = c.task_queue();
     a.mutable_task_queue()->set_kind(enums::TASK_QUEUE_KIND_NORMAL);
   }
-  *a.mutable_input() = c.input();
+  if (c.has_input()) *a.mutable_input() = c.input(); else a.clear_input();
   if (DurationToMs(c.workflow_run_timeout()) > 0) *a.mutable_workflow_run_timeout() = c.workflow_run_timeout();
   if (DurationToMs(c.workflow_task_timeout()) > 0) *a.mutable_workflow_task_timeout() = c.workflow_task_timeout();
   if (c.has_retry_policy()) *a.mutable_retry_policy() = c.retry_policy();
@@ -144,7 +144,7 @@ void ContinueAsNew(MutableState& ms, const temporal::api::command::v1::ContinueA
   ev->set_new_execution_run_id(next.run_id);
   *ev->mutable_workflow_type() = a.workflow_type();
   *ev->mutable_task_queue() = a.task_queue();
-  *ev->mutable_input() = a.input();
+  if (a.has_input()) *ev->mutable_input() = a.input();
   *ev->mutable_workflow_run_timeout() = a.workflow_run_timeout();
   *ev->mutable_workflow_task_timeout() = a.workflow_task_timeout();
   ev->set_workflow_task_completed_event_id(ms.completed_event_id());

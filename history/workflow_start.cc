@@ -19,7 +19,7 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
   start.set_workflow_id(req.workflow_id());
   *start.mutable_workflow_type() = req.workflow_type();
   *start.mutable_task_queue() = req.task_queue();
-  *start.mutable_input() = req.input();
+  if (req.has_input()) *start.mutable_input() = req.input();
   *start.mutable_workflow_execution_timeout() = req.workflow_execution_timeout();
   *start.mutable_workflow_run_timeout() = req.workflow_run_timeout();
   *start.mutable_workflow_task_timeout() = req.workflow_task_timeout();
@@ -92,7 +92,7 @@ void HistoryEngine::AddSignal(MutableState& ms, const SignalInput& signal) {
   auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
   auto* a = e.mutable_workflow_execution_signaled_event_attributes();
   a->set_signal_name(signal.name);
-  *a->mutable_input() = signal.input;
+  if (signal.input.payloads_size() > 0) *a->mutable_input() = signal.input;
   a->set_identity(signal.identity);
   if (signal.header.fields_size() > 0) *a->mutable_header() = signal.header;
   a->set_request_id(signal.request_id);
@@ -228,7 +228,7 @@ hv1::WorkflowExecutionStartedEventAttributes HistoryEngine::StartedAttributes(co
   *a.mutable_workflow_type() = req.workflow_type();
   *a.mutable_task_queue() = req.task_queue();
   a.mutable_task_queue()->set_kind(enums::TASK_QUEUE_KIND_NORMAL);
-  *a.mutable_input() = req.input();
+  if (req.has_input()) *a.mutable_input() = req.input();
   int64_t exec_timeout = DurationToMs(req.workflow_execution_timeout());
   int64_t run_timeout = DurationToMs(req.workflow_run_timeout());
   if (exec_timeout > 0 && (run_timeout <= 0 || run_timeout > exec_timeout)) run_timeout = exec_timeout;
@@ -271,6 +271,8 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
                             const std::function<void(MutableState&)>& before_first_task) {
   auto& s = ms.s();
   if (attrs.original_execution_run_id().empty()) attrs.set_original_execution_run_id(s.run_id());
+  // Temporal writes the backoff on every started event, 0s when there is none.
+  if (!attrs.has_first_workflow_task_backoff()) *attrs.mutable_first_workflow_task_backoff() = MsToDuration(backoff_ms);
   attrs.set_first_execution_run_id(s.first_execution_run_id());
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
   *e.mutable_workflow_execution_started_event_attributes() = attrs;

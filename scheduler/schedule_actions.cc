@@ -147,28 +147,32 @@ void SchedulerEngine::NoteClosedWorkflows(ScheduleEntry& e) {
 void SchedulerEngine::RunBuffered(ScheduleEntry& e, int64_t now) {
   auto* buffered = e.rec.mutable_buffered();
   auto* info = e.rec.mutable_info();
+  auto policy_at = [&](int i) { return EffectivePolicy(e.rec, buffered->Get(i).overlap_policy()); };
   while (!buffered->empty()) {
     const records::BufferedStart b = buffered->Get(0);
     // A pause stops what the spec asks for; triggers and backfills still run.
     if (e.rec.schedule().state().paused() && !b.manual()) break;
-    auto policy = EffectivePolicy(e.rec, b.overlap_policy());
-    bool running = info->running_workflows_size() > 0;
-    if (running && policy != enums::SCHEDULE_OVERLAP_POLICY_ALLOW_ALL) {
+    auto policy = policy_at(0);
+    // As on Temporal, only starts under a policy that cares about overlap
+    // are tracked as running; ALLOW_ALL starts are not.
+    if (info->running_workflows_size() > 0 && policy != enums::SCHEDULE_OVERLAP_POLICY_ALLOW_ALL) {
       if (policy == enums::SCHEDULE_OVERLAP_POLICY_SKIP) {
         info->set_overlap_skipped(info->overlap_skipped() + 1);
         buffered->DeleteSubrange(0, 1);
         continue;
       }
       if (policy == enums::SCHEDULE_OVERLAP_POLICY_BUFFER_ONE) {
-        // One start waits for the running workflow; later ones are dropped.
-        while (buffered->size() > 1 &&
-               EffectivePolicy(e.rec, buffered->Get(1).overlap_policy()) == enums::SCHEDULE_OVERLAP_POLICY_BUFFER_ONE) {
+        // One start waits for the running workflow; later ones are skipped.
+        while (buffered->size() > 1 && policy_at(1) == enums::SCHEDULE_OVERLAP_POLICY_BUFFER_ONE) {
           buffered->DeleteSubrange(1, 1);
-          info->set_buffer_dropped(info->buffer_dropped() + 1);
+          info->set_overlap_skipped(info->overlap_skipped() + 1);
         }
         break;
       }
       if (policy == enums::SCHEDULE_OVERLAP_POLICY_BUFFER_ALL) break;
+      // Cancel or terminate what runs, then start only the latest of the
+      // starts that wanted the same.
+      while (buffered->size() > 1 && policy_at(1) == policy) buffered->DeleteSubrange(0, 1);
       bool terminate = policy == enums::SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER;
       for (const auto& run : info->running_workflows()) {
         if (terminate) {
@@ -195,13 +199,13 @@ void SchedulerEngine::RunBuffered(ScheduleEntry& e, int64_t now) {
       buffered->Clear();
       break;
     }
-    StartAction(e, b, now);
+    StartAction(e, buffered->Get(0), now, policy != enums::SCHEDULE_OVERLAP_POLICY_ALLOW_ALL);
     buffered->DeleteSubrange(0, 1);
   }
   info->set_buffer_size(buffered->size());
 }
 
-bool SchedulerEngine::StartAction(ScheduleEntry& e, const records::BufferedStart& b, int64_t now) {
+bool SchedulerEngine::StartAction(ScheduleEntry& e, const records::BufferedStart& b, int64_t now, bool track) {
   const auto& action = e.rec.schedule().action().start_workflow();
   wsv1::StartWorkflowExecutionRequest req;
   req.set_namespace_(e.rec.namespace_name());
@@ -247,9 +251,11 @@ bool SchedulerEngine::StartAction(ScheduleEntry& e, const records::BufferedStart
   result->set_start_workflow_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
   if (info->recent_actions_size() > kRecentActions)
     info->mutable_recent_actions()->DeleteSubrange(0, info->recent_actions_size() - kRecentActions);
-  auto* running = info->add_running_workflows();
-  running->set_workflow_id(req.workflow_id());
-  running->set_run_id(resp.run_id());
+  if (track) {
+    auto* running = info->add_running_workflows();
+    running->set_workflow_id(req.workflow_id());
+    running->set_run_id(resp.run_id());
+  }
   auto* state = e.rec.mutable_schedule()->mutable_state();
   if (state->limited_actions()) state->set_remaining_actions(std::max<int64_t>(0, state->remaining_actions() - 1));
   return true;

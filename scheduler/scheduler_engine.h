@@ -68,7 +68,8 @@ class SchedulerEngine final : public SchedulerService {
   void Process(ScheduleEntry& e, int64_t now);
   void NoteClosedWorkflows(ScheduleEntry& e);
   void RunBuffered(ScheduleEntry& e, int64_t now);
-  bool StartAction(ScheduleEntry& e, const records::BufferedStart& b, int64_t now);
+  // `track`: watch the workflow as running (what the overlap policy needs).
+  bool StartAction(ScheduleEntry& e, const records::BufferedStart& b, int64_t now, bool track);
   void WatchRunning(const Key& key, ScheduleEntry& e);
   void ScheduleNextWake(ScheduleEntry& e, int64_t now);
   void Buffer(ScheduleEntry& e, int64_t nominal, int64_t actual, enums::ScheduleOverlapPolicy policy, bool manual);
