@@ -10,3 +10,4 @@
 export * from './hello';
 export * from './failures';
 export * from './messages';
+export * from './children';
