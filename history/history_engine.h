@@ -184,8 +184,6 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status GetWorkflowExecutionHistoryReverse(const NamespaceRef& ns,
                                                   const wsv1::GetWorkflowExecutionHistoryReverseRequest& req,
                                                   wsv1::GetWorkflowExecutionHistoryReverseResponse* resp) override;
-  grpc::Status ListWorkflowExecutions(const NamespaceRef& ns, const wsv1::ListWorkflowExecutionsRequest& req,
-                                      wsv1::ListWorkflowExecutionsResponse* resp) override;
 
  private:
   struct Waiter {

@@ -87,21 +87,6 @@ grpc::Status HistoryEngine::GetWorkflowExecutionHistoryReverse(const NamespaceRe
   return grpc::Status::OK;
 }
 
-grpc::Status HistoryEngine::ListWorkflowExecutions(const NamespaceRef& ns, const wsv1::ListWorkflowExecutionsRequest& req,
-                                                   wsv1::ListWorkflowExecutionsResponse* resp) {
-  // Better an honest refusal than a filter silently ignored.
-  if (req.query().find_first_not_of(" \t") != std::string::npos)
-    return errors::InvalidArgument("Kairos does not support visibility queries yet; list without a query.");
-  int64_t offset = 0;
-  if (!req.next_page_token().empty()) offset = std::strtoll(req.next_page_token().c_str(), nullptr, 10);
-  int page = req.page_size() > 0 ? req.page_size() : 100;
-  auto rows = store_->ListVisibility(ns.id, offset, page + 1);
-  for (int i = 0; i < static_cast<int>(rows.size()) && i < page; ++i)
-    resp->add_executions()->ParseFromString(rows[i].info);
-  if (static_cast<int>(rows.size()) > page) resp->set_next_page_token(std::to_string(offset + page));
-  return grpc::Status::OK;
-}
-
 void HistoryEngine::ReadHistory(const std::string& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
                                 wsv1::GetWorkflowExecutionHistoryResponse* resp, Deadline deadline, Done done, bool expired) {
   // An empty page still carries an (empty) history: SDKs read it unchecked.

@@ -63,8 +63,6 @@ class SqliteStore final : public Store {
                                              int max_count) override;
   std::vector<TaskRow> LoadTasks() override;
   std::vector<TimerRow> LoadTimers() override;
-  std::vector<VisibilityRow> ListVisibility(const std::string& namespace_id, int64_t offset,
-                                            int limit) override;
   std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
   std::vector<ScheduleRow> LoadSchedules() override;
   grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
@@ -488,39 +486,10 @@ std::vector<TimerRow> SqliteStore::LoadTimers() {
 }
 
 namespace {
-VisibilityRow ReadVisibility(sqlite3_stmt* s) {
-  VisibilityRow v;
-  v.key = {ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)};
-  v.workflow_type = ColumnBytes(s, 3);
-  v.task_queue = ColumnBytes(s, 4);
-  v.status = sqlite3_column_int(s, 5);
-  v.start_time_nanos = sqlite3_column_int64(s, 6);
-  v.execution_time_nanos = sqlite3_column_int64(s, 7);
-  v.close_time_nanos = sqlite3_column_int64(s, 8);
-  v.history_length = sqlite3_column_int64(s, 9);
-  v.info = ColumnBytes(s, 10);
-  return v;
-}
 constexpr const char* kVisibilityColumns =
     "namespace_id, workflow_id, run_id, workflow_type, task_queue, status, start_time_nanos, "
     "execution_time_nanos, close_time_nanos, history_length, info";
 }  // namespace
-
-std::vector<VisibilityRow> SqliteStore::ListVisibility(const std::string& namespace_id, int64_t offset, int limit) {
-  static const std::string sql = std::string("SELECT ") + kVisibilityColumns +
-                                 " FROM visibility WHERE namespace_id = ? ORDER BY start_time_nanos DESC, "
-                                 "run_id LIMIT ? OFFSET ?";
-  std::lock_guard lock(db_mu_);
-  std::vector<VisibilityRow> out;
-  sqlite3_stmt* s = Prepare(sql.c_str());
-  if (!s) return out;
-  BindText(s, 1, namespace_id);
-  sqlite3_bind_int(s, 2, limit);
-  sqlite3_bind_int64(s, 3, offset);
-  while (sqlite3_step(s) == SQLITE_ROW) out.push_back(ReadVisibility(s));
-  sqlite3_reset(s);
-  return out;
-}
 
 std::optional<VisibilityRow> SqliteStore::GetVisibility(const ExecutionKey& key) {
   static const std::string sql = std::string("SELECT ") + kVisibilityColumns +
@@ -532,7 +501,7 @@ std::optional<VisibilityRow> SqliteStore::GetVisibility(const ExecutionKey& key)
   BindText(s, 2, key.workflow_id);
   BindText(s, 3, key.run_id);
   std::optional<VisibilityRow> out;
-  if (sqlite3_step(s) == SQLITE_ROW) out = ReadVisibility(s);
+  if (sqlite3_step(s) == SQLITE_ROW) out = sqlite_visibility::ReadRow(s);
   sqlite3_reset(s);
   return out;
 }

@@ -164,6 +164,20 @@ grpc::Status WriteDefinitions(sqlite3* db, const Prepare& prepare, const WriteBa
   return grpc::Status::OK;
 }
 
+VisibilityRow ReadRow(sqlite3_stmt* s) {
+  VisibilityRow v;
+  v.key = {ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)};
+  v.workflow_type = ColumnBytes(s, 3);
+  v.task_queue = ColumnBytes(s, 4);
+  v.status = sqlite3_column_int(s, 5);
+  v.start_time_nanos = sqlite3_column_int64(s, 6);
+  v.execution_time_nanos = sqlite3_column_int64(s, 7);
+  v.close_time_nanos = sqlite3_column_int64(s, 8);
+  v.history_length = sqlite3_column_int64(s, 9);
+  v.info = ColumnBytes(s, 10);
+  return v;
+}
+
 grpc::Status Query(sqlite3* db, const std::string& namespace_id, const VisibilityFilter& filter,
                    const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) {
   std::string sql =
@@ -192,16 +206,7 @@ grpc::Status Query(sqlite3* db, const std::string& namespace_id, const Visibilit
   sqlite3_bind_int(raw, i++, limit);
   int rc;
   while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-    VisibilityRow v;
-    v.key = {ColumnBytes(raw, 0), ColumnBytes(raw, 1), ColumnBytes(raw, 2)};
-    v.workflow_type = ColumnBytes(raw, 3);
-    v.task_queue = ColumnBytes(raw, 4);
-    v.status = sqlite3_column_int(raw, 5);
-    v.start_time_nanos = sqlite3_column_int64(raw, 6);
-    v.execution_time_nanos = sqlite3_column_int64(raw, 7);
-    v.close_time_nanos = sqlite3_column_int64(raw, 8);
-    v.history_length = sqlite3_column_int64(raw, 9);
-    v.info = ColumnBytes(raw, 10);
+    VisibilityRow v = ReadRow(raw);
     out->push_back(std::move(v));
   }
   if (rc != SQLITE_DONE) return Error(db, "visibility query");

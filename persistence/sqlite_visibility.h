@@ -25,5 +25,7 @@ grpc::Status Count(sqlite3* db, const std::string& namespace_id, const Visibilit
                    const std::string& group_column, std::vector<std::pair<SqlValue, int64_t>>* groups,
                    int64_t* count);
 std::vector<SearchAttributeDefinition> LoadDefinitions(const Prepare& prepare);
+// A row read from the visibility columns, in their table order (first 11).
+VisibilityRow ReadRow(sqlite3_stmt* s);
 
 }  // namespace kairos::persistence::sqlite_visibility

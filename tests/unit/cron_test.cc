@@ -5,20 +5,17 @@
 
 #include <catch2/catch.hpp>
 
+#include "rfc3339.h"
+
 #include "kairos/cron.h"
 
 using kairos::cron::BackoffForNextScheduleMs;
 using kairos::cron::Schedule;
 using kairos::cron::Validate;
 
-namespace {
+using kairos::testing::At;
 
-int64_t At(const std::string& rfc3339) {
-  absl::Time t;
-  std::string err;
-  REQUIRE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err));
-  return absl::ToUnixNanos(t);
-}
+namespace {
 
 std::string Show(int64_t nanos) {
   return absl::FormatTime(absl::RFC3339_full, absl::FromUnixNanos(nanos), absl::UTCTimeZone());

@@ -7,19 +7,16 @@
 #include <absl/time/time.h>
 #include <catch2/catch.hpp>
 
+#include "rfc3339.h"
+
 #include "kairos/scheduler/schedule_spec.h"
 
 namespace sched = kairos::scheduler;
 namespace schedv1 = temporal::api::schedule::v1;
 
-namespace {
+using kairos::testing::At;
 
-int64_t At(const std::string& rfc3339) {
-  absl::Time t;
-  std::string err;
-  REQUIRE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err));
-  return absl::ToUnixNanos(t);
-}
+namespace {
 
 std::string Format(int64_t nanos) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixNanos(nanos), absl::UTCTimeZone());

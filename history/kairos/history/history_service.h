@@ -101,8 +101,6 @@ class HistoryService {
   virtual void ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::ExecuteMultiOperationRequest* req,
                                      wsv1::ExecuteMultiOperationResponse* resp, Deadline deadline, Done done) = 0;
   virtual grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) = 0;
-  virtual grpc::Status ListWorkflowExecutions(const NamespaceRef& ns, const wsv1::ListWorkflowExecutionsRequest& req,
-                                              wsv1::ListWorkflowExecutionsResponse* resp) = 0;
 };
 
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,

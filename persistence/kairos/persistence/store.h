@@ -170,9 +170,6 @@ class Store {
   virtual std::vector<TaskRow> LoadTasks() = 0;
   virtual std::vector<TimerRow> LoadTimers() = 0;
 
-  // Visibility rows of a namespace, newest start first.
-  virtual std::vector<VisibilityRow> ListVisibility(const std::string& namespace_id, int64_t offset,
-                                                    int limit) = 0;
   virtual std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) = 0;
 
   // Every schedule of every namespace (the scheduler keeps them in memory).
