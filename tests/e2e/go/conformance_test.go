@@ -603,3 +603,50 @@ func mustPayload(t *testing.T, v any) *commonpb.Payload {
 	}
 	return p
 }
+
+// Events carry the fields Temporal writes, zero values included, and leave
+// out what the request left out (the features suite compares histories with
+// Temporal's own, field by field).
+func TestEventFieldsAsTemporalWritesThem(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	svc := rawService(t, srv.Addr())
+	ctx := testCtx(t, 30*time.Second)
+	queue := taskQueueFor(t)
+	startRaw(t, ctx, svc, "fields", queue, func(r *workflowservice.StartWorkflowExecutionRequest) {
+		r.WorkflowTaskTimeout = durationpb.New(10 * time.Second)
+	})
+	task := pollTask(t, ctx, svc, queue, "raw-worker")
+	if _, err := svc.RespondWorkflowTaskCompleted(ctx, &workflowservice.RespondWorkflowTaskCompletedRequest{
+		Namespace: "default", TaskToken: task.GetTaskToken(), Identity: "raw-worker",
+		Commands: []*commandpb.Command{{
+			CommandType: enumspb.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+			Attributes: &commandpb.Command_ScheduleActivityTaskCommandAttributes{ScheduleActivityTaskCommandAttributes: &commandpb.ScheduleActivityTaskCommandAttributes{
+				ActivityId: "1", ActivityType: &commonpb.ActivityType{Name: "Act"}, TaskQueue: &taskqueuepb.TaskQueue{Name: queue},
+				StartToCloseTimeout: durationpb.New(time.Minute),
+				RetryPolicy: &commonpb.RetryPolicy{InitialInterval: durationpb.New(time.Nanosecond), BackoffCoefficient: 1,
+					MaximumAttempts: 5}}},
+		}},
+	}); err != nil {
+		t.Fatalf("scheduling the activity: %v", err)
+	}
+	events := rawHistory(t, ctx, svc, "fields")
+	started := events[0].GetWorkflowExecutionStartedEventAttributes()
+	if started.GetFirstWorkflowTaskBackoff() == nil || started.GetFirstWorkflowTaskBackoff().AsDuration() != 0 {
+		t.Errorf("started event first_workflow_task_backoff = %v, want an explicit 0s", started.GetFirstWorkflowTaskBackoff())
+	}
+	if started.Input != nil {
+		t.Errorf("started event has input %v, but the start request had none", started.Input)
+	}
+	scheduled := eventsOfType(events, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)[0].GetActivityTaskScheduledEventAttributes()
+	if scheduled.GetHeartbeatTimeout() == nil || scheduled.GetHeartbeatTimeout().AsDuration() != 0 {
+		t.Errorf("scheduled event heartbeat_timeout = %v, want an explicit 0s", scheduled.GetHeartbeatTimeout())
+	}
+	if scheduled.Input != nil {
+		t.Errorf("scheduled event has input %v, but the command had none", scheduled.Input)
+	}
+	if p := scheduled.GetRetryPolicy(); p.GetInitialInterval().AsDuration() != time.Nanosecond ||
+		p.GetMaximumInterval().AsDuration() != 100*time.Nanosecond {
+		t.Errorf("retry policy %v, want 1ns initial and 100ns maximum intervals kept as written", p)
+	}
+}
