@@ -4,6 +4,7 @@
 
 #include "kairos/errors.h"
 #include "kairos/time_util.h"
+#include "schedule_query.h"
 #include "scheduler_engine.h"
 
 namespace kairos::scheduler {
@@ -238,8 +239,8 @@ grpc::Status SchedulerEngine::DeleteSchedule(const NamespaceRef& ns, const wsv1:
 
 grpc::Status SchedulerEngine::ListSchedules(const NamespaceRef& ns, const wsv1::ListSchedulesRequest& req,
                                             wsv1::ListSchedulesResponse* resp) {
-  if (req.query().find_first_not_of(" \t") != std::string::npos)
-    return errors::InvalidArgument("Kairos does not support queries on schedules yet; list without a query.");
+  visibility::ParsedQuery query;
+  if (auto st = ParseScheduleQuery(req.query(), &query); !st.ok()) return st;
   int page = req.maximum_page_size() > 0 ? req.maximum_page_size() : kDefaultListPageSize;
   std::lock_guard lock(mu_);
   int64_t now = NowNanos();
@@ -252,6 +253,9 @@ grpc::Status SchedulerEngine::ListSchedules(const NamespaceRef& ns, const wsv1::
       break;
     }
     const auto& rec = it->second.rec;
+    bool match = true;
+    if (auto st = MatchesQuery(query, rec, &match); !st.ok()) return st;
+    if (!match) continue;
     auto* entry = resp->add_schedules();
     entry->set_schedule_id(rec.schedule_id());
     if (rec.has_memo()) *entry->mutable_memo() = rec.memo();

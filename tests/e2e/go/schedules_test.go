@@ -17,6 +17,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -346,4 +347,89 @@ func TestScheduleSurvivesCrash(t *testing.T) {
 		}
 	}
 	_ = h2.Delete(ctx)
+}
+
+// ScheduledFails fails at once, without retries.
+func ScheduledFails(ctx workflow.Context) error {
+	return temporal.NewNonRetryableApplicationError("scheduled work failed", "Broken", nil)
+}
+
+// Pause on failure, a limited number of actions, and ListSchedules' query.
+func TestSchedulePoliciesAndQuery(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), "default")
+	ctx := testCtx(t, 60*time.Second)
+	queue := taskQueueFor(t)
+	startWorker(t, c, queue, func(r worker.Registry) {
+		registerScheduleWorkflows(r)
+		r.RegisterWorkflow(ScheduledFails)
+	})
+	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: "default", SearchAttributes: map[string]enumspb.IndexedValueType{"Team": enumspb.INDEXED_VALUE_TYPE_KEYWORD}}); err != nil {
+		t.Fatalf("AddSearchAttributes: %v", err)
+	}
+	team := temporal.NewSearchAttributeKeyKeyword("Team")
+	every := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Second}}}
+	failing, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID: "fails", Spec: every, PauseOnFailure: true,
+		Action: &client.ScheduleWorkflowAction{ID: "fails", Workflow: ScheduledFails, TaskQueue: queue},
+	})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	limited, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID: "twice", Spec: every, RemainingActions: 2,
+		TypedSearchAttributes: temporal.NewSearchAttributes(team.ValueSet("billing")),
+		Action: &client.ScheduleWorkflowAction{ID: "twice", Workflow: ScheduledEcho, Args: []any{"x"}, TaskQueue: queue},
+	})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	waitUntil(t, 20*time.Second, "the failing schedule pauses itself", func() bool {
+		d, err := failing.Describe(ctx)
+		return err == nil && d.Schedule.State.Paused && strings.Contains(d.Schedule.State.Note, "fail")
+	})
+	waitUntil(t, 20*time.Second, "the limited schedule used its two actions", func() bool {
+		d, err := limited.Describe(ctx)
+		return err == nil && d.Info.NumActions == 2 && d.Schedule.State.RemainingActions == 0
+	})
+	d, _ := limited.Describe(ctx)
+	if len(d.Info.NextActionTimes) != 0 {
+		t.Errorf("an exhausted schedule still lists next action times %v", d.Info.NextActionTimes)
+	}
+	failed, _ := failing.Describe(ctx)
+	if failed.Info.NumActions != 1 {
+		t.Errorf("the failing schedule ran %d times, want 1 before it paused", failed.Info.NumActions)
+	}
+
+	list := func(query string) []string {
+		var ids []string
+		waitUntil(t, 10*time.Second, "ListSchedules answers "+query, func() bool {
+			iter, err := c.ScheduleClient().List(ctx, client.ScheduleListOptions{Query: query})
+			if err != nil {
+				t.Fatalf("List(%q): %v", query, err)
+			}
+			ids = nil
+			for iter.HasNext() {
+				e, err := iter.Next()
+				if err != nil {
+					t.Fatalf("List.Next: %v", err)
+				}
+				ids = append(ids, e.ID)
+			}
+			return len(ids) > 0
+		})
+		sort.Strings(ids)
+		return ids
+	}
+	if got := list("TemporalSchedulePaused = true"); strings.Join(got, ",") != "fails" {
+		t.Errorf("paused schedules %v, want [fails]", got)
+	}
+	if got := list("Team = 'billing'"); strings.Join(got, ",") != "twice" {
+		t.Errorf("billing schedules %v, want [twice]", got)
+	}
+	if got := list("Team = 'billing' OR TemporalSchedulePaused = true"); strings.Join(got, ",") != "fails,twice" {
+		t.Errorf("schedules %v, want [fails twice]", got)
+	}
 }
