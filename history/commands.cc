@@ -123,7 +123,8 @@ std::optional<CommandError> StartTimer(MutableState& ms, const cv1::StartTimerCo
   if (a.timer_id().empty()) return Fail(kBad, "TimerId is not set.");
   if (ms.s().timers().contains(a.timer_id())) return Fail(kBad, "Timer with id " + a.timer_id() + " is already started.");
   int64_t ms_to_fire = Ms(a.start_to_fire_timeout());
-  if (ms_to_fire <= 0) return Fail(kBad, "A valid StartToFireTimeout is not set on StartTimerCommand.");
+  // Zero fires at once (workflow.sleep(0)), as on Temporal.
+  if (ms_to_fire < 0) return Fail(kBad, "A valid StartToFireTimeout is not set on StartTimerCommand.");
   auto& e = ms.AddEvent(enums::EVENT_TYPE_TIMER_STARTED);
   auto* ev = e.mutable_timer_started_event_attributes();
   ev->set_timer_id(a.timer_id());
@@ -279,6 +280,8 @@ void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& info) {
 
 int64_t WriteActivityStarted(MutableState& ms, const records::ActivityInfo& info) {
   auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_ACTIVITY_TASK_STARTED);
+  // Written when the attempt closes, dated when it started (as Temporal dates it).
+  if (info.started_time_nanos()) *e.mutable_event_time() = NanosToTimestamp(info.started_time_nanos());
   auto* a = e.mutable_activity_task_started_event_attributes();
   a->set_scheduled_event_id(info.scheduled_event_id());
   a->set_identity(info.started_identity());
@@ -301,6 +304,7 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
       return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
                   "A command follows the command that closed the workflow.");
     std::optional<CommandError> err;
+    size_t events_before = ms.new_events().size();
     switch (c.command_type()) {
       case enums::COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
         err = ScheduleActivity(ms, c.schedule_activity_task_command_attributes());
@@ -396,6 +400,9 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
                     "Command " + enums::CommandType_Name(c.command_type()) + " is not supported by Kairos yet.");
     }
     if (err) return err;
+    // The summary and details a command carries go on the event it wrote.
+    if (c.has_user_metadata() && ms.new_events().size() > events_before)
+      *ms.new_event(events_before).mutable_user_metadata() = c.user_metadata();
   }
   return std::nullopt;
 }

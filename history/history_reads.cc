@@ -16,6 +16,7 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
   *cfg->mutable_workflow_execution_timeout() = s.start().workflow_execution_timeout();
   *cfg->mutable_workflow_run_timeout() = s.start().workflow_run_timeout();
   *cfg->mutable_default_workflow_task_timeout() = s.start().workflow_task_timeout();
+  if (s.has_user_metadata()) *cfg->mutable_user_metadata() = s.user_metadata();
   FillExecutionInfo(s, resp->mutable_workflow_execution_info());
   for (const auto& [id, a] : s.activities()) {
     auto* p = resp->add_pending_activities();

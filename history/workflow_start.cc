@@ -34,6 +34,7 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
   if (req.has_header()) *start.mutable_header() = req.header();
   *start.mutable_workflow_start_delay() = req.workflow_start_delay();
   if (req.has_priority()) *start.mutable_priority() = req.priority();
+  if (req.has_user_metadata()) *start.mutable_user_metadata() = req.user_metadata();
   SignalInput signal{req.signal_name(), req.signal_input(), req.header(), req.identity(), req.request_id()};
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
   auto current = Current(ns.id, req.workflow_id());
@@ -180,6 +181,7 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
   std::string run_id = NewUuidV7();
   auto ms = std::make_unique<MutableState>(FreshState(ns.id, ns.name, req.workflow_id(), run_id, "", req.request_id()),
                                            env_, NowNanos());
+  if (req.has_user_metadata()) *ms->s().mutable_user_metadata() = req.user_metadata();
   auto attrs = StartedAttributes(req, ms->now());
   if (parent) {
     attrs.set_parent_workflow_namespace(parent->parent_workflow_namespace());
@@ -276,6 +278,7 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
   attrs.set_first_execution_run_id(s.first_execution_run_id());
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
   *e.mutable_workflow_execution_started_event_attributes() = attrs;
+  if (s.has_user_metadata()) *e.mutable_user_metadata() = s.user_metadata();
   *s.mutable_start() = std::move(attrs);
   const auto& a = s.start();
   s.set_start_time_nanos(ms.now());

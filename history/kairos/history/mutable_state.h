@@ -60,6 +60,7 @@ class MutableState {
   // Gives buffered events their ids, after whatever was appended so far.
   bool FlushBufferedEvents();
   const std::deque<hv1::HistoryEvent>& new_events() const { return events_; }
+  hv1::HistoryEvent& new_event(size_t i) { return events_[i]; }
 
   // Task-queue rows and timers created or removed by this change.
   int64_t AddQueueTask(records::QueueTask task);

@@ -19,6 +19,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/errordetails/v1"
+	historypb "go.temporal.io/api/history/v1"
 	protocolpb "go.temporal.io/api/protocol/v1"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	updatepb "go.temporal.io/api/update/v1"
@@ -648,5 +649,97 @@ func TestEventFieldsAsTemporalWritesThem(t *testing.T) {
 	if p := scheduled.GetRetryPolicy(); p.GetInitialInterval().AsDuration() != time.Nanosecond ||
 		p.GetMaximumInterval().AsDuration() != 100*time.Nanosecond {
 		t.Errorf("retry policy %v, want 1ns initial and 100ns maximum intervals kept as written", p)
+	}
+}
+
+// SummarizedWork sleeps on a summarized timer and runs a summarized activity
+// that takes a little while.
+func SummarizedWork(ctx workflow.Context) error {
+	if err := workflow.NewTimerWithOptions(ctx, 10*time.Millisecond, workflow.TimerOptions{Summary: "short nap"}).Get(ctx, nil); err != nil {
+		return err
+	}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second, Summary: "slow step"})
+	return workflow.ExecuteActivity(ctx, SlowStep).Get(ctx, nil)
+}
+
+func SlowStep(ctx context.Context) error {
+	time.Sleep(500 * time.Millisecond) // The activity's own work, so that it takes time.
+	return nil
+}
+
+// User metadata (summaries) land on the events and in describe, and
+// ActivityTaskStarted is dated when the activity started, not when it closed.
+func TestUserMetadataAndActivityStartTime(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), "default")
+	ctx := testCtx(t, 30*time.Second)
+	queue := taskQueueFor(t)
+	startWorker(t, c, queue, func(r worker.Registry) {
+		r.RegisterWorkflow(SummarizedWork)
+		r.RegisterActivity(SlowStep)
+	})
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: queue, StaticSummary: "nightly job",
+		StaticDetails: "runs every night"}, SummarizedWork)
+	if err != nil {
+		t.Fatalf("ExecuteWorkflow: %v", err)
+	}
+	if err := getResult(t, c, run, 20*time.Second, nil); err != nil {
+		t.Fatalf("result: %v", err)
+	}
+	events := getHistory(t, c, run.GetID(), run.GetRunID())
+	summary := func(e *historypb.HistoryEvent) string {
+		if e.GetUserMetadata().GetSummary() == nil {
+			return ""
+		}
+		return decodeString(t, &commonpb.Payloads{Payloads: []*commonpb.Payload{e.GetUserMetadata().GetSummary()}})
+	}
+	if got := summary(events[0]); got != "nightly job" {
+		t.Errorf("started event summary %q", got)
+	}
+	if got := summary(eventsOfType(events, enumspb.EVENT_TYPE_TIMER_STARTED)[0]); got != "short nap" {
+		t.Errorf("timer summary %q", got)
+	}
+	if got := summary(eventsOfType(events, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)[0]); got != "slow step" {
+		t.Errorf("activity summary %q", got)
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID())
+	if err != nil || desc.GetExecutionConfig().GetUserMetadata().GetDetails() == nil {
+		t.Errorf("describe: %v, user metadata %v", err, desc.GetExecutionConfig().GetUserMetadata())
+	}
+	startedAt := eventsOfType(events, enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED)[0].GetEventTime().AsTime()
+	completedAt := eventsOfType(events, enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)[0].GetEventTime().AsTime()
+	if completedAt.Sub(startedAt) < 400*time.Millisecond {
+		t.Errorf("ActivityTaskStarted at %v, completed at %v: the started event is not dated when the activity started",
+			startedAt, completedAt)
+	}
+	replayHistory(t, events, SummarizedWork)
+}
+
+// A zero-length timer is accepted and fires at once.
+func TestZeroLengthTimer(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	svc := rawService(t, srv.Addr())
+	ctx := testCtx(t, 30*time.Second)
+	queue := taskQueueFor(t)
+	startRaw(t, ctx, svc, "zero-timer", queue, func(r *workflowservice.StartWorkflowExecutionRequest) {
+		r.WorkflowTaskTimeout = durationpb.New(10 * time.Second)
+	})
+	task := pollTask(t, ctx, svc, queue, "raw-worker")
+	if _, err := svc.RespondWorkflowTaskCompleted(ctx, &workflowservice.RespondWorkflowTaskCompletedRequest{
+		Namespace: "default", TaskToken: task.GetTaskToken(), Identity: "raw-worker",
+		Commands: []*commandpb.Command{{
+			CommandType: enumspb.COMMAND_TYPE_START_TIMER,
+			Attributes: &commandpb.Command_StartTimerCommandAttributes{StartTimerCommandAttributes: &commandpb.StartTimerCommandAttributes{
+				TimerId: "now", StartToFireTimeout: durationpb.New(0)}},
+		}},
+	}); err != nil {
+		t.Fatalf("starting a zero-length timer: %v", err)
+	}
+	next := pollTask(t, ctx, svc, queue, "raw-worker")
+	evs := next.GetHistory().GetEvents()
+	if countEvents(evs, enumspb.EVENT_TYPE_TIMER_FIRED) != 1 {
+		t.Fatalf("the zero-length timer did not fire:\n%s", formatHistory(evs))
 	}
 }
