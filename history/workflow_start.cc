@@ -81,7 +81,8 @@ grpc::Status HistoryEngine::RequestCancelWorkflowExecution(const NamespaceRef& n
   if (auto st = Resolve(ns.id, req.workflow_execution(), &state); !st.ok()) return st;
   if (!req.first_execution_run_id().empty() && state->first_execution_run_id() != req.first_execution_run_id())
     return errors::NotFound("workflow execution not found for the given first execution run ID");
-  if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return AlreadyCompleted();
+  // A closed run has nothing left to cancel: Temporal answers success.
+  if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return grpc::Status::OK;
   // A repeated request (same id or not) changes nothing, as in Temporal.
   if (state->cancel_requested()) return grpc::Status::OK;
   MutableState ms(*state, env_, NowNanos());

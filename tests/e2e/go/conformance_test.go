@@ -743,3 +743,30 @@ func TestZeroLengthTimer(t *testing.T) {
 		t.Fatalf("the zero-length timer did not fire:\n%s", formatHistory(evs))
 	}
 }
+
+// Asking to cancel a workflow that already closed changes nothing and is
+// not an error (as on Temporal); a run that never existed is NOT_FOUND.
+func TestCancelOfAClosedWorkflow(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	svc := rawService(t, srv.Addr())
+	ctx := testCtx(t, 30*time.Second)
+	queue := taskQueueFor(t)
+	run := startRaw(t, ctx, svc, "closed-then-cancelled", queue, nil)
+	exec := &commonpb.WorkflowExecution{WorkflowId: "closed-then-cancelled", RunId: run.GetRunId()}
+	if _, err := svc.TerminateWorkflowExecution(ctx, &workflowservice.TerminateWorkflowExecutionRequest{
+		Namespace: "default", WorkflowExecution: exec, Reason: "done"}); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	if _, err := svc.RequestCancelWorkflowExecution(ctx, &workflowservice.RequestCancelWorkflowExecutionRequest{
+		Namespace: "default", WorkflowExecution: exec}); err != nil {
+		t.Errorf("cancelling a closed workflow: %v, want success", err)
+	}
+	events := rawHistory(t, ctx, svc, "closed-then-cancelled")
+	if countEvents(events, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED) != 0 {
+		t.Errorf("a cancel request was recorded on a closed run:\n%s", formatHistory(events))
+	}
+	_, err := svc.RequestCancelWorkflowExecution(ctx, &workflowservice.RequestCancelWorkflowExecutionRequest{
+		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: "never-was"}})
+	requireStatus(t, "cancelling an unknown workflow", err, codes.NotFound, "")
+}
