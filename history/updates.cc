@@ -198,15 +198,30 @@ void HistoryEngine::ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::Ex
   auto* start_resp = resp->add_responses()->mutable_start_workflow();
   auto* update_resp = resp->add_responses()->mutable_update_workflow();
   ExecutionKey key;
+  const std::string& id = update.request().meta().update_id();
   {
     std::lock_guard wf_lock(LockFor(ns.id, start.workflow_id()));
-    if (auto st = StartLocked(ns, start, nullptr, start_resp); !st.ok()) return fail(0, st);
-    key = {ns.id, start.workflow_id(), start_resp->run_id()};
-    auto state = Load(key);
-    if (!state) return fail(1, errors::Internal("started run is missing"));
-    if (auto st = AdmitUpdate(state, update.request()); !st.ok()) return fail(1, st);
+    // An update id the current run already knows is that update, whatever
+    // the id policies say (as on Temporal): the caller attaches to it.
+    bool attached = false;
+    if (auto current = Current(ns.id, start.workflow_id())) {
+      key = {ns.id, start.workflow_id(), current->run_id};
+      auto state = Load(key);
+      if (state && state->updates().contains(id)) {
+        start_resp->set_run_id(current->run_id);
+        start_resp->set_started(false);
+        start_resp->set_status(state->status());
+        attached = true;
+      }
+    }
+    if (!attached) {
+      if (auto st = StartLocked(ns, start, nullptr, start_resp); !st.ok()) return fail(0, st);
+      key = {ns.id, start.workflow_id(), start_resp->run_id()};
+      auto state = Load(key);
+      if (!state) return fail(1, errors::Internal("started run is missing"));
+      if (auto st = AdmitUpdate(state, update.request()); !st.ok()) return fail(1, st);
+    }
   }
-  const std::string& id = update.request().meta().update_id();
   WaitUpdate(key, id, WantedStage(update.wait_policy()), deadline, FillUpdateResponse(update_resp, id), std::move(done),
              false);
 }

@@ -770,3 +770,56 @@ func TestCancelOfAClosedWorkflow(t *testing.T) {
 		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: "never-was"}})
 	requireStatus(t, "cancelling an unknown workflow", err, codes.NotFound, "")
 }
+
+// Tally adds what each "add" update brings and runs until "stop".
+func Tally(ctx workflow.Context) (int, error) {
+	total := 0
+	if err := workflow.SetUpdateHandler(ctx, "add", func(ctx workflow.Context, n int) (int, error) {
+		total += n
+		return total, nil
+	}); err != nil {
+		return 0, err
+	}
+	workflow.GetSignalChannel(ctx, "stop").Receive(ctx, nil)
+	return total, nil
+}
+
+// Update-with-start with an update id the running workflow already knows
+// attaches to that update instead of applying the conflict policy.
+func TestUpdateWithStartReusingAnUpdateID(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), "default")
+	ctx := testCtx(t, 30*time.Second)
+	queue := taskQueueFor(t)
+	startWorker(t, c, queue, func(r worker.Registry) { r.RegisterWorkflow(Tally) })
+	send := func() (int, error) {
+		op := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{ID: "tally", TaskQueue: queue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL}, Tally)
+		h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{StartWorkflowOperation: op,
+			UpdateOptions: client.UpdateWorkflowOptions{UpdateID: "add-5", UpdateName: "add", Args: []any{5},
+				WaitForStage: client.WorkflowUpdateStageCompleted}})
+		if err != nil {
+			return 0, err
+		}
+		var total int
+		return total, h.Get(ctx, &total)
+	}
+	for i := 0; i < 2; i++ {
+		if total, err := send(); err != nil || total != 5 {
+			t.Fatalf("update-with-start #%d: %d, %v; want 5 both times", i+1, total, err)
+		}
+	}
+	if err := c.SignalWorkflow(ctx, "tally", "", "stop", nil); err != nil {
+		t.Fatalf("Signal: %v", err)
+	}
+	var total int
+	if err := c.GetWorkflow(ctx, "tally", "").Get(ctx, &total); err != nil || total != 5 {
+		t.Fatalf("workflow result %d, %v; want 5 (the update applied once)", total, err)
+	}
+	events := getHistory(t, c, "tally", "")
+	if n := countEvents(events, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED); n != 1 {
+		t.Errorf("%d accepted updates, want 1", n)
+	}
+	replayHistory(t, events, Tally)
+}
