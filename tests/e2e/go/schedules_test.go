@@ -297,8 +297,12 @@ func TestScheduleOverlapPolicies(t *testing.T) {
 				return info.GetActionCount() == want && len(info.GetRunningWorkflows()) == 0 && info.GetBufferSize() == 0 &&
 					countStatus(scheduleRuns(t, ctx, c, id), running) == 0
 			})
-			if n := len(scheduleRuns(t, ctx, c, id)); int64(n) != want {
-				t.Errorf("%v: %d workflows started, want %d", tc.policy, n, want)
+			runs := scheduleRuns(t, ctx, c, id)
+			if int64(len(runs)) != want {
+				t.Errorf("%v: %d workflows started, want %d", tc.policy, len(runs), want)
+			}
+			for wid := range runs {
+				replayHistory(t, getHistory(t, c, wid, ""), ScheduledBlocker)
 			}
 			_ = handle.Delete(ctx)
 		})
