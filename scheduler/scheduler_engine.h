@@ -78,6 +78,8 @@ class SchedulerEngine final : public SchedulerService {
 
   // ---------------------------------------------- scheduler_service.cc
   grpc::Status Persist(const ScheduleEntry& e);
+  // Commits `changed` and installs it in place of *e (caller holds mu_).
+  grpc::Status Replace(ScheduleEntry* e, ScheduleEntry changed, int64_t now);
   grpc::Status Find(const NamespaceRef& ns, const std::string& schedule_id, ScheduleEntry** out);
   void FillInfo(const ScheduleEntry& e, int64_t now, temporal::api::schedule::v1::ScheduleInfo* info);
   void Loop();

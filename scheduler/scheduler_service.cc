@@ -114,6 +114,15 @@ grpc::Status SchedulerEngine::Persist(const ScheduleEntry& e) {
   return store_->Commit(std::move(batch));
 }
 
+grpc::Status SchedulerEngine::Replace(ScheduleEntry* e, ScheduleEntry changed, int64_t now) {
+  // Due at once: the change may have made starts possible.
+  changed.wake_nanos = now;
+  if (auto st = Persist(changed); !st.ok()) return st;
+  *e = std::move(changed);
+  cv_.notify_all();
+  return grpc::Status::OK;
+}
+
 grpc::Status SchedulerEngine::Find(const NamespaceRef& ns, const std::string& schedule_id, ScheduleEntry** out) {
   if (schedule_id.empty()) return errors::InvalidArgument("ScheduleId is not set on request.");
   auto it = entries_.find({ns.id, schedule_id});
@@ -202,11 +211,7 @@ grpc::Status SchedulerEngine::UpdateSchedule(const NamespaceRef& ns, const wsv1:
   updated.rec.set_conflict_token(e->rec.conflict_token() + 1);
   // The new spec acts from now on, not on the times the old one passed.
   updated.rec.set_processed_until_nanos(std::max(now, e->rec.processed_until_nanos()));
-  updated.wake_nanos = now;
-  if (auto st = Persist(updated); !st.ok()) return st;
-  *e = std::move(updated);
-  cv_.notify_all();
-  return grpc::Status::OK;
+  return Replace(e, std::move(updated), now);
 }
 
 grpc::Status SchedulerEngine::PatchSchedule(const NamespaceRef& ns, const wsv1::PatchScheduleRequest& req,
@@ -218,11 +223,7 @@ grpc::Status SchedulerEngine::PatchSchedule(const NamespaceRef& ns, const wsv1::
   int64_t now = NowNanos();
   ApplyPatch(patched, req.patch(), now);
   *patched.rec.mutable_info()->mutable_update_time() = NanosToTimestamp(now);
-  patched.wake_nanos = now;
-  if (auto st = Persist(patched); !st.ok()) return st;
-  *e = std::move(patched);
-  cv_.notify_all();
-  return grpc::Status::OK;
+  return Replace(e, std::move(patched), now);
 }
 
 grpc::Status SchedulerEngine::DeleteSchedule(const NamespaceRef& ns, const wsv1::DeleteScheduleRequest& req,
