@@ -21,6 +21,13 @@ grpc::Status Error(sqlite3* db, const std::string& what) {
 void BindText(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
+// A run's key in parameters 1-3 (namespace, workflow, run).
+void BindKey(sqlite3_stmt* s, const ExecutionKey& k) {
+  BindText(s, 1, k.namespace_id);
+  BindText(s, 2, k.workflow_id);
+  BindText(s, 3, k.run_id);
+}
+
 void BindTextOrNull(sqlite3_stmt* s, int i, const std::string& v) {
   if (v.empty()) sqlite3_bind_null(s, i); else BindText(s, i, v);
 }
@@ -92,9 +99,7 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
       "root_workflow_id = excluded.root_workflow_id, root_run_id = excluded.root_run_id, "
       "namespace_division = excluded.namespace_division");
   if (!s) return Error(db, "prepare");
-  BindText(s, 1, v.key.namespace_id);
-  BindText(s, 2, v.key.workflow_id);
-  BindText(s, 3, v.key.run_id);
+  BindKey(s, v.key);
   BindText(s, 4, v.workflow_type);
   BindText(s, 5, v.task_queue);
   sqlite3_bind_int(s, 6, v.status);
@@ -117,9 +122,7 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
   sqlite3_stmt* d = prepare(
       "DELETE FROM visibility_search_attributes WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
   if (!d) return Error(db, "prepare");
-  BindText(d, 1, v.key.namespace_id);
-  BindText(d, 2, v.key.workflow_id);
-  BindText(d, 3, v.key.run_id);
+  BindKey(d, v.key);
   if (auto st = Run(db, d); !st.ok()) return st;
   int64_t seq = 0;
   for (const auto& a : v.search_attributes) {
@@ -127,9 +130,7 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
         "INSERT INTO visibility_search_attributes (namespace_id, workflow_id, run_id, name, seq, text_value, words, "
         "int_value, double_value, bool_value, time_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!i) return Error(db, "prepare");
-    BindText(i, 1, v.key.namespace_id);
-    BindText(i, 2, v.key.workflow_id);
-    BindText(i, 3, v.key.run_id);
+    BindKey(i, v.key);
     BindText(i, 4, a.name);
     sqlite3_bind_int64(i, 5, seq++);
     BindOptional(i, 6, a.text);

@@ -116,19 +116,34 @@ grpc::Status VisibilityService::Count(const std::string& namespace_id, const wsv
   return grpc::Status::OK;
 }
 
+namespace {
+
+// The filters ListOpen and ListClosed share (one of them at most); returns
+// whether one applied.
+template <class Request>
+bool ExecutionOrTypeFilter(const Request& req, persistence::VisibilityFilter* f) {
+  if (req.has_execution_filter()) {
+    f->where += " AND v.workflow_id = ?";
+    f->params.emplace_back(req.execution_filter().workflow_id());
+    return true;
+  }
+  if (req.has_type_filter()) {
+    f->where += " AND v.workflow_type = ?";
+    f->params.emplace_back(req.type_filter().name());
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 grpc::Status VisibilityService::ListOpen(const std::string& namespace_id,
                                          const wsv1::ListOpenWorkflowExecutionsRequest& req,
                                          wsv1::ListOpenWorkflowExecutionsResponse* resp) {
   persistence::VisibilityFilter f;
   f.where = "v.status = 1 AND v.namespace_division IS NULL";
   TimeRange(req.start_time_filter(), "v.start_time_nanos", &f);
-  if (req.has_execution_filter()) {
-    f.where += " AND v.workflow_id = ?";
-    f.params.emplace_back(req.execution_filter().workflow_id());
-  } else if (req.has_type_filter()) {
-    f.where += " AND v.workflow_type = ?";
-    f.params.emplace_back(req.type_filter().name());
-  }
+  ExecutionOrTypeFilter(req, &f);
   return Page(namespace_id, f, req.maximum_page_size(), req.next_page_token(), resp->mutable_executions(),
               resp->mutable_next_page_token());
 }
@@ -139,13 +154,7 @@ grpc::Status VisibilityService::ListClosed(const std::string& namespace_id,
   persistence::VisibilityFilter f;
   f.where = "v.status != 1 AND v.namespace_division IS NULL";
   TimeRange(req.start_time_filter(), "v.close_time_nanos", &f);
-  if (req.has_execution_filter()) {
-    f.where += " AND v.workflow_id = ?";
-    f.params.emplace_back(req.execution_filter().workflow_id());
-  } else if (req.has_type_filter()) {
-    f.where += " AND v.workflow_type = ?";
-    f.params.emplace_back(req.type_filter().name());
-  } else if (req.has_status_filter()) {
+  if (!ExecutionOrTypeFilter(req, &f) && req.has_status_filter()) {
     f.where += " AND v.status = ?";
     f.params.emplace_back(static_cast<int64_t>(req.status_filter().status()));
   }
