@@ -4,11 +4,13 @@
 
 #include "history_engine.h"
 #include "kairos/history/children.h"
+#include "kairos/visibility/search_attribute_validator.h"
 #include "kairos/visibility/values.h"
 
 namespace kairos::history {
 
-HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor)
+HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
+                             const visibility::SearchAttributeValidator* search_attributes)
     : store_(store),
       matching_(matching),
       executor_(executor),
@@ -20,6 +22,13 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
     return matching_->HasRecentPoller(ns, queue);
   };
   env_.namespace_id = [this](const std::string& name) { return NamespaceIdByName(name); };
+  if (search_attributes) {
+    env_.search_attribute_error = [search_attributes](const std::string& ns_id, const std::string& ns_name,
+                                                      const temporal::api::common::v1::SearchAttributes& sa) {
+      auto st = search_attributes->Validate(ns_id, ns_name, sa);
+      return st.ok() ? std::string() : st.error_message();
+    };
+  }
   matching_->SetTaskStarter(this);
   waiter_thread_ = std::thread([this] { WaiterLoop(); });
 }
@@ -260,8 +269,9 @@ std::unique_ptr<MutableState> HistoryEngine::BuildNextRun(MutableState& ms) {
 }
 
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
-                                                  Executor* executor) {
-  return std::make_unique<HistoryEngine>(store, matching, executor);
+                                                  Executor* executor,
+                                                  const visibility::SearchAttributeValidator* search_attributes) {
+  return std::make_unique<HistoryEngine>(store, matching, executor, search_attributes);
 }
 
 }  // namespace kairos::history

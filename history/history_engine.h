@@ -108,7 +108,8 @@ using namespace detail;
 
 class HistoryEngine final : public HistoryService, public matching::TaskStarter {
  public:
-  HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor);
+  HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
+                const visibility::SearchAttributeValidator* search_attributes);
   ~HistoryEngine() override;
   void Start() override;
   void Stop() override;

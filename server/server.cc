@@ -15,6 +15,7 @@
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/version.h"
+#include "kairos/visibility/search_attribute_validator.h"
 #include "kairos/visibility/search_attributes.h"
 #include "kairos/visibility/visibility_service.h"
 
@@ -71,13 +72,14 @@ int Run(const ServerOptions& options) {
 
   auto executor = std::make_unique<Executor>(options.executor_threads);
   auto matching = matching::NewMatchingService(executor.get());
-  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get());
+  visibility::SearchAttributeRegistry search_attributes(store.get());
+  visibility::SearchAttributeValidator search_attribute_validator(&search_attributes);
+  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get(), &search_attribute_validator);
   frontend::NamespaceRegistry namespaces(store.get());
   if (auto st = namespaces.Load(options.namespaces); !st.ok()) {
     spdlog::critical("cannot load namespaces: {}", st.error_message());
     return 1;
   }
-  visibility::SearchAttributeRegistry search_attributes(store.get());
   if (auto st = LoadSearchAttributes(options, namespaces, &search_attributes); !st.ok()) {
     spdlog::critical("{}", st.error_message());
     return 1;
@@ -88,7 +90,8 @@ int Run(const ServerOptions& options) {
   scheduler->Start();
 
   frontend::Dependencies deps{&namespaces,        history.get(),      matching.get(),    executor.get(),
-                              &visibility_service, &search_attributes, scheduler.get()};
+                              &visibility_service, &search_attributes, scheduler.get(),
+                              &search_attribute_validator};
   frontend::FrontendOptions fe_options{kVersion};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);

@@ -23,6 +23,7 @@ class SchedulerService;
 namespace visibility {
 class VisibilityService;
 class SearchAttributeRegistry;
+class SearchAttributeValidator;
 }  // namespace visibility
 }  // namespace kairos
 
@@ -42,6 +43,7 @@ struct Dependencies {
   visibility::VisibilityService* visibility;
   visibility::SearchAttributeRegistry* search_attributes;
   scheduler::SchedulerService* scheduler;
+  const visibility::SearchAttributeValidator* search_attribute_validator;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);

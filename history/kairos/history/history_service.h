@@ -21,6 +21,9 @@ class Store;
 namespace matching {
 class MatchingService;
 }
+namespace visibility {
+class SearchAttributeValidator;
+}
 }  // namespace kairos
 
 namespace kairos::history {
@@ -103,7 +106,9 @@ class HistoryService {
   virtual grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) = 0;
 };
 
+// `search_attributes` checks what workflow commands set (null: no checks).
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
-                                                  Executor* executor);
+                                                  Executor* executor,
+                                                  const visibility::SearchAttributeValidator* search_attributes = nullptr);
 
 }  // namespace kairos::history
