@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include "kairos/batcher/batch_service.h"
 #include "kairos/errors.h"
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
@@ -202,6 +203,22 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_SCHEDULER_CALL(ListSchedules)
   KAIROS_SCHEDULER_CALL(ListScheduleMatchingTimes)
 #undef KAIROS_SCHEDULER_CALL
+
+  // ---------------------------------------------------- batch operations
+#define KAIROS_BATCH_CALL(Name)                                                                                     \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
+                                 wsv1::Name##Response* resp) override {                                             \
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
+      NamespaceRef ns;                                                                                              \
+      if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
+      return d_.batcher->Name(ns, *req, resp);                                                                      \
+    });                                                                                                             \
+  }
+  KAIROS_BATCH_CALL(StartBatchOperation)
+  KAIROS_BATCH_CALL(DescribeBatchOperation)
+  KAIROS_BATCH_CALL(ListBatchOperations)
+  KAIROS_BATCH_CALL(StopBatchOperation)
+#undef KAIROS_BATCH_CALL
 
   grpc::ServerUnaryReactor* DescribeWorkflowExecution(grpc::CallbackServerContext* ctx,
                                                       const wsv1::DescribeWorkflowExecutionRequest* req,

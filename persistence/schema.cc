@@ -116,6 +116,15 @@ CREATE TABLE schedules (
   PRIMARY KEY (namespace_id, schedule_id)
 ) WITHOUT ROWID;
 )sql",
+      // 4: batch operations (the batcher's durable state and progress).
+      R"sql(
+CREATE TABLE batch_operations (
+  namespace_id TEXT NOT NULL,
+  job_id       TEXT NOT NULL,
+  record       BLOB NOT NULL,
+  PRIMARY KEY (namespace_id, job_id)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

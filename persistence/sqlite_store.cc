@@ -65,6 +65,7 @@ class SqliteStore final : public Store {
   std::vector<TimerRow> LoadTimers() override;
   std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
   std::vector<ScheduleRow> LoadSchedules() override;
+  std::vector<BatchOperationRow> LoadBatchOperations() override;
   grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
                                const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) override;
   grpc::Status CountVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
@@ -114,7 +115,7 @@ bool WriteBatch::empty() const {
   return namespace_upserts.empty() && namespace_deletes.empty() && executions.empty() && events.empty() &&
          task_inserts.empty() && task_deletes.empty() && timer_inserts.empty() && timer_deletes.empty() &&
          visibility.empty() && search_attribute_upserts.empty() && search_attribute_deletes.empty() &&
-         schedule_upserts.empty() && schedule_deletes.empty();
+         schedule_upserts.empty() && schedule_deletes.empty() && batch_operation_upserts.empty();
 }
 
 SqliteStore::~SqliteStore() {
@@ -358,6 +359,15 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
     BindBlob(s, 3, r.record);
     if (auto st = Step(s); !st.ok()) return st;
   }
+  for (const auto& r : b.batch_operation_upserts) {
+    sqlite3_stmt* s = Prepare(
+        "INSERT INTO batch_operations (namespace_id, job_id, record) VALUES (?, ?, ?) "
+        "ON CONFLICT (namespace_id, job_id) DO UPDATE SET record = excluded.record");
+    BindText(s, 1, r.namespace_id);
+    BindText(s, 2, r.job_id);
+    BindBlob(s, 3, r.record);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
   for (const auto& [ns, id] : b.schedule_deletes) {
     sqlite3_stmt* s = Prepare("DELETE FROM schedules WHERE namespace_id = ? AND schedule_id = ?");
     BindText(s, 1, ns);
@@ -510,6 +520,16 @@ std::vector<ScheduleRow> SqliteStore::LoadSchedules() {
   std::lock_guard lock(db_mu_);
   std::vector<ScheduleRow> out;
   sqlite3_stmt* s = Prepare("SELECT namespace_id, schedule_id, record FROM schedules ORDER BY namespace_id, schedule_id");
+  if (!s) return out;
+  while (sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)});
+  sqlite3_reset(s);
+  return out;
+}
+
+std::vector<BatchOperationRow> SqliteStore::LoadBatchOperations() {
+  std::lock_guard lock(db_mu_);
+  std::vector<BatchOperationRow> out;
+  sqlite3_stmt* s = Prepare("SELECT namespace_id, job_id, record FROM batch_operations ORDER BY namespace_id, job_id");
   if (!s) return out;
   while (sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)});
   sqlite3_reset(s);

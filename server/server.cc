@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include "kairos/batcher/batch_service.h"
 #include "kairos/executor.h"
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
@@ -89,9 +90,12 @@ int Run(const ServerOptions& options) {
   auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());
   scheduler->Start();
 
+  auto batcher = batcher::NewBatchService(store.get(), history.get(), &visibility_service);
+  batcher->Start();
+
   frontend::Dependencies deps{&namespaces,        history.get(),      matching.get(),    executor.get(),
                               &visibility_service, &search_attributes, scheduler.get(),
-                              &search_attribute_validator};
+                              &search_attribute_validator, batcher.get()};
   frontend::FrontendOptions fe_options{kVersion};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);
@@ -109,6 +113,7 @@ int Run(const ServerOptions& options) {
   auto server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", address);
+    batcher->Stop();
     scheduler->Stop();
     history->Stop();
     return 1;
@@ -129,6 +134,7 @@ int Run(const ServerOptions& options) {
   // Answer parked polls and history waits first: the server's shutdown
   // waits for every call in flight to finish.
   matching->Shutdown();
+  batcher->Stop();
   scheduler->Stop();
   history->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));

@@ -20,6 +20,9 @@ class MatchingService;
 namespace scheduler {
 class SchedulerService;
 }
+namespace batcher {
+class BatchService;
+}
 namespace visibility {
 class VisibilityService;
 class SearchAttributeRegistry;
@@ -44,6 +47,7 @@ struct Dependencies {
   visibility::SearchAttributeRegistry* search_attributes;
   scheduler::SchedulerService* scheduler;
   const visibility::SearchAttributeValidator* search_attribute_validator;
+  batcher::BatchService* batcher;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);
