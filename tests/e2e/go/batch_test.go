@@ -178,3 +178,43 @@ func TestBatchRequestsRefusedAsTemporal(t *testing.T) {
 		Namespace: defaultNamespace})
 	requireStatus(t, "describe without a job id", err, codes.InvalidArgument, "JobId is not set on request.")
 }
+
+// A batch killed mid-way (kill -9) resumes after the restart and finishes:
+// every matching workflow terminated exactly once.
+func TestBatchResumesAfterKill9(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), defaultNamespace)
+	registerVisibilityAttributes(t, c)
+	tq := taskQueueFor(t) // No worker: the runs stay open.
+	const n = 8
+	for i := 0; i < n; i++ {
+		startWaiting(t, c, tq, fmt.Sprintf("crash-%d", i), "crash")
+	}
+	waitForCount(t, c, "CustomerId = 'crash'", n)
+	_, err := c.WorkflowService().StartBatchOperation(testCtx(t, 10*time.Second), &workflowservice.StartBatchOperationRequest{
+		Namespace: defaultNamespace, JobId: "job-crash", Reason: "crash test", VisibilityQuery: "CustomerId = 'crash'",
+		MaxOperationsPerSecond: 2,
+		Operation: &workflowservice.StartBatchOperationRequest_TerminationOperation{
+			TerminationOperation: &batchpb.BatchOperationTermination{}},
+	})
+	requireNoError(t, err, "StartBatchOperation")
+	waitUntil(t, 20*time.Second, "a first termination", func() bool {
+		return countRuns(t, c, "CustomerId = 'crash' AND ExecutionStatus = 'Terminated'").GetCount() >= 1
+	})
+	srv.Kill9()
+	srv.Restart(t)
+	c = newClient(t, srv.Addr(), defaultNamespace)
+	d := waitForBatch(t, c, "job-crash", 60*time.Second)
+	if d.GetState() != enumspb.BATCH_OPERATION_STATE_COMPLETED || d.GetTotalOperationCount() != n ||
+		d.GetFailureOperationCount() != 0 || d.GetCompleteOperationCount() < n-1 {
+		t.Fatalf("batch after a restart: %v", d)
+	}
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("crash-%d", i)
+		events := getHistory(t, c, id, "")
+		if got := countEvents(events, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED); got != 1 {
+			t.Errorf("%s: %d terminated events:\n%s", id, got, formatHistory(events))
+		}
+	}
+}
