@@ -362,7 +362,7 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
           // An empty payload data removes the attribute, as in Temporal.
           if (v.data().empty() || v.data() == "null") fields.erase(k); else fields[k] = v;
         }
-        ms.mark_visibility_changed();
+        ms.mark_search_attributes_changed();
         break;
       }
       case enums::COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: {

@@ -159,7 +159,11 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     for (int64_t id : ms->task_deletes()) batch.task_deletes.push_back(id);
     for (const auto& [id, t] : ms->timers()) batch.timer_inserts.push_back({id, t.fire_time_nanos(), t.SerializeAsString()});
     for (int64_t id : ms->timer_deletes()) batch.timer_deletes.push_back(id);
-    if (ms->visibility_changed() || !ms->new_events().empty()) batch.visibility.push_back(VisibilityOf(s));
+    if (ms->visibility_changed() || !ms->new_events().empty()) {
+      // A new run (its first commit writes event 1) indexes its attributes.
+      bool new_run = !ms->new_events().empty() && ms->new_events().front().event_id() == 1;
+      batch.visibility.push_back(VisibilityOf(s, new_run || ms->search_attributes_changed()));
+    }
   }
   if (auto st = store_->Commit(std::move(batch)); !st.ok()) {
     spdlog::error("commit failed: {}", st.error_message());
@@ -205,7 +209,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
   return grpc::Status::OK;
 }
 
-persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s) {
+persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool search_attributes_changed) {
   persistence::VisibilityRow v;
   v.key = {s.namespace_id(), s.workflow_id(), s.run_id()};
   v.workflow_type = s.start().workflow_type().name();
@@ -224,7 +228,10 @@ persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s) {
   v.root_workflow_id = own_root ? s.workflow_id() : s.start().root_workflow_execution().workflow_id();
   v.root_run_id = own_root ? s.run_id() : s.start().root_workflow_execution().run_id();
   v.namespace_division = visibility::StringValue(s.search_attributes(), "TemporalNamespaceDivision").value_or("");
-  v.search_attributes = visibility::IndexValues(s.search_attributes());
+  // Decoding and rewriting the attribute rows is most of a visibility
+  // write's cost: only when they changed.
+  v.search_attributes_changed = search_attributes_changed;
+  if (search_attributes_changed) v.search_attributes = visibility::IndexValues(s.search_attributes());
   temporal::api::workflow::v1::WorkflowExecutionInfo info;
   FillExecutionInfo(s, &info);
   v.info = info.SerializeAsString();

@@ -207,7 +207,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // One transaction for all the given changes; then the cache, matching,
   // timers and waiters see them.
   grpc::Status CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current);
-  persistence::VisibilityRow VisibilityOf(const State& s);
+  persistence::VisibilityRow VisibilityOf(const State& s, bool search_attributes_changed);
   void FillExecutionInfo(const State& s, temporal::api::workflow::v1::WorkflowExecutionInfo* info);
   hv1::WorkflowExecutionStartedEventAttributes StartedAttributes(const wsv1::StartWorkflowExecutionRequest& req,
                                                                   int64_t now);

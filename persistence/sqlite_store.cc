@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <condition_variable>
@@ -95,6 +96,7 @@ class SqliteStore final : public Store {
   grpc::Status Migrate();
   grpc::Status ReserveIdRange();
   void CommitGroup(const std::vector<Writer*>& group);
+  void RefreshPlannerStats();  // Caller holds db_mu_.
 
   Db db_;
   const int max_batches_;
@@ -104,6 +106,8 @@ class SqliteStore final : public Store {
   std::mutex queue_mu_;
   std::deque<Writer*> writers_;
 
+  int64_t batches_committed_ = 0;  // Guarded by db_mu_.
+  int64_t next_stats_refresh_ = 1000;
   std::mutex id_mu_;
   int64_t next_id_ = 0;
   int64_t id_limit_ = 0;
@@ -213,6 +217,7 @@ grpc::Status SqliteStore::Init() {
   std::lock_guard lock(db_mu_);
   if (auto st = Migrate(); !st.ok()) return st;
   if (auto st = ReserveIdRange(); !st.ok()) return st;
+  RefreshPlannerStats();
   return grpc::Status::OK;
 }
 
@@ -275,6 +280,20 @@ void SqliteStore::CommitGroup(const std::vector<Writer*>& group) {
     Exec("ROLLBACK");
     for (Writer* w : group) w->status = commit;
   }
+  batches_committed_ += static_cast<int64_t>(group.size());
+  if (batches_committed_ >= next_stats_refresh_) {
+    RefreshPlannerStats();
+    // Often while the database is young, then every 100k batches.
+    next_stats_refresh_ = std::min(batches_committed_ * 2, batches_committed_ + 100'000);
+  }
+}
+
+void SqliteStore::RefreshPlannerStats() {
+  // Sampled statistics (a few ms at any size) let SQLite pick the selective
+  // index for a filtered list (a workflow id, a keyword's value) instead of
+  // walking the list order; without them it guesses.
+  if (auto st = Exec("PRAGMA analysis_limit = 1000"); !st.ok()) return;
+  if (auto st = Exec("ANALYZE"); !st.ok()) spdlog::warn("refreshing planner statistics: {}", st.error_message());
 }
 
 grpc::Status SqliteStore::Apply(const WriteBatch& b) {

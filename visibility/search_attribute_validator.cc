@@ -9,9 +9,9 @@
 #include <vector>
 
 #include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 
 #include "kairos/errors.h"
+#include "kairos/visibility/json_value.h"
 #include "kairos/visibility/values.h"
 
 namespace kairos::visibility {
@@ -166,11 +166,12 @@ bool DecodesAs(const Payload& payload, enums::IndexedValueType type, std::string
     *shown = out + "]";
     return false;
   }
-  Value v;
-  if (encoding != "json/plain" || !google::protobuf::util::JsonStringToMessage(payload.data(), &v).ok()) {
+  auto parsed = encoding == "json/plain" ? ParseJsonValue(payload.data()) : std::nullopt;
+  if (!parsed) {
     *shown = PayloadText(payload);
     return false;
   }
+  const Value& v = *parsed;
   if (v.kind_case() == Value::kNullValue) return true;
   if (v.kind_case() == Value::kListValue && v.list_value().values_size() == 0) return true;
   if (Decodes(v, Trim(payload.data()), type)) return true;

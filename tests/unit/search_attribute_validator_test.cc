@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "kairos/persistence/sqlite_store.h"
+#include "kairos/visibility/json_value.h"
 #include "kairos/visibility/search_attribute_validator.h"
 
 using namespace kairos;
@@ -132,4 +133,19 @@ TEST_CASE("the validator checks names, then the count, then each value, then siz
   (*big.mutable_indexed_fields())["CustomerId"] = padded;
   CHECK(validator.ValidateSize(big).error_message() ==
         "total size of search attributes " + std::to_string(big.ByteSizeLong()) + " exceeds size limit 200");
+}
+
+TEST_CASE("the JSON reader reads what payloads hold and refuses what is not JSON", "[search-attributes]") {
+  auto v = ParseJsonValue(R"( {"a": [1, -2.5e3, true, null, "x\u00e9\ud83d\ude00\n"], "b": {}} )");
+  REQUIRE(v);
+  const auto& a = v->struct_value().fields().at("a").list_value();
+  CHECK(a.values(0).number_value() == 1);
+  CHECK(a.values(1).number_value() == -2500);
+  CHECK(a.values(2).bool_value());
+  CHECK(a.values(3).kind_case() == google::protobuf::Value::kNullValue);
+  CHECK(a.values(4).string_value() == "x\xc3\xa9\xf0\x9f\x98\x80\n");
+  for (const char* bad : {"", "{oops", "[1,]", "01", "1.", "\"open", "tru", "[1] 2", "{\"a\" 1}", "\"\\q\""})
+    CHECK_FALSE(ParseJsonValue(bad));
+  CHECK(ParseJsonValue("12")->number_value() == 12);
+  CHECK(ParseJsonValue("\"s\"")->string_value() == "s");
 }

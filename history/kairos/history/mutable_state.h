@@ -110,6 +110,12 @@ class MutableState {
 
   bool visibility_changed() const { return visibility_changed_; }
   void mark_visibility_changed() { visibility_changed_ = true; }
+  // The run's search attributes changed (their index rows are rewritten).
+  bool search_attributes_changed() const { return search_attributes_changed_; }
+  void mark_search_attributes_changed() {
+    visibility_changed_ = true;
+    search_attributes_changed_ = true;
+  }
 
  private:
   hv1::HistoryEvent MakeEvent(enums::EventType type, int64_t id) const;
@@ -124,6 +130,7 @@ class MutableState {
   std::vector<int64_t> timer_deletes_;
   int64_t completed_event_id_ = 0;
   bool visibility_changed_ = false;
+  bool search_attributes_changed_ = false;
   bool closed_now_ = false;
   std::optional<NextRun> next_run_;
 };

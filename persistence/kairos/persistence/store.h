@@ -89,6 +89,8 @@ struct VisibilityRow {
   std::string root_workflow_id, root_run_id;
   std::string namespace_division;                   // Empty: none.
   std::vector<SearchAttributeValue> search_attributes;
+  // False: the run's attribute rows stay as they are (search_attributes unset).
+  bool search_attributes_changed = true;
 };
 
 // A bound SQL value; monostate is NULL.
