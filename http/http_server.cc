@@ -30,8 +30,20 @@ grpc::Status HttpServer::Start(const Options& options, Handler handler, std::uni
   // httplib's interface: it owns (and deletes) the queue this factory returns.
   s->server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s->server_->set_keep_alive_max_count(1000);
-  s->server_->set_keep_alive_timeout(30);
+  // An idle keep-alive connection holds its worker until this timeout, and
+  // stopping waits for every worker: short, so that shutdown stays quick.
+  s->server_->set_keep_alive_timeout(2);
   s->server_->set_payload_max_length(128 * 1024 * 1024);
+  // cpp-httplib compresses text and JSON replies, preferring brotli at its
+  // highest quality: over a second of CPU for one large UI script. Offering
+  // it only gzip keeps compression (a few ms per script). The request is not
+  // a const object: httplib hands its own mutable Request by const reference.
+  s->server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    auto& headers = const_cast<httplib::Request&>(req).headers;
+    if (auto it = headers.find("Accept-Encoding"); it != headers.end() && it->second.find("br") != std::string::npos)
+      it->second = it->second.find("gzip") != std::string::npos ? "gzip" : "identity";
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   auto serve = [handler = std::move(handler), name = options.name](const httplib::Request& req,
                                                                     httplib::Response& res) {
     HttpReply reply = handler(FromHttplib(req));
