@@ -7,7 +7,7 @@ export const notesQuery = defineQuery<string[]>('notes');
 
 const { alwaysFails } = proxyActivities<typeof activities>({
   startToCloseTimeout: '10s',
-  retry: { initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '300ms' },
+  retry: { initialInterval: '500ms', backoffCoefficient: 1, maximumInterval: '500ms' },
 });
 
 /**
