@@ -6,9 +6,6 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/byte_buffer.h>
 
-#include "temporal/api/operatorservice/v1/service.pb.h"
-#include "temporal/api/workflowservice/v1/service.pb.h"
-
 namespace kairos::http {
 namespace {
 
@@ -23,22 +20,12 @@ HttpReply ErrorReply(const grpc::Status& status, const JsonOptions& options) {
   return {HttpStatusOf(status.error_code()), StatusToJson(status, options)};
 }
 
-// The service descriptors live in objects that nothing else references, so a
-// static link would leave them out; naming their tables links them in and
-// registers them in the generated pool.
-RouteTable LoadRoutes() {
-  pb::internal::AssignDescriptors(&descriptor_table_temporal_2fapi_2fworkflowservice_2fv1_2fservice_2eproto);
-  pb::internal::AssignDescriptors(&descriptor_table_temporal_2fapi_2foperatorservice_2fv1_2fservice_2eproto);
-  return RouteTable::FromServices(
-      {"temporal.api.workflowservice.v1.WorkflowService", "temporal.api.operatorservice.v1.OperatorService"});
-}
-
 }  // namespace
 
 ApiHandler::ApiHandler(std::shared_ptr<grpc::Channel> channel)
     : channel_(std::move(channel)),
       stub_(std::make_unique<grpc::GenericStub>(channel_)),
-      routes_(LoadRoutes()) {}
+      routes_(RouteTable::TemporalApi()) {}
 
 grpc::Status ApiHandler::Call(const std::string& method, const pb::Message& request, pb::Message* response,
                               const std::multimap<std::string, std::string>& metadata) const {

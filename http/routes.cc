@@ -4,6 +4,9 @@
 #include <google/api/http.pb.h>
 #include <spdlog/spdlog.h>
 
+#include "temporal/api/operatorservice/v1/service.pb.h"
+#include "temporal/api/workflowservice/v1/service.pb.h"
+
 namespace kairos::http {
 namespace {
 
@@ -104,6 +107,16 @@ RouteTable RouteTable::FromServices(const std::vector<std::string>& service_name
     }
   }
   return table;
+}
+
+RouteTable RouteTable::TemporalApi() {
+  // The service descriptors live in objects that nothing else references, so
+  // a static link would leave them out; naming their tables links them in and
+  // registers them in the generated pool.
+  pb::internal::AssignDescriptors(&descriptor_table_temporal_2fapi_2fworkflowservice_2fv1_2fservice_2eproto);
+  pb::internal::AssignDescriptors(&descriptor_table_temporal_2fapi_2foperatorservice_2fv1_2fservice_2eproto);
+  return FromServices(
+      {"temporal.api.workflowservice.v1.WorkflowService", "temporal.api.operatorservice.v1.OperatorService"});
 }
 
 std::optional<RouteMatch> RouteTable::Match(const std::string& verb, const std::string& raw_path,

@@ -38,6 +38,8 @@ class RouteTable {
  public:
   // Routes of every annotated method of the named services.
   static RouteTable FromServices(const std::vector<std::string>& service_names);
+  // Routes of Temporal's WorkflowService and OperatorService.
+  static RouteTable TemporalApi();
 
   // The most specific route for the verb and the raw (still percent-encoded)
   // path; nullopt when none matches. *path_matched tells whether some route
