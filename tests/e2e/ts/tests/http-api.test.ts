@@ -99,6 +99,24 @@ describe('HTTP API', () => {
       });
     }));
 
+  test('schedule count and list match the gRPC list', () =>
+    kairos.run(async ({ client, server }) => {
+      const scheduleId = uniqueId('http-schedule');
+      const handle = await client.schedule.create({
+        scheduleId,
+        spec: { intervals: [{ every: '1h' }] },
+        action: { type: 'startWorkflow', workflowType: 'greet', args: ['x'], taskQueue: uniqueId('tq') },
+      });
+      const fromGrpc: string[] = [];
+      for await (const s of client.schedule.list()) fromGrpc.push(s.scheduleId);
+      const count = await call(server.httpUrl, 'GET', `${ns}/schedule-count`);
+      assert.equal(count.status, 200, JSON.stringify(count.body));
+      assert.equal(count.body.count, String(fromGrpc.length));
+      const listed = await call(server.httpUrl, 'GET', `${ns}/schedules`);
+      assert.deepEqual(listed.body.schedules.map((s: { scheduleId: string }) => s.scheduleId), fromGrpc);
+      await handle.delete();
+    }));
+
   test('errors are google.rpc.Status JSON with the matching HTTP status', () =>
     kairos.run(async ({ server }) => {
       const http = server.httpUrl;

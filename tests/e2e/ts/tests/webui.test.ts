@@ -29,8 +29,14 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(OUT, `${String(shots).padStart(2, '0')}-${name}.png`), fullPage: true });
 }
 
-/** Fails when the page shows an error banner or toast. */
+/** Fails when the page shows an error toast, banner or alert. */
 async function assertNoError(page: Page, step: string): Promise<void> {
+  // The UI's error toasts and banners use the danger surface colour.
+  const danger = page.locator('.bg-surface-danger:visible');
+  if ((await danger.count()) > 0) {
+    await shot(page, `${step}-FAILED`);
+    assert.fail(`${step}: the UI shows an error: ${await danger.first().innerText()}`);
+  }
   const alerts = page.locator('[role="alert"]:visible');
   for (let i = 0; i < (await alerts.count()); i++) {
     const text = (await alerts.nth(i).innerText()).trim();
@@ -175,6 +181,7 @@ describe('Web UI', () => {
         // The schedules page lists the schedule.
         await open(page, `${ui}/schedules`, 'schedules', async (p) => {
           await p.getByText(scheduleId).first().waitFor();
+          await p.getByText(/^1 Schedules?$/).first().waitFor();
         });
         await schedule.delete();
 
