@@ -15,7 +15,7 @@ import { WorkflowExecutionStatusName } from '@temporalio/client';
 import { Browser, chromium, Page } from 'playwright-core';
 import { useKairosServer, withWorker } from '../src/e2e';
 import { uniqueId } from '../src/harness';
-import type { greet, stuckOnActivity } from '../src/workflows';
+import type { approval, greet, stuckOnActivity } from '../src/workflows';
 import { notesQuery } from '../src/workflows/webui';
 
 const OUT = process.env.KAIROS_E2E_OUT || path.join(os.tmpdir(), 'kairos-webui');
@@ -177,6 +177,23 @@ describe('Web UI', () => {
         await page.getByText(/terminated/i).first().waitFor();
         await shot(page, 'terminated');
         await assertNoError(page, 'terminated');
+
+        // Request cancellation from the UI; the SDK sees the run cancelled.
+        const cancelId = uniqueId('ui-cancel');
+        const toCancel = await client.workflow.start<typeof approval>('approval', {
+          taskQueue,
+          workflowId: cancelId,
+          args: [600_000],
+        });
+        await open(page, `${ui}/workflows/${cancelId}/${toCancel.firstExecutionRunId}/history`, 'cancel-page', async (p) => {
+          await p.getByRole('button', { name: 'Request Cancellation' }).waitFor();
+        });
+        await page.getByRole('button', { name: 'Request Cancellation' }).click();
+        const cancelModal = page.locator('dialog[open]');
+        await cancelModal.getByTestId('confirm-modal-button').filter({ visible: true }).first().click();
+        await waitForStatus(async () => (await toCancel.describe()).status.name, 'CANCELLED');
+        await shot(page, 'cancelled');
+        await assertNoError(page, 'cancelled');
 
         // The schedules page lists the schedule.
         await open(page, `${ui}/schedules`, 'schedules', async (p) => {
