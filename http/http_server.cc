@@ -34,6 +34,12 @@ grpc::Status HttpServer::Start(const Options& options, Handler handler, std::uni
   // stopping waits for every worker: short, so that shutdown stays quick.
   s->server_->set_keep_alive_timeout(2);
   s->server_->set_payload_max_length(128 * 1024 * 1024);
+  // httplib's default adds SO_REUSEPORT, which lets a second server bind the
+  // same port and share its requests; a taken port must fail as for gRPC.
+  s->server_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   // cpp-httplib compresses text and JSON replies, preferring brotli at its
   // highest quality: over a second of CPU for one large UI script. Offering
   // it only gzip keeps compression (a few ms per script). The request is not
