@@ -201,6 +201,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_SCHEDULER_CALL(PatchSchedule)
   KAIROS_SCHEDULER_CALL(DeleteSchedule)
   KAIROS_SCHEDULER_CALL(ListSchedules)
+  KAIROS_SCHEDULER_CALL(CountSchedules)  // The Web UI's schedule count.
   KAIROS_SCHEDULER_CALL(ListScheduleMatchingTimes)
 #undef KAIROS_SCHEDULER_CALL
 

@@ -12,6 +12,7 @@
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/history/history_service.h"
+#include "kairos/http/sites.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/scheduler/scheduler_service.h"
@@ -92,6 +93,12 @@ int Run(const ServerOptions& options) {
 
   auto batcher = batcher::NewBatchService(store.get(), history.get(), &visibility_service);
   batcher->Start();
+  // The services with threads of their own, stopped before the store goes.
+  auto stop_services = [&] {
+    batcher->Stop();
+    scheduler->Stop();
+    history->Stop();
+  };
 
   frontend::Dependencies deps{&namespaces,        history.get(),      matching.get(),    executor.get(),
                               &visibility_service, &search_attributes, scheduler.get(),
@@ -113,16 +120,29 @@ int Run(const ServerOptions& options) {
   auto server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", address);
-    batcher->Stop();
-    scheduler->Stop();
-    history->Stop();
+    stop_services();
+    return 1;
+  }
+  // Temporal's HTTP API and the Web UI call the services above in process.
+  http::SitesOptions site_options{options.ip, options.http_port, options.headless, options.ui_ip,
+                                  options.ui_port != 0 ? options.ui_port : bound_port + 1000};
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(128 * 1024 * 1024);
+  channel_args.SetMaxSendMessageSize(128 * 1024 * 1024);
+  std::unique_ptr<http::Sites> sites;
+  if (auto st = http::Sites::Start(site_options, server->InProcessChannel(channel_args), &sites); !st.ok()) {
+    spdlog::critical("{}", st.error_message());
+    server->Shutdown();
+    stop_services();
     return 1;
   }
   auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   std::string ns_list;
   for (const auto& n : namespaces.Names()) ns_list += (ns_list.empty() ? "" : ", ") + n;
-  std::printf("Kairos %s\n  Temporal API: %s\n  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
-              kVersion, address.c_str(), ns_list.c_str(),
+  std::string ui = sites->ui_url().empty() ? "off (--headless)" : sites->ui_url();
+  std::printf("Kairos %s\n  Temporal API: %s\n  HTTP API:     %s\n  Web UI:       %s\n  Namespaces:   %s\n"
+              "  Persistence:  %s\n  Ready in %.1f ms\n",
+              kVersion, address.c_str(), sites->api_address().c_str(), ui.c_str(), ns_list.c_str(),
               options.db_path.empty() ? "in memory (state is lost on exit)" : ("sqlite file " + options.db_path).c_str(),
               ready_ms);
   std::fflush(stdout);
@@ -134,9 +154,8 @@ int Run(const ServerOptions& options) {
   // Answer parked polls and history waits first: the server's shutdown
   // waits for every call in flight to finish.
   matching->Shutdown();
-  batcher->Stop();
-  scheduler->Stop();
-  history->Stop();
+  stop_services();
+  sites->Stop();  // Its requests in flight are gRPC calls: they end as the polls above were answered.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   executor.reset();  // Runs what is queued, so every commit in flight ends.
   server->Wait();
