@@ -175,6 +175,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // ------------------------------------------------------------- control
   grpc::Status TerminateWorkflowExecution(const NamespaceRef& ns, const wsv1::TerminateWorkflowExecutionRequest& req) override;
   grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) override;
+
+  // ------------------------------------------------------------ deletion (deletion.cc)
+  grpc::Status DeleteWorkflowExecution(const NamespaceRef& ns, const wsv1::DeleteWorkflowExecutionRequest& req) override;
+  int DeleteClosedRunsBefore(const std::string& namespace_id, int64_t closed_before_nanos, int limit) override;
   grpc::Status DescribeWorkflowExecution(const NamespaceRef& ns, const wsv1::DescribeWorkflowExecutionRequest& req,
                                          wsv1::DescribeWorkflowExecutionResponse* resp) override;
 
@@ -331,6 +335,12 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // Re-arms a step that could not be done now.
   void RetryStepLater(int64_t row_id, const records::TimerTask& t);
   std::string NamespaceIdByName(const std::string& name);
+
+  // DELETE_HISTORY: the delayed delete of a run terminated by a delete.
+  void DeleteOnTimer(int64_t row_id, const records::TimerTask& t);
+  // Removes a closed run (its stripe held) in one transaction, with the task
+  // and timer rows it owns (and `timer_row_id`, the timer that asked).
+  grpc::Status DeleteRunLocked(const State& s, int64_t timer_row_id);
 
   // Returns false when the timer is stale.
   bool ApplyTimer(MutableState& ms, int64_t row_id, const records::TimerTask& t);

@@ -11,6 +11,7 @@
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/history/history_service.h"
+#include "kairos/history/retention.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/scheduler/scheduler_service.h"
@@ -86,6 +87,12 @@ int Run(const ServerOptions& options) {
   history->Start();
   auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());
   scheduler->Start();
+  history::RetentionOptions retention_options;
+  retention_options.override_ms = options.retention_override_ms;
+  retention_options.interval = std::chrono::milliseconds(options.retention_interval_ms);
+  history::RetentionWorker retention(history.get(), [&namespaces] { return namespaces.Retentions(); },
+                                     retention_options);
+  retention.Start();
 
   frontend::Dependencies deps{&namespaces,        history.get(),      matching.get(),    executor.get(),
                               &visibility_service, &search_attributes, scheduler.get()};
@@ -98,14 +105,15 @@ int Run(const ServerOptions& options) {
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
-  builder.SetMaxReceiveMessageSize(128 * 1024 * 1024);
-  builder.SetMaxSendMessageSize(128 * 1024 * 1024);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(workflow_service.get());
   builder.RegisterService(operator_service.get());
   builder.RegisterService(health_service.get());
   auto server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", address);
+    retention.Stop();
     scheduler->Stop();
     history->Stop();
     return 1;
@@ -126,6 +134,7 @@ int Run(const ServerOptions& options) {
   // Answer parked polls and history waits first: the server's shutdown
   // waits for every call in flight to finish.
   matching->Shutdown();
+  retention.Stop();
   scheduler->Stop();
   history->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));

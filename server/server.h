@@ -17,6 +17,12 @@ struct ServerOptions {
   std::vector<std::pair<std::string, std::string>> search_attributes;
   std::vector<std::pair<std::string, std::string>> dynamic_config;
   int executor_threads = 32;
+  // Largest gRPC message accepted or sent (Temporal's default: 4 MiB).
+  int max_message_bytes = 4 * 1024 * 1024;
+  // Retention (tests and benchmarks): every namespace's retention replaced
+  // by this when > 0, and the pause between retention passes.
+  int64_t retention_override_ms = 0;
+  int64_t retention_interval_ms = 10'000;
 };
 
 // Returns the process exit code.

@@ -10,6 +10,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include "kairos/history/retention.h"
 #include "kairos/records.pb.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
 
@@ -25,7 +26,10 @@ namespace wsv1 = temporal::api::workflowservice::v1;
 grpc::Status ValidateNamespaceName(const std::string& name);
 grpc::Status ValidateRetention(const google::protobuf::Duration& retention);
 
-constexpr int64_t kDefaultRetentionHours = 72;
+// As Temporal's dev server creates its namespaces; Temporal's minimum for a
+// (local) namespace is an hour.
+constexpr int64_t kDefaultRetentionHours = 24;
+constexpr int64_t kMinRetentionMs = 3600 * 1000;
 
 class NamespaceRegistry {
  public:
@@ -45,6 +49,8 @@ class NamespaceRegistry {
   // Name -> id, for every RPC that names a namespace.
   grpc::Status Resolve(const std::string& name, std::string* id);
   std::vector<std::string> Names();
+  // Every namespace's id and retention, for the retention worker.
+  std::vector<history::NamespaceRetention> Retentions();
 
  private:
   grpc::Status Save(const records::NamespaceRecord& rec);
