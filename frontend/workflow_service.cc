@@ -5,6 +5,7 @@
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/frontend/reactors.h"
 #include "kairos/frontend/request_validation.h"
+#include "kairos/frontend/task_queue_describe.h"
 #include "kairos/history/history_service.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/scheduler/scheduler_service.h"
@@ -295,19 +296,18 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
                                               wsv1::DescribeTaskQueueResponse* resp) override {
     NamespaceRef ns;
     auto st = Admit(req, &ns);
-    if (st.ok()) {
-      auto kind = req->task_queue_type() == enums::TASK_QUEUE_TYPE_ACTIVITY ? records::QueueTask::ACTIVITY
-                                                                           : records::QueueTask::WORKFLOW;
-      for (const auto& p : d_.matching->Pollers(ns.id, req->task_queue().name(), kind)) {
-        auto* info = resp->add_pollers();
-        info->set_identity(p.identity);
-        *info->mutable_last_access_time() = NanosToTimestamp(p.last_access_time_nanos);
-        info->set_rate_per_second(100000);
-      }
-      if (req->report_stats()) {
-        resp->mutable_stats()->set_approximate_backlog_count(d_.matching->Backlog(ns.id, req->task_queue().name(), kind));
-      }
-    }
+    if (st.ok()) frontend::DescribeTaskQueue(d_.matching, ns.id, *req, resp);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(st);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ListTaskQueuePartitions(grpc::CallbackServerContext* ctx,
+                                                    const wsv1::ListTaskQueuePartitionsRequest* req,
+                                                    wsv1::ListTaskQueuePartitionsResponse* resp) override {
+    NamespaceRef ns;
+    auto st = Admit(req, &ns);
+    if (st.ok()) frontend::ListTaskQueuePartitions("kairos", *req, resp);
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(st);
     return reactor;

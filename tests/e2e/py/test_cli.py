@@ -126,3 +126,49 @@ def test_search_attribute_and_visibility_commands(server):
         assert "Amount" not in cli(server, "operator", "search-attribute", "list").stdout
 
     asyncio.run(scenario())
+
+
+def test_task_queue_describe_both_modes(server):
+    """`task-queue describe` in the CLI's default (enhanced) mode and with
+    --legacy-mode, which needs task_queue_status in the answer."""
+    async def scenario():
+        client = await Client.connect(server.address)
+        queue = f"tq-{uuid.uuid4()}"
+        # A workflow task waiting (no worker yet): a backlog of one.
+        await client.start_workflow("CliEcho", "x", id=f"tq-wf-{uuid.uuid4()}", task_queue=queue)
+        enhanced = cli_json(server, "task-queue", "describe", "--task-queue", queue)
+        by_type = {s["taskQueueType"]: s for s in enhanced["stats"]}
+        assert set(by_type) == {"workflow", "activity"}
+        assert by_type["workflow"]["approximateBacklogCount"] == 1
+        assert by_type["activity"]["approximateBacklogCount"] == 0
+        legacy = cli(server, "task-queue", "describe", "--task-queue", queue, "--legacy-mode")
+        assert "panic" not in legacy.stderr
+        legacy_json = cli_json(server, "task-queue", "describe", "--task-queue", queue, "--legacy-mode")
+        status = legacy_json["taskQueues"][0]
+        assert status["rate_per_second"] > 0
+        assert status["task_id_block"]["end_id"] > status["task_id_block"]["start_id"]
+        async with Worker(client, task_queue=queue, workflows=[CliEcho]):
+            async def has_poller():
+                out = cli_json(server, "task-queue", "describe", "--task-queue", queue, "--legacy-mode")
+                return out.get("pollers")
+            pollers = await wait_for(has_poller, 20, "a workflow poller in the legacy answer")
+            assert pollers[0]["identity"]
+
+    asyncio.run(scenario())
+
+
+def test_workflow_delete(server):
+    """`workflow delete` of a closed run: the run is gone from describe and list."""
+    async def scenario():
+        client = await Client.connect(server.address)
+        queue = f"tq-{uuid.uuid4()}"
+        async with Worker(client, task_queue=queue, workflows=[CliEcho]):
+            handle = await client.start_workflow(CliEcho.run, "bye", id=f"del-{uuid.uuid4()}", task_queue=queue)
+            assert await handle.result() == "bye"
+        out = cli(server, "workflow", "delete", "--workflow-id", handle.id, "--yes")
+        assert "succeeded" in out.stdout.lower()
+        gone = cli(server, "workflow", "describe", "--workflow-id", handle.id, check=False)
+        assert gone.returncode != 0 and "not found" in gone.stderr.lower()
+        assert cli_json(server, "workflow", "list", "--query", f"WorkflowId = '{handle.id}'") in ([], None)
+
+    asyncio.run(scenario())
