@@ -258,6 +258,10 @@ Status Validate(const wsv1::TerminateWorkflowExecutionRequest& r) {
   return ValidateExecution(r.has_workflow_execution(), r.workflow_execution());
 }
 
+Status Validate(const wsv1::ResetWorkflowExecutionRequest& r) {
+  return ValidateExecution(r.has_workflow_execution(), r.workflow_execution());
+}
+
 Status Validate(const wsv1::DeleteWorkflowExecutionRequest& r) {
   return ValidateExecution(r.has_workflow_execution(), r.workflow_execution());
 }

@@ -170,6 +170,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL(RecordActivityTaskHeartbeatById)
   KAIROS_HISTORY_CALL(GetWorkflowExecutionHistoryReverse)
   KAIROS_HISTORY_CALL(SignalWithStartWorkflowExecution)
+  KAIROS_HISTORY_CALL(ResetWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(SignalWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondQueryTaskCompleted)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RequestCancelWorkflowExecution)

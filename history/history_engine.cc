@@ -243,6 +243,7 @@ void HistoryEngine::FillExecutionInfo(const State& s, temporal::api::workflow::v
     info->set_parent_namespace_id(s.start().parent_workflow_namespace_id());
     *info->mutable_parent_execution() = s.start().parent_workflow_execution();
   }
+  if (s.auto_reset_points().points_size() > 0) *info->mutable_auto_reset_points() = s.auto_reset_points();
   // A workflow without a parent is its own root.
   *info->mutable_root_execution() =
       s.start().has_root_workflow_execution() ? s.start().root_workflow_execution() : Execution(s);

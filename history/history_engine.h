@@ -179,6 +179,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // ------------------------------------------------------------ deletion (deletion.cc)
   grpc::Status DeleteWorkflowExecution(const NamespaceRef& ns, const wsv1::DeleteWorkflowExecutionRequest& req) override;
   int DeleteClosedRunsBefore(const std::string& namespace_id, int64_t closed_before_nanos, int limit) override;
+
+  // --------------------------------------------------------------- reset (reset.cc)
+  grpc::Status ResetWorkflowExecution(const NamespaceRef& ns, const wsv1::ResetWorkflowExecutionRequest& req,
+                                      wsv1::ResetWorkflowExecutionResponse* resp) override;
   grpc::Status DescribeWorkflowExecution(const NamespaceRef& ns, const wsv1::DescribeWorkflowExecutionRequest& req,
                                          wsv1::DescribeWorkflowExecutionResponse* resp) override;
 
@@ -335,6 +339,11 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // Re-arms a step that could not be done now.
   void RetryStepLater(int64_t row_id, const records::TimerTask& t);
   std::string NamespaceIdByName(const std::string& name);
+
+  // The new run of a reset after the copied events: the failed workflow
+  // task, pending activities and timers armed again, signals re-applied.
+  void BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExecutionRequest& req, const std::string& base_run_id,
+                     const std::vector<hv1::HistoryEvent>& after);
 
   // DELETE_HISTORY: the delayed delete of a run terminated by a delete.
   void DeleteOnTimer(int64_t row_id, const records::TimerTask& t);

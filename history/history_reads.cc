@@ -52,6 +52,16 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     if (w.started_time_nanos()) *p->mutable_started_time() = NanosToTimestamp(w.started_time_nanos());
     p->set_attempt(w.attempt());
   }
+  auto* ext = resp->mutable_workflow_extended_info();
+  if (s.start().has_workflow_execution_expiration_time())
+    *ext->mutable_execution_expiration_time() = s.start().workflow_execution_expiration_time();
+  if (int64_t run_timeout = DurationToMs(s.start().workflow_run_timeout()); run_timeout > 0)
+    *ext->mutable_run_expiration_time() = NanosToTimestamp(s.execution_time_nanos() + run_timeout * 1'000'000);
+  ext->set_cancel_requested(s.cancel_requested());
+  if (s.last_reset_time_nanos()) *ext->mutable_last_reset_time() = NanosToTimestamp(s.last_reset_time_nanos());
+  *ext->mutable_original_start_time() =
+      NanosToTimestamp(s.original_start_time_nanos() ? s.original_start_time_nanos() : s.start_time_nanos());
+  ext->set_reset_run_id(s.reset_run_id());
   return grpc::Status::OK;
 }
 

@@ -287,19 +287,10 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
   if (a.has_memo()) *s.mutable_memo() = a.memo();
   if (a.has_search_attributes()) *s.mutable_search_attributes() = a.search_attributes();
   ms.mark_visibility_changed();
-  auto arm = [&](records::TimerTask::Kind kind, int64_t at) {
-    records::TimerTask t;
-    t.set_kind(kind);
-    t.set_fire_time_nanos(at);
-    s.add_timer_row_ids(ms.AddTimer(std::move(t)));
-  };
-  int64_t run_timeout = DurationToMs(a.workflow_run_timeout());
-  if (run_timeout > 0) arm(records::TimerTask::WORKFLOW_RUN_TIMEOUT, ms.now() + (backoff_ms + run_timeout) * 1'000'000);
-  if (a.has_workflow_execution_expiration_time())
-    arm(records::TimerTask::WORKFLOW_EXECUTION_TIMEOUT, TimestampToNanos(a.workflow_execution_expiration_time()));
+  ms.ArmRunTimeouts(ms.now() + backoff_ms * 1'000'000);
   if (before_first_task) before_first_task(ms);
   if (backoff_ms > 0) {
-    arm(records::TimerTask::WORKFLOW_BACKOFF, ms.now() + backoff_ms * 1'000'000);
+    ms.AddRunTimer(records::TimerTask::WORKFLOW_BACKOFF, ms.now() + backoff_ms * 1'000'000);
   } else {
     ms.ScheduleWorkflowTask();
   }

@@ -1,6 +1,7 @@
 // Workflow tasks: starting them, their completion or failure, and the
 // sticky task queue.
 #include "history_engine.h"
+#include "kairos/history/state_rebuild.h"
 
 #include <random>
 
@@ -80,6 +81,12 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     ms->set_completed_event_id(e.event_id());
     ms->ClearWorkflowTask();
     ms->s().set_last_completed_wft_started_event_id(wft.started_event_id());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    const std::string& build_id = !req.deployment_options().build_id().empty() ? req.deployment_options().build_id()
+                                                                                : req.worker_version_stamp().build_id();
+    RecordResetPoint(&ms->s(), req.binary_checksum(), build_id, e.event_id(), ms->now());
+#pragma GCC diagnostic pop
     const auto& sticky = req.sticky_attributes();
     if (!sticky.worker_task_queue().name().empty()) {
       ms->s().set_sticky_task_queue(sticky.worker_task_queue().name());

@@ -102,6 +102,9 @@ class HistoryService {
                                      wsv1::ExecuteMultiOperationResponse* resp, Deadline deadline, Done done) = 0;
   virtual grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) = 0;
 
+  // A new run from a prefix of a run's history (see reset.cc).
+  virtual grpc::Status ResetWorkflowExecution(const NamespaceRef& ns, const wsv1::ResetWorkflowExecutionRequest& req,
+                                              wsv1::ResetWorkflowExecutionResponse* resp) = 0;
   // Removes a run for good: its state, history, visibility, and the tasks
   // and timers it owns. A running run is terminated first (reason "Delete
   // workflow execution") and removed a moment later; a closed one at once.
