@@ -247,7 +247,6 @@ bool ApplyOtherEvent(const hv1::HistoryEvent& e, records::ExecutionState* s) {
 
 void RecordResetPoint(records::ExecutionState* s, const std::string& binary_checksum, const std::string& build_id,
                       int64_t completed_event_id, int64_t now_nanos) {
-  if (binary_checksum.empty() && build_id.empty()) return;
   // Binary checksums are deprecated in the API; the Go SDK still sends them.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"

@@ -113,12 +113,13 @@ TEST_CASE("Rebuild: a gap or a close event is refused", "[reset]") {
 
 TEST_CASE("Reset points: one per build, the newest 20 kept", "[reset]") {
   auto s = Fresh();
-  kairos::history::RecordResetPoint(&s, "", "", 4, 1);
-  CHECK(s.auto_reset_points().points().empty());  // No build named: nothing.
-  kairos::history::RecordResetPoint(&s, "", "build-a", 4, 1);
-  kairos::history::RecordResetPoint(&s, "", "build-a", 8, 2);
-  REQUIRE(s.auto_reset_points().points_size() == 1);
+  kairos::history::RecordResetPoint(&s, "", "", 4, 1);  // No build named: one point too.
+  kairos::history::RecordResetPoint(&s, "", "", 8, 1);
+  kairos::history::RecordResetPoint(&s, "", "build-a", 12, 1);
+  kairos::history::RecordResetPoint(&s, "", "build-a", 16, 2);
+  REQUIRE(s.auto_reset_points().points_size() == 2);
   CHECK(s.auto_reset_points().points(0).first_workflow_task_completed_id() == 4);
+  CHECK(s.auto_reset_points().points(1).first_workflow_task_completed_id() == 12);
   CHECK(s.auto_reset_points().points(0).run_id() == "new-run");
   for (int i = 0; i < 30; ++i) kairos::history::RecordResetPoint(&s, "", "b" + std::to_string(i), 10 + i, 3);
   CHECK(s.auto_reset_points().points_size() == 20);

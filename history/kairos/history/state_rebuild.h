@@ -20,7 +20,8 @@ std::string RebuildState(const std::vector<temporal::api::history::v1::HistoryEv
                          records::ExecutionState* state);
 
 // Auto-reset points: the first completed workflow task of each worker build
-// (binary checksum or build id) is where `workflow reset --type BuildId`
+// (binary checksum or build id, both empty counting as one build, as on
+// Temporal) is where `workflow reset --type BuildId`
 // goes back to; at most the newest 20 are kept, as on Temporal.
 void RecordResetPoint(records::ExecutionState* state, const std::string& binary_checksum, const std::string& build_id,
                       int64_t completed_event_id, int64_t now_nanos);
