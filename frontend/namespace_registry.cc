@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "kairos/errors.h"
+#include "kairos/history/limits.h"
 #include "kairos/ids.h"
 #include "kairos/persistence/store.h"
 #include "kairos/time_util.h"
@@ -50,9 +51,15 @@ void NamespaceRegistry::FillCapabilities(records::NamespaceRecord* rec) {
   // Only what Kairos really does; the rest stays false.
   auto* caps = rec->mutable_info()->mutable_capabilities();
   caps->Clear();
+  caps->set_eager_workflow_start(true);
   caps->set_sync_update(true);
   caps->set_async_update(true);
-  rec->mutable_info()->set_supports_schedules(false);
+  rec->mutable_info()->set_supports_schedules(true);
+  // Temporal's defaults (limit.blobSize.error, limit.memoSize.error); SDKs
+  // read them and refuse larger payloads before sending them.
+  auto* limits = rec->mutable_info()->mutable_limits();
+  limits->set_blob_size_limit_error(history::kBlobSizeLimitError);
+  limits->set_memo_size_limit_error(history::kMemoSizeLimitError);
 }
 
 grpc::Status NamespaceRegistry::Save(const records::NamespaceRecord& rec) {

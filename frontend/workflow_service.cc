@@ -98,6 +98,8 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     caps->set_upsert_memo(true);
     caps->set_sdk_metadata(true);
     caps->set_eager_workflow_start(true);
+    caps->set_supports_schedules(true);
+    caps->set_count_group_by_execution_status(true);
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;

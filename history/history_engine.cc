@@ -4,6 +4,7 @@
 
 #include "history_engine.h"
 #include "kairos/history/children.h"
+#include "kairos/history/limits.h"
 #include "kairos/visibility/values.h"
 
 namespace kairos::history {
@@ -135,10 +136,27 @@ grpc::Status HistoryEngine::CommitAll(std::vector<std::unique_ptr<MutableState>>
 grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current) {
   persistence::WriteBatch batch;
   for (MutableState* ms : changes) {
+    auto added_bytes = [ms] {
+      int64_t added = 0;
+      for (const auto& e : ms->new_events()) added += static_cast<int64_t>(e.ByteSizeLong());
+      return added;
+    };
+    int64_t added = added_bytes();
+    if (ms->IsRunning()) {
+      // A run whose history outgrew Temporal's limits ends in this change.
+      State probe;
+      probe.set_workflow_id(ms->s().workflow_id());
+      probe.set_run_id(ms->s().run_id());
+      probe.set_next_event_id(ms->s().next_event_id());
+      probe.set_history_size_bytes(ms->s().history_size_bytes() + added);
+      if (auto reason = HistoryLimitExceeded(probe); !reason.empty()) {
+        spdlog::warn("terminating workflow_id={} run_id={}: {}", probe.workflow_id(), probe.run_id(), reason);
+        TerminateRun(*ms, reason, "history-service", nullptr);
+        added = added_bytes();
+      }
+    }
     if (!ms->IsRunning()) AbortUpdates(*ms);
     if (ms->closed_now()) ArmCloseSteps(*ms);
-    int64_t added = 0;
-    for (const auto& e : ms->new_events()) added += static_cast<int64_t>(e.ByteSizeLong());
     ms->s().set_history_size_bytes(ms->s().history_size_bytes() + added);
     const State& s = ms->s();
     ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};

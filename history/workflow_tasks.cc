@@ -1,6 +1,9 @@
 // Workflow tasks: starting them, their completion or failure, and the
 // sticky task queue.
+#include <spdlog/spdlog.h>
+
 #include "history_engine.h"
+#include "kairos/history/limits.h"
 #include "kairos/history/state_rebuild.h"
 
 #include <random>
@@ -62,8 +65,8 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
                  t == enums::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION ||
                  t == enums::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION;
   }
-  std::optional<CommandError> error;
-  if (completes && !ms->s().buffered_events().empty()) {
+  std::optional<CommandError> error = CheckCommandLimits(*state, req);
+  if (!error && completes && !ms->s().buffered_events().empty()) {
     // The workflow has not seen everything that happened: it must not close.
     // Updates it has not seen do not hold it open; they end with the run
     // (see AbortUpdates).
@@ -117,6 +120,8 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     // left to time out, and its timeout grows with each attempt (see
     // WorkflowTaskAttemptTimeoutMs), as Temporal does, instead of being
     // handed straight back to a worker that will refuse it again.
+    // Terminating causes are reported as Temporal words them: "Cause: what".
+    if (error->terminate) error->message = CauseName(error->cause) + ": " + error->message;
     if (wft.attempt() > 1 && error->cause != enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND)
       return errors::InvalidArgument(error->message);
     // Throw the change away; record the failed task instead.
@@ -125,6 +130,10 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     failure.set_message(error->message);
     failure.set_source("Kairos");
     FailWorkflowTask(*failed, error->cause, &failure, req.identity());
+    if (error->terminate) {
+      spdlog::warn("terminating workflow_id={} run_id={}: {}", state->workflow_id(), state->run_id(), error->message);
+      TerminateRun(*failed, error->message, "history-service", nullptr);
+    }
     if (auto st = Commit(*failed); !st.ok()) return st;
     return errors::InvalidArgument(error->message);
   }

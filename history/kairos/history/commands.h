@@ -16,6 +16,9 @@ namespace kairos::history {
 struct CommandError {
   enums::WorkflowTaskFailedCause cause;
   std::string message;
+  // The run is terminated after the failed task (Temporal does this for
+  // payloads over the size limit: retrying could not help).
+  bool terminate = false;
 };
 
 // Applies one protocol message (an update's acceptance, rejection or
