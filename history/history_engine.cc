@@ -157,6 +157,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     }
     if (!ms->IsRunning()) AbortUpdates(*ms);
     if (ms->closed_now()) ArmCloseSteps(*ms);
+    ms->s().set_db_version(ms->s().db_version() + 1);  // Describe's state_transition_count.
     ms->s().set_history_size_bytes(ms->s().history_size_bytes() + added);
     const State& s = ms->s();
     ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};

@@ -86,9 +86,11 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     ms->s().set_last_completed_wft_started_event_id(wft.started_event_id());
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    const std::string& build_id = !req.deployment_options().build_id().empty() ? req.deployment_options().build_id()
-                                                                                : req.worker_version_stamp().build_id();
-    RecordResetPoint(&ms->s(), req.binary_checksum(), build_id, e.event_id(), ms->now());
+    // Temporal files a worker's binary checksum as its build id when it names no other.
+    std::string build_id = req.deployment_options().build_id();
+    if (build_id.empty()) build_id = req.worker_version_stamp().build_id();
+    if (build_id.empty()) build_id = req.binary_checksum();
+    RecordResetPoint(&ms->s(), "", build_id, e.event_id(), ms->now());
 #pragma GCC diagnostic pop
     const auto& sticky = req.sticky_attributes();
     if (!sticky.worker_task_queue().name().empty()) {
