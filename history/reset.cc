@@ -20,14 +20,17 @@ bool IsWorkflowTaskFinish(enums::EventType t) {
          t == enums::EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT || t == enums::EVENT_TYPE_WORKFLOW_TASK_STARTED;
 }
 
-// Whether signals after the reset point are applied again to the new run.
-bool ReapplySignals(const wsv1::ResetWorkflowExecutionRequest& req) {
+// Whether signals (or updates) after the reset point are applied again to
+// the new run: by default both (ALL_ELIGIBLE); SIGNAL means signals only.
+bool Reapply(const wsv1::ResetWorkflowExecutionRequest& req, enums::ResetReapplyExcludeType kind) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  if (req.reset_reapply_type() == enums::RESET_REAPPLY_TYPE_NONE) return false;
+  auto type = req.reset_reapply_type();
 #pragma GCC diagnostic pop
+  if (type == enums::RESET_REAPPLY_TYPE_NONE) return false;
+  if (type == enums::RESET_REAPPLY_TYPE_SIGNAL && kind != enums::RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL) return false;
   for (int t : req.reset_reapply_exclude_types())
-    if (t == enums::RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL) return false;
+    if (t == kind) return false;
   return true;
 }
 
@@ -154,12 +157,25 @@ void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExe
   }
   ms.ArmRunTimeouts(ms.now());
 
-  if (ReapplySignals(req)) {
-    for (const auto& ev : after) {
-      if (ev.event_type() != enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) continue;
+  bool signals = Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL);
+  bool updates = Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_UPDATE);
+  for (const auto& ev : after) {
+    if (signals && ev.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
       const auto& sig = ev.workflow_execution_signaled_event_attributes();
       SignalInput in{sig.signal_name(), sig.input(), sig.header(), sig.identity(), "", nullptr};
       AddSignal(ms, in);
+    }
+    // Updates the base run accepted after the point reach the new run's
+    // first task again, as newly admitted ones (the worker runs them anew).
+    if (updates && ev.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
+      const auto& request = ev.workflow_execution_update_accepted_event_attributes().accepted_request();
+      const std::string& id = request.meta().update_id();
+      if (id.empty() || s.updates().contains(id)) continue;
+      records::UpdateInfo u;
+      u.set_state(records::UpdateInfo::ADMITTED);
+      *u.mutable_request() = request;
+      u.set_admitted_time_nanos(ms.now());
+      (*s.mutable_updates())[id] = std::move(u);
     }
   }
   ms.ScheduleWorkflowTask(1, /*allow_sticky=*/false);

@@ -231,3 +231,53 @@ func TestResetRunningRunReappliesSignals(t *testing.T) {
 		replayHistory(t, events, GatherUntilDone)
 	}
 }
+
+// GatherWithUpdates is GatherUntilDone that also takes "add" updates.
+func GatherWithUpdates(ctx workflow.Context) (string, error) {
+	var got []string
+	if err := workflow.SetUpdateHandler(ctx, "add", func(ctx workflow.Context, v string) (int, error) {
+		got = append(got, v)
+		return len(got), nil
+	}); err != nil {
+		return "", err
+	}
+	workflow.GetSignalChannel(ctx, "done").Receive(ctx, nil)
+	return strings.Join(got, ","), nil
+}
+
+func TestResetReappliesUpdates(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), "default")
+	tq := taskQueueFor(t)
+	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(GatherWithUpdates) })
+	ctx := testCtx(t, 60*time.Second)
+
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "reset-updates", TaskQueue: tq}, GatherWithUpdates)
+	requireNoError(t, err, "starting")
+	first := waitForEvent(t, c, run.GetID(), run.GetRunID(), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 20*time.Second)
+	handle, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: "add", UpdateID: "u1", Args: []any{"y"},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	requireNoError(t, err, "updating")
+	var n int
+	requireNoError(t, handle.Get(ctx, &n), "update result")
+	newRunID := resetRun(t, c, &workflowservice.ResetWorkflowExecutionRequest{
+		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: run.GetID(), RunId: run.GetRunID()},
+		Reason:                    "again",
+		WorkflowTaskFinishEventId: first.GetEventId(),
+		RequestId:                 newRequestID(),
+	})
+	completed := waitForEvent(t, c, run.GetID(), newRunID, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED, 20*time.Second)
+	if id := completed.GetWorkflowExecutionUpdateCompletedEventAttributes().GetMeta().GetUpdateId(); id != "u1" {
+		t.Errorf("reset run completed update %q, want u1", id)
+	}
+	requireNoError(t, c.SignalWorkflow(ctx, run.GetID(), newRunID, "done", nil), "finishing")
+	var out string
+	requireNoError(t, getResult(t, c, c.GetWorkflow(ctx, run.GetID(), newRunID), 30*time.Second, &out), "result")
+	if out != "y" {
+		t.Errorf("reset run's result = %q, want the re-applied update's \"y\"", out)
+	}
+	replayHistory(t, getHistory(t, c, run.GetID(), newRunID), GatherWithUpdates)
+}
