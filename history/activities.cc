@@ -161,7 +161,7 @@ grpc::Status HistoryEngine::WithActivity(const NamespaceRef& ns, const std::stri
   auto it = state->activities().find(scheduled);
   if (it == state->activities().end() || !it->second.started() ||
       (!token_bytes.empty() && token.attempt() != it->second.attempt()))
-    return errors::NotFound("activity task not found");
+    return errors::NotFound("invalid activityID or activity already timed out or invoking workflow is completed");
   MutableState ms(*state, env_, NowNanos());
   auto& info = (*ms.s().mutable_activities())[scheduled];
   if (auto st = fn(ms, info); !st.ok()) return st;
