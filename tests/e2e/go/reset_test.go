@@ -281,3 +281,64 @@ func TestResetReappliesUpdates(t *testing.T) {
 	}
 	replayHistory(t, getHistory(t, c, run.GetID(), newRunID), GatherWithUpdates)
 }
+
+// ContinueOnce continues as new once, then waits for "done".
+func ContinueOnce(ctx workflow.Context, n int) (string, error) {
+	if n == 0 {
+		return "", workflow.NewContinueAsNewError(ctx, ContinueOnce, 1)
+	}
+	workflow.GetSignalChannel(ctx, "done").Receive(ctx, nil)
+	return "second", nil
+}
+
+// Resetting a run that continued as new ends the chain's running run and
+// starts again from the base run.
+func TestResetRunThatContinuedAsNew(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), "default")
+	tq := taskQueueFor(t)
+	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(ContinueOnce) })
+	ctx := testCtx(t, 60*time.Second)
+
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "reset-can", TaskQueue: tq}, ContinueOnce, 0)
+	requireNoError(t, err, "starting")
+	base := getHistory(t, c, run.GetID(), run.GetRunID())
+	for lastEvent(base).GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW {
+		time.Sleep(50 * time.Millisecond)
+		base = getHistory(t, c, run.GetID(), run.GetRunID())
+	}
+	second := lastEvent(base).GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+	waitForEvent(t, c, run.GetID(), second, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 20*time.Second)
+	first := firstEventOf(t, base, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+	newRunID := resetRun(t, c, &workflowservice.ResetWorkflowExecutionRequest{
+		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: run.GetID(), RunId: run.GetRunID()},
+		Reason:                    "from the top",
+		WorkflowTaskFinishEventId: first.GetEventId(),
+		RequestId:                 newRequestID(),
+	})
+	term := lastEvent(getHistory(t, c, run.GetID(), second))
+	if term.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED ||
+		term.GetWorkflowExecutionTerminatedEventAttributes().GetIdentity() != "history-resetter" {
+		t.Fatalf("the chain's running run ends with %v, want terminated by history-resetter", term.GetEventType())
+	}
+	// The reset run continues as new again; its successor finishes the chain.
+	var third string
+	deadline := time.Now().Add(20 * time.Second)
+	for third == "" {
+		if e := lastEvent(getHistory(t, c, run.GetID(), newRunID)); e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW {
+			third = e.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the reset run did not continue as new")
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitForEvent(t, c, run.GetID(), third, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 20*time.Second)
+	requireNoError(t, c.SignalWorkflow(ctx, run.GetID(), "", "done", nil), "finishing the chain")
+	var out string
+	requireNoError(t, getResult(t, c, c.GetWorkflow(ctx, run.GetID(), third), 30*time.Second, &out), "result")
+	if out != "second" {
+		t.Errorf("result = %q", out)
+	}
+}
