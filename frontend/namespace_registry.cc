@@ -4,7 +4,6 @@
 #include <cctype>
 
 #include "kairos/errors.h"
-#include "kairos/history/limits.h"
 #include "kairos/ids.h"
 #include "kairos/persistence/store.h"
 #include "kairos/time_util.h"
@@ -45,9 +44,12 @@ grpc::Status ValidateRetention(const google::protobuf::Duration& retention) {
   return grpc::Status::OK;
 }
 
-NamespaceRegistry::NamespaceRegistry(persistence::Store* store) : store_(store) {}
+NamespaceRegistry::NamespaceRegistry(persistence::Store* store, const history::Limits* limits)
+    : store_(store),
+      blob_size_limit_(limits ? limits->blob_size_error : history::Limits{}.blob_size_error),
+      memo_size_limit_(limits ? limits->memo_size_error : history::Limits{}.memo_size_error) {}
 
-void NamespaceRegistry::FillCapabilities(records::NamespaceRecord* rec) {
+void NamespaceRegistry::FillCapabilities(records::NamespaceRecord* rec) const {
   // Only what Kairos really does; the rest stays false.
   auto* caps = rec->mutable_info()->mutable_capabilities();
   caps->Clear();
@@ -58,8 +60,8 @@ void NamespaceRegistry::FillCapabilities(records::NamespaceRecord* rec) {
   // Temporal's defaults (limit.blobSize.error, limit.memoSize.error); SDKs
   // read them and refuse larger payloads before sending them.
   auto* limits = rec->mutable_info()->mutable_limits();
-  limits->set_blob_size_limit_error(history::kBlobSizeLimitError);
-  limits->set_memo_size_limit_error(history::kMemoSizeLimitError);
+  limits->set_blob_size_limit_error(blob_size_limit_);
+  limits->set_memo_size_limit_error(memo_size_limit_);
 }
 
 grpc::Status NamespaceRegistry::Save(const records::NamespaceRecord& rec) {

@@ -178,7 +178,7 @@ void HistoryEngine::RemoveActivity(MutableState& ms, int64_t scheduled_event_id)
 
 grpc::Status HistoryEngine::CompleteActivity(MutableState& ms, records::ActivityInfo& a, const common::Payloads& result,
                                              const std::string& identity) {
-  if (OverSizeLimit(static_cast<int64_t>(result.ByteSizeLong()), kBlobSizeLimitWarn, kBlobSizeLimitError,
+  if (OverSizeLimit(static_cast<int64_t>(result.ByteSizeLong()), limits_.blob_size_warn, limits_.blob_size_error,
                     ms.s().workflow_id(), ms.s().run_id(), "RespondActivityTaskCompleted")) {
     // As on Temporal: recorded as a failure that is not retried.
     temporal::api::failure::v1::Failure f;

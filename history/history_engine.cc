@@ -9,10 +9,12 @@
 
 namespace kairos::history {
 
-HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor)
+HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
+                             Limits limits)
     : store_(store),
       matching_(matching),
       executor_(executor),
+      limits_(limits),
       timers_([this](int64_t id, const records::TimerTask& t) {
         executor_->Submit([this, id, t] { OnTimer(id, t); });
       }) {
@@ -149,7 +151,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
       probe.set_run_id(ms->s().run_id());
       probe.set_next_event_id(ms->s().next_event_id());
       probe.set_history_size_bytes(ms->s().history_size_bytes() + added);
-      if (auto reason = HistoryLimitExceeded(probe); !reason.empty()) {
+      if (auto reason = HistoryLimitExceeded(limits_, probe); !reason.empty()) {
         spdlog::warn("terminating workflow_id={} run_id={}: {}", probe.workflow_id(), probe.run_id(), reason);
         TerminateRun(*ms, reason, "history-service", nullptr);
         added = added_bytes();
@@ -280,8 +282,8 @@ std::unique_ptr<MutableState> HistoryEngine::BuildNextRun(MutableState& ms) {
 }
 
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
-                                                  Executor* executor) {
-  return std::make_unique<HistoryEngine>(store, matching, executor);
+                                                  Executor* executor, const Limits* limits) {
+  return std::make_unique<HistoryEngine>(store, matching, executor, limits ? *limits : Limits{});
 }
 
 }  // namespace kairos::history

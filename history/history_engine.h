@@ -18,6 +18,7 @@
 #include "kairos/executor.h"
 #include "kairos/history/commands.h"
 #include "kairos/history/history_service.h"
+#include "kairos/history/limits.h"
 #include "kairos/history/mutable_state.h"
 #include "kairos/history/retry_policy.h"
 #include "kairos/history/timer_service.h"
@@ -108,7 +109,7 @@ using namespace detail;
 
 class HistoryEngine final : public HistoryService, public matching::TaskStarter {
  public:
-  HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor);
+  HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor, Limits limits);
   ~HistoryEngine() override;
   void Start() override;
   void Stop() override;
@@ -365,6 +366,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   matching::MatchingService* matching_;
   Executor* executor_;
   Environment env_;
+  const Limits limits_;
   TimerService timers_;
   std::array<std::mutex, kLockStripes> stripes_;
   std::mutex cache_mu_;

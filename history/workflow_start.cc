@@ -8,7 +8,7 @@ namespace kairos::history {
 
 grpc::Status HistoryEngine::StartWorkflowExecution(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
                                                    wsv1::StartWorkflowExecutionResponse* resp) {
-  if (auto st = CheckStartLimits(req); !st.ok()) return st;
+  if (auto st = CheckStartLimits(limits_, req); !st.ok()) return st;
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
   return StartLocked(ns, req, nullptr, resp);
 }
@@ -38,8 +38,8 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
   if (req.has_priority()) *start.mutable_priority() = req.priority();
   if (req.has_user_metadata()) *start.mutable_user_metadata() = req.user_metadata();
   SignalInput signal{req.signal_name(), req.signal_input(), req.header(), req.identity(), req.request_id()};
-  if (auto st = CheckStartLimits(start); !st.ok()) return st;
-  if (auto st = CheckSignalLimits(req.signal_input(), req.workflow_id(), ""); !st.ok()) return st;
+  if (auto st = CheckStartLimits(limits_, start); !st.ok()) return st;
+  if (auto st = CheckSignalLimits(limits_, req.signal_input(), req.workflow_id(), ""); !st.ok()) return st;
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
   auto current = Current(ns.id, req.workflow_id());
   if (current && current->status == enums::WORKFLOW_EXECUTION_STATUS_RUNNING &&
@@ -65,7 +65,7 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
 }
 
 grpc::Status HistoryEngine::SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) {
-  if (auto st = CheckSignalLimits(req.input(), req.workflow_execution().workflow_id(), req.workflow_execution().run_id());
+  if (auto st = CheckSignalLimits(limits_, req.input(), req.workflow_execution().workflow_id(), req.workflow_execution().run_id());
       !st.ok())
     return st;
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_execution().workflow_id()));

@@ -65,7 +65,7 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
                  t == enums::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION ||
                  t == enums::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION;
   }
-  std::optional<CommandError> error = CheckCommandLimits(*state, req);
+  std::optional<CommandError> error = CheckCommandLimits(limits_, *state, req);
   if (!error && completes && !ms->s().buffered_events().empty()) {
     // The workflow has not seen everything that happened: it must not close.
     // Updates it has not seen do not hold it open; they end with the run

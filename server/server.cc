@@ -11,6 +11,7 @@
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/history/history_service.h"
+#include "kairos/history/limits.h"
 #include "kairos/history/retention.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/persistence/sqlite_store.h"
@@ -59,7 +60,7 @@ int Run(const ServerOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   for (const auto& [key, value] : options.dynamic_config)
-    spdlog::debug("dynamic config {}={} accepted (no setting of Kairos uses it)", key, value);
+    spdlog::debug("dynamic config {}={} (Kairos reads the limit.* keys of its limits)", key, value);
 
   persistence::SqliteOptions store_options;
   store_options.path = options.db_path;
@@ -72,8 +73,10 @@ int Run(const ServerOptions& options) {
 
   auto executor = std::make_unique<Executor>(options.executor_threads);
   auto matching = matching::NewMatchingService(executor.get());
-  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get());
-  frontend::NamespaceRegistry namespaces(store.get());
+  // Temporal's limit.* dynamic config keys set the per-workflow limits.
+  auto limits = history::Limits::FromDynamicConfig(options.dynamic_config);
+  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get(), &limits);
+  frontend::NamespaceRegistry namespaces(store.get(), &limits);
   if (auto st = namespaces.Load(options.namespaces); !st.ok()) {
     spdlog::critical("cannot load namespaces: {}", st.error_message());
     return 1;

@@ -10,6 +10,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include "kairos/history/limits.h"
 #include "kairos/history/retention.h"
 #include "kairos/records.pb.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
@@ -33,7 +34,9 @@ constexpr int64_t kMinRetentionMs = 3600 * 1000;
 
 class NamespaceRegistry {
  public:
-  explicit NamespaceRegistry(persistence::Store* store);
+  // `limits`: what DescribeNamespace reports (SDKs enforce the blob and memo
+  // limits themselves); Temporal's defaults when null.
+  explicit NamespaceRegistry(persistence::Store* store, const history::Limits* limits = nullptr);
 
   // Loads what the store holds and creates the named namespaces that are
   // missing (with the default retention).
@@ -54,9 +57,11 @@ class NamespaceRegistry {
 
  private:
   grpc::Status Save(const records::NamespaceRecord& rec);
-  static void FillCapabilities(records::NamespaceRecord* rec);
+  void FillCapabilities(records::NamespaceRecord* rec) const;
 
   persistence::Store* store_;
+  int64_t blob_size_limit_;
+  int64_t memo_size_limit_;
   std::mutex mu_;
   std::map<std::string, records::NamespaceRecord> by_name_;
 };

@@ -117,7 +117,10 @@ class HistoryService {
   virtual int DeleteClosedRunsBefore(const std::string& namespace_id, int64_t closed_before_nanos, int limit) = 0;
 };
 
+struct Limits;
+
+// `limits`: Temporal's per-workflow limits (its defaults when null).
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
-                                                  Executor* executor);
+                                                  Executor* executor, const Limits* limits = nullptr);
 
 }  // namespace kairos::history

@@ -73,6 +73,9 @@ type serverOptions struct {
 	// KairosArgs are extra flags only Kairos knows (e.g. its testing flags);
 	// they are left out when the binary under test is Temporal's.
 	KairosArgs []string
+	// DynamicConfig values KEY=VALUE, passed to either server as
+	// --dynamic-config-value.
+	DynamicConfig []string
 }
 
 // againstTemporal reports whether the binary under test is Temporal's own
@@ -159,6 +162,9 @@ func (s *server) args() []string {
 	}
 	if filepath.Base(s.bin) != "temporal" {
 		args = append(args, s.opts.KairosArgs...)
+	}
+	for _, kv := range s.opts.DynamicConfig {
+		args = append(args, "--dynamic-config-value", kv)
 	}
 	return args
 }

@@ -172,3 +172,44 @@ func TestNamespaceAdvertisesBlobLimit(t *testing.T) {
 	}
 	requireNoError(t, c.TerminateWorkflow(ctx, run.GetID(), "", "done"), "terminating")
 }
+
+// Sleeps n times (five events each).
+func ManyTimers(ctx workflow.Context, n int) error {
+	for i := 0; i < n; i++ {
+		if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A history past limit.historyCount.error (lowered through Temporal's
+// dynamic config) ends the run: terminated by the server.
+func TestHistoryCountLimitTerminates(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{DynamicConfig: []string{"limit.historyCount.error=60"}})
+	c := newClient(t, srv.Addr(), "default")
+	tq := taskQueueFor(t)
+	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(ManyTimers) })
+	ctx := testCtx(t, 60*time.Second)
+
+	under, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "history-under", TaskQueue: tq}, ManyTimers, 5)
+	requireNoError(t, err, "starting")
+	requireNoError(t, getResult(t, c, under, 30*time.Second, nil), "a history under the limit")
+
+	over, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "history-over", TaskQueue: tq}, ManyTimers, 40)
+	requireNoError(t, err, "starting")
+	if err := getResult(t, c, over, 30*time.Second, nil); err == nil {
+		t.Fatalf("a history over the limit completed")
+	}
+	events := getHistory(t, c, over.GetID(), over.GetRunID())
+	last := lastEvent(events)
+	if last.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED {
+		t.Fatalf("want the run terminated:\n%s", formatHistory(events))
+	}
+	a := last.GetWorkflowExecutionTerminatedEventAttributes()
+	if a.GetReason() != "Workflow history count exceeds limit." || a.GetIdentity() != "history-service" {
+		t.Errorf("terminated with reason %q identity %q", a.GetReason(), a.GetIdentity())
+	}
+	t.Logf("terminated at event %d", last.GetEventId())
+}
