@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 func registerGreet(r worker.Registry) {
@@ -213,5 +214,34 @@ func TestRetentionDeletesClosedRuns(t *testing.T) {
 	waitGone(t, c, keep.GetID(), keep.GetRunID(), 20*time.Second)
 	if got := countRuns(t, c, "").GetCount(); got != 0 {
 		t.Errorf("count after retention = %d, want 0", got)
+	}
+}
+
+// Retention as Temporal's dev server sets and checks it: 24 h for the
+// namespaces made at start, at least an hour for a new one, none refused.
+func TestNamespaceRetentionBounds(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{Namespaces: []string{"extra"}})
+	c := newClient(t, srv.Addr(), "default")
+	ctx := testCtx(t, 30*time.Second)
+	for _, ns := range []string{"default", "extra"} {
+		d, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns})
+		requireNoError(t, err, "describing "+ns)
+		if got := d.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(); got != 24*time.Hour {
+			t.Errorf("%s retention = %v, want 24h", ns, got)
+		}
+	}
+	register := func(name string, retention *durationpb.Duration) error {
+		_, err := c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace: name, WorkflowExecutionRetentionPeriod: retention,
+		})
+		return err
+	}
+	requireNoError(t, register("one-hour", durationpb.New(time.Hour)), "registering with an hour's retention")
+	for name, retention := range map[string]*durationpb.Duration{"too-short": durationpb.New(59 * time.Minute), "no-retention": nil} {
+		err := register(name, retention)
+		if ia := requireErrorAs[*serviceerror.InvalidArgument](t, err, "registering "+name); ia.Error() != "A valid retention period is not set on request." {
+			t.Errorf("%s: %q", name, ia.Error())
+		}
 	}
 }
