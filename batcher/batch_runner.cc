@@ -203,6 +203,12 @@ grpc::Status BatchEngine::Apply(const records::BatchOperationRecord& rec, const 
       r.set_request_id(RequestId(rec, execution));
       return history_->SignalWorkflowExecution(ns, r);
     }
+    case wsv1::StartBatchOperationRequest::kDeletionOperation: {
+      wsv1::DeleteWorkflowExecutionRequest r;
+      r.set_namespace_(ns.name);
+      *r.mutable_workflow_execution() = execution;
+      return history_->DeleteWorkflowExecution(ns, r);
+    }
     default:
       return errors::Unimplemented(req.GetDescriptor()->name());
   }

@@ -62,8 +62,7 @@ grpc::Status NamespaceNotFound(const std::string& ns) {
 }
 
 grpc::Status NamespaceAlreadyExists(const std::string& ns) {
-  (void)ns;
-  return WithDetail(grpc::StatusCode::ALREADY_EXISTS, "Namespace already exists.",
+  return WithDetail(grpc::StatusCode::ALREADY_EXISTS, "Namespace \"" + ns + "\" already exists",
                     ed::NamespaceAlreadyExistsFailure());
 }
 

@@ -39,20 +39,29 @@ grpc::Status ValidateNamespaceName(const std::string& name) {
 }
 
 grpc::Status ValidateRetention(const google::protobuf::Duration& retention) {
-  if (DurationToMs(retention) < 24LL * 3600 * 1000)
-    return errors::InvalidArgument("WorkflowExecutionRetentionPeriod must be at least one day.");
+  if (retention.seconds() < 0 || retention.nanos() < 0 || DurationToMs(retention) < kMinRetentionMs)
+    return errors::InvalidArgument("A valid retention period is not set on request.");
   return grpc::Status::OK;
 }
 
-NamespaceRegistry::NamespaceRegistry(persistence::Store* store) : store_(store) {}
+NamespaceRegistry::NamespaceRegistry(persistence::Store* store, const history::Limits* limits)
+    : store_(store),
+      blob_size_limit_(limits ? limits->blob_size_error : history::Limits{}.blob_size_error),
+      memo_size_limit_(limits ? limits->memo_size_error : history::Limits{}.memo_size_error) {}
 
-void NamespaceRegistry::FillCapabilities(records::NamespaceRecord* rec) {
+void NamespaceRegistry::FillCapabilities(records::NamespaceRecord* rec) const {
   // Only what Kairos really does; the rest stays false.
   auto* caps = rec->mutable_info()->mutable_capabilities();
   caps->Clear();
+  caps->set_eager_workflow_start(true);
   caps->set_sync_update(true);
   caps->set_async_update(true);
-  rec->mutable_info()->set_supports_schedules(false);
+  rec->mutable_info()->set_supports_schedules(true);
+  // Temporal's defaults (limit.blobSize.error, limit.memoSize.error); SDKs
+  // read them and refuse larger payloads before sending them.
+  auto* limits = rec->mutable_info()->mutable_limits();
+  limits->set_blob_size_limit_error(blob_size_limit_);
+  limits->set_memo_size_limit_error(memo_size_limit_);
 }
 
 grpc::Status NamespaceRegistry::Save(const records::NamespaceRecord& rec) {
@@ -86,8 +95,8 @@ grpc::Status NamespaceRegistry::Load(const std::vector<std::string>& ensure) {
 
 grpc::Status NamespaceRegistry::Register(const wsv1::RegisterNamespaceRequest& req) {
   if (auto st = ValidateNamespaceName(req.namespace_()); !st.ok()) return st;
-  google::protobuf::Duration retention = req.workflow_execution_retention_period();
-  if (DurationToMs(retention) == 0) retention = MsToDuration(kDefaultRetentionHours * 3600 * 1000);
+  // Temporal refuses a missing retention as one that is too short.
+  const google::protobuf::Duration& retention = req.workflow_execution_retention_period();
   if (auto st = ValidateRetention(retention); !st.ok()) return st;
   records::NamespaceRecord rec;
   auto* info = rec.mutable_info();
@@ -204,6 +213,14 @@ grpc::Status NamespaceRegistry::Resolve(const std::string& name, std::string* id
   if (it == by_name_.end()) return errors::NamespaceNotFound(name);
   *id = it->second.info().id();
   return grpc::Status::OK;
+}
+
+std::vector<history::NamespaceRetention> NamespaceRegistry::Retentions() {
+  std::lock_guard lock(mu_);
+  std::vector<history::NamespaceRetention> out;
+  for (const auto& [name, rec] : by_name_)
+    out.push_back({rec.info().id(), DurationToMs(rec.config().workflow_execution_retention_ttl())});
+  return out;
 }
 
 std::vector<std::string> NamespaceRegistry::Names() {

@@ -259,6 +259,14 @@ Status Validate(const wsv1::TerminateWorkflowExecutionRequest& r) {
   return ValidateExecution(r.has_workflow_execution(), r.workflow_execution());
 }
 
+Status Validate(const wsv1::ResetWorkflowExecutionRequest& r) {
+  return ValidateExecution(r.has_workflow_execution(), r.workflow_execution());
+}
+
+Status Validate(const wsv1::DeleteWorkflowExecutionRequest& r) {
+  return ValidateExecution(r.has_workflow_execution(), r.workflow_execution());
+}
+
 Status Validate(const wsv1::DescribeWorkflowExecutionRequest& r) {
   return ValidateExecution(r.has_execution(), r.execution());
 }

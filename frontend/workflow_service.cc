@@ -6,6 +6,7 @@
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/frontend/reactors.h"
 #include "kairos/frontend/request_validation.h"
+#include "kairos/frontend/task_queue_describe.h"
 #include "kairos/history/history_service.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/scheduler/scheduler_service.h"
@@ -99,6 +100,8 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     caps->set_upsert_memo(true);
     caps->set_sdk_metadata(true);
     caps->set_eager_workflow_start(true);
+    caps->set_supports_schedules(true);
+    caps->set_count_group_by_execution_status(true);
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -171,6 +174,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL(RecordActivityTaskHeartbeatById)
   KAIROS_HISTORY_CALL(GetWorkflowExecutionHistoryReverse)
   KAIROS_HISTORY_CALL(SignalWithStartWorkflowExecution)
+  KAIROS_HISTORY_CALL(ResetWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(SignalWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondQueryTaskCompleted)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RequestCancelWorkflowExecution)
@@ -182,6 +186,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskCanceledById)
   KAIROS_HISTORY_CALL_NO_RESPONSE(TerminateWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(ResetStickyTaskQueue)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(DeleteWorkflowExecution)
 #undef KAIROS_HISTORY_CALL
 #undef KAIROS_HISTORY_CALL_NO_RESPONSE
 
@@ -313,19 +318,18 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
                                               wsv1::DescribeTaskQueueResponse* resp) override {
     NamespaceRef ns;
     auto st = Admit(req, &ns);
-    if (st.ok()) {
-      auto kind = req->task_queue_type() == enums::TASK_QUEUE_TYPE_ACTIVITY ? records::QueueTask::ACTIVITY
-                                                                           : records::QueueTask::WORKFLOW;
-      for (const auto& p : d_.matching->Pollers(ns.id, req->task_queue().name(), kind)) {
-        auto* info = resp->add_pollers();
-        info->set_identity(p.identity);
-        *info->mutable_last_access_time() = NanosToTimestamp(p.last_access_time_nanos);
-        info->set_rate_per_second(100000);
-      }
-      if (req->report_stats()) {
-        resp->mutable_stats()->set_approximate_backlog_count(d_.matching->Backlog(ns.id, req->task_queue().name(), kind));
-      }
-    }
+    if (st.ok()) frontend::DescribeTaskQueue(d_.matching, ns.id, *req, resp);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(st);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ListTaskQueuePartitions(grpc::CallbackServerContext* ctx,
+                                                    const wsv1::ListTaskQueuePartitionsRequest* req,
+                                                    wsv1::ListTaskQueuePartitionsResponse* resp) override {
+    NamespaceRef ns;
+    auto st = Admit(req, &ns);
+    if (st.ok()) frontend::ListTaskQueuePartitions("kairos", *req, resp);
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(st);
     return reactor;

@@ -1,6 +1,7 @@
 // Activity tasks: starting them, heartbeats, and their completion, failure
 // or cancellation (with retries per policy).
 #include "history_engine.h"
+#include "kairos/history/limits.h"
 
 namespace kairos::history {
 
@@ -160,7 +161,7 @@ grpc::Status HistoryEngine::WithActivity(const NamespaceRef& ns, const std::stri
   auto it = state->activities().find(scheduled);
   if (it == state->activities().end() || !it->second.started() ||
       (!token_bytes.empty() && token.attempt() != it->second.attempt()))
-    return errors::NotFound("activity task not found");
+    return errors::NotFound("invalid activityID or activity already timed out or invoking workflow is completed");
   MutableState ms(*state, env_, NowNanos());
   auto& info = (*ms.s().mutable_activities())[scheduled];
   if (auto st = fn(ms, info); !st.ok()) return st;
@@ -177,6 +178,14 @@ void HistoryEngine::RemoveActivity(MutableState& ms, int64_t scheduled_event_id)
 
 grpc::Status HistoryEngine::CompleteActivity(MutableState& ms, records::ActivityInfo& a, const common::Payloads& result,
                                              const std::string& identity) {
+  if (OverSizeLimit(static_cast<int64_t>(result.ByteSizeLong()), limits_.blob_size_warn, limits_.blob_size_error,
+                    ms.s().workflow_id(), ms.s().run_id(), "RespondActivityTaskCompleted")) {
+    // As on Temporal: recorded as a failure that is not retried.
+    temporal::api::failure::v1::Failure f;
+    f.set_message("Complete result exceeds size limit.");
+    f.mutable_server_failure_info()->set_non_retryable(true);
+    return FailActivity(ms, a, f, identity, false);
+  }
   int64_t started = WriteActivityStarted(ms, a);
   auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
   auto* attrs = e.mutable_activity_task_completed_event_attributes();

@@ -296,22 +296,6 @@ void DropActivityTimers(MutableState& ms, const records::ActivityInfo& info) {
   for (int64_t row : info.timer_row_ids()) ms.DeleteTimer(row);
 }
 
-std::string CauseName(enums::WorkflowTaskFailedCause cause) {
-  const std::string full = enums::WorkflowTaskFailedCause_Name(cause);
-  const std::string prefix = "WORKFLOW_TASK_FAILED_CAUSE_";
-  std::string out;
-  bool upper = true;
-  for (char c : full.substr(full.rfind(prefix, 0) == 0 ? prefix.size() : 0)) {
-    if (c == '_') {
-      upper = true;
-      continue;
-    }
-    out += upper ? c : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    upper = false;
-  }
-  return out;
-}
-
 std::optional<CommandError> ApplyCommands(MutableState& ms,
                                           const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req,
                                           const ProtocolMessageFn& protocol_message) {

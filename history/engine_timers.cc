@@ -33,6 +33,8 @@ void HistoryEngine::OnTimer(int64_t row_id, const records::TimerTask& t) {
       return ReportToParent(row_id, t);
     case records::TimerTask::PARENT_CLOSE_POLICY:
       return ApplyParentClosePolicy(row_id, t);
+    case records::TimerTask::DELETE_HISTORY:
+      return DeleteOnTimer(row_id, t);
     default:
       break;
   }

@@ -5,15 +5,17 @@
 #include "history_engine.h"
 #include "kairos/history/children.h"
 #include "kairos/visibility/search_attribute_validator.h"
+#include "kairos/history/limits.h"
 #include "kairos/visibility/values.h"
 
 namespace kairos::history {
 
 HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
-                             const visibility::SearchAttributeValidator* search_attributes)
+                             const Limits& limits, const visibility::SearchAttributeValidator* search_attributes)
     : store_(store),
       matching_(matching),
       executor_(executor),
+      limits_(limits),
       timers_([this](int64_t id, const records::TimerTask& t) {
         executor_->Submit([this, id, t] { OnTimer(id, t); });
       }) {
@@ -144,10 +146,28 @@ grpc::Status HistoryEngine::CommitAll(std::vector<std::unique_ptr<MutableState>>
 grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current) {
   persistence::WriteBatch batch;
   for (MutableState* ms : changes) {
+    auto added_bytes = [ms] {
+      int64_t added = 0;
+      for (const auto& e : ms->new_events()) added += static_cast<int64_t>(e.ByteSizeLong());
+      return added;
+    };
+    int64_t added = added_bytes();
+    if (ms->IsRunning()) {
+      // A run whose history outgrew Temporal's limits ends in this change.
+      State probe;
+      probe.set_workflow_id(ms->s().workflow_id());
+      probe.set_run_id(ms->s().run_id());
+      probe.set_next_event_id(ms->s().next_event_id());
+      probe.set_history_size_bytes(ms->s().history_size_bytes() + added);
+      if (auto reason = HistoryLimitExceeded(limits_, probe); !reason.empty()) {
+        spdlog::warn("terminating workflow_id={} run_id={}: {}", probe.workflow_id(), probe.run_id(), reason);
+        TerminateRun(*ms, reason, "history-service", nullptr);
+        added = added_bytes();
+      }
+    }
     if (!ms->IsRunning()) AbortUpdates(*ms);
     if (ms->closed_now()) ArmCloseSteps(*ms);
-    int64_t added = 0;
-    for (const auto& e : ms->new_events()) added += static_cast<int64_t>(e.ByteSizeLong());
+    ms->s().set_db_version(ms->s().db_version() + 1);  // Describe's state_transition_count.
     ms->s().set_history_size_bytes(ms->s().history_size_bytes() + added);
     const State& s = ms->s();
     ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
@@ -259,6 +279,7 @@ void HistoryEngine::FillExecutionInfo(const State& s, temporal::api::workflow::v
     info->set_parent_namespace_id(s.start().parent_workflow_namespace_id());
     *info->mutable_parent_execution() = s.start().parent_workflow_execution();
   }
+  if (s.auto_reset_points().points_size() > 0) *info->mutable_auto_reset_points() = s.auto_reset_points();
   // A workflow without a parent is its own root.
   *info->mutable_root_execution() =
       s.start().has_root_workflow_execution() ? s.start().root_workflow_execution() : Execution(s);
@@ -276,9 +297,9 @@ std::unique_ptr<MutableState> HistoryEngine::BuildNextRun(MutableState& ms) {
 }
 
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
-                                                  Executor* executor,
+                                                  Executor* executor, const Limits* limits,
                                                   const visibility::SearchAttributeValidator* search_attributes) {
-  return std::make_unique<HistoryEngine>(store, matching, executor, search_attributes);
+  return std::make_unique<HistoryEngine>(store, matching, executor, limits ? *limits : Limits{}, search_attributes);
 }
 
 }  // namespace kairos::history

@@ -18,6 +18,7 @@
 #include "kairos/executor.h"
 #include "kairos/history/commands.h"
 #include "kairos/history/history_service.h"
+#include "kairos/history/limits.h"
 #include "kairos/history/mutable_state.h"
 #include "kairos/history/retry_policy.h"
 #include "kairos/history/timer_service.h"
@@ -109,7 +110,7 @@ using namespace detail;
 class HistoryEngine final : public HistoryService, public matching::TaskStarter {
  public:
   HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
-                const visibility::SearchAttributeValidator* search_attributes);
+                const Limits& limits, const visibility::SearchAttributeValidator* search_attributes);
   ~HistoryEngine() override;
   void Start() override;
   void Stop() override;
@@ -176,6 +177,14 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // ------------------------------------------------------------- control
   grpc::Status TerminateWorkflowExecution(const NamespaceRef& ns, const wsv1::TerminateWorkflowExecutionRequest& req) override;
   grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) override;
+
+  // ------------------------------------------------------------ deletion (deletion.cc)
+  grpc::Status DeleteWorkflowExecution(const NamespaceRef& ns, const wsv1::DeleteWorkflowExecutionRequest& req) override;
+  int DeleteClosedRunsBefore(const std::string& namespace_id, int64_t closed_before_nanos, int limit) override;
+
+  // --------------------------------------------------------------- reset (reset.cc)
+  grpc::Status ResetWorkflowExecution(const NamespaceRef& ns, const wsv1::ResetWorkflowExecutionRequest& req,
+                                      wsv1::ResetWorkflowExecutionResponse* resp) override;
   grpc::Status DescribeWorkflowExecution(const NamespaceRef& ns, const wsv1::DescribeWorkflowExecutionRequest& req,
                                          wsv1::DescribeWorkflowExecutionResponse* resp) override;
 
@@ -333,6 +342,17 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void RetryStepLater(int64_t row_id, const records::TimerTask& t);
   std::string NamespaceIdByName(const std::string& name);
 
+  // The new run of a reset after the copied events: the failed workflow
+  // task, pending activities and timers armed again, signals re-applied.
+  void BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExecutionRequest& req, const std::string& base_run_id,
+                     const std::vector<hv1::HistoryEvent>& after);
+
+  // DELETE_HISTORY: the delayed delete of a run terminated by a delete.
+  void DeleteOnTimer(int64_t row_id, const records::TimerTask& t);
+  // Removes a closed run (its stripe held) in one transaction, with the task
+  // and timer rows it owns (and `timer_row_id`, the timer that asked).
+  grpc::Status DeleteRunLocked(const State& s, int64_t timer_row_id);
+
   // Returns false when the timer is stale.
   bool ApplyTimer(MutableState& ms, int64_t row_id, const records::TimerTask& t);
 
@@ -347,6 +367,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   matching::MatchingService* matching_;
   Executor* executor_;
   Environment env_;
+  const Limits limits_;
   TimerService timers_;
   std::array<std::mutex, kLockStripes> stripes_;
   std::mutex cache_mu_;

@@ -13,8 +13,9 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
   const State& s = *state;
   auto* cfg = resp->mutable_execution_config();
   *cfg->mutable_task_queue() = s.start().task_queue();
-  *cfg->mutable_workflow_execution_timeout() = s.start().workflow_execution_timeout();
-  *cfg->mutable_workflow_run_timeout() = s.start().workflow_run_timeout();
+  // Only the timeouts the run has, as Temporal answers.
+  if (s.start().has_workflow_execution_timeout()) *cfg->mutable_workflow_execution_timeout() = s.start().workflow_execution_timeout();
+  if (s.start().has_workflow_run_timeout()) *cfg->mutable_workflow_run_timeout() = s.start().workflow_run_timeout();
   *cfg->mutable_default_workflow_task_timeout() = s.start().workflow_task_timeout();
   if (s.has_user_metadata()) *cfg->mutable_user_metadata() = s.user_metadata();
   FillExecutionInfo(s, resp->mutable_workflow_execution_info());
@@ -52,6 +53,25 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     if (w.started_time_nanos()) *p->mutable_started_time() = NanosToTimestamp(w.started_time_nanos());
     p->set_attempt(w.attempt());
   }
+  auto* ext = resp->mutable_workflow_extended_info();
+  if (s.start().has_workflow_execution_expiration_time())
+    *ext->mutable_execution_expiration_time() = s.start().workflow_execution_expiration_time();
+  // Without a run timeout Temporal answers the zero time (year 1).
+  constexpr int64_t kZeroTimeSeconds = -62135596800;
+  if (int64_t run_timeout = DurationToMs(s.start().workflow_run_timeout()); run_timeout > 0)
+    *ext->mutable_run_expiration_time() = NanosToTimestamp(s.execution_time_nanos() + run_timeout * 1'000'000);
+  else
+    ext->mutable_run_expiration_time()->set_seconds(kZeroTimeSeconds);
+  if (!s.start_request_id().empty() && !s.last_reset_time_nanos()) {
+    auto& info = (*ext->mutable_request_id_infos())[s.start_request_id()];
+    info.set_event_type(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+    info.set_event_id(1);
+  }
+  ext->set_cancel_requested(s.cancel_requested());
+  if (s.last_reset_time_nanos()) *ext->mutable_last_reset_time() = NanosToTimestamp(s.last_reset_time_nanos());
+  *ext->mutable_original_start_time() =
+      NanosToTimestamp(s.original_start_time_nanos() ? s.original_start_time_nanos() : s.start_time_nanos());
+  ext->set_reset_run_id(s.reset_run_id());
   return grpc::Status::OK;
 }
 

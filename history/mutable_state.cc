@@ -252,6 +252,21 @@ void MutableState::ClearSticky() {
   state_.clear_sticky_schedule_to_start_timeout();
 }
 
+void MutableState::AddRunTimer(records::TimerTask::Kind kind, int64_t fire_time_nanos) {
+  records::TimerTask t;
+  t.set_kind(kind);
+  t.set_fire_time_nanos(fire_time_nanos);
+  state_.add_timer_row_ids(AddTimer(std::move(t)));
+}
+
+void MutableState::ArmRunTimeouts(int64_t run_start_nanos) {
+  const auto& a = state_.start();
+  int64_t run_timeout = DurationToMs(a.workflow_run_timeout());
+  if (run_timeout > 0) AddRunTimer(records::TimerTask::WORKFLOW_RUN_TIMEOUT, run_start_nanos + run_timeout * 1'000'000);
+  if (a.has_workflow_execution_expiration_time())
+    AddRunTimer(records::TimerTask::WORKFLOW_EXECUTION_TIMEOUT, TimestampToNanos(a.workflow_execution_expiration_time()));
+}
+
 void MutableState::Close(enums::WorkflowExecutionStatus status, int64_t completion_event_id) {
   state_.set_status(status);
   state_.set_close_time_nanos(now_);

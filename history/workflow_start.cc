@@ -1,12 +1,14 @@
 // Starting runs (start, signal-with-start) and the requests that change a
 // run from outside: signal, cancel request, terminate.
 #include "history_engine.h"
+#include "kairos/history/limits.h"
 #include "kairos/cron.h"
 
 namespace kairos::history {
 
 grpc::Status HistoryEngine::StartWorkflowExecution(const NamespaceRef& ns, const wsv1::StartWorkflowExecutionRequest& req,
                                                    wsv1::StartWorkflowExecutionResponse* resp) {
+  if (auto st = CheckStartLimits(limits_, req); !st.ok()) return st;
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
   return StartLocked(ns, req, nullptr, resp);
 }
@@ -36,6 +38,8 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
   if (req.has_priority()) *start.mutable_priority() = req.priority();
   if (req.has_user_metadata()) *start.mutable_user_metadata() = req.user_metadata();
   SignalInput signal{req.signal_name(), req.signal_input(), req.header(), req.identity(), req.request_id()};
+  if (auto st = CheckStartLimits(limits_, start); !st.ok()) return st;
+  if (auto st = CheckSignalLimits(limits_, req.signal_input(), req.workflow_id(), ""); !st.ok()) return st;
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
   auto current = Current(ns.id, req.workflow_id());
   if (current && current->status == enums::WORKFLOW_EXECUTION_STATUS_RUNNING &&
@@ -61,6 +65,9 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
 }
 
 grpc::Status HistoryEngine::SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) {
+  if (auto st = CheckSignalLimits(limits_, req.input(), req.workflow_execution().workflow_id(), req.workflow_execution().run_id());
+      !st.ok())
+    return st;
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_execution().workflow_id()));
   StatePtr state;
   if (auto st = Resolve(ns.id, req.workflow_execution(), &state); !st.ok()) return st;
@@ -287,19 +294,10 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
   if (a.has_memo()) *s.mutable_memo() = a.memo();
   if (a.has_search_attributes()) *s.mutable_search_attributes() = a.search_attributes();
   ms.mark_visibility_changed();
-  auto arm = [&](records::TimerTask::Kind kind, int64_t at) {
-    records::TimerTask t;
-    t.set_kind(kind);
-    t.set_fire_time_nanos(at);
-    s.add_timer_row_ids(ms.AddTimer(std::move(t)));
-  };
-  int64_t run_timeout = DurationToMs(a.workflow_run_timeout());
-  if (run_timeout > 0) arm(records::TimerTask::WORKFLOW_RUN_TIMEOUT, ms.now() + (backoff_ms + run_timeout) * 1'000'000);
-  if (a.has_workflow_execution_expiration_time())
-    arm(records::TimerTask::WORKFLOW_EXECUTION_TIMEOUT, TimestampToNanos(a.workflow_execution_expiration_time()));
+  ms.ArmRunTimeouts(ms.now() + backoff_ms * 1'000'000);
   if (before_first_task) before_first_task(ms);
   if (backoff_ms > 0) {
-    arm(records::TimerTask::WORKFLOW_BACKOFF, ms.now() + backoff_ms * 1'000'000);
+    ms.AddRunTimer(records::TimerTask::WORKFLOW_BACKOFF, ms.now() + backoff_ms * 1'000'000);
   } else {
     ms.ScheduleWorkflowTask();
   }

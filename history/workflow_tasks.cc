@@ -1,6 +1,10 @@
 // Workflow tasks: starting them, their completion or failure, and the
 // sticky task queue.
+#include <spdlog/spdlog.h>
+
 #include "history_engine.h"
+#include "kairos/history/limits.h"
+#include "kairos/history/state_rebuild.h"
 
 #include <random>
 
@@ -61,8 +65,8 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
                  t == enums::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION ||
                  t == enums::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION;
   }
-  std::optional<CommandError> error;
-  if (completes && !ms->s().buffered_events().empty()) {
+  std::optional<CommandError> error = CheckCommandLimits(limits_, *state, req);
+  if (!error && completes && !ms->s().buffered_events().empty()) {
     // The workflow has not seen everything that happened: it must not close.
     // Updates it has not seen do not hold it open; they end with the run
     // (see AbortUpdates).
@@ -80,6 +84,14 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     ms->set_completed_event_id(e.event_id());
     ms->ClearWorkflowTask();
     ms->s().set_last_completed_wft_started_event_id(wft.started_event_id());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    // Temporal files a worker's binary checksum as its build id when it names no other.
+    std::string build_id = req.deployment_options().build_id();
+    if (build_id.empty()) build_id = req.worker_version_stamp().build_id();
+    if (build_id.empty()) build_id = req.binary_checksum();
+    RecordResetPoint(&ms->s(), "", build_id, e.event_id(), ms->now());
+#pragma GCC diagnostic pop
     const auto& sticky = req.sticky_attributes();
     if (!sticky.worker_task_queue().name().empty()) {
       ms->s().set_sticky_task_queue(sticky.worker_task_queue().name());
@@ -110,7 +122,8 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     // left to time out, and its timeout grows with each attempt (see
     // WorkflowTaskAttemptTimeoutMs), as Temporal does, instead of being
     // handed straight back to a worker that will refuse it again.
-    // Temporal's message names the cause first ("BadSearchAttributes: ...").
+    // Temporal's message names the cause first ("BadSearchAttributes: ..."),
+    // and a terminating cause is the termination's reason too.
     const std::string message = CauseName(error->cause) + ": " + error->message;
     if (wft.attempt() > 1 && error->cause != enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND)
       return errors::InvalidArgument(message);
@@ -121,6 +134,10 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     failure.set_message(message);
     failure.mutable_server_failure_info()->set_non_retryable(true);
     FailWorkflowTask(*failed, error->cause, &failure, req.identity());
+    if (error->terminate) {
+      spdlog::warn("terminating workflow_id={} run_id={}: {}", state->workflow_id(), state->run_id(), message);
+      TerminateRun(*failed, message, "history-service", nullptr);
+    }
     if (auto st = Commit(*failed); !st.ok()) return st;
     return errors::InvalidArgument(message);
   }

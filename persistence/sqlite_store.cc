@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "schema.h"
+#include "sqlite_deletion.h"
 #include "sqlite_visibility.h"
 
 namespace kairos::persistence {
@@ -73,6 +74,8 @@ class SqliteStore final : public Store {
                                const std::string& group_column, std::vector<std::pair<SqlValue, int64_t>>* groups,
                                int64_t* count) override;
   std::vector<SearchAttributeDefinition> LoadSearchAttributes() override;
+  std::vector<ExecutionKey> ListClosedBefore(const std::string& namespace_id, int64_t closed_before_nanos,
+                                             int limit) override;
 
  private:
   // A caller of Commit waiting in line. The one at the front is the leader:
@@ -119,7 +122,8 @@ bool WriteBatch::empty() const {
   return namespace_upserts.empty() && namespace_deletes.empty() && executions.empty() && events.empty() &&
          task_inserts.empty() && task_deletes.empty() && timer_inserts.empty() && timer_deletes.empty() &&
          visibility.empty() && search_attribute_upserts.empty() && search_attribute_deletes.empty() &&
-         schedule_upserts.empty() && schedule_deletes.empty() && batch_operation_upserts.empty();
+         schedule_upserts.empty() && schedule_deletes.empty() && batch_operation_upserts.empty() &&
+         execution_deletes.empty();
 }
 
 SqliteStore::~SqliteStore() {
@@ -393,7 +397,17 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
     BindText(s, 2, id);
     if (auto st = Step(s); !st.ok()) return st;
   }
-  return sqlite_visibility::WriteDefinitions(db_.get(), Prepared(), b);
+  if (auto st = sqlite_visibility::WriteDefinitions(db_.get(), Prepared(), b); !st.ok()) return st;
+  for (const auto& key : b.execution_deletes) {
+    if (auto st = sqlite_deletion::DeleteRun(db_.get(), Prepared(), key); !st.ok()) return st;
+  }
+  return grpc::Status::OK;
+}
+
+std::vector<ExecutionKey> SqliteStore::ListClosedBefore(const std::string& namespace_id, int64_t closed_before_nanos,
+                                                        int limit) {
+  std::lock_guard lock(db_mu_);
+  return sqlite_deletion::ClosedBefore(Prepared(), namespace_id, closed_before_nanos, limit);
 }
 
 sqlite_visibility::Prepare SqliteStore::Prepared() {

@@ -37,6 +37,9 @@ struct Flags {
   int ui_port = 0;
   int http_port = 0;
   int metrics_port = 0;
+  int max_message_bytes = 4 * 1024 * 1024;
+  int64_t retention_override_ms = 0;
+  int64_t retention_interval_ms = 10'000;
 };
 
 void AddCommonFlags(CLI::App* cmd, Flags& f) {
@@ -55,6 +58,18 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
   cmd->add_option("--ui-port", f.ui_port, "Port of the Web UI (default: the gRPC port + 1000)")->check(CLI::Range(0, 65535));
   cmd->add_option("--http-port", f.http_port, "Port of Temporal's HTTP API (default: a free port)")->check(CLI::Range(0, 65535));
   cmd->add_option("--metrics-port", f.metrics_port, "Metrics port (accepted for compatibility; no metrics yet)");
+  cmd->add_option("--max-message-size", f.max_message_bytes, "Largest gRPC message received or sent, in bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(64 * 1024, 1024 * 1024 * 1024));
+  // For tests and benchmarks only: retention in milliseconds instead of days.
+  cmd->add_option("--retention-override-ms", f.retention_override_ms,
+                  "Testing: every namespace's retention, in milliseconds (0: each namespace's own)")
+      ->group("Testing")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--retention-interval-ms", f.retention_interval_ms, "Testing: pause between retention passes")
+      ->group("Testing")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{3'600'000}));
 }
 
 void SetUpLogging(const Flags& f) {
@@ -80,6 +95,9 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.headless = f.headless;
   o.ui_ip = f.ui_ip;
   o.ui_port = f.ui_port;
+  o.max_message_bytes = f.max_message_bytes;
+  o.retention_override_ms = f.retention_override_ms;
+  o.retention_interval_ms = f.retention_interval_ms;
   return o;
 }
 

@@ -13,6 +13,8 @@
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/history/history_service.h"
 #include "kairos/http/sites.h"
+#include "kairos/history/limits.h"
+#include "kairos/history/retention.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/scheduler/scheduler_service.h"
@@ -61,7 +63,7 @@ int Run(const ServerOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   for (const auto& [key, value] : options.dynamic_config)
-    spdlog::debug("dynamic config {}={} accepted (no setting of Kairos uses it)", key, value);
+    spdlog::debug("dynamic config {}={} (Kairos reads the limit.* keys of its limits)", key, value);
 
   persistence::SqliteOptions store_options;
   store_options.path = options.db_path;
@@ -76,8 +78,11 @@ int Run(const ServerOptions& options) {
   auto matching = matching::NewMatchingService(executor.get());
   visibility::SearchAttributeRegistry search_attributes(store.get());
   visibility::SearchAttributeValidator search_attribute_validator(&search_attributes);
-  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get(), &search_attribute_validator);
-  frontend::NamespaceRegistry namespaces(store.get());
+  // Temporal's limit.* dynamic config keys set the per-workflow limits.
+  auto limits = history::Limits::FromDynamicConfig(options.dynamic_config);
+  auto history =
+      history::NewHistoryService(store.get(), matching.get(), executor.get(), &limits, &search_attribute_validator);
+  frontend::NamespaceRegistry namespaces(store.get(), &limits);
   if (auto st = namespaces.Load(options.namespaces); !st.ok()) {
     spdlog::critical("cannot load namespaces: {}", st.error_message());
     return 1;
@@ -90,11 +95,18 @@ int Run(const ServerOptions& options) {
   history->Start();
   auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());
   scheduler->Start();
+  history::RetentionOptions retention_options;
+  retention_options.override_ms = options.retention_override_ms;
+  retention_options.interval = std::chrono::milliseconds(options.retention_interval_ms);
+  history::RetentionWorker retention(history.get(), [&namespaces] { return namespaces.Retentions(); },
+                                     retention_options);
+  retention.Start();
 
   auto batcher = batcher::NewBatchService(store.get(), history.get(), &visibility_service);
   batcher->Start();
   // The services with threads of their own, stopped before the store goes.
   auto stop_services = [&] {
+    retention.Stop();
     batcher->Stop();
     scheduler->Stop();
     history->Stop();
@@ -112,8 +124,8 @@ int Run(const ServerOptions& options) {
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
-  builder.SetMaxReceiveMessageSize(128 * 1024 * 1024);
-  builder.SetMaxSendMessageSize(128 * 1024 * 1024);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(workflow_service.get());
   builder.RegisterService(operator_service.get());
   builder.RegisterService(health_service.get());

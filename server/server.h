@@ -21,6 +21,12 @@ struct ServerOptions {
   bool headless = false;  // No Web UI.
   std::string ui_ip;      // Empty: `ip`.
   int ui_port = 0;        // 0: the gRPC port + 1000.
+  // Largest gRPC message accepted or sent (Temporal's default: 4 MiB).
+  int max_message_bytes = 4 * 1024 * 1024;
+  // Retention (tests and benchmarks): every namespace's retention replaced
+  // by this when > 0, and the pause between retention passes.
+  int64_t retention_override_ms = 0;
+  int64_t retention_interval_ms = 10'000;
 };
 
 // Returns the process exit code.

@@ -83,11 +83,12 @@ TEST_CASE("Namespace names", "[namespace]") {
   }
 }
 
-TEST_CASE("Namespace retention must be at least a day", "[namespace]") {
+TEST_CASE("Namespace retention must be at least an hour, as on Temporal", "[namespace]") {
   CHECK(ValidateRetention(MsToDuration(kDayMs)).ok());
   CHECK(ValidateRetention(MsToDuration(30 * kDayMs)).ok());
-  CHECK(ValidateRetention(MsToDuration(kDayMs - 1)).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(ValidateRetention(MsToDuration(3600 * 1000)).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(ValidateRetention(MsToDuration(3600 * 1000)).ok());
+  CHECK(ValidateRetention(MsToDuration(3600 * 1000 - 1)).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(ValidateRetention(MsToDuration(3600 * 1000 - 1)).error_message() == "A valid retention period is not set on request.");
   CHECK(ValidateRetention(MsToDuration(0)).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(ValidateRetention(MsToDuration(-5 * kDayMs)).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
 }
@@ -127,15 +128,18 @@ TEST_CASE("NamespaceRegistry: register and describe by name and by id", "[namesp
   REQUIRE(rec.ParseFromString(rows[0].record));
   CHECK(rec.info().name() == "orders");
 
-  // A missing retention gets the default.
+  // A missing retention is refused, as on Temporal.
   auto req = RegisterReq("defaulted");
   req.clear_workflow_execution_retention_period();
-  REQUIRE(reg.Register(req).ok());
+  CHECK(reg.Register(req).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  // Namespaces created at start get the dev server's 24 hours.
+  REQUIRE(reg.Load({"at-start"}).ok());
   wsv1::DescribeNamespaceResponse d;
-  REQUIRE(reg.Describe(ByName("defaulted"), &d).ok());
-  CHECK(kairos::DurationToMs(d.config().workflow_execution_retention_ttl()) ==
-        kairos::frontend::kDefaultRetentionHours * 3600 * 1000);
+  REQUIRE(reg.Describe(ByName("at-start"), &d).ok());
+  CHECK(kairos::DurationToMs(d.config().workflow_execution_retention_ttl()) == 24 * 3600 * 1000);
   CHECK(d.namespace_info().id() != info.id());
+  auto retentions = reg.Retentions();
+  CHECK(retentions.size() == 2);
 
   wsv1::DescribeNamespaceResponse none;
   CHECK(reg.Describe(wsv1::DescribeNamespaceRequest(), &none).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
@@ -147,7 +151,7 @@ TEST_CASE("NamespaceRegistry: invalid registrations are refused and not stored",
   REQUIRE(reg.Load({}).ok());
   CHECK(reg.Register(RegisterReq("bad name")).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(reg.Register(RegisterReq("")).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(reg.Register(RegisterReq("short-retention", kDayMs - 1000)).error_code() ==
+  CHECK(reg.Register(RegisterReq("short-retention", 3600 * 1000 - 1000)).error_code() ==
         grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(reg.Names().empty());
   CHECK(store->ListNamespaces().empty());
@@ -253,11 +257,11 @@ TEST_CASE("NamespaceRegistry: update", "[namespace]") {
   REQUIRE(reg.Describe(ByName("upd"), &d).ok());
   CHECK(d.namespace_info().description() == "new description");
 
-  // A retention below a day is refused and changes nothing.
+  // A retention below an hour is refused and changes nothing.
   wsv1::UpdateNamespaceRequest bad;
   bad.set_namespace_("upd");
   bad.mutable_update_info()->set_description("should not stick");
-  *bad.mutable_config()->mutable_workflow_execution_retention_ttl() = MsToDuration(kDayMs / 2);
+  *bad.mutable_config()->mutable_workflow_execution_retention_ttl() = MsToDuration(30 * 60 * 1000);
   wsv1::UpdateNamespaceResponse bad_resp;
   CHECK(reg.Update(bad, &bad_resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   REQUIRE(reg.Describe(ByName("upd"), &d).ok());

@@ -10,6 +10,8 @@
 
 #include <grpcpp/support/status.h>
 
+#include "kairos/history/limits.h"
+#include "kairos/history/retention.h"
 #include "kairos/records.pb.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
 
@@ -25,11 +27,16 @@ namespace wsv1 = temporal::api::workflowservice::v1;
 grpc::Status ValidateNamespaceName(const std::string& name);
 grpc::Status ValidateRetention(const google::protobuf::Duration& retention);
 
-constexpr int64_t kDefaultRetentionHours = 72;
+// As Temporal's dev server creates its namespaces; Temporal's minimum for a
+// (local) namespace is an hour.
+constexpr int64_t kDefaultRetentionHours = 24;
+constexpr int64_t kMinRetentionMs = 3600 * 1000;
 
 class NamespaceRegistry {
  public:
-  explicit NamespaceRegistry(persistence::Store* store);
+  // `limits`: what DescribeNamespace reports (SDKs enforce the blob and memo
+  // limits themselves); Temporal's defaults when null.
+  explicit NamespaceRegistry(persistence::Store* store, const history::Limits* limits = nullptr);
 
   // Loads what the store holds and creates the named namespaces that are
   // missing (with the default retention).
@@ -45,12 +52,16 @@ class NamespaceRegistry {
   // Name -> id, for every RPC that names a namespace.
   grpc::Status Resolve(const std::string& name, std::string* id);
   std::vector<std::string> Names();
+  // Every namespace's id and retention, for the retention worker.
+  std::vector<history::NamespaceRetention> Retentions();
 
  private:
   grpc::Status Save(const records::NamespaceRecord& rec);
-  static void FillCapabilities(records::NamespaceRecord* rec);
+  void FillCapabilities(records::NamespaceRecord* rec) const;
 
   persistence::Store* store_;
+  int64_t blob_size_limit_;
+  int64_t memo_size_limit_;
   std::mutex mu_;
   std::map<std::string, records::NamespaceRecord> by_name_;
 };

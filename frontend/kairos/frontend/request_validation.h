@@ -33,6 +33,8 @@ grpc::Status Validate(const wsv1::SignalWorkflowExecutionRequest& req);
 grpc::Status Validate(const wsv1::RequestCancelWorkflowExecutionRequest& req);
 grpc::Status Validate(const wsv1::TerminateWorkflowExecutionRequest& req);
 grpc::Status Validate(const wsv1::DescribeWorkflowExecutionRequest& req);
+grpc::Status Validate(const wsv1::DeleteWorkflowExecutionRequest& req);
+grpc::Status Validate(const wsv1::ResetWorkflowExecutionRequest& req);
 grpc::Status Validate(const wsv1::GetWorkflowExecutionHistoryRequest& req);
 grpc::Status Validate(const wsv1::GetWorkflowExecutionHistoryReverseRequest& req);
 grpc::Status Validate(const wsv1::ResetStickyTaskQueueRequest& req);

@@ -16,11 +16,10 @@ namespace kairos::history {
 struct CommandError {
   enums::WorkflowTaskFailedCause cause;
   std::string message;
+  // The run is terminated after the failed task (Temporal does this for
+  // payloads over the size limit: retrying could not help).
+  bool terminate = false;
 };
-
-// The cause as Temporal's Go enums print it: WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
-// is "BadSearchAttributes".
-std::string CauseName(enums::WorkflowTaskFailedCause cause);
 
 // Applies one protocol message (an update's acceptance, rejection or
 // response) at the position of its ProtocolMessage command.

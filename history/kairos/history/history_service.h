@@ -104,11 +104,28 @@ class HistoryService {
   virtual void ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::ExecuteMultiOperationRequest* req,
                                      wsv1::ExecuteMultiOperationResponse* resp, Deadline deadline, Done done) = 0;
   virtual grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) = 0;
+
+  // A new run from a prefix of a run's history (see reset.cc).
+  virtual grpc::Status ResetWorkflowExecution(const NamespaceRef& ns, const wsv1::ResetWorkflowExecutionRequest& req,
+                                              wsv1::ResetWorkflowExecutionResponse* resp) = 0;
+  // Removes a run for good: its state, history, visibility, and the tasks
+  // and timers it owns. A running run is terminated first (reason "Delete
+  // workflow execution") and removed a moment later; a closed one at once.
+  // Batch operations call this too.
+  virtual grpc::Status DeleteWorkflowExecution(const NamespaceRef& ns,
+                                               const wsv1::DeleteWorkflowExecutionRequest& req) = 0;
+  // Retention: removes up to `limit` runs of a namespace that closed before
+  // `closed_before_nanos`, oldest first, one transaction each; returns how
+  // many went.
+  virtual int DeleteClosedRunsBefore(const std::string& namespace_id, int64_t closed_before_nanos, int limit) = 0;
 };
 
+struct Limits;
+
+// `limits`: Temporal's per-workflow limits (its defaults when null);
 // `search_attributes` checks what workflow commands set (null: no checks).
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
-                                                  Executor* executor,
+                                                  Executor* executor, const Limits* limits = nullptr,
                                                   const visibility::SearchAttributeValidator* search_attributes = nullptr);
 
 }  // namespace kairos::history

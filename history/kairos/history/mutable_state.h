@@ -69,6 +69,9 @@ class MutableState {
   // Gives buffered events their ids, after whatever was appended so far.
   bool FlushBufferedEvents();
   const std::deque<hv1::HistoryEvent>& new_events() const { return events_; }
+  // An event copied as it is from another run's history (a reset's new run
+  // starts with the base run's events); the caller keeps the ids gapless.
+  void AdoptEvent(hv1::HistoryEvent e) { events_.push_back(std::move(e)); }
   hv1::HistoryEvent& new_event(size_t i) { return events_[i]; }
 
   // Task-queue rows and timers created or removed by this change.
@@ -76,6 +79,12 @@ class MutableState {
   // Removing a row created by this same change simply forgets it.
   void DeleteQueueTask(int64_t id);
   int64_t AddTimer(records::TimerTask timer);
+  // A run-level timer (timeouts, backoff), remembered in the state so that
+  // closing the run removes it.
+  void AddRunTimer(records::TimerTask::Kind kind, int64_t fire_time_nanos);
+  // The run timeout, counted from `run_start_nanos`, and the execution
+  // timeout at the started event's expiration time.
+  void ArmRunTimeouts(int64_t run_start_nanos);
   void DeleteTimer(int64_t id);
   const std::vector<std::pair<int64_t, records::QueueTask>>& tasks() const { return tasks_; }
   const std::vector<int64_t>& task_deletes() const { return task_deletes_; }

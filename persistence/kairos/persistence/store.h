@@ -147,6 +147,11 @@ struct WriteBatch {
   std::vector<BatchOperationRow> batch_operation_upserts;
   std::vector<SearchAttributeDefinition> search_attribute_upserts;
   std::vector<SearchAttributeDefinition> search_attribute_deletes;  // By namespace and name.
+  // Runs removed for good, after everything above: the mutable state, the
+  // history events, the visibility row and its search-attribute values, and
+  // the current-run pointer when it names the run. Task and timer rows are
+  // the caller's (task_deletes, timer_deletes).
+  std::vector<ExecutionKey> execution_deletes;
 
   bool empty() const;
 };
@@ -196,6 +201,11 @@ class Store {
                                        std::vector<std::pair<SqlValue, int64_t>>* groups, int64_t* count) = 0;
 
   virtual std::vector<SearchAttributeDefinition> LoadSearchAttributes() = 0;
+
+  // Closed runs of a namespace whose close time is before `closed_before_nanos`,
+  // oldest first, at most `limit` (retention: what may be deleted now).
+  virtual std::vector<ExecutionKey> ListClosedBefore(const std::string& namespace_id, int64_t closed_before_nanos,
+                                                     int limit) = 0;
 };
 
 }  // namespace kairos::persistence

@@ -135,6 +135,30 @@ func TestBatchTerminateByQueryAndSignalByList(t *testing.T) {
 	if !errors.As(err, &started) {
 		t.Errorf("reusing a job id: got %v, want WorkflowExecutionAlreadyStarted", err)
 	}
+
+	// A delete batch takes closed runs too: the three terminated ones go.
+	_, err = svc.StartBatchOperation(testCtx(t, 10*time.Second), &workflowservice.StartBatchOperationRequest{
+		Namespace: defaultNamespace, JobId: "job-delete", Reason: "tidy up", VisibilityQuery: "CustomerId = 'b1'",
+		Operation: &workflowservice.StartBatchOperationRequest_DeletionOperation{
+			DeletionOperation: &batchpb.BatchOperationDeletion{}},
+	})
+	requireNoError(t, err, "StartBatchOperation delete")
+	d = waitForBatch(t, c, "job-delete", 30*time.Second)
+	if d.GetState() != enumspb.BATCH_OPERATION_STATE_COMPLETED || d.GetTotalOperationCount() != 3 ||
+		d.GetCompleteOperationCount() != 3 || d.GetOperationType() != enumspb.BATCH_OPERATION_TYPE_DELETE_WORKFLOW {
+		t.Fatalf("delete batch: %v", d)
+	}
+	// Temporal deletes closed runs in the background: wait for it.
+	waitUntil(t, 60*time.Second, "the deleted runs to be gone", func() bool {
+		return countRuns(t, c, "CustomerId = 'b1'").GetCount() == 0
+	})
+	for id := range runs {
+		_, err := c.DescribeWorkflowExecution(testCtx(t, 10*time.Second), id, "")
+		var notFound *serviceerror.NotFound
+		if !errors.As(err, &notFound) {
+			t.Errorf("%s after the delete batch: %v", id, err)
+		}
+	}
 }
 
 func TestBatchRequestsRefusedAsTemporal(t *testing.T) {

@@ -70,6 +70,18 @@ type serverOptions struct {
 	Namespaces []string
 	// LogLevel defaults to "warn".
 	LogLevel string
+	// KairosArgs are extra flags only Kairos knows (e.g. its testing flags);
+	// they are left out when the binary under test is Temporal's.
+	KairosArgs []string
+	// DynamicConfig values KEY=VALUE, passed to either server as
+	// --dynamic-config-value.
+	DynamicConfig []string
+}
+
+// againstTemporal reports whether the binary under test is Temporal's own
+// dev server (KAIROS_BIN pointing at the temporal CLI).
+func againstTemporal(t testing.TB) bool {
+	return filepath.Base(kairosBinary(t)) == "temporal"
 }
 
 // server is one Kairos server under test. It survives Kill9/Restart cycles:
@@ -147,6 +159,12 @@ func (s *server) args() []string {
 	}
 	for _, ns := range s.opts.Namespaces {
 		args = append(args, "--namespace", ns)
+	}
+	if filepath.Base(s.bin) != "temporal" {
+		args = append(args, s.opts.KairosArgs...)
+	}
+	for _, kv := range s.opts.DynamicConfig {
+		args = append(args, "--dynamic-config-value", kv)
 	}
 	return args
 }

@@ -216,9 +216,9 @@ func TestNamespaceLifecycle(t *testing.T) {
 
 	err = nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{
 		Namespace:                        "short-retention",
-		WorkflowExecutionRetentionPeriod: durationpb.New(time.Hour),
+		WorkflowExecutionRetentionPeriod: durationpb.New(59 * time.Minute),
 	})
-	expectErrorAs[*serviceerror.InvalidArgument](t, err, "registering with a 1h retention")
+	expectErrorAs[*serviceerror.InvalidArgument](t, err, "registering with a 59m retention")
 
 	for _, bad := range []string{"bad name!", ""} {
 		err = nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{

@@ -8,6 +8,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,24 +243,36 @@ func TestGzipAndLargePayloads(t *testing.T) {
 		t.Fatalf("gzip GetSystemInfo: %v (version %q)", err, info.GetServerVersion())
 	}
 
-	// A 5 MB input (above gRPC's 4 MB default receive limit, which Temporal's
-	// dev server keeps) is accepted and kept intact.
-	big := bytes.Repeat([]byte("kairos!"), 5<<20/7+1)
-	_, err = svc.StartWorkflowExecution(ctx, &workflowservice.StartWorkflowExecutionRequest{
-		Namespace:    "default",
-		WorkflowId:   "large-input",
-		WorkflowType: &commonpb.WorkflowType{Name: "Big"},
-		TaskQueue:    &taskqueuepb.TaskQueue{Name: taskQueueFor(t)},
-		Input:        &commonpb.Payloads{Payloads: []*commonpb.Payload{{Data: big}}},
-		RequestId:    "large-1",
-	})
-	if err != nil {
+	// A 1.5 MB input (under Temporal's 2 MB blob limit, above the 512 KB
+	// warning) is accepted and kept intact.
+	big := bytes.Repeat([]byte("kairos!"), 3<<19/7+1)
+	start := func(id string, data []byte) error {
+		_, err := svc.StartWorkflowExecution(ctx, &workflowservice.StartWorkflowExecutionRequest{
+			Namespace:    "default",
+			WorkflowId:   id,
+			WorkflowType: &commonpb.WorkflowType{Name: "Big"},
+			TaskQueue:    &taskqueuepb.TaskQueue{Name: taskQueueFor(t)},
+			Input:        &commonpb.Payloads{Payloads: []*commonpb.Payload{{Data: data}}},
+			RequestId:    id,
+		})
+		return err
+	}
+	if err := start("large-input", big); err != nil {
 		t.Fatalf("StartWorkflowExecution with a %d-byte input: %v", len(big), err)
 	}
 	events := rawHistory(t, ctx, svc, "large-input")
 	got := events[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()
 	if len(got) != 1 || !bytes.Equal(got[0].GetData(), big) {
 		t.Fatalf("the %d-byte input did not come back intact", len(big))
+	}
+	// 3 MB fits in a message but not under the blob limit; 5 MB (gzip makes
+	// it small on the wire) is over the 4 MB message limit once decompressed.
+	if err := start("too-large", bytes.Repeat([]byte("k"), 3<<20)); status.Code(err) != codes.InvalidArgument ||
+		!strings.Contains(err.Error(), "Blob data size exceeds limit.") {
+		t.Errorf("a 3 MB input: %v, want InvalidArgument \"Blob data size exceeds limit.\"", err)
+	}
+	if err := start("too-large-message", bytes.Repeat([]byte("k"), 5<<20)); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a 5 MB input: %v, want ResourceExhausted (message size)", err)
 	}
 
 	// An RPC Kairos does not implement says which one.

@@ -178,4 +178,88 @@ def test_batch_commands(server):
             assert d.status.name == "RUNNING"
             await handles[3].terminate("test over")
 
+
+def test_task_queue_describe_both_modes(server):
+    """`task-queue describe` in the CLI's default (enhanced) mode and with
+    --legacy-mode, which needs task_queue_status in the answer."""
+    async def scenario():
+        client = await Client.connect(server.address)
+        queue = f"tq-{uuid.uuid4()}"
+        # A workflow task waiting (no worker yet): a backlog of one.
+        await client.start_workflow("CliEcho", "x", id=f"tq-wf-{uuid.uuid4()}", task_queue=queue)
+        enhanced = cli_json(server, "task-queue", "describe", "--task-queue", queue)
+        by_type = {s["taskQueueType"]: s for s in enhanced["stats"]}
+        assert set(by_type) == {"workflow", "activity"}
+        assert by_type["workflow"]["approximateBacklogCount"] == 1
+        assert by_type["activity"]["approximateBacklogCount"] == 0
+        legacy = cli(server, "task-queue", "describe", "--task-queue", queue, "--legacy-mode")
+        assert "panic" not in legacy.stderr
+        legacy_json = cli_json(server, "task-queue", "describe", "--task-queue", queue, "--legacy-mode")
+        status = legacy_json["taskQueues"][0]
+        assert status["rate_per_second"] > 0
+        assert status["task_id_block"]["end_id"] > status["task_id_block"]["start_id"]
+        async with Worker(client, task_queue=queue, workflows=[CliEcho]):
+            async def has_poller():
+                out = cli_json(server, "task-queue", "describe", "--task-queue", queue, "--legacy-mode")
+                return out.get("pollers")
+            pollers = await wait_for(has_poller, 20, "a workflow poller in the legacy answer")
+            assert pollers[0]["identity"]
+
+    asyncio.run(scenario())
+
+
+def test_workflow_delete(server):
+    """`workflow delete` of a closed run: the run is gone from describe and list."""
+    async def scenario():
+        client = await Client.connect(server.address)
+        queue = f"tq-{uuid.uuid4()}"
+        async with Worker(client, task_queue=queue, workflows=[CliEcho]):
+            handle = await client.start_workflow(CliEcho.run, "bye", id=f"del-{uuid.uuid4()}", task_queue=queue)
+            assert await handle.result() == "bye"
+        out = cli(server, "workflow", "delete", "--workflow-id", handle.id, "--yes")
+        assert "succeeded" in out.stdout.lower()
+        # Kairos deletes at once; Temporal a little later.
+        async def gone():
+            out = cli(server, "workflow", "describe", "--workflow-id", handle.id, check=False)
+            return out.returncode != 0 and "not found" in out.stderr.lower()
+        await wait_for(gone, 60, "the run to be deleted")
+
+        async def unlisted():
+            return cli_json(server, "workflow", "list", "--query", f"WorkflowId = '{handle.id}'") in ([], None)
+        await wait_for(unlisted, 60, "the run to leave the list")
+
+    asyncio.run(scenario())
+
+
+def test_workflow_reset_types(server):
+    """`workflow reset --type FirstWorkflowTask|LastWorkflowTask` and
+    `workflow describe --reset-points`: each reset makes a new run that runs
+    the workflow again to the same result."""
+    async def scenario():
+        client = await Client.connect(server.address)
+        queue = f"tq-{uuid.uuid4()}"
+        async with Worker(client, task_queue=queue, workflows=[CliEcho]):
+            handle = await client.start_workflow(CliEcho.run, "again", id=f"reset-{uuid.uuid4()}", task_queue=queue)
+            assert await handle.result() == "again"
+            points = cli_json(server, "workflow", "describe", "--workflow-id", handle.id, "--reset-points")
+            assert points and points[0]["RunId"] == handle.result_run_id and points[0]["EventId"] == 4
+            runs = [handle.result_run_id]
+            for reset_type in ("FirstWorkflowTask", "LastWorkflowTask"):
+                out = cli(server, "workflow", "reset", "--workflow-id", handle.id, "--type", reset_type,
+                          "--reason", f"cli {reset_type}", "--yes")
+                assert "panic" not in out.stderr
+                current = client.get_workflow_handle(handle.id)
+                assert await current.result() == "again"
+                desc = await current.describe()
+                assert desc.run_id not in runs
+                runs.append(desc.run_id)
+                events = [e async for e in current.fetch_history_events()]
+                failed = [e for e in events if e.HasField("workflow_task_failed_event_attributes")]
+                # The CLI prefixes the reason with the user's name.
+                assert failed[-1].workflow_task_failed_event_attributes.failure.message.endswith(f"cli {reset_type}")
+                assert failed[-1].workflow_task_failed_event_attributes.new_run_id == desc.run_id
+            # The base run names the run its reset made.
+            base = cli_json(server, "workflow", "describe", "--workflow-id", handle.id, "--run-id", runs[0])
+            assert base["workflowExtendedInfo"]["resetRunId"] == runs[1]
+
     asyncio.run(scenario())

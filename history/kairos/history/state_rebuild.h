@@ -1,0 +1,29 @@
+// Rebuilding a run's mutable state from a prefix of its history, for reset:
+// the new run starts from the base run's events up to the reset point, and
+// its state must be what it was then (pending workflow task, activities,
+// timers, children, external requests, search attributes, memo).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kairos/records.pb.h"
+#include "temporal/api/history/v1/message.pb.h"
+
+namespace kairos::history {
+
+// Applies `events` (ids 1..n, in order) to `state`, which holds the run's
+// identity (namespace, ids, status RUNNING, next_event_id 1). Returns an
+// error message when the prefix cannot be a running run (a close event, a
+// gap in the ids).
+std::string RebuildState(const std::vector<temporal::api::history::v1::HistoryEvent>& events,
+                         records::ExecutionState* state);
+
+// Auto-reset points: the first completed workflow task of each worker build
+// (binary checksum or build id, both empty counting as one build, as on
+// Temporal) is where `workflow reset --type BuildId`
+// goes back to; at most the newest 20 are kept, as on Temporal.
+void RecordResetPoint(records::ExecutionState* state, const std::string& binary_checksum, const std::string& build_id,
+                      int64_t completed_event_id, int64_t now_nanos);
+
+}  // namespace kairos::history

@@ -1,0 +1,185 @@
+// ResetWorkflowExecution, as Temporal's resetter does it: a new run whose
+// history is the base run's up to the reset point (the end of a workflow
+// task), followed by that task failed with cause RESET_WORKFLOW, the
+// signals received after the point (unless excluded) and a new workflow
+// task. The current run, if running, is terminated by "history-resetter";
+// the base run points at the new one (reset_run_id). All in one transaction.
+#include <spdlog/spdlog.h>
+
+#include "history_engine.h"
+#include "kairos/history/state_rebuild.h"
+
+namespace kairos::history {
+namespace {
+
+constexpr const char* kHistoryServiceIdentity = "history-service";
+constexpr const char* kResetterIdentity = "history-resetter";
+
+bool IsWorkflowTaskFinish(enums::EventType t) {
+  return t == enums::EVENT_TYPE_WORKFLOW_TASK_COMPLETED || t == enums::EVENT_TYPE_WORKFLOW_TASK_FAILED ||
+         t == enums::EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT || t == enums::EVENT_TYPE_WORKFLOW_TASK_STARTED;
+}
+
+// Whether signals (or updates) after the reset point are applied again to
+// the new run: by default both (ALL_ELIGIBLE); SIGNAL means signals only.
+bool Reapply(const wsv1::ResetWorkflowExecutionRequest& req, enums::ResetReapplyExcludeType kind) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  auto type = req.reset_reapply_type();
+#pragma GCC diagnostic pop
+  if (type == enums::RESET_REAPPLY_TYPE_NONE) return false;
+  if (type == enums::RESET_REAPPLY_TYPE_SIGNAL && kind != enums::RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL) return false;
+  for (int t : req.reset_reapply_exclude_types())
+    if (t == kind) return false;
+  return true;
+}
+
+temporal::api::failure::v1::Failure ResetFailure(const std::string& reason) {
+  temporal::api::failure::v1::Failure f;
+  f.set_message(reason);
+  f.mutable_reset_workflow_failure_info();
+  return f;
+}
+
+}  // namespace
+
+grpc::Status HistoryEngine::ResetWorkflowExecution(const NamespaceRef& ns, const wsv1::ResetWorkflowExecutionRequest& req,
+                                                   wsv1::ResetWorkflowExecutionResponse* resp) {
+  const std::string& workflow_id = req.workflow_execution().workflow_id();
+  std::lock_guard wf_lock(LockFor(ns.id, workflow_id));
+  StatePtr base;
+  if (auto st = Resolve(ns.id, req.workflow_execution(), &base); !st.ok()) return st;
+  int64_t finish_id = req.workflow_task_finish_event_id();
+  if (finish_id <= 1 || finish_id >= base->next_event_id())
+    return errors::InvalidArgument("Workflow task finish ID must be > 1 && <= workflow last event ID.");
+
+  auto current = Current(ns.id, workflow_id);
+  StatePtr current_state = current ? (current->run_id == base->run_id() ? base : Load({ns.id, workflow_id, current->run_id}))
+                                   : nullptr;
+  // The same request again: the run it made is the current one.
+  if (current_state && !req.request_id().empty() && current_state->start_request_id() == req.request_id() &&
+      current_state->last_reset_time_nanos() != 0) {
+    resp->set_run_id(current_state->run_id());
+    return grpc::Status::OK;
+  }
+
+  ExecutionKey base_key{ns.id, workflow_id, base->run_id()};
+  std::vector<hv1::HistoryEvent> prefix, after;
+  for (const auto& bytes : store_->ReadEvents(base_key, 1, base->next_event_id(), std::numeric_limits<int>::max())) {
+    hv1::HistoryEvent e;
+    if (!e.ParseFromString(bytes)) return errors::Internal("corrupt history event");
+    (e.event_id() < finish_id ? prefix : after).push_back(std::move(e));
+  }
+  if (after.empty() || !IsWorkflowTaskFinish(after.front().event_type()))
+    return errors::InvalidArgument("Can only reset workflow to event ID in range [WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: " +
+                                   std::to_string(finish_id));
+
+  int64_t now = NowNanos();
+  std::string new_run_id = NewUuidV7();
+  State fresh = FreshState(ns.id, ns.name, workflow_id, new_run_id, base->first_execution_run_id(),
+                           req.request_id().empty() ? NewUuid() : req.request_id());
+  if (auto err = RebuildState(prefix, &fresh); !err.empty()) return errors::InvalidArgument(err);
+  if (!fresh.workflow_task().scheduled_event_id())
+    return errors::InvalidArgument("Can only reset workflow to event ID in range [WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: " +
+                                   std::to_string(finish_id));
+  if (!fresh.children().empty()) return errors::InvalidArgument("WorkflowResetter encountered pending child workflows.");
+  if (!fresh.external_requests().empty())
+    return errors::InvalidArgument("Kairos cannot reset to a point with pending signals or cancellation requests to other workflows.");
+  fresh.set_original_start_time_nanos(base->original_start_time_nanos() ? base->original_start_time_nanos()
+                                                                        : base->start_time_nanos());
+  fresh.set_last_reset_time_nanos(now);
+  fresh.set_start_time_nanos(now);
+  *fresh.mutable_auto_reset_points() = base->auto_reset_points();
+
+  std::vector<std::unique_ptr<MutableState>> changes;
+  // The current run, if it still runs, ends first (it may be the base).
+  if (current_state && current_state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
+    auto& ms = *changes.emplace_back(std::make_unique<MutableState>(*current_state, env_, now));
+    TerminateRun(ms, req.reason(), kResetterIdentity, nullptr);
+    if (current_state->run_id() == base->run_id()) ms.s().set_reset_run_id(new_run_id);
+  }
+  if (changes.empty() || changes.front()->s().run_id() != base->run_id()) {
+    auto& ms = *changes.emplace_back(std::make_unique<MutableState>(*base, env_, now));
+    ms.s().set_reset_run_id(new_run_id);
+  }
+
+  auto& nm = *changes.emplace_back(std::make_unique<MutableState>(std::move(fresh), env_, now));
+  for (auto& e : prefix) nm.AdoptEvent(std::move(e));
+  BuildResetRun(nm, req, base->run_id(), after);
+  if (auto st = CommitAll(changes, &nm); !st.ok()) return st;
+  spdlog::info("reset workflow_id={} base_run_id={} new_run_id={} finish_event_id={}", workflow_id, base->run_id(),
+               new_run_id, finish_id);
+  resp->set_run_id(new_run_id);
+  return grpc::Status::OK;
+}
+
+void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExecutionRequest& req,
+                                  const std::string& base_run_id, const std::vector<hv1::HistoryEvent>& after) {
+  auto& s = ms.s();
+  // The workflow task at the reset point fails (started first if it was
+  // only scheduled), as the worker would see a task that went wrong.
+  auto* w = s.mutable_workflow_task();
+  if (!w->started_event_id()) {
+    auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_STARTED);
+    auto* a = e.mutable_workflow_task_started_event_attributes();
+    a->set_scheduled_event_id(w->scheduled_event_id());
+    a->set_identity(kHistoryServiceIdentity);
+    a->set_request_id(NewUuid());
+    w->set_started_event_id(e.event_id());
+  }
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_TASK_FAILED);
+  auto* a = e.mutable_workflow_task_failed_event_attributes();
+  a->set_scheduled_event_id(w->scheduled_event_id());
+  a->set_started_event_id(w->started_event_id());
+  a->set_cause(enums::WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW);
+  *a->mutable_failure() = ResetFailure(req.reason());
+  a->set_identity(kHistoryServiceIdentity);
+  a->set_base_run_id(base_run_id);
+  a->set_new_run_id(s.run_id());
+  s.clear_workflow_task();
+
+  // Pending activities are scheduled again from now; pending timers keep
+  // their fire times; the run's timeout counts from now.
+  for (auto& [id, info] : *s.mutable_activities()) {
+    info.set_attempt(1);
+    info.set_scheduled_time_nanos(ms.now());
+    info.set_attempt_scheduled_time_nanos(ms.now());
+    ArmActivityScheduleTimers(ms, info);
+    EnqueueActivityTask(ms, info);
+  }
+  for (auto& [id, t] : *s.mutable_timers()) {
+    records::TimerTask timer;
+    timer.set_kind(records::TimerTask::USER_TIMER);
+    timer.set_event_id(t.started_event_id());
+    timer.set_timer_id(t.timer_id());
+    timer.set_fire_time_nanos(t.fire_time_nanos());
+    t.set_timer_row_id(ms.AddTimer(std::move(timer)));
+  }
+  ms.ArmRunTimeouts(ms.now());
+
+  bool signals = Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL);
+  bool updates = Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_UPDATE);
+  for (const auto& ev : after) {
+    if (signals && ev.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
+      const auto& sig = ev.workflow_execution_signaled_event_attributes();
+      SignalInput in{sig.signal_name(), sig.input(), sig.header(), sig.identity(), "", nullptr};
+      AddSignal(ms, in);
+    }
+    // Updates the base run accepted after the point reach the new run's
+    // first task again, as newly admitted ones (the worker runs them anew).
+    if (updates && ev.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
+      const auto& request = ev.workflow_execution_update_accepted_event_attributes().accepted_request();
+      const std::string& id = request.meta().update_id();
+      if (id.empty() || s.updates().contains(id)) continue;
+      records::UpdateInfo u;
+      u.set_state(records::UpdateInfo::ADMITTED);
+      *u.mutable_request() = request;
+      u.set_admitted_time_nanos(ms.now());
+      (*s.mutable_updates())[id] = std::move(u);
+    }
+  }
+  ms.ScheduleWorkflowTask(1, /*allow_sticky=*/false);
+  ms.mark_visibility_changed();
+}
+
+}  // namespace kairos::history

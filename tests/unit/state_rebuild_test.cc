@@ -1,0 +1,127 @@
+// Rebuilding a run's state from a prefix of its history (reset): what is
+// pending at the reset point is pending again, what finished stays finished.
+#include <catch2/catch.hpp>
+
+#include "kairos/history/state_rebuild.h"
+#include "kairos/time_util.h"
+
+namespace hv1 = temporal::api::history::v1;
+namespace enums = temporal::api::enums::v1;
+
+namespace {
+
+class History {
+ public:
+  hv1::HistoryEvent& Add(enums::EventType type) {
+    auto& e = events_.emplace_back();
+    e.set_event_id(static_cast<int64_t>(events_.size()));
+    e.set_event_type(type);
+    *e.mutable_event_time() = kairos::NanosToTimestamp(1'000'000'000LL * static_cast<int64_t>(events_.size()));
+    return e;
+  }
+  const std::vector<hv1::HistoryEvent>& events() const { return events_; }
+  // The first n events: the history up to a reset point.
+  std::vector<hv1::HistoryEvent> Prefix(size_t n) const { return {events_.begin(), events_.begin() + n}; }
+
+ private:
+  std::vector<hv1::HistoryEvent> events_;
+};
+
+kairos::records::ExecutionState Fresh() {
+  kairos::records::ExecutionState s;
+  s.set_namespace_id("ns");
+  s.set_workflow_id("wf");
+  s.set_run_id("new-run");
+  s.set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+  s.set_next_event_id(1);
+  return s;
+}
+
+// Started, then a completed workflow task that scheduled an activity and a
+// timer; the activity completes and the timer fires in the next task.
+History Typical() {
+  History h;
+  auto& started = h.Add(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+  started.mutable_workflow_execution_started_event_attributes()->mutable_task_queue()->set_name("q");
+  h.Add(enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED).mutable_workflow_task_scheduled_event_attributes()->set_attempt(1);
+  h.Add(enums::EVENT_TYPE_WORKFLOW_TASK_STARTED);                                        // 3
+  h.Add(enums::EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+      .mutable_workflow_task_completed_event_attributes()->set_started_event_id(3);      // 4
+  auto& act = h.Add(enums::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);                          // 5
+  act.mutable_activity_task_scheduled_event_attributes()->set_activity_id("a1");
+  auto& timer = h.Add(enums::EVENT_TYPE_TIMER_STARTED);                                  // 6
+  timer.mutable_timer_started_event_attributes()->set_timer_id("t1");
+  *timer.mutable_timer_started_event_attributes()->mutable_start_to_fire_timeout() = kairos::MsToDuration(60'000);
+  h.Add(enums::EVENT_TYPE_ACTIVITY_TASK_STARTED);                                        // 7
+  h.Add(enums::EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
+      .mutable_activity_task_completed_event_attributes()->set_scheduled_event_id(5);   // 8
+  h.Add(enums::EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);                                      // 9
+  h.Add(enums::EVENT_TYPE_WORKFLOW_TASK_STARTED);                                        // 10
+  h.Add(enums::EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+      .mutable_workflow_task_completed_event_attributes()->set_started_event_id(10);    // 11
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("Rebuild: reset to the first workflow task leaves only that task pending", "[reset]") {
+  auto h = Typical();
+  auto s = Fresh();
+  REQUIRE(kairos::history::RebuildState(h.Prefix(3), &s).empty());
+  CHECK(s.next_event_id() == 4);
+  CHECK(s.workflow_task().scheduled_event_id() == 2);
+  CHECK(s.workflow_task().started_event_id() == 3);
+  CHECK(s.activities().empty());
+  CHECK(s.timers().empty());
+  CHECK(s.start().task_queue().name() == "q");
+  CHECK(s.start_time_nanos() == 1'000'000'000);
+}
+
+TEST_CASE("Rebuild: what was pending at the reset point is pending again", "[reset]") {
+  auto h = Typical();
+  auto s = Fresh();
+  // Up to the started event of the second task: activity done, timer pending.
+  REQUIRE(kairos::history::RebuildState(h.Prefix(10), &s).empty());
+  CHECK(s.activities().empty());
+  REQUIRE(s.timers().contains("t1"));
+  CHECK(s.timers().at("t1").started_event_id() == 6);
+  CHECK(s.timers().at("t1").fire_time_nanos() == 6'000'000'000LL + 60'000'000'000LL);
+  CHECK(s.last_completed_wft_started_event_id() == 3);
+  CHECK(s.workflow_task().started_event_id() == 10);
+
+  // Before the activity completed, it is pending (not started: Kairos
+  // writes its started event only as it closes).
+  auto early = Fresh();
+  REQUIRE(kairos::history::RebuildState(h.Prefix(6), &early).empty());
+  REQUIRE(early.activities().contains(5));
+  CHECK(early.activities().at(5).activity_id() == "a1");
+  CHECK_FALSE(early.activities().at(5).started());
+}
+
+TEST_CASE("Rebuild: a gap or a close event is refused", "[reset]") {
+  auto h = Typical();
+  auto events = h.Prefix(5);
+  events.erase(events.begin() + 2);
+  auto s = Fresh();
+  CHECK_FALSE(kairos::history::RebuildState(events, &s).empty());
+
+  History closed = Typical();
+  closed.Add(enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+  auto c = Fresh();
+  CHECK_FALSE(kairos::history::RebuildState(closed.events(), &c).empty());
+}
+
+TEST_CASE("Reset points: one per build, the newest 20 kept", "[reset]") {
+  auto s = Fresh();
+  kairos::history::RecordResetPoint(&s, "", "", 4, 1);  // No build named: one point too.
+  kairos::history::RecordResetPoint(&s, "", "", 8, 1);
+  kairos::history::RecordResetPoint(&s, "", "build-a", 12, 1);
+  kairos::history::RecordResetPoint(&s, "", "build-a", 16, 2);
+  REQUIRE(s.auto_reset_points().points_size() == 2);
+  CHECK(s.auto_reset_points().points(0).first_workflow_task_completed_id() == 4);
+  CHECK(s.auto_reset_points().points(1).first_workflow_task_completed_id() == 12);
+  CHECK(s.auto_reset_points().points(0).run_id() == "new-run");
+  for (int i = 0; i < 30; ++i) kairos::history::RecordResetPoint(&s, "", "b" + std::to_string(i), 10 + i, 3);
+  CHECK(s.auto_reset_points().points_size() == 20);
+  CHECK(s.auto_reset_points().points(19).build_id() == "b29");
+}
