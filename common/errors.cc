@@ -25,11 +25,19 @@ grpc::Status InvalidArgument(const std::string& m) { return {grpc::StatusCode::I
 grpc::Status Internal(const std::string& m) { return {grpc::StatusCode::INTERNAL, m}; }
 grpc::Status Unavailable(const std::string& m) { return {grpc::StatusCode::UNAVAILABLE, m}; }
 grpc::Status FailedPrecondition(const std::string& m) { return {grpc::StatusCode::FAILED_PRECONDITION, m}; }
-grpc::Status WorkflowBusy(const std::string& m) {
+static grpc::Status NamespaceResourceExhausted(const std::string& m, temporal::api::enums::v1::ResourceExhaustedCause cause) {
   ed::ResourceExhaustedFailure d;
-  d.set_cause(temporal::api::enums::v1::RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW);
+  d.set_cause(cause);
   d.set_scope(temporal::api::enums::v1::RESOURCE_EXHAUSTED_SCOPE_NAMESPACE);
   return WithDetail(grpc::StatusCode::RESOURCE_EXHAUSTED, m, d);
+}
+
+grpc::Status WorkflowBusy(const std::string& m) {
+  return NamespaceResourceExhausted(m, temporal::api::enums::v1::RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW);
+}
+
+grpc::Status ConcurrentLimit(const std::string& m) {
+  return NamespaceResourceExhausted(m, temporal::api::enums::v1::RESOURCE_EXHAUSTED_CAUSE_CONCURRENT_LIMIT);
 }
 
 grpc::Status PermissionDenied(const std::string& m) {

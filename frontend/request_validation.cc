@@ -1,6 +1,7 @@
 #include "kairos/frontend/request_validation.h"
 
 #include <cctype>
+#include <map>
 
 #include "kairos/cron.h"
 #include "kairos/errors.h"
@@ -380,6 +381,49 @@ Status Validate(const wsv1::DescribeTaskQueueRequest& r) {
   bool legacy = r.api_mode() == enums::DESCRIBE_TASK_QUEUE_MODE_UNSPECIFIED;
 #pragma GCC diagnostic pop
   return ValidateTaskQueue(r.has_task_queue(), r.task_queue(), legacy);
+}
+
+Status Validate(const wsv1::StartBatchOperationRequest& r) {
+  using Req = wsv1::StartBatchOperationRequest;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  int targets = !r.visibility_query().empty() + (r.executions_size() > 0) + (r.target_executions_size() > 0);
+#pragma GCC diagnostic pop
+  if (r.operation_case() == Req::OPERATION_NOT_SET || r.reason().empty() || targets == 0)
+    return errors::InvalidArgument(
+        "must provide required parameters: BatchType,Reason,Namespace, AND one of (Query OR Executions OR "
+        "TargetExecutions)");
+  if (r.job_id().empty()) return errors::InvalidArgument("JobId is not set on request.");
+  if (targets > 1)
+    return errors::InvalidArgument("visibility query, executions, and target executions are mutually exclusive");
+  for (int i = 0; i < r.target_executions_size(); ++i) {
+    auto type = r.target_executions(i).type();
+    if (type == enums::EXECUTION_TYPE_WORKFLOW) continue;
+    static const std::map<int, std::string> kOperations = {
+        {Req::kTerminationOperation, "TerminationOperation"}, {Req::kSignalOperation, "SignalOperation"},
+        {Req::kCancellationOperation, "CancellationOperation"}, {Req::kDeletionOperation, "DeletionOperation"},
+        {Req::kResetOperation, "ResetOperation"}};
+    auto op = kOperations.find(r.operation_case());
+    if (op == kOperations.end()) break;
+    return errors::InvalidArgument("target_executions[" + std::to_string(i) + "] has type " +
+                                   (type == enums::EXECUTION_TYPE_ACTIVITY ? "Activity" : "Unspecified") +
+                                   ", but operation *workflowservice.StartBatchOperationRequest_" + op->second +
+                                   " requires Workflow");
+  }
+  if (r.operation_case() == Req::kSignalOperation && r.signal_operation().signal().empty())
+    return errors::InvalidArgument("must provide signal name");
+  return Status::OK;
+}
+
+Status Validate(const wsv1::DescribeBatchOperationRequest& r) {
+  if (r.job_id().empty()) return errors::InvalidArgument("JobId is not set on request.");
+  return Status::OK;
+}
+
+Status Validate(const wsv1::StopBatchOperationRequest& r) {
+  if (r.job_id().empty()) return errors::InvalidArgument("JobId is not set on request.");
+  if (r.reason().empty()) return errors::InvalidArgument("Reason is not set on request.");
+  return Status::OK;
 }
 
 void Normalize(wsv1::StartWorkflowExecutionRequest* r) {

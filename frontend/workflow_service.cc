@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include "kairos/batcher/batch_service.h"
 #include "kairos/errors.h"
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
@@ -10,6 +11,7 @@
 #include "kairos/matching/matching_service.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/time_util.h"
+#include "kairos/visibility/search_attribute_validator.h"
 #include "kairos/visibility/search_attributes.h"
 #include "kairos/visibility/visibility_service.h"
 #include "kairos/workflow_service_rpcs.inc"
@@ -204,8 +206,25 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_SCHEDULER_CALL(PatchSchedule)
   KAIROS_SCHEDULER_CALL(DeleteSchedule)
   KAIROS_SCHEDULER_CALL(ListSchedules)
+  KAIROS_SCHEDULER_CALL(CountSchedules)  // The Web UI's schedule count.
   KAIROS_SCHEDULER_CALL(ListScheduleMatchingTimes)
 #undef KAIROS_SCHEDULER_CALL
+
+  // ---------------------------------------------------- batch operations
+#define KAIROS_BATCH_CALL(Name)                                                                                     \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
+                                 wsv1::Name##Response* resp) override {                                             \
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
+      NamespaceRef ns;                                                                                              \
+      if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
+      return d_.batcher->Name(ns, *req, resp);                                                                      \
+    });                                                                                                             \
+  }
+  KAIROS_BATCH_CALL(StartBatchOperation)
+  KAIROS_BATCH_CALL(DescribeBatchOperation)
+  KAIROS_BATCH_CALL(ListBatchOperations)
+  KAIROS_BATCH_CALL(StopBatchOperation)
+#undef KAIROS_BATCH_CALL
 
   grpc::ServerUnaryReactor* DescribeWorkflowExecution(grpc::CallbackServerContext* ctx,
                                                       const wsv1::DescribeWorkflowExecutionRequest* req,
@@ -338,7 +357,43 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     if (auto st = ValidateNamespaceField(req->namespace_()); !st.ok()) return st;
     if (auto st = ResolveNamespace(req->namespace_(), ns); !st.ok()) return st;
     Normalize(const_cast<Request*>(req));
-    return Validate(*req);
+    if (auto st = Validate(*req); !st.ok()) return st;
+    return CheckSearchAttributes(*req, *ns);
+  }
+
+  // Search attributes a request sets are checked against the namespace's
+  // registered attributes, as Temporal checks them before anything is written.
+  template <class Request>
+  grpc::Status CheckSearchAttributes(const Request&, const NamespaceRef&) {
+    return grpc::Status::OK;
+  }
+  grpc::Status CheckSearchAttributes(const temporal::api::common::v1::SearchAttributes& sa, const NamespaceRef& ns) {
+    return d_.search_attribute_validator->ValidateAll(ns.id, ns.name, sa);
+  }
+  grpc::Status CheckSearchAttributes(const wsv1::StartWorkflowExecutionRequest& req, const NamespaceRef& ns) {
+    return CheckSearchAttributes(req.search_attributes(), ns);
+  }
+  grpc::Status CheckSearchAttributes(const wsv1::SignalWithStartWorkflowExecutionRequest& req, const NamespaceRef& ns) {
+    return CheckSearchAttributes(req.search_attributes(), ns);
+  }
+  grpc::Status CheckSearchAttributes(const wsv1::ExecuteMultiOperationRequest& req, const NamespaceRef& ns) {
+    for (int i = 0; i < req.operations_size(); ++i) {
+      if (!req.operations(i).has_start_workflow()) continue;
+      if (auto st = CheckSearchAttributes(req.operations(i).start_workflow(), ns); !st.ok())
+        return errors::MultiOperationFailed(st, i, req.operations_size());
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status CheckSearchAttributes(const temporal::api::schedule::v1::Schedule& schedule, const NamespaceRef& ns) {
+    return CheckSearchAttributes(schedule.action().start_workflow().search_attributes(), ns);
+  }
+  grpc::Status CheckSearchAttributes(const wsv1::CreateScheduleRequest& req, const NamespaceRef& ns) {
+    if (auto st = CheckSearchAttributes(req.search_attributes(), ns); !st.ok()) return st;
+    return CheckSearchAttributes(req.schedule(), ns);
+  }
+  grpc::Status CheckSearchAttributes(const wsv1::UpdateScheduleRequest& req, const NamespaceRef& ns) {
+    if (auto st = CheckSearchAttributes(req.search_attributes(), ns); !st.ok()) return st;
+    return CheckSearchAttributes(req.schedule(), ns);
   }
 
   grpc::Status ResolveNamespace(const std::string& name, NamespaceRef* ns) {

@@ -65,6 +65,9 @@ std::optional<CommandError> StartChildWorkflow(MutableState& ms,
     return Bad("Invalid WorkflowTaskTimeout on StartChildWorkflowExecutionCommand: negative duration" + where);
   if (auto err = cron::Validate(a.cron_schedule(), ms.now()))
     return Bad("invalid CronSchedule on StartChildWorkflowExecutionCommand: " + *err + where);
+  if (auto err = ms.SearchAttributeError(namespace_id, ns, a.search_attributes()); !err.empty())
+    return CommandError{enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES,
+                        "invalid SearchAttributes on StartChildWorkflowCommand: " + err + where};
   if (a.has_retry_policy()) ApplyRetryDefaults(a.mutable_retry_policy());
   // The parent's task queue unless another is named.
   if (a.task_queue().name().empty()) *a.mutable_task_queue() = s.start().task_queue();

@@ -1,6 +1,7 @@
 #include "kairos/history/commands.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "kairos/history/children.h"
 #include "kairos/history/retry_policy.h"
@@ -295,6 +296,22 @@ void DropActivityTimers(MutableState& ms, const records::ActivityInfo& info) {
   for (int64_t row : info.timer_row_ids()) ms.DeleteTimer(row);
 }
 
+std::string CauseName(enums::WorkflowTaskFailedCause cause) {
+  const std::string full = enums::WorkflowTaskFailedCause_Name(cause);
+  const std::string prefix = "WORKFLOW_TASK_FAILED_CAUSE_";
+  std::string out;
+  bool upper = true;
+  for (char c : full.substr(full.rfind(prefix, 0) == 0 ? prefix.size() : 0)) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    out += upper ? c : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    upper = false;
+  }
+  return out;
+}
+
 std::optional<CommandError> ApplyCommands(MutableState& ms,
                                           const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req,
                                           const ProtocolMessageFn& protocol_message) {
@@ -333,6 +350,9 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
       }
       case enums::COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
         const auto& a = c.upsert_workflow_search_attributes_command_attributes();
+        if (auto why = ms.SearchAttributeError(ms.s().namespace_id(), ms.s().namespace_name(), a.search_attributes());
+            !why.empty())
+          return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, why);
         auto& e = ms.AddEvent(enums::EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
         auto* ev = e.mutable_upsert_workflow_search_attributes_event_attributes();
         *ev->mutable_search_attributes() = a.search_attributes();
@@ -342,7 +362,7 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
           // An empty payload data removes the attribute, as in Temporal.
           if (v.data().empty() || v.data() == "null") fields.erase(k); else fields[k] = v;
         }
-        ms.mark_visibility_changed();
+        ms.mark_search_attributes_changed();
         break;
       }
       case enums::COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: {
@@ -374,6 +394,17 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
         const auto& a = c.continue_as_new_workflow_execution_command_attributes();
         if (a.workflow_type().name().empty() && ms.s().start().workflow_type().name().empty())
           return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_CONTINUE_AS_NEW_ATTRIBUTES, "WorkflowType is not set on command.");
+        if (auto why = ms.SearchAttributeError(ms.s().namespace_id(), ms.s().namespace_name(), a.search_attributes());
+            !why.empty()) {
+          // Named with the type and task queue the new run would have (the
+          // queue in protobuf text form, as Temporal prints it).
+          const auto& type = a.workflow_type().name().empty() ? ms.s().start().workflow_type().name()
+                                                              : a.workflow_type().name();
+          const auto& queue = a.task_queue().name().empty() ? ms.s().start().task_queue().name() : a.task_queue().name();
+          return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES,
+                      "invalid SearchAttributes on ContinueAsNewWorkflowExecutionCommand: " + why + ". WorkflowType=" +
+                          type + " TaskQueue=name:\"" + queue + "\" kind:TASK_QUEUE_KIND_NORMAL");
+        }
         ContinueAsNew(ms, a);
         closed = true;
         break;

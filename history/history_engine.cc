@@ -5,12 +5,13 @@
 #include "history_engine.h"
 #include "kairos/history/children.h"
 #include "kairos/history/limits.h"
+#include "kairos/visibility/search_attribute_validator.h"
 #include "kairos/visibility/values.h"
 
 namespace kairos::history {
 
 HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
-                             Limits limits)
+                             const visibility::SearchAttributeValidator* search_attributes, Limits limits)
     : store_(store),
       matching_(matching),
       executor_(executor),
@@ -23,6 +24,13 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
     return matching_->HasRecentPoller(ns, queue);
   };
   env_.namespace_id = [this](const std::string& name) { return NamespaceIdByName(name); };
+  if (search_attributes) {
+    env_.search_attribute_error = [search_attributes](const std::string& ns_id, const std::string& ns_name,
+                                                      const temporal::api::common::v1::SearchAttributes& sa) {
+      auto st = search_attributes->Validate(ns_id, ns_name, sa);
+      return st.ok() ? std::string() : st.error_message();
+    };
+  }
   matching_->SetTaskStarter(this);
   waiter_thread_ = std::thread([this] { WaiterLoop(); });
 }
@@ -171,7 +179,11 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     for (int64_t id : ms->task_deletes()) batch.task_deletes.push_back(id);
     for (const auto& [id, t] : ms->timers()) batch.timer_inserts.push_back({id, t.fire_time_nanos(), t.SerializeAsString()});
     for (int64_t id : ms->timer_deletes()) batch.timer_deletes.push_back(id);
-    if (ms->visibility_changed() || !ms->new_events().empty()) batch.visibility.push_back(VisibilityOf(s));
+    if (ms->visibility_changed() || !ms->new_events().empty()) {
+      // A new run (its first commit writes event 1) indexes its attributes.
+      bool new_run = !ms->new_events().empty() && ms->new_events().front().event_id() == 1;
+      batch.visibility.push_back(VisibilityOf(s, new_run || ms->search_attributes_changed()));
+    }
   }
   if (auto st = store_->Commit(std::move(batch)); !st.ok()) {
     spdlog::error("commit failed: {}", st.error_message());
@@ -217,7 +229,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
   return grpc::Status::OK;
 }
 
-persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s) {
+persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool search_attributes_changed) {
   persistence::VisibilityRow v;
   v.key = {s.namespace_id(), s.workflow_id(), s.run_id()};
   v.workflow_type = s.start().workflow_type().name();
@@ -236,7 +248,10 @@ persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s) {
   v.root_workflow_id = own_root ? s.workflow_id() : s.start().root_workflow_execution().workflow_id();
   v.root_run_id = own_root ? s.run_id() : s.start().root_workflow_execution().run_id();
   v.namespace_division = visibility::StringValue(s.search_attributes(), "TemporalNamespaceDivision").value_or("");
-  v.search_attributes = visibility::IndexValues(s.search_attributes());
+  // Decoding and rewriting the attribute rows is most of a visibility
+  // write's cost: only when they changed.
+  v.search_attributes_changed = search_attributes_changed;
+  if (search_attributes_changed) v.search_attributes = visibility::IndexValues(s.search_attributes());
   temporal::api::workflow::v1::WorkflowExecutionInfo info;
   FillExecutionInfo(s, &info);
   v.info = info.SerializeAsString();
@@ -282,8 +297,10 @@ std::unique_ptr<MutableState> HistoryEngine::BuildNextRun(MutableState& ms) {
 }
 
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
-                                                  Executor* executor, const Limits* limits) {
-  return std::make_unique<HistoryEngine>(store, matching, executor, limits ? *limits : Limits{});
+                                                  Executor* executor,
+                                                  const visibility::SearchAttributeValidator* search_attributes,
+                                                  const Limits* limits) {
+  return std::make_unique<HistoryEngine>(store, matching, executor, search_attributes, limits ? *limits : Limits{});
 }
 
 }  // namespace kairos::history

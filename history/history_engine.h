@@ -109,7 +109,8 @@ using namespace detail;
 
 class HistoryEngine final : public HistoryService, public matching::TaskStarter {
  public:
-  HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor, Limits limits);
+  HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
+                const visibility::SearchAttributeValidator* search_attributes, Limits limits);
   ~HistoryEngine() override;
   void Start() override;
   void Stop() override;
@@ -215,7 +216,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // One transaction for all the given changes; then the cache, matching,
   // timers and waiters see them.
   grpc::Status CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current);
-  persistence::VisibilityRow VisibilityOf(const State& s);
+  persistence::VisibilityRow VisibilityOf(const State& s, bool search_attributes_changed);
   void FillExecutionInfo(const State& s, temporal::api::workflow::v1::WorkflowExecutionInfo* info);
   hv1::WorkflowExecutionStartedEventAttributes StartedAttributes(const wsv1::StartWorkflowExecutionRequest& req,
                                                                   int64_t now);

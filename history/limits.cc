@@ -152,24 +152,6 @@ std::optional<CommandError> CheckCommandLimits(const Limits& limits, const recor
   return std::nullopt;
 }
 
-std::string CauseName(enums::WorkflowTaskFailedCause cause) {
-  // WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES -> BadScheduleActivityAttributes
-  std::string name = enums::WorkflowTaskFailedCause_Name(cause);
-  constexpr std::string_view kPrefix = "WORKFLOW_TASK_FAILED_CAUSE_";
-  if (name.starts_with(kPrefix)) name = name.substr(kPrefix.size());
-  std::string out;
-  bool upper = true;
-  for (char ch : name) {
-    if (ch == '_') {
-      upper = true;
-      continue;
-    }
-    out += upper ? ch : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    upper = false;
-  }
-  return out;
-}
-
 std::string HistoryLimitExceeded(const Limits& limits, const records::ExecutionState& s) {
   int64_t count = s.next_event_id() - 1;
   int64_t size = s.history_size_bytes();

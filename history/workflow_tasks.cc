@@ -122,22 +122,23 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     // left to time out, and its timeout grows with each attempt (see
     // WorkflowTaskAttemptTimeoutMs), as Temporal does, instead of being
     // handed straight back to a worker that will refuse it again.
-    // Terminating causes are reported as Temporal words them: "Cause: what".
-    if (error->terminate) error->message = CauseName(error->cause) + ": " + error->message;
+    // Temporal's message names the cause first ("BadSearchAttributes: ...").
+    const std::string message = CauseName(error->cause) + ": " + error->message;
     if (wft.attempt() > 1 && error->cause != enums::WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND)
-      return errors::InvalidArgument(error->message);
-    // Throw the change away; record the failed task instead.
+      return errors::InvalidArgument(message);
+    // Throw the change away; record the failed task instead, with the
+    // non-retryable server failure Temporal records.
     auto failed = std::make_unique<MutableState>(*state, env_, NowNanos());
     temporal::api::failure::v1::Failure failure;
-    failure.set_message(error->message);
-    failure.set_source("Kairos");
+    failure.set_message(message);
+    failure.mutable_server_failure_info()->set_non_retryable(true);
     FailWorkflowTask(*failed, error->cause, &failure, req.identity());
     if (error->terminate) {
-      spdlog::warn("terminating workflow_id={} run_id={}: {}", state->workflow_id(), state->run_id(), error->message);
-      TerminateRun(*failed, error->message, "history-service", nullptr);
+      spdlog::warn("terminating workflow_id={} run_id={}: {}", state->workflow_id(), state->run_id(), message);
+      TerminateRun(*failed, message, "history-service", nullptr);
     }
     if (auto st = Commit(*failed); !st.ok()) return st;
-    return errors::InvalidArgument(error->message);
+    return errors::InvalidArgument(message);
   }
   bool had_buffered = ms->FlushBufferedEvents();
   bool waiting_updates = false;

@@ -116,6 +116,25 @@ CREATE TABLE schedules (
   PRIMARY KEY (namespace_id, schedule_id)
 ) WITHOUT ROWID;
 )sql",
+      // 4: batch operations (the batcher's durable state and progress).
+      R"sql(
+CREATE TABLE batch_operations (
+  namespace_id TEXT NOT NULL,
+  job_id       TEXT NOT NULL,
+  record       BLOB NOT NULL,
+  PRIMARY KEY (namespace_id, job_id)
+) WITHOUT ROWID;
+)sql",
+      // 5: numbers and times of search attributes indexed, so that a range
+      // or an equality on one finds its runs without reading all of them.
+      R"sql(
+CREATE INDEX visibility_search_attributes_by_int
+  ON visibility_search_attributes (namespace_id, name, int_value) WHERE int_value IS NOT NULL;
+CREATE INDEX visibility_search_attributes_by_double
+  ON visibility_search_attributes (namespace_id, name, double_value) WHERE double_value IS NOT NULL;
+CREATE INDEX visibility_search_attributes_by_time
+  ON visibility_search_attributes (namespace_id, name, time_value) WHERE time_value IS NOT NULL;
+)sql",
   };
   return kMigrations;
 }

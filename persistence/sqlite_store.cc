@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <condition_variable>
@@ -66,6 +67,7 @@ class SqliteStore final : public Store {
   std::vector<TimerRow> LoadTimers() override;
   std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
   std::vector<ScheduleRow> LoadSchedules() override;
+  std::vector<BatchOperationRow> LoadBatchOperations() override;
   grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
                                const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) override;
   grpc::Status CountVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
@@ -97,6 +99,7 @@ class SqliteStore final : public Store {
   grpc::Status Migrate();
   grpc::Status ReserveIdRange();
   void CommitGroup(const std::vector<Writer*>& group);
+  void RefreshPlannerStats();  // Caller holds db_mu_.
 
   Db db_;
   const int max_batches_;
@@ -106,6 +109,8 @@ class SqliteStore final : public Store {
   std::mutex queue_mu_;
   std::deque<Writer*> writers_;
 
+  int64_t batches_committed_ = 0;  // Guarded by db_mu_.
+  int64_t next_stats_refresh_ = 1000;
   std::mutex id_mu_;
   int64_t next_id_ = 0;
   int64_t id_limit_ = 0;
@@ -117,7 +122,8 @@ bool WriteBatch::empty() const {
   return namespace_upserts.empty() && namespace_deletes.empty() && executions.empty() && events.empty() &&
          task_inserts.empty() && task_deletes.empty() && timer_inserts.empty() && timer_deletes.empty() &&
          visibility.empty() && search_attribute_upserts.empty() && search_attribute_deletes.empty() &&
-         schedule_upserts.empty() && schedule_deletes.empty() && execution_deletes.empty();
+         schedule_upserts.empty() && schedule_deletes.empty() && batch_operation_upserts.empty() &&
+         execution_deletes.empty();
 }
 
 SqliteStore::~SqliteStore() {
@@ -215,6 +221,7 @@ grpc::Status SqliteStore::Init() {
   std::lock_guard lock(db_mu_);
   if (auto st = Migrate(); !st.ok()) return st;
   if (auto st = ReserveIdRange(); !st.ok()) return st;
+  RefreshPlannerStats();
   return grpc::Status::OK;
 }
 
@@ -277,6 +284,20 @@ void SqliteStore::CommitGroup(const std::vector<Writer*>& group) {
     Exec("ROLLBACK");
     for (Writer* w : group) w->status = commit;
   }
+  batches_committed_ += static_cast<int64_t>(group.size());
+  if (batches_committed_ >= next_stats_refresh_) {
+    RefreshPlannerStats();
+    // Often while the database is young, then every 100k batches.
+    next_stats_refresh_ = std::min(batches_committed_ * 2, batches_committed_ + 100'000);
+  }
+}
+
+void SqliteStore::RefreshPlannerStats() {
+  // Sampled statistics (a few ms at any size) let SQLite pick the selective
+  // index for a filtered list (a workflow id, a keyword's value) instead of
+  // walking the list order; without them it guesses.
+  if (auto st = Exec("PRAGMA analysis_limit = 1000"); !st.ok()) return;
+  if (auto st = Exec("ANALYZE"); !st.ok()) spdlog::warn("refreshing planner statistics: {}", st.error_message());
 }
 
 grpc::Status SqliteStore::Apply(const WriteBatch& b) {
@@ -358,6 +379,15 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
         "ON CONFLICT (namespace_id, schedule_id) DO UPDATE SET record = excluded.record");
     BindText(s, 1, r.namespace_id);
     BindText(s, 2, r.schedule_id);
+    BindBlob(s, 3, r.record);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (const auto& r : b.batch_operation_upserts) {
+    sqlite3_stmt* s = Prepare(
+        "INSERT INTO batch_operations (namespace_id, job_id, record) VALUES (?, ?, ?) "
+        "ON CONFLICT (namespace_id, job_id) DO UPDATE SET record = excluded.record");
+    BindText(s, 1, r.namespace_id);
+    BindText(s, 2, r.job_id);
     BindBlob(s, 3, r.record);
     if (auto st = Step(s); !st.ok()) return st;
   }
@@ -523,6 +553,16 @@ std::vector<ScheduleRow> SqliteStore::LoadSchedules() {
   std::lock_guard lock(db_mu_);
   std::vector<ScheduleRow> out;
   sqlite3_stmt* s = Prepare("SELECT namespace_id, schedule_id, record FROM schedules ORDER BY namespace_id, schedule_id");
+  if (!s) return out;
+  while (sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)});
+  sqlite3_reset(s);
+  return out;
+}
+
+std::vector<BatchOperationRow> SqliteStore::LoadBatchOperations() {
+  std::lock_guard lock(db_mu_);
+  std::vector<BatchOperationRow> out;
+  sqlite3_stmt* s = Prepare("SELECT namespace_id, job_id, record FROM batch_operations ORDER BY namespace_id, job_id");
   if (!s) return out;
   while (sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)});
   sqlite3_reset(s);

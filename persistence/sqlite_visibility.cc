@@ -118,6 +118,7 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
   BindTextOrNull(s, 19, v.root_run_id);
   BindTextOrNull(s, 20, v.namespace_division);
   if (auto st = Run(db, s); !st.ok()) return st;
+  if (!v.search_attributes_changed) return grpc::Status::OK;
 
   sqlite3_stmt* d = prepare(
       "DELETE FROM visibility_search_attributes WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");

@@ -55,6 +55,8 @@ class SchedulerEngine final : public SchedulerService {
                               wsv1::DeleteScheduleResponse* resp) override;
   grpc::Status ListSchedules(const NamespaceRef& ns, const wsv1::ListSchedulesRequest& req,
                              wsv1::ListSchedulesResponse* resp) override;
+  grpc::Status CountSchedules(const NamespaceRef& ns, const wsv1::CountSchedulesRequest& req,
+                              wsv1::CountSchedulesResponse* resp) override;
   grpc::Status ListScheduleMatchingTimes(const NamespaceRef& ns, const wsv1::ListScheduleMatchingTimesRequest& req,
                                          wsv1::ListScheduleMatchingTimesResponse* resp) override;
 

@@ -276,6 +276,21 @@ grpc::Status SchedulerEngine::ListSchedules(const NamespaceRef& ns, const wsv1::
   return grpc::Status::OK;
 }
 
+grpc::Status SchedulerEngine::CountSchedules(const NamespaceRef& ns, const wsv1::CountSchedulesRequest& req,
+                                             wsv1::CountSchedulesResponse* resp) {
+  visibility::ParsedQuery query;
+  if (auto st = ParseScheduleQuery(req.query(), &query); !st.ok()) return st;
+  std::lock_guard lock(mu_);
+  int64_t count = 0;
+  for (auto it = entries_.lower_bound({ns.id, ""}); it != entries_.end() && it->first.first == ns.id; ++it) {
+    bool match = true;
+    if (auto st = MatchesQuery(query, it->second.rec, &match); !st.ok()) return st;
+    count += match ? 1 : 0;
+  }
+  resp->set_count(count);
+  return grpc::Status::OK;
+}
+
 grpc::Status SchedulerEngine::ListScheduleMatchingTimes(const NamespaceRef& ns,
                                                         const wsv1::ListScheduleMatchingTimesRequest& req,
                                                         wsv1::ListScheduleMatchingTimesResponse* resp) {

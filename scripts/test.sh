@@ -14,8 +14,8 @@ ctest --test-dir build --output-on-failure
 echo "== Go SDK end-to-end tests"
 (cd tests/e2e/go && KAIROS_BIN="$root/build/server/kairos" go test ./... -count=1 -timeout 20m)
 
-echo "== TypeScript SDK end-to-end tests"
-(cd tests/e2e/ts && KAIROS_BIN="$root/build/server/kairos" npm test --silent)
+echo "== TypeScript SDK end-to-end tests (with the HTTP API, and the Web UI in headless Chromium)"
+(cd tests/e2e/ts && KAIROS_BIN="$root/build/server/kairos" KAIROS_E2E_OUT="$root/build/test-output/webui" npm test --silent)
 
 echo "== Python SDK end-to-end tests"
 (cd tests/e2e/py && KAIROS_BIN="$root/build/server/kairos" .venv/bin/python -m pytest)

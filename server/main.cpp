@@ -53,10 +53,10 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
   cmd->add_option("--sqlite-pragma", f.pragmas, "SQLite pragma KEY=VALUE applied at open (repeatable)");
   cmd->add_option("--search-attribute", f.search_attributes, "Custom search attribute KEY=TYPE, e.g. CustomerId=Keyword (repeatable)");
   cmd->add_option("--dynamic-config-value", f.dynamic_config, "Dynamic config KEY=JSON (repeatable; unknown keys are accepted)");
-  cmd->add_flag("--headless", f.headless, "Do not start a Web UI (Kairos has none; accepted for compatibility)");
-  cmd->add_option("--ui-ip", f.ui_ip, "Web UI IP (accepted for compatibility; no UI yet)");
-  cmd->add_option("--ui-port", f.ui_port, "Web UI port (accepted for compatibility; no UI yet)");
-  cmd->add_option("--http-port", f.http_port, "HTTP API port (accepted for compatibility; no HTTP API yet)");
+  cmd->add_flag("--headless", f.headless, "Do not serve the Web UI");
+  cmd->add_option("--ui-ip", f.ui_ip, "IP address of the Web UI (default: --ip)");
+  cmd->add_option("--ui-port", f.ui_port, "Port of the Web UI (default: the gRPC port + 1000)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--http-port", f.http_port, "Port of Temporal's HTTP API (default: a free port)")->check(CLI::Range(0, 65535));
   cmd->add_option("--metrics-port", f.metrics_port, "Metrics port (accepted for compatibility; no metrics yet)");
   cmd->add_option("--max-message-size", f.max_message_bytes, "Largest gRPC message received or sent, in bytes")
       ->capture_default_str()
@@ -91,6 +91,10 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.sqlite_pragmas = Pairs(f.pragmas, "--sqlite-pragma");
   o.search_attributes = Pairs(f.search_attributes, "--search-attribute");
   o.dynamic_config = Pairs(f.dynamic_config, "--dynamic-config-value");
+  o.http_port = f.http_port;
+  o.headless = f.headless;
+  o.ui_ip = f.ui_ip;
+  o.ui_port = f.ui_port;
   o.max_message_bytes = f.max_message_bytes;
   o.retention_override_ms = f.retention_override_ms;
   o.retention_interval_ms = f.retention_interval_ms;

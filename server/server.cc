@@ -7,16 +7,19 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include "kairos/batcher/batch_service.h"
 #include "kairos/executor.h"
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/history/history_service.h"
 #include "kairos/history/limits.h"
 #include "kairos/history/retention.h"
+#include "kairos/http/sites.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/version.h"
+#include "kairos/visibility/search_attribute_validator.h"
 #include "kairos/visibility/search_attributes.h"
 #include "kairos/visibility/visibility_service.h"
 
@@ -73,15 +76,17 @@ int Run(const ServerOptions& options) {
 
   auto executor = std::make_unique<Executor>(options.executor_threads);
   auto matching = matching::NewMatchingService(executor.get());
+  visibility::SearchAttributeRegistry search_attributes(store.get());
+  visibility::SearchAttributeValidator search_attribute_validator(&search_attributes);
   // Temporal's limit.* dynamic config keys set the per-workflow limits.
   auto limits = history::Limits::FromDynamicConfig(options.dynamic_config);
-  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get(), &limits);
+  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get(), &search_attribute_validator,
+                                            &limits);
   frontend::NamespaceRegistry namespaces(store.get(), &limits);
   if (auto st = namespaces.Load(options.namespaces); !st.ok()) {
     spdlog::critical("cannot load namespaces: {}", st.error_message());
     return 1;
   }
-  visibility::SearchAttributeRegistry search_attributes(store.get());
   if (auto st = LoadSearchAttributes(options, namespaces, &search_attributes); !st.ok()) {
     spdlog::critical("{}", st.error_message());
     return 1;
@@ -97,8 +102,19 @@ int Run(const ServerOptions& options) {
                                      retention_options);
   retention.Start();
 
+  auto batcher = batcher::NewBatchService(store.get(), history.get(), &visibility_service);
+  batcher->Start();
+  // The services with threads of their own, stopped before the store goes.
+  auto stop_services = [&] {
+    retention.Stop();
+    batcher->Stop();
+    scheduler->Stop();
+    history->Stop();
+  };
+
   frontend::Dependencies deps{&namespaces,        history.get(),      matching.get(),    executor.get(),
-                              &visibility_service, &search_attributes, scheduler.get()};
+                              &visibility_service, &search_attributes, scheduler.get(),
+                              &search_attribute_validator, batcher.get()};
   frontend::FrontendOptions fe_options{kVersion};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);
@@ -116,16 +132,29 @@ int Run(const ServerOptions& options) {
   auto server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", address);
-    retention.Stop();
-    scheduler->Stop();
-    history->Stop();
+    stop_services();
+    return 1;
+  }
+  // Temporal's HTTP API and the Web UI call the services above in process.
+  http::SitesOptions site_options{options.ip, options.http_port, options.headless, options.ui_ip,
+                                  options.ui_port != 0 ? options.ui_port : bound_port + 1000};
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(128 * 1024 * 1024);
+  channel_args.SetMaxSendMessageSize(128 * 1024 * 1024);
+  std::unique_ptr<http::Sites> sites;
+  if (auto st = http::Sites::Start(site_options, server->InProcessChannel(channel_args), &sites); !st.ok()) {
+    spdlog::critical("{}", st.error_message());
+    server->Shutdown();
+    stop_services();
     return 1;
   }
   auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   std::string ns_list;
   for (const auto& n : namespaces.Names()) ns_list += (ns_list.empty() ? "" : ", ") + n;
-  std::printf("Kairos %s\n  Temporal API: %s\n  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
-              kVersion, address.c_str(), ns_list.c_str(),
+  std::string ui = sites->ui_url().empty() ? "off (--headless)" : sites->ui_url();
+  std::printf("Kairos %s\n  Temporal API: %s\n  HTTP API:     %s\n  Web UI:       %s\n  Namespaces:   %s\n"
+              "  Persistence:  %s\n  Ready in %.1f ms\n",
+              kVersion, address.c_str(), sites->api_address().c_str(), ui.c_str(), ns_list.c_str(),
               options.db_path.empty() ? "in memory (state is lost on exit)" : ("sqlite file " + options.db_path).c_str(),
               ready_ms);
   std::fflush(stdout);
@@ -137,9 +166,8 @@ int Run(const ServerOptions& options) {
   // Answer parked polls and history waits first: the server's shutdown
   // waits for every call in flight to finish.
   matching->Shutdown();
-  retention.Stop();
-  scheduler->Stop();
-  history->Stop();
+  stop_services();
+  sites->Stop();  // Its requests in flight are gRPC calls: they end as the polls above were answered.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(3));
   executor.reset();  // Runs what is queued, so every commit in flight ends.
   server->Wait();

@@ -17,6 +17,10 @@ struct ServerOptions {
   std::vector<std::pair<std::string, std::string>> search_attributes;
   std::vector<std::pair<std::string, std::string>> dynamic_config;
   int executor_threads = 32;
+  int http_port = 0;      // Temporal's HTTP API; 0: a free port.
+  bool headless = false;  // No Web UI.
+  std::string ui_ip;      // Empty: `ip`.
+  int ui_port = 0;        // 0: the gRPC port + 1000.
   // Largest gRPC message accepted or sent (Temporal's default: 4 MiB).
   int max_message_bytes = 4 * 1024 * 1024;
   // Retention (tests and benchmarks): every namespace's retention replaced

@@ -249,13 +249,31 @@ class Translator {
   // instead of reading every run of the namespace. Only where the
   // comparison must hold for the whole query (not under OR or NOT).
   std::string Driver(const Column& c, const Expr& e) {
-    if (!positive_ || !c.system.empty() || (e.op != "=" && e.op != "in")) return "";
-    if (c.type != enums::INDEXED_VALUE_TYPE_KEYWORD && c.type != enums::INDEXED_VALUE_TYPE_KEYWORD_LIST) return "";
-    params.emplace_back(c.field);
-    return "(v.workflow_id, v.run_id) IN (SELECT a.workflow_id, a.run_id FROM visibility_search_attributes a "
-           "WHERE a.namespace_id = ?1 AND a.name = ? AND a.text_value IN " +
-           Placeholders(c, e.values) + ")";
+    if (!positive_ || !c.system.empty()) return "";
+    if ((c.type == enums::INDEXED_VALUE_TYPE_KEYWORD || c.type == enums::INDEXED_VALUE_TYPE_KEYWORD_LIST) &&
+        (e.op == "=" || e.op == "in")) {
+      params.emplace_back(c.field);
+      return std::string(kRunsWhere) + "a.text_value IN " + Placeholders(c, e.values) + ")";
+    }
+    // Numbers and times are indexed too (partial indexes of migration 5).
+    if (IsOrdered(c.type) && (e.op == "=" || e.op == "<" || e.op == ">" || e.op == "<=" || e.op == ">=")) {
+      params.emplace_back(c.field);
+      params.push_back(Value(c, e.values[0]));
+      return std::string(kRunsWhere) + ValueColumn(c.type) + " " + e.op + " ?)";
+    }
+    return "";
   }
+
+  static bool IsOrdered(enums::IndexedValueType t) {
+    return t == enums::INDEXED_VALUE_TYPE_INT || t == enums::INDEXED_VALUE_TYPE_DOUBLE ||
+           t == enums::INDEXED_VALUE_TYPE_DATETIME;
+  }
+
+  // The runs of the namespace whose value of one attribute (the next
+  // parameter) meets a condition appended by the caller.
+  static constexpr const char* kRunsWhere =
+      "(v.workflow_id, v.run_id) IN (SELECT a.workflow_id, a.run_id FROM visibility_search_attributes a "
+      "WHERE a.namespace_id = ?1 AND a.name = ? AND ";
 
   std::string CompareChecked(const Column& c, const Expr& e) {    if (c.type == enums::INDEXED_VALUE_TYPE_KEYWORD_LIST) return ListCompare(c, e);
     if (c.type == enums::INDEXED_VALUE_TYPE_TEXT) return TextCompare(c, e);
@@ -312,10 +330,17 @@ class Translator {
                        "' of type " + TypeName(c.type)};
     auto from = Value(c, e.values[0]);
     auto to = Value(c, e.values[1]);
+    std::string driver;
+    if (positive_ && c.system.empty() && IsOrdered(c.type) && e.op == "between") {
+      params.emplace_back(c.field);
+      params.push_back(from);
+      params.push_back(to);
+      driver = std::string(kRunsWhere) + ValueColumn(c.type) + " BETWEEN ? AND ?) AND ";
+    }
     std::string col = ColumnExpr(c);
     params.push_back(from);
     params.push_back(to);
-    return col + (e.op == "between" ? " BETWEEN ? AND ?" : " NOT BETWEEN ? AND ?");
+    return driver + col + (e.op == "between" ? " BETWEEN ? AND ?" : " NOT BETWEEN ? AND ?");
   }
 
   std::string Is(const Expr& e) {

@@ -6,7 +6,8 @@
 #include <cstdlib>
 
 #include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
+
+#include "kairos/visibility/json_value.h"
 
 namespace kairos::visibility {
 namespace {
@@ -42,11 +43,7 @@ bool IsInteger(const std::string& s) {
   return true;
 }
 
-std::optional<Value> ParseJson(const std::string& data) {
-  Value v;
-  if (!google::protobuf::util::JsonStringToMessage(data, &v).ok()) return std::nullopt;
-  return v;
-}
+std::optional<Value> ParseJson(const std::string& data) { return ParseJsonValue(data); }
 
 void AddScalar(const std::string& name, const Value& v, const std::string& raw,
                std::vector<persistence::SearchAttributeValue>* out) {

@@ -25,6 +25,8 @@ grpc::Status Canceled(const std::string& message);
 grpc::Status PermissionDenied(const std::string& message);
 // RESOURCE_EXHAUSTED, cause BUSY_WORKFLOW: SDKs retry it.
 grpc::Status WorkflowBusy(const std::string& message);
+// RESOURCE_EXHAUSTED, cause CONCURRENT_LIMIT, scope NAMESPACE.
+grpc::Status ConcurrentLimit(const std::string& message);
 grpc::Status DeadlineExceeded(const std::string& message);
 // Update-with-start: the failed operation's status, the others aborted.
 grpc::Status MultiOperationFailed(const grpc::Status& cause, int failed_index, int operations = 2);

@@ -20,9 +20,13 @@ class MatchingService;
 namespace scheduler {
 class SchedulerService;
 }
+namespace batcher {
+class BatchService;
+}
 namespace visibility {
 class VisibilityService;
 class SearchAttributeRegistry;
+class SearchAttributeValidator;
 }  // namespace visibility
 }  // namespace kairos
 
@@ -42,6 +46,8 @@ struct Dependencies {
   visibility::VisibilityService* visibility;
   visibility::SearchAttributeRegistry* search_attributes;
   scheduler::SchedulerService* scheduler;
+  const visibility::SearchAttributeValidator* search_attribute_validator;
+  batcher::BatchService* batcher;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);

@@ -54,6 +54,9 @@ grpc::Status Validate(const wsv1::RespondActivityTaskCompletedByIdRequest& req);
 grpc::Status Validate(const wsv1::RespondActivityTaskFailedByIdRequest& req);
 grpc::Status Validate(const wsv1::RespondActivityTaskCanceledByIdRequest& req);
 grpc::Status Validate(const wsv1::DescribeTaskQueueRequest& req);
+grpc::Status Validate(const wsv1::StartBatchOperationRequest& req);
+grpc::Status Validate(const wsv1::DescribeBatchOperationRequest& req);
+grpc::Status Validate(const wsv1::StopBatchOperationRequest& req);
 template <class Request>
 grpc::Status Validate(const Request&) {
   return grpc::Status::OK;

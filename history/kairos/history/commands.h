@@ -21,6 +21,10 @@ struct CommandError {
   bool terminate = false;
 };
 
+// The cause as Temporal's Go enums print it: WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
+// is "BadSearchAttributes".
+std::string CauseName(enums::WorkflowTaskFailedCause cause);
+
 // Applies one protocol message (an update's acceptance, rejection or
 // response) at the position of its ProtocolMessage command.
 using ProtocolMessageFn = std::function<std::optional<CommandError>(const std::string& message_id)>;

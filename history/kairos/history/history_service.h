@@ -21,6 +21,9 @@ class Store;
 namespace matching {
 class MatchingService;
 }
+namespace visibility {
+class SearchAttributeValidator;
+}
 }  // namespace kairos
 
 namespace kairos::history {
@@ -119,8 +122,11 @@ class HistoryService {
 
 struct Limits;
 
+// `search_attributes` checks what workflow commands set (null: no checks);
 // `limits`: Temporal's per-workflow limits (its defaults when null).
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
-                                                  Executor* executor, const Limits* limits = nullptr);
+                                                  Executor* executor,
+                                                  const visibility::SearchAttributeValidator* search_attributes = nullptr,
+                                                  const Limits* limits = nullptr);
 
 }  // namespace kairos::history

@@ -55,10 +55,6 @@ grpc::Status CheckSignalLimits(const Limits& limits, const temporal::api::common
 std::optional<CommandError> CheckCommandLimits(
     const Limits& limits, const records::ExecutionState& s, const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req);
 
-// A workflow task failure cause as Temporal's messages spell it
-// (BadScheduleActivityAttributes).
-std::string CauseName(enums::WorkflowTaskFailedCause cause);
-
 // The run's history after a change: the reason to terminate it (Temporal's
 // "Workflow history count/size exceeds limit."), or empty. Logs past the
 // warning bounds.

@@ -37,6 +37,11 @@ struct Environment {
   std::function<int64_t()> next_id;                       // Row and task ids.
   std::function<bool(const std::string& namespace_id, const std::string& queue)> sticky_alive;
   std::function<std::string(const std::string& namespace_name)> namespace_id;  // Empty: no such namespace.
+  // Why search attributes a command sets are refused (Temporal's message);
+  // empty when they are fine. Unset: every attribute is accepted.
+  std::function<std::string(const std::string& namespace_id, const std::string& namespace_name,
+                            const temporal::api::common::v1::SearchAttributes&)>
+      search_attribute_error;
 };
 
 class MutableState {
@@ -47,6 +52,10 @@ class MutableState {
   const records::ExecutionState& s() const { return state_; }
   int64_t now() const { return now_; }
   const Environment& env() const { return env_; }
+  std::string SearchAttributeError(const std::string& namespace_id, const std::string& namespace_name,
+                                   const temporal::api::common::v1::SearchAttributes& sa) const {
+    return env_.search_attribute_error ? env_.search_attribute_error(namespace_id, namespace_name, sa) : "";
+  }
 
   bool IsRunning() const { return state_.status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING; }
   bool HasWorkflowTask() const { return state_.workflow_task().attempt() > 0; }
@@ -110,6 +119,12 @@ class MutableState {
 
   bool visibility_changed() const { return visibility_changed_; }
   void mark_visibility_changed() { visibility_changed_ = true; }
+  // The run's search attributes changed (their index rows are rewritten).
+  bool search_attributes_changed() const { return search_attributes_changed_; }
+  void mark_search_attributes_changed() {
+    visibility_changed_ = true;
+    search_attributes_changed_ = true;
+  }
 
  private:
   hv1::HistoryEvent MakeEvent(enums::EventType type, int64_t id) const;
@@ -124,6 +139,7 @@ class MutableState {
   std::vector<int64_t> timer_deletes_;
   int64_t completed_event_id_ = 0;
   bool visibility_changed_ = false;
+  bool search_attributes_changed_ = false;
   bool closed_now_ = false;
   std::optional<NextRun> next_run_;
 };

@@ -89,6 +89,8 @@ struct VisibilityRow {
   std::string root_workflow_id, root_run_id;
   std::string namespace_division;                   // Empty: none.
   std::vector<SearchAttributeValue> search_attributes;
+  // False: the run's attribute rows stay as they are (search_attributes unset).
+  bool search_attributes_changed = true;
 };
 
 // A bound SQL value; monostate is NULL.
@@ -123,6 +125,12 @@ struct ScheduleRow {
   std::string record;  // Serialized records::ScheduleRecord.
 };
 
+struct BatchOperationRow {
+  std::string namespace_id;
+  std::string job_id;
+  std::string record;  // Serialized records::BatchOperationRecord.
+};
+
 // One atomic state change.
 struct WriteBatch {
   std::vector<NamespaceRow> namespace_upserts;
@@ -136,6 +144,7 @@ struct WriteBatch {
   std::vector<VisibilityRow> visibility;
   std::vector<ScheduleRow> schedule_upserts;
   std::vector<std::pair<std::string, std::string>> schedule_deletes;  // (namespace id, schedule id)
+  std::vector<BatchOperationRow> batch_operation_upserts;
   std::vector<SearchAttributeDefinition> search_attribute_upserts;
   std::vector<SearchAttributeDefinition> search_attribute_deletes;  // By namespace and name.
   // Runs removed for good, after everything above: the mutable state, the
@@ -179,6 +188,8 @@ class Store {
 
   // Every schedule of every namespace (the scheduler keeps them in memory).
   virtual std::vector<ScheduleRow> LoadSchedules() = 0;
+  // Every batch operation of every namespace, running or finished.
+  virtual std::vector<BatchOperationRow> LoadBatchOperations() = 0;
   // Visibility rows of a namespace matching `filter`, in list order,
   // after `after` when given.
   virtual grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,

@@ -47,6 +47,9 @@ class SchedulerService {
                                       wsv1::DeleteScheduleResponse* resp) = 0;
   virtual grpc::Status ListSchedules(const NamespaceRef& ns, const wsv1::ListSchedulesRequest& req,
                                      wsv1::ListSchedulesResponse* resp) = 0;
+  // The number of the namespace's schedules that match the query's filter.
+  virtual grpc::Status CountSchedules(const NamespaceRef& ns, const wsv1::CountSchedulesRequest& req,
+                                      wsv1::CountSchedulesResponse* resp) = 0;
   virtual grpc::Status ListScheduleMatchingTimes(const NamespaceRef& ns, const wsv1::ListScheduleMatchingTimesRequest& req,
                                                  wsv1::ListScheduleMatchingTimesResponse* resp) = 0;
 };

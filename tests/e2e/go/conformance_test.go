@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/api/errordetails/v1"
 	historypb "go.temporal.io/api/history/v1"
 	protocolpb "go.temporal.io/api/protocol/v1"
+	"go.temporal.io/api/serviceerror"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	updatepb "go.temporal.io/api/update/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -37,7 +38,7 @@ import (
 
 func requireStatus(t *testing.T, what string, err error, code codes.Code, message string) {
 	t.Helper()
-	st, _ := status.FromError(err)
+	st := serviceerror.ToStatus(err)
 	if st.Code() != code || (message != "" && st.Message() != message) {
 		t.Errorf("%s: got %v %q, want %v %q", what, st.Code(), st.Message(), code, message)
 	}
@@ -161,8 +162,8 @@ func TestRequestValidationAsTemporal(t *testing.T) {
 	requireStatus(t, "update without input", err, codes.InvalidArgument, "Update input is not set on request.")
 	_, err = svc.UpdateWorkflowExecution(ctx, &workflowservice.UpdateWorkflowExecutionRequest{Namespace: "default",
 		WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: "validated"},
-		Request: &updatepb.Request{Meta: &updatepb.Meta{UpdateId: "u"}, Input: &updatepb.Input{Name: "n"}},
-		WaitPolicy: &updatepb.WaitPolicy{LifecycleStage: enumspb.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED}})
+		Request:           &updatepb.Request{Meta: &updatepb.Meta{UpdateId: "u"}, Input: &updatepb.Input{Name: "n"}},
+		WaitPolicy:        &updatepb.WaitPolicy{LifecycleStage: enumspb.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED}})
 	requireStatus(t, "update waiting for ADMITTED", err, codes.PermissionDenied,
 		"UpdateWorkflowExecution issued asynchronously and waiting on update admitted is not supported.")
 	_, err = svc.RespondActivityTaskCompletedById(ctx, &workflowservice.RespondActivityTaskCompletedByIdRequest{
@@ -206,7 +207,7 @@ func TestLongPollDeadlinesAsTemporal(t *testing.T) {
 	began = time.Now()
 	_, err = svc.UpdateWorkflowExecution(updateCtx, &workflowservice.UpdateWorkflowExecutionRequest{
 		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: "update-deadline"},
-		Request: &updatepb.Request{Meta: &updatepb.Meta{UpdateId: "u1"}, Input: &updatepb.Input{Name: "n"}},
+		Request:    &updatepb.Request{Meta: &updatepb.Meta{UpdateId: "u1"}, Input: &updatepb.Input{Name: "n"}},
 		WaitPolicy: &updatepb.WaitPolicy{LifecycleStage: enumspb.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED}})
 	cancel()
 	if took := time.Since(began); status.Code(err) != codes.DeadlineExceeded || took < 900*time.Millisecond {

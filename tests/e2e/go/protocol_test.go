@@ -276,8 +276,8 @@ func TestGzipAndLargePayloads(t *testing.T) {
 	}
 
 	// An RPC Kairos does not implement says which one.
-	_, err = svc.ListBatchOperations(ctx, &workflowservice.ListBatchOperationsRequest{Namespace: "default"})
-	if status.Code(err) != codes.Unimplemented || !bytes.Contains([]byte(err.Error()), []byte("ListBatchOperations")) {
-		t.Errorf("ListBatchOperations: got %v, want UNIMPLEMENTED naming the RPC", err)
+	_, err = svc.RespondNexusTaskCompleted(ctx, &workflowservice.RespondNexusTaskCompletedRequest{Namespace: "default"})
+	if status.Code(err) != codes.Unimplemented || !bytes.Contains([]byte(err.Error()), []byte("RespondNexusTaskCompleted")) {
+		t.Errorf("RespondNexusTaskCompleted: got %v, want UNIMPLEMENTED naming the RPC", err)
 	}
 }

@@ -37,9 +37,14 @@ var visibilityAttributes = map[string]enumspb.IndexedValueType{
 
 func registerVisibilityAttributes(t *testing.T, c client.Client) {
 	t.Helper()
+	addAttributes(t, c, visibilityAttributes)
+}
+
+func addAttributes(t *testing.T, c client.Client, attributes map[string]enumspb.IndexedValueType) {
+	t.Helper()
 	_, err := c.OperatorService().AddSearchAttributes(testCtx(t, 10*time.Second), &operatorservice.AddSearchAttributesRequest{
 		Namespace:        defaultNamespace,
-		SearchAttributes: visibilityAttributes,
+		SearchAttributes: attributes,
 	})
 	requireNoError(t, err, "AddSearchAttributes")
 }

@@ -212,3 +212,56 @@ def test_workflow_reset_types(server):
             assert base["workflowExtendedInfo"]["resetRunId"] == runs[1]
 
     asyncio.run(scenario())
+
+
+@workflow.defn
+class CliWaiter:
+    def __init__(self) -> None:
+        self.go = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.go)
+        return "released"
+
+    @workflow.signal
+    def release(self) -> None:
+        self.go = True
+
+
+def test_batch_commands(server):
+    """`workflow terminate|signal --query` start batch jobs; `batch describe`
+    and `batch list` follow them; the workflows end as the batch says."""
+    async def scenario():
+        client = await Client.connect(server.address)
+        queue = f"tq-{uuid.uuid4()}"
+        async with Worker(client, task_queue=queue, workflows=[CliWaiter]):
+            handles = [await client.start_workflow(CliWaiter.run, id=f"waiter-{i}", task_queue=queue)
+                       for i in range(4)]
+            out = cli(server, "workflow", "terminate", "--query", "WorkflowId IN ('waiter-0', 'waiter-1')",
+                      "--reason", "cli cleanup", "--yes").stdout
+            assert "Started batch for job ID: " in out, out
+            job = out.split("Started batch for job ID: ")[1].split()[0]
+
+            async def finished(job_id):
+                desc = cli_json(server, "batch", "describe", "--job-id", job_id)
+                return desc if desc.get("state") != "BATCH_OPERATION_STATE_RUNNING" and desc.get("state") != "Running" else None
+
+            desc = await wait_for(lambda: finished(job), 20, "the terminate batch")
+            assert int(desc["completeOperationCount"]) == 2 and int(desc["totalOperationCount"]) == 2, desc
+            for h in handles[:2]:
+                d = await h.describe()
+                assert d.status.name == "TERMINATED", (h.id, d.status)
+            listed = cli(server, "batch", "list").stdout
+            assert job in listed, listed
+
+            out = cli(server, "workflow", "signal", "--query", "WorkflowId = 'waiter-2'", "--name", "release",
+                      "--reason", "go", "--yes").stdout
+            signal_job = out.split("Started batch for job ID: ")[1].split()[0]
+            await wait_for(lambda: finished(signal_job), 20, "the signal batch")
+            assert await handles[2].result() == "released"
+            d = await handles[3].describe()
+            assert d.status.name == "RUNNING"
+            await handles[3].terminate("test over")
+
+    asyncio.run(scenario())

@@ -47,11 +47,11 @@ export interface KairosHandle {
 }
 
 /** Register before/after hooks starting and stopping a Kairos server for the enclosing suite. */
-export function useKairosServer(): KairosHandle {
+export function useKairosServer(options: { ui?: boolean } = {}): KairosHandle {
   let env: TestEnv | undefined;
 
   before(async () => {
-    const server = await KairosServer.start();
+    const server = await KairosServer.start(options);
     try {
       const connection = await Connection.connect({ address: server.address });
       const client = new Client({ connection, namespace: DEFAULT_NAMESPACE });

@@ -85,8 +85,16 @@ export class KairosServer {
     });
   }
 
-  /** Start the server and wait until it is ready (or throw with its log tail). */
-  static async start(): Promise<KairosServer> {
+  /** Base URL of Temporal's HTTP API (--http-port). */
+  httpUrl = '';
+  /** Base URL of the Web UI; empty unless started with { ui: true }. */
+  uiUrl = '';
+
+  /**
+   * Start the server and wait until it is ready (or throw with its log tail).
+   * The HTTP API always listens on a free port; the Web UI only with `ui`.
+   */
+  static async start(options: { ui?: boolean } = {}): Promise<KairosServer> {
     const binary = kairosBinary();
     if (!fs.existsSync(binary)) {
       throw new Error(
@@ -94,6 +102,8 @@ export class KairosServer {
       );
     }
     const port = await freePort();
+    const httpPort = await freePort();
+    const uiPort = options.ui ? await freePort() : 0;
     const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-e2e-ts-'));
     const logFile = path.join(tmpDir, 'server.log');
     const dbFile = path.join(tmpDir, 'kairos.db');
@@ -105,7 +115,9 @@ export class KairosServer {
       '127.0.0.1',
       '--port',
       String(port),
-      '--headless',
+      '--http-port',
+      String(httpPort),
+      ...(options.ui ? ['--ui-port', String(uiPort)] : ['--headless']),
       '--log-level',
       process.env.KAIROS_E2E_LOG_LEVEL || 'warn',
       '--db-filename',
@@ -118,6 +130,8 @@ export class KairosServer {
     });
     fs.closeSync(logFd); // the child keeps its own copy
     const server = new KairosServer(binary, port, tmpDir, logFile, dbFile, child);
+    server.httpUrl = `http://127.0.0.1:${httpPort}`;
+    if (options.ui) server.uiUrl = `http://127.0.0.1:${uiPort}`;
     const spawnError = new Promise<never>((_, reject) => {
       child.once('error', (err) => reject(new Error(`failed to spawn ${binary}: ${err.message}`)));
     });

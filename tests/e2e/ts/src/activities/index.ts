@@ -8,3 +8,4 @@ export async function composeGreeting(name: string): Promise<string> {
 
 export { flaky, failWith, blockUntilCancelled, heartbeatOnce } from './failures';
 export { cancelSubscription } from './messages';
+export { alwaysFails } from './webui';

@@ -11,3 +11,4 @@ export * from './hello';
 export * from './failures';
 export * from './messages';
 export * from './children';
+export * from './webui';

@@ -1,0 +1,44 @@
+#include "kairos/http/sites.h"
+
+#include "kairos/http/ui_site.h"
+
+namespace kairos::http {
+
+grpc::Status Sites::Start(const SitesOptions& options, std::shared_ptr<grpc::Channel> channel,
+                          std::unique_ptr<Sites>* out) {
+  auto sites = std::make_unique<Sites>(Key{});
+  sites->api_ = std::make_unique<ApiHandler>(std::move(channel));
+  sites->ip_ = options.ip;
+  sites->ui_ip_ = options.ui_ip.empty() ? options.ip : options.ui_ip;
+  const ApiHandler* api = sites->api_.get();
+  HttpServer::Options api_options{"HTTP API", options.ip, options.http_port, options.threads};
+  if (auto st = HttpServer::Start(api_options, [api](const ApiRequest& r) { return ServeApi(*api, r); },
+                                  &sites->api_server_);
+      !st.ok())
+    return st;
+  if (!options.headless) {
+    HttpServer::Options ui_options{"Web UI", sites->ui_ip_, options.ui_port, options.threads};
+    if (auto st = HttpServer::Start(ui_options, [api](const ApiRequest& r) { return ServeUi(*api, r); },
+                                    &sites->ui_server_);
+        !st.ok())
+      return st;
+  }
+  *out = std::move(sites);
+  return grpc::Status::OK;
+}
+
+Sites::~Sites() { Stop(); }
+
+void Sites::Stop() {
+  if (ui_server_) ui_server_->Stop();
+  if (api_server_) api_server_->Stop();
+}
+
+std::string Sites::api_address() const { return ip_ + ":" + std::to_string(api_server_ ? api_server_->port() : 0); }
+
+std::string Sites::ui_url() const {
+  if (!ui_server_) return "";
+  return "http://" + ui_ip_ + ":" + std::to_string(ui_server_->port());
+}
+
+}  // namespace kairos::http
