@@ -54,7 +54,9 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
   cmd->add_option("--ui-ip", f.ui_ip, "IP address of the Web UI (default: --ip)");
   cmd->add_option("--ui-port", f.ui_port, "Port of the Web UI (default: the gRPC port + 1000)")->check(CLI::Range(0, 65535));
   cmd->add_option("--http-port", f.http_port, "Port of Temporal's HTTP API (default: a free port)")->check(CLI::Range(0, 65535));
-  cmd->add_option("--metrics-port", f.metrics_port, "Metrics port (accepted for compatibility; no metrics yet)");
+  cmd->add_option("--metrics-port", f.metrics_port,
+                  "Port of Prometheus metrics (/metrics) and health checks (/healthz, /readyz); default: not served")
+      ->check(CLI::Range(0, 65535));
 }
 
 void SetUpLogging(const Flags& f) {
@@ -80,6 +82,7 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.headless = f.headless;
   o.ui_ip = f.ui_ip;
   o.ui_port = f.ui_port;
+  o.metrics_port = f.metrics_port;
   return o;
 }
 

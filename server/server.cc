@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <atomic>
 #include <csignal>
 #include <chrono>
 #include <cstdio>
@@ -14,12 +15,16 @@
 #include "kairos/history/history_service.h"
 #include "kairos/http/sites.h"
 #include "kairos/matching/matching_service.h"
+#include "kairos/metrics/process_metrics.h"
+#include "kairos/metrics/registry.h"
+#include "kairos/metrics/rpc_metrics.h"
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/version.h"
 #include "kairos/visibility/search_attribute_validator.h"
 #include "kairos/visibility/search_attributes.h"
 #include "kairos/visibility/visibility_service.h"
+#include "ops_site.h"
 
 namespace kairos::server {
 namespace {
@@ -63,7 +68,13 @@ int Run(const ServerOptions& options) {
   for (const auto& [key, value] : options.dynamic_config)
     spdlog::debug("dynamic config {}={} accepted (no setting of Kairos uses it)", key, value);
 
+  // Metrics are always kept (atomics, cheap); --metrics-port serves them.
+  metrics::Registry registry;
+  metrics::ProcessMetrics process_metrics(&registry);
+  std::atomic<bool> ready{false};
+
   persistence::SqliteOptions store_options;
+  store_options.metrics = &registry;
   store_options.path = options.db_path;
   store_options.pragmas = options.sqlite_pragmas;
   std::unique_ptr<persistence::Store> store;
@@ -73,10 +84,11 @@ int Run(const ServerOptions& options) {
   }
 
   auto executor = std::make_unique<Executor>(options.executor_threads);
-  auto matching = matching::NewMatchingService(executor.get());
+  auto matching = matching::NewMatchingService(executor.get(), &registry);
   visibility::SearchAttributeRegistry search_attributes(store.get());
   visibility::SearchAttributeValidator search_attribute_validator(&search_attributes);
-  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get(), &search_attribute_validator);
+  auto history =
+      history::NewHistoryService(store.get(), matching.get(), executor.get(), &search_attribute_validator, &registry);
   frontend::NamespaceRegistry namespaces(store.get());
   if (auto st = namespaces.Load(options.namespaces); !st.ok()) {
     spdlog::critical("cannot load namespaces: {}", st.error_message());
@@ -117,6 +129,9 @@ int Run(const ServerOptions& options) {
   builder.RegisterService(workflow_service.get());
   builder.RegisterService(operator_service.get());
   builder.RegisterService(health_service.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<metrics::RpcMetricsFactory>(&registry));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   auto server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", address);
@@ -136,13 +151,26 @@ int Run(const ServerOptions& options) {
     stop_services();
     return 1;
   }
+  std::unique_ptr<OpsSite> ops;
+  if (options.metrics_port != 0) {
+    if (auto st = OpsSite::Start(options.ip, options.metrics_port, &registry, &ready, &ops); !st.ok()) {
+      spdlog::critical("{}", st.error_message());
+      sites->Stop();
+      server->Shutdown();
+      stop_services();
+      return 1;
+    }
+  }
+  ready = true;
   auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   std::string ns_list;
   for (const auto& n : namespaces.Names()) ns_list += (ns_list.empty() ? "" : ", ") + n;
   std::string ui = sites->ui_url().empty() ? "off (--headless)" : sites->ui_url();
-  std::printf("Kairos %s\n  Temporal API: %s\n  HTTP API:     %s\n  Web UI:       %s\n  Namespaces:   %s\n"
-              "  Persistence:  %s\n  Ready in %.1f ms\n",
-              kVersion, address.c_str(), sites->api_address().c_str(), ui.c_str(), ns_list.c_str(),
+  std::string metrics_url =
+      ops ? "http://" + options.ip + ":" + std::to_string(ops->port()) + "/metrics" : "off (--metrics-port)";
+  std::printf("Kairos %s\n  Temporal API: %s\n  HTTP API:     %s\n  Web UI:       %s\n  Metrics:      %s\n"
+              "  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
+              kVersion, address.c_str(), sites->api_address().c_str(), ui.c_str(), metrics_url.c_str(), ns_list.c_str(),
               options.db_path.empty() ? "in memory (state is lost on exit)" : ("sqlite file " + options.db_path).c_str(),
               ready_ms);
   std::fflush(stdout);
@@ -151,6 +179,7 @@ int Run(const ServerOptions& options) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("shutting down signal={}", sig);
+  ready = false;
   // Answer parked polls and history waits first: the server's shutdown
   // waits for every call in flight to finish.
   matching->Shutdown();
@@ -160,6 +189,7 @@ int Run(const ServerOptions& options) {
   executor.reset();  // Runs what is queued, so every commit in flight ends.
   server->Wait();
   store.reset();
+  if (ops) ops->Stop();  // Last: probes see /readyz fail while the rest stops.
   spdlog::info("stopped");
   return 0;
 }

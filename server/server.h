@@ -21,6 +21,7 @@ struct ServerOptions {
   bool headless = false;  // No Web UI.
   std::string ui_ip;      // Empty: `ip`.
   int ui_port = 0;        // 0: the gRPC port + 1000.
+  int metrics_port = 0;   // /metrics, /healthz, /readyz; 0: not served.
 };
 
 // Returns the process exit code.
