@@ -39,7 +39,7 @@ void Histogram::Observe(uint64_t v) {
 
 Histogram::Config LatencyBuckets() {
   Histogram::Config c;
-  c.unit = 1e-9;
+  c.divisor = 1e9;
   for (uint64_t decade = 1'000'000; decade <= 1'000'000'000'000ULL; decade *= 10) {
     for (uint64_t m : {1, 2, 5}) {
       if (decade * m > 1'000'000'000'000ULL) break;
@@ -119,7 +119,7 @@ void AppendSeries(std::string& out, std::string_view name, const std::vector<std
     std::string le = "le=\"";
     if (i < c.bounds.size()) {
       std::string v;
-      AppendNumber(v, static_cast<double>(c.bounds[i]) * c.unit);
+      AppendNumber(v, static_cast<double>(c.bounds[i]) / c.divisor);
       le += v;
     } else {
       le += "+Inf";
@@ -132,7 +132,7 @@ void AppendSeries(std::string& out, std::string_view name, const std::vector<std
   }
   AppendSeriesName(out, std::string(name) + "_sum", keys, values);
   out += ' ';
-  AppendNumber(out, static_cast<double>(m.sum()) * c.unit);
+  AppendNumber(out, static_cast<double>(m.sum()) / c.divisor);
   out += '\n';
   AppendSeriesName(out, std::string(name) + "_count", keys, values);
   out += ' ';

@@ -52,12 +52,12 @@ class Gauge {
 };
 
 // Observations are integers in a base unit (nanoseconds, bytes, counts);
-// `unit` scales them for rendering (1e-9 renders nanoseconds as seconds).
+// `divisor` scales them for rendering (1e9 renders nanoseconds as seconds).
 class Histogram {
  public:
   struct Config {
     std::vector<uint64_t> bounds;  // Upper bounds in the base unit, increasing.
-    double unit = 1;
+    double divisor = 1;  // Renders value / divisor: 1e9 turns nanoseconds into seconds.
   };
   explicit Histogram(const Config& config);
   void Observe(uint64_t v);

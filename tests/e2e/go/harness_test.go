@@ -7,6 +7,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -70,6 +71,10 @@ type serverOptions struct {
 	Namespaces []string
 	// LogLevel defaults to "warn".
 	LogLevel string
+	// ExtraArgs are appended to the command line (e.g. --metrics-port, TLS flags).
+	ExtraArgs []string
+	// ProbeTLS is the client TLS configuration of the readiness probe (nil: plain).
+	ProbeTLS *tls.Config
 }
 
 // server is one Kairos server under test. It survives Kill9/Restart cycles:
@@ -148,7 +153,7 @@ func (s *server) args() []string {
 	for _, ns := range s.opts.Namespaces {
 		args = append(args, "--namespace", ns)
 	}
-	return args
+	return append(args, s.opts.ExtraArgs...)
 }
 
 func (s *server) launch(t testing.TB) {
@@ -196,7 +201,7 @@ func (s *server) waitReady(t testing.TB) {
 		if exited, err := s.exitStatus(); exited {
 			t.Fatalf("kairos server exited before becoming ready (%v); log tail:\n%s", err, logTail(s.logPath, logTailLines))
 		}
-		if lastErr = probe(s.addr); lastErr == nil {
+		if lastErr = probe(s.addr, s.opts.ProbeTLS); lastErr == nil {
 			return
 		}
 		time.Sleep(backoff)
@@ -209,7 +214,7 @@ func (s *server) waitReady(t testing.TB) {
 }
 
 // probe makes one bounded attempt to dial the server and health check it.
-func probe(addr string) error {
+func probe(addr string, tlsConfig *tls.Config) error {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
@@ -220,7 +225,7 @@ func probe(addr string) error {
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:          addr,
 		Logger:            discardLogger{},
-		ConnectionOptions: client.ConnectionOptions{GetSystemInfoTimeout: 2 * time.Second},
+		ConnectionOptions: client.ConnectionOptions{GetSystemInfoTimeout: 2 * time.Second, TLS: tlsConfig},
 	})
 	if err != nil {
 		return fmt.Errorf("dial: %w", err)
