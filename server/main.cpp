@@ -1,10 +1,12 @@
 // kairos: a Temporal-compatible durable execution server in one binary.
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "kairos/persistence/backup.h"
 #include "kairos/version.h"
 #include "server.h"
 
@@ -37,6 +39,7 @@ struct Flags {
   int ui_port = 0;
   int http_port = 0;
   int metrics_port = 0;
+  kairos::server::TlsOptions tls;
 };
 
 void AddCommonFlags(CLI::App* cmd, Flags& f) {
@@ -57,6 +60,16 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
   cmd->add_option("--metrics-port", f.metrics_port,
                   "Port of Prometheus metrics (/metrics) and health checks (/healthz, /readyz); default: not served")
       ->check(CLI::Range(0, 65535));
+  cmd->add_option("--tls-cert", f.tls.cert_file, "PEM certificate chain of the gRPC port (turns TLS on)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", f.tls.key_file, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  cmd->add_option("--tls-client-ca", f.tls.client_ca_file,
+                  "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-reload-seconds", f.tls.reload_seconds,
+                  "How often the TLS files are checked for changes and reloaded")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
 }
 
 void SetUpLogging(const Flags& f) {
@@ -83,6 +96,7 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.ui_ip = f.ui_ip;
   o.ui_port = f.ui_port;
   o.metrics_port = f.metrics_port;
+  o.tls = f.tls;
   return o;
 }
 
@@ -107,7 +121,29 @@ int main(int argc, char** argv) {
   AddCommonFlags(start, prod);
   start->add_option("--data-dir", prod.data_dir, "Directory that holds kairos.db")->capture_default_str();
 
+  std::string backup_to, backup_data_dir = "./kairos-data", backup_db;
+  auto* backup = app.add_subcommand(
+      "backup", "Copy the database of a server, running or not, consistently (SQLite's online backup API)");
+  backup->add_option("--to", backup_to, "File to write the copy to (replaced if it exists)")->required();
+  auto* backup_dir_opt = backup->add_option("--data-dir", backup_data_dir, "Data directory of the server (kairos start)")
+                             ->capture_default_str();
+  backup->add_option("-f,--db-filename", backup_db, "Database file of the server (server start-dev --db-filename)")
+      ->excludes(backup_dir_opt);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (backup->parsed()) {
+    std::string from = backup_db.empty() ? (std::filesystem::path(backup_data_dir) / "kairos.db").string() : backup_db;
+    kairos::persistence::BackupResult result;
+    auto started = std::chrono::steady_clock::now();
+    if (auto st = kairos::persistence::BackupDatabase(from, backup_to, &result); !st.ok()) {
+      std::cerr << "backup of " << from << " failed: " << st.error_message() << "\n";
+      return 1;
+    }
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    std::cout << "backed up " << from << " to " << backup_to << ": " << result.bytes << " bytes in " << ms << " ms\n";
+    return 0;
+  }
 
   try {
     if (start_dev->parsed()) {

@@ -121,9 +121,15 @@ int Run(const ServerOptions& options) {
   auto health_service = frontend::NewHealthService();
 
   std::string address = options.ip + ":" + std::to_string(options.port);
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (auto st = MakeServerCredentials(options.tls, &credentials); !st.ok()) {
+    spdlog::critical("{}", st.error_message());
+    stop_services();
+    return 1;
+  }
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(address, credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(128 * 1024 * 1024);
   builder.SetMaxSendMessageSize(128 * 1024 * 1024);
   builder.RegisterService(workflow_service.get());
@@ -168,9 +174,12 @@ int Run(const ServerOptions& options) {
   std::string ui = sites->ui_url().empty() ? "off (--headless)" : sites->ui_url();
   std::string metrics_url =
       ops ? "http://" + options.ip + ":" + std::to_string(ops->port()) + "/metrics" : "off (--metrics-port)";
-  std::printf("Kairos %s\n  Temporal API: %s\n  HTTP API:     %s\n  Web UI:       %s\n  Metrics:      %s\n"
+  std::string tls = !options.tls.enabled()            ? "off"
+                    : options.tls.client_ca_file.empty() ? "on (server certificate)"
+                                                         : "on, mutual (client certificates required)";
+  std::printf("Kairos %s\n  Temporal API: %s (TLS %s)\n  HTTP API:     %s\n  Web UI:       %s\n  Metrics:      %s\n"
               "  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
-              kVersion, address.c_str(), sites->api_address().c_str(), ui.c_str(), metrics_url.c_str(), ns_list.c_str(),
+              kVersion, address.c_str(), tls.c_str(), sites->api_address().c_str(), ui.c_str(), metrics_url.c_str(), ns_list.c_str(),
               options.db_path.empty() ? "in memory (state is lost on exit)" : ("sqlite file " + options.db_path).c_str(),
               ready_ms);
   std::fflush(stdout);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+
+#include "tls_credentials.h"
 #include <utility>
 #include <vector>
 
@@ -22,6 +24,7 @@ struct ServerOptions {
   std::string ui_ip;      // Empty: `ip`.
   int ui_port = 0;        // 0: the gRPC port + 1000.
   int metrics_port = 0;   // /metrics, /healthz, /readyz; 0: not served.
+  TlsOptions tls;         // Of the gRPC port.
 };
 
 // Returns the process exit code.

@@ -107,3 +107,29 @@ TEST_CASE("error_type is Temporal's serviceerror name", "[metrics]") {
   CHECK(metrics::IsServerError(grpc::StatusCode::UNAVAILABLE));
   CHECK_FALSE(metrics::IsServerError(grpc::StatusCode::NOT_FOUND));
 }
+
+// The work the per-RPC interceptor does for one call, timed (run by hand:
+// kairos_unit_tests "[.bench]"); the figure is in docs/operating.md.
+TEST_CASE("per-RPC metrics cost", "[.bench]") {
+  metrics::Registry r;
+  std::vector<std::string> labels = {"namespace", "operation", "service_name"};
+  auto* requests = r.AddCounter("service_requests", "r", labels);
+  auto* pending = r.AddGauge("service_pending_requests", "p", labels);
+  auto* latency = r.AddHistogram("service_latency", "l", labels, metrics::LatencyBuckets());
+  constexpr int kCalls = 1'000'000;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCalls; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::string ns = "default";  // The interceptor copies the namespace out of the request.
+    requests->Get({ns, "RespondWorkflowTaskCompleted", "frontend"})->Inc();
+    auto* g = pending->Get({ns, "RespondWorkflowTaskCompleted", "frontend"});
+    g->Add(1);
+    g->Add(-1);
+    latency->Get({ns, "RespondWorkflowTaskCompleted", "frontend"})
+        ->ObserveDuration(std::chrono::steady_clock::now() - t0);
+  }
+  double ns_per_call =
+      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / kCalls;
+  WARN("per-RPC metrics work: " << ns_per_call << " ns per call");
+  CHECK(ns_per_call < 5000);
+}

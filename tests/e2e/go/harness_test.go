@@ -73,6 +73,8 @@ type serverOptions struct {
 	LogLevel string
 	// ExtraArgs are appended to the command line (e.g. --metrics-port, TLS flags).
 	ExtraArgs []string
+	// DBFile is the database to run on (default: a fresh file in a temp dir).
+	DBFile string
 	// ProbeTLS is the client TLS configuration of the readiness probe (nil: plain).
 	ProbeTLS *tls.Config
 }
@@ -111,6 +113,9 @@ func startServer(t testing.TB, opts serverOptions) *server {
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 	if !opts.InMemory {
 		s.dbFile = filepath.Join(dir, "kairos.db")
+		if opts.DBFile != "" {
+			s.dbFile = opts.DBFile
+		}
 	}
 	// Registered first so that it runs last (after the graceful stop below),
 	// which lets shutdown problems show up in the dumped log.
