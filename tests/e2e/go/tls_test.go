@@ -83,6 +83,29 @@ func dialTLS(addr string, cfg *tls.Config) (client.Client, error) {
 	})
 }
 
+// startTLSServer serves p's server.pem/server.key (plus `extra` flags) and
+// returns a client connected with `cfg`, closed at cleanup.
+func startTLSServer(t *testing.T, p *pki, cfg *tls.Config, extra ...string) (*server, client.Client) {
+	t.Helper()
+	args := append([]string{"--tls-cert", p.path("server.pem"), "--tls-key", p.path("server.key")}, extra...)
+	srv := startServer(t, serverOptions{InMemory: true, ExtraArgs: args, ProbeTLS: cfg})
+	c, err := dialTLS(srv.Addr(), cfg)
+	if err != nil {
+		t.Fatalf("TLS client: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return srv, c
+}
+
+// mustRefuse fails the test if a client with `cfg` gets served.
+func mustRefuse(t *testing.T, addr string, cfg *tls.Config, what string) {
+	t.Helper()
+	if c, err := dialTLS(addr, cfg); err == nil {
+		c.Close()
+		t.Fatal(what)
+	}
+}
+
 // runGreeting runs one workflow end to end through `c`.
 func runGreeting(t *testing.T, c client.Client) {
 	t.Helper()
@@ -107,27 +130,12 @@ func TestTLSServerCertificate(t *testing.T) {
 	p := newPKI(t)
 	p.ca("ca")
 	p.leaf("server", "ca")
-	srv := startServer(t, serverOptions{
-		InMemory:  true,
-		ExtraArgs: []string{"--tls-cert", p.path("server.pem"), "--tls-key", p.path("server.key")},
-		ProbeTLS:  p.clientTLS("ca", ""),
-	})
-	c, err := dialTLS(srv.Addr(), p.clientTLS("ca", ""))
-	if err != nil {
-		t.Fatalf("TLS client: %v", err)
-	}
-	defer c.Close()
+	srv, c := startTLSServer(t, p, p.clientTLS("ca", ""))
 	runGreeting(t, c)
 
-	if c, err := dialTLS(srv.Addr(), nil); err == nil {
-		c.Close()
-		t.Fatal("a plaintext client was served by a TLS port")
-	}
+	mustRefuse(t, srv.Addr(), nil, "a plaintext client was served by a TLS port")
 	p.ca("other")
-	if c, err := dialTLS(srv.Addr(), p.clientTLS("other", "")); err == nil {
-		c.Close()
-		t.Fatal("a client that does not trust the server's CA connected")
-	}
+	mustRefuse(t, srv.Addr(), p.clientTLS("other", ""), "a client that does not trust the server's CA connected")
 }
 
 func TestMutualTLS(t *testing.T) {
@@ -138,39 +146,18 @@ func TestMutualTLS(t *testing.T) {
 	p.leaf("worker", "clients")
 	p.ca("rogue")
 	p.leaf("intruder", "rogue")
-	srv := startServer(t, serverOptions{
-		InMemory: true,
-		ExtraArgs: []string{"--tls-cert", p.path("server.pem"), "--tls-key", p.path("server.key"),
-			"--tls-client-ca", p.path("clients.pem")},
-		ProbeTLS: p.clientTLS("ca", "worker"),
-	})
-	c, err := dialTLS(srv.Addr(), p.clientTLS("ca", "worker"))
-	if err != nil {
-		t.Fatalf("client with a certificate of the client CA: %v", err)
-	}
-	defer c.Close()
+	srv, c := startTLSServer(t, p, p.clientTLS("ca", "worker"), "--tls-client-ca", p.path("clients.pem"))
 	runGreeting(t, c)
 
-	if c, err := dialTLS(srv.Addr(), p.clientTLS("ca", "")); err == nil {
-		c.Close()
-		t.Fatal("a client without a certificate was served")
-	}
-	if c, err := dialTLS(srv.Addr(), p.clientTLS("ca", "intruder")); err == nil {
-		c.Close()
-		t.Fatal("a client with a certificate of another CA was served")
-	}
+	mustRefuse(t, srv.Addr(), p.clientTLS("ca", ""), "a client without a certificate was served")
+	mustRefuse(t, srv.Addr(), p.clientTLS("ca", "intruder"), "a client with a certificate of another CA was served")
 }
 
 func TestTLSReloadsRenewedCertificate(t *testing.T) {
 	p := newPKI(t)
 	p.ca("old")
 	p.leaf("server", "old")
-	srv := startServer(t, serverOptions{
-		InMemory: true,
-		ExtraArgs: []string{"--tls-cert", p.path("server.pem"), "--tls-key", p.path("server.key"),
-			"--tls-reload-seconds", "1"},
-		ProbeTLS: p.clientTLS("old", ""),
-	})
+	srv, _ := startTLSServer(t, p, p.clientTLS("old", ""), "--tls-reload-seconds", "1")
 	// Renew: a certificate of another CA replaces the files in place.
 	p.ca("new")
 	p.leaf("renewed", "new")
@@ -202,8 +189,5 @@ func TestTLSReloadsRenewedCertificate(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if c, err := dialTLS(srv.Addr(), p.clientTLS("old", "")); err == nil {
-		c.Close()
-		t.Fatal("the replaced certificate is still served")
-	}
+	mustRefuse(t, srv.Addr(), p.clientTLS("old", ""), "the replaced certificate is still served")
 }
