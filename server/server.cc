@@ -147,6 +147,8 @@ int Run(const ServerOptions& options) {
   // Temporal's HTTP API and the Web UI call the services above in process.
   http::SitesOptions site_options{options.ip, options.http_port, options.headless, options.ui_ip,
                                   options.ui_port != 0 ? options.ui_port : bound_port + 1000};
+  // The HTTP API and the UI get the gRPC port's TLS settings (mutual TLS too).
+  site_options.tls = {options.tls.cert_file, options.tls.key_file, options.tls.client_ca_file};
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(128 * 1024 * 1024);
   channel_args.SetMaxSendMessageSize(128 * 1024 * 1024);
@@ -175,8 +177,8 @@ int Run(const ServerOptions& options) {
   std::string metrics_url =
       ops ? "http://" + options.ip + ":" + std::to_string(ops->port()) + "/metrics" : "off (--metrics-port)";
   std::string tls = !options.tls.enabled()            ? "off"
-                    : options.tls.client_ca_file.empty() ? "on (server certificate)"
-                                                         : "on, mutual (client certificates required)";
+                    : options.tls.client_ca_file.empty() ? "on"
+                                                         : "on, client certificates required";
   std::printf("Kairos %s\n  Temporal API: %s (TLS %s)\n  HTTP API:     %s\n  Web UI:       %s\n  Metrics:      %s\n"
               "  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
               kVersion, address.c_str(), tls.c_str(), sites->api_address().c_str(), ui.c_str(), metrics_url.c_str(), ns_list.c_str(),

@@ -8,9 +8,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,17 +87,49 @@ func dialTLS(addr string, cfg *tls.Config) (client.Client, error) {
 }
 
 // startTLSServer serves p's server.pem/server.key (plus `extra` flags) and
-// returns a client connected with `cfg`, closed at cleanup.
-func startTLSServer(t *testing.T, p *pki, cfg *tls.Config, extra ...string) (*server, client.Client) {
+// returns a client connected with `cfg`, closed at cleanup, and the HTTP API's
+// base URL (https).
+func startTLSServer(t *testing.T, p *pki, cfg *tls.Config, extra ...string) (*server, client.Client, string) {
 	t.Helper()
-	args := append([]string{"--tls-cert", p.path("server.pem"), "--tls-key", p.path("server.key")}, extra...)
+	httpPort := strconv.Itoa(freePort(t))
+	args := append([]string{"--tls-cert", p.path("server.pem"), "--tls-key", p.path("server.key"),
+		"--http-port", httpPort}, extra...)
 	srv := startServer(t, serverOptions{InMemory: true, ExtraArgs: args, ProbeTLS: cfg})
 	c, err := dialTLS(srv.Addr(), cfg)
 	if err != nil {
 		t.Fatalf("TLS client: %v", err)
 	}
 	t.Cleanup(c.Close)
-	return srv, c
+	return srv, c, "https://127.0.0.1:" + httpPort
+}
+
+// httpsGet fetches `url` with `cfg` (nil: plain HTTP on the same port).
+func httpsGet(url string, cfg *tls.Config) (int, error) {
+	tr := &http.Transport{TLSClientConfig: cfg}
+	defer tr.CloseIdleConnections()
+	if cfg == nil {
+		url = "http" + strings.TrimPrefix(url, "https")
+	}
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// checkHTTPS: the HTTP API answers `good` over TLS and refuses each of `bad`.
+func checkHTTPS(t *testing.T, base string, good *tls.Config, bad ...*tls.Config) {
+	t.Helper()
+	url := base + "/api/v1/namespaces/default"
+	if code, err := httpsGet(url, good); err != nil || code != 200 {
+		t.Fatalf("HTTP API over TLS: %d, %v", code, err)
+	}
+	for i, cfg := range bad {
+		if code, err := httpsGet(url, cfg); err == nil && code == 200 {
+			t.Fatalf("HTTP API served refused client %d", i)
+		}
+	}
 }
 
 // mustRefuse fails the test if a client with `cfg` gets served.
@@ -130,8 +165,9 @@ func TestTLSServerCertificate(t *testing.T) {
 	p := newPKI(t)
 	p.ca("ca")
 	p.leaf("server", "ca")
-	srv, c := startTLSServer(t, p, p.clientTLS("ca", ""))
+	srv, c, base := startTLSServer(t, p, p.clientTLS("ca", ""))
 	runGreeting(t, c)
+	checkHTTPS(t, base, p.clientTLS("ca", ""), nil)
 
 	mustRefuse(t, srv.Addr(), nil, "a plaintext client was served by a TLS port")
 	p.ca("other")
@@ -146,8 +182,9 @@ func TestMutualTLS(t *testing.T) {
 	p.leaf("worker", "clients")
 	p.ca("rogue")
 	p.leaf("intruder", "rogue")
-	srv, c := startTLSServer(t, p, p.clientTLS("ca", "worker"), "--tls-client-ca", p.path("clients.pem"))
+	srv, c, base := startTLSServer(t, p, p.clientTLS("ca", "worker"), "--tls-client-ca", p.path("clients.pem"))
 	runGreeting(t, c)
+	checkHTTPS(t, base, p.clientTLS("ca", "worker"), nil, p.clientTLS("ca", ""), p.clientTLS("ca", "intruder"))
 
 	mustRefuse(t, srv.Addr(), p.clientTLS("ca", ""), "a client without a certificate was served")
 	mustRefuse(t, srv.Addr(), p.clientTLS("ca", "intruder"), "a client with a certificate of another CA was served")
@@ -157,7 +194,7 @@ func TestTLSReloadsRenewedCertificate(t *testing.T) {
 	p := newPKI(t)
 	p.ca("old")
 	p.leaf("server", "old")
-	srv, _ := startTLSServer(t, p, p.clientTLS("old", ""), "--tls-reload-seconds", "1")
+	srv, _, _ := startTLSServer(t, p, p.clientTLS("old", ""), "--tls-reload-seconds", "1")
 	// Renew: a certificate of another CA replaces the files in place.
 	p.ca("new")
 	p.leaf("renewed", "new")
