@@ -40,6 +40,7 @@ struct Flags {
   int http_port = 0;
   int metrics_port = 0;
   kairos::server::TlsOptions tls;
+  bool allow_insecure = false;
 };
 
 void AddCommonFlags(CLI::App* cmd, Flags& f) {
@@ -66,6 +67,8 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
   cmd->add_option("--tls-client-ca", f.tls.client_ca_file,
                   "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
       ->check(CLI::ExistingFile);
+  cmd->add_flag("--allow-insecure", f.allow_insecure,
+                "Serve plaintext on a non-loopback --ip/--ui-ip (refused otherwise: anyone reaching it can do anything)");
   cmd->add_option("--tls-reload-seconds", f.tls.reload_seconds,
                   "How often the TLS files are checked for changes and reloaded")
       ->capture_default_str()
@@ -97,6 +100,7 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.ui_port = f.ui_port;
   o.metrics_port = f.metrics_port;
   o.tls = f.tls;
+  o.allow_insecure = f.allow_insecure;
   return o;
 }
 

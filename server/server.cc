@@ -53,6 +53,10 @@ grpc::Status LoadSearchAttributes(const ServerOptions& options, frontend::Namesp
   return grpc::Status::OK;
 }
 
+bool IsLoopback(const std::string& ip) {
+  return ip.starts_with("127.") || ip == "::1" || ip == "[::1]" || ip == "localhost";
+}
+
 }  // namespace
 
 int Run(const ServerOptions& options) {
@@ -64,6 +68,17 @@ int Run(const ServerOptions& options) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Safe by default: without TLS anyone who reaches the port can do
+  // anything, so plaintext is served beyond this machine only when asked.
+  std::string ui_ip = options.ui_ip.empty() ? options.ip : options.ui_ip;
+  bool exposed = !IsLoopback(options.ip) || (!options.headless && !IsLoopback(ui_ip));
+  if (exposed && !options.tls.enabled() && !options.allow_insecure) {
+    spdlog::critical("refusing to serve plaintext on {} (not a loopback address): give --tls-cert and --tls-key, "
+                     "or --allow-insecure to accept that anyone who reaches the port can do anything",
+                     IsLoopback(options.ip) ? ui_ip : options.ip);
+    return 1;
+  }
 
   for (const auto& [key, value] : options.dynamic_config)
     spdlog::debug("dynamic config {}={} accepted (no setting of Kairos uses it)", key, value);
@@ -184,6 +199,8 @@ int Run(const ServerOptions& options) {
               kVersion, address.c_str(), tls.c_str(), sites->api_address().c_str(), ui.c_str(), metrics_url.c_str(), ns_list.c_str(),
               options.db_path.empty() ? "in memory (state is lost on exit)" : ("sqlite file " + options.db_path).c_str(),
               ready_ms);
+  if (exposed && !options.tls.enabled())
+    std::printf("  WARNING: plaintext on a non-loopback address, no TLS and no authorization (--allow-insecure)\n");
   std::fflush(stdout);
   spdlog::info("serving address={} ready_ms={:.1f}", address, ready_ms);
 

@@ -25,6 +25,7 @@ struct ServerOptions {
   int ui_port = 0;        // 0: the gRPC port + 1000.
   int metrics_port = 0;   // /metrics, /healthz, /readyz; 0: not served.
   TlsOptions tls;         // Of the gRPC port.
+  bool allow_insecure = false;  // Serve plaintext on a non-loopback address.
 };
 
 // Returns the process exit code.
