@@ -1,4 +1,5 @@
 // kairos: a Temporal-compatible durable execution server in one binary.
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -75,6 +76,17 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
       ->check(CLI::Range(1, 86400));
 }
 
+// Every long flag of `cmd` can also be set by KAIROS_<FLAG> (upper case, '-'
+// as '_'), e.g. KAIROS_METRICS_PORT; a flag on the command line wins.
+void AddEnvironmentNames(CLI::App* cmd) {
+  for (CLI::Option* o : cmd->get_options()) {
+    if (o->get_lnames().empty() || o->get_lnames().front() == "help") continue;
+    std::string env = "KAIROS_";
+    for (char c : o->get_lnames().front()) env += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    o->envname(env);
+  }
+}
+
 void SetUpLogging(const Flags& f) {
   spdlog::set_level(spdlog::level::from_str(f.log_level == "warn" ? "warning" : f.log_level));
   if (f.log_format == "json") {
@@ -111,6 +123,9 @@ int main(int argc, char** argv) {
                "Temporal. One binary, SQLite inside."};
   app.set_version_flag("-v,--version", std::string("kairos ") + kairos::kVersion);
   app.require_subcommand(1);
+  // TOML or INI, one section per command: [start], [server.start-dev].
+  // Precedence (CLI11): the command line, then this file, then KAIROS_* variables.
+  app.set_config("--config", "", "Config file (TOML/INI; a [start] or [server.start-dev] section sets that command's flags)");
 
   Flags dev;
   auto* server_cmd = app.add_subcommand("server", "Temporal CLI-compatible server commands");
@@ -119,11 +134,13 @@ int main(int argc, char** argv) {
       "start-dev", "Start a development server, as 'temporal server start-dev' does (in memory unless --db-filename)");
   AddCommonFlags(start_dev, dev);
   start_dev->add_option("-f,--db-filename", dev.db_filename, "SQLite file to persist to (default: in memory)");
+  AddEnvironmentNames(start_dev);
 
   Flags prod;
   auto* start = app.add_subcommand("start", "Start a durable server with its SQLite file in --data-dir");
   AddCommonFlags(start, prod);
   start->add_option("--data-dir", prod.data_dir, "Directory that holds kairos.db")->capture_default_str();
+  AddEnvironmentNames(start);
 
   std::string backup_to, backup_data_dir = "./kairos-data", backup_db;
   auto* backup = app.add_subcommand(
