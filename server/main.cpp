@@ -178,7 +178,13 @@ int main(int argc, char** argv) {
       std::cerr << "cannot create data directory " << prod.data_dir << ": " << ec.message() << "\n";
       return 1;
     }
-    return kairos::server::Run(ToOptions(prod, (std::filesystem::path(prod.data_dir) / "kairos.db").string()));
+    auto options = ToOptions(prod, (std::filesystem::path(prod.data_dir) / "kairos.db").string());
+    // The mode trusted with money: an acknowledged commit is fsynced, so it
+    // survives power loss and an OS crash, not only a killed process (cost:
+    // docs/performance.md). --sqlite-pragma synchronous=NORMAL, applied
+    // after this, takes it back.
+    options.sqlite_pragmas.insert(options.sqlite_pragmas.begin(), {"synchronous", "FULL"});
+    return kairos::server::Run(options);
   } catch (const CLI::Error& e) {
     return app.exit(e);
   }

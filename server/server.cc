@@ -191,13 +191,20 @@ int Run(const ServerOptions& options) {
   std::string ui = sites->ui_url().empty() ? "off (--headless)" : sites->ui_url();
   std::string metrics_url =
       ops ? "http://" + options.ip + ":" + std::to_string(ops->port()) + "/metrics" : "off (--metrics-port)";
+  // The last synchronous pragma wins, as SQLite applies them in order.
+  std::string synchronous = "NORMAL";
+  for (const auto& [key, value] : options.sqlite_pragmas)
+    if (key == "synchronous") synchronous = value;
+  std::string persistence = options.db_path.empty()
+                                ? "in memory (state is lost on exit)"
+                                : "sqlite file " + options.db_path + " (synchronous=" + synchronous + ")";
   std::string tls = !options.tls.enabled()            ? "off"
                     : options.tls.client_ca_file.empty() ? "on"
                                                          : "on, client certificates required";
   std::printf("Kairos %s\n  Temporal API: %s (TLS %s)\n  HTTP API:     %s\n  Web UI:       %s\n  Metrics:      %s\n"
               "  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
               kVersion, address.c_str(), tls.c_str(), sites->api_address().c_str(), ui.c_str(), metrics_url.c_str(), ns_list.c_str(),
-              options.db_path.empty() ? "in memory (state is lost on exit)" : ("sqlite file " + options.db_path).c_str(),
+              persistence.c_str(),
               ready_ms);
   if (exposed && !options.tls.enabled())
     std::printf("  WARNING: plaintext on a non-loopback address, no TLS and no authorization (--allow-insecure)\n");
