@@ -31,9 +31,10 @@ grpc::Status Open(const std::string& path, int flags, DbPtr* out) {
 }  // namespace
 
 grpc::Status BackupDatabase(const std::string& from, const std::string& to, BackupResult* result) {
-  if (!std::filesystem::exists(from)) return {grpc::StatusCode::NOT_FOUND, "no database at " + from};
+  std::error_code ec;
+  if (!std::filesystem::exists(from, ec)) return {grpc::StatusCode::NOT_FOUND, "no database at " + from};
   std::string tmp = to + ".tmp";
-  std::filesystem::remove(tmp);
+  std::filesystem::remove(tmp, ec);
   DbPtr src, dst;
   // Read-write open so that the WAL index can be used as the server uses it;
   // nothing is written to the source.
@@ -47,7 +48,7 @@ grpc::Status BackupDatabase(const std::string& from, const std::string& to, Back
   int pages = sqlite3_backup_pagecount(backup);
   sqlite3_backup_finish(backup);
   if (rc != SQLITE_DONE) {
-    std::filesystem::remove(tmp);
+    std::filesystem::remove(tmp, ec);
     return {grpc::StatusCode::UNAVAILABLE, std::string("backup failed: ") + sqlite3_errstr(rc)};
   }
   sqlite3_stmt* check = nullptr;
@@ -59,10 +60,9 @@ grpc::Status BackupDatabase(const std::string& from, const std::string& to, Back
   sqlite3_finalize(check);
   dst.reset();
   if (verdict != "ok") {
-    std::filesystem::remove(tmp);
+    std::filesystem::remove(tmp, ec);
     return {grpc::StatusCode::DATA_LOSS, "the copy failed its check: " + verdict};
   }
-  std::error_code ec;
   std::filesystem::rename(tmp, to, ec);
   if (ec) return {grpc::StatusCode::UNAVAILABLE, "cannot rename " + tmp + " to " + to + ": " + ec.message()};
   if (result != nullptr) {
