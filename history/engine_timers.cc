@@ -22,6 +22,7 @@ bool EraseRow(google::protobuf::RepeatedField<int64_t>* rows, int64_t row_id) {
 
 
 void HistoryEngine::OnTimer(int64_t row_id, const records::TimerTask& t) {
+  metrics_.OnTimerFired(std::chrono::nanoseconds(NowNanos() - t.fire_time_nanos()));
   if (t.kind() == records::TimerTask::SIGNAL_EXTERNAL || t.kind() == records::TimerTask::CANCEL_EXTERNAL) {
     DeliverExternal(row_id, t);
     return;

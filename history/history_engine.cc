@@ -11,8 +11,10 @@
 namespace kairos::history {
 
 HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
-                             const Limits& limits, const visibility::SearchAttributeValidator* search_attributes)
-    : store_(store),
+                             const Limits& limits, const visibility::SearchAttributeValidator* search_attributes,
+                             metrics::Registry* metrics)
+    : metrics_(metrics),
+      store_(store),
       matching_(matching),
       executor_(executor),
       limits_(limits),
@@ -194,6 +196,8 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     }
     return errors::Unavailable("persistence failure: " + st.error_message());
   }
+  for (MutableState* ms : changes)
+    if (ms->closed_now()) metrics_.OnClosed(ms->s());
   std::vector<std::string> touched;
   {
     std::lock_guard lock(cache_mu_);
@@ -298,8 +302,10 @@ std::unique_ptr<MutableState> HistoryEngine::BuildNextRun(MutableState& ms) {
 
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
                                                   Executor* executor, const Limits* limits,
-                                                  const visibility::SearchAttributeValidator* search_attributes) {
-  return std::make_unique<HistoryEngine>(store, matching, executor, limits ? *limits : Limits{}, search_attributes);
+                                                  const visibility::SearchAttributeValidator* search_attributes,
+                                                  metrics::Registry* metrics) {
+  return std::make_unique<HistoryEngine>(store, matching, executor, limits ? *limits : Limits{}, search_attributes,
+                                         metrics);
 }
 
 }  // namespace kairos::history

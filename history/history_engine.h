@@ -23,6 +23,7 @@
 #include "kairos/history/retry_policy.h"
 #include "kairos/history/timer_service.h"
 #include "kairos/history/workflow_close.h"
+#include "history_metrics.h"
 #include "kairos/ids.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/persistence/store.h"
@@ -110,7 +111,8 @@ using namespace detail;
 class HistoryEngine final : public HistoryService, public matching::TaskStarter {
  public:
   HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
-                const Limits& limits, const visibility::SearchAttributeValidator* search_attributes);
+                const Limits& limits, const visibility::SearchAttributeValidator* search_attributes,
+                metrics::Registry* metrics);
   ~HistoryEngine() override;
   void Start() override;
   void Stop() override;
@@ -363,6 +365,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void NotifyWaiters(const std::string& run_key);
   void WaiterLoop();
 
+  HistoryMetrics metrics_;
   persistence::Store* store_;
   matching::MatchingService* matching_;
   Executor* executor_;

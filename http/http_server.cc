@@ -25,7 +25,18 @@ ApiRequest FromHttplib(const httplib::Request& req) {
 
 grpc::Status HttpServer::Start(const Options& options, Handler handler, std::unique_ptr<HttpServer>* out) {
   auto s = std::make_unique<HttpServer>(Key{});
-  s->server_ = std::make_unique<httplib::Server>();
+  if (options.tls.enabled()) {
+    const auto& t = options.tls;
+    auto ssl = std::make_unique<httplib::SSLServer>(t.cert.c_str(), t.key.c_str(),
+                                                    t.client_ca.empty() ? nullptr : t.client_ca.c_str());
+    if (!ssl->is_valid()) {
+      return {grpc::StatusCode::INVALID_ARGUMENT, "the TLS files of the " + options.name + " (" + t.cert + ", " +
+                                                      t.key + ") could not be loaded"};
+    }
+    s->server_ = std::move(ssl);
+  } else {
+    s->server_ = std::make_unique<httplib::Server>();
+  }
   int threads = options.threads;
   // httplib's interface: it owns (and deletes) the queue this factory returns.
   s->server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

@@ -11,13 +11,14 @@ grpc::Status Sites::Start(const SitesOptions& options, std::shared_ptr<grpc::Cha
   sites->ip_ = options.ip;
   sites->ui_ip_ = options.ui_ip.empty() ? options.ip : options.ui_ip;
   const ApiHandler* api = sites->api_.get();
-  HttpServer::Options api_options{"HTTP API", options.ip, options.http_port, options.threads};
+  sites->tls_ = options.tls.enabled();
+  HttpServer::Options api_options{"HTTP API", options.ip, options.http_port, options.threads, options.tls};
   if (auto st = HttpServer::Start(api_options, [api](const ApiRequest& r) { return ServeApi(*api, r); },
                                   &sites->api_server_);
       !st.ok())
     return st;
   if (!options.headless) {
-    HttpServer::Options ui_options{"Web UI", sites->ui_ip_, options.ui_port, options.threads};
+    HttpServer::Options ui_options{"Web UI", sites->ui_ip_, options.ui_port, options.threads, options.tls};
     if (auto st = HttpServer::Start(ui_options, [api](const ApiRequest& r) { return ServeUi(*api, r); },
                                     &sites->ui_server_);
         !st.ok())
@@ -38,7 +39,7 @@ std::string Sites::api_address() const { return ip_ + ":" + std::to_string(api_s
 
 std::string Sites::ui_url() const {
   if (!ui_server_) return "";
-  return "http://" + ui_ip_ + ":" + std::to_string(ui_server_->port());
+  return (tls_ ? "https://" : "http://") + ui_ip_ + ":" + std::to_string(ui_server_->port());
 }
 
 }  // namespace kairos::http

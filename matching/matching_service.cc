@@ -12,12 +12,21 @@
 #include <spdlog/spdlog.h>
 
 #include "kairos/executor.h"
+#include "kairos/metrics/registry.h"
 #include "kairos/time_util.h"
 
 namespace kairos::matching {
 
 using Kind = records::QueueTask::Kind;
 using SteadyClock = std::chrono::steady_clock;
+
+// A queue's series, resolved when its first poll names it (no registry: null).
+struct QueueMetrics {
+  metrics::Counter* success = nullptr;
+  metrics::Counter* success_sync = nullptr;
+  metrics::Counter* timeouts = nullptr;
+  metrics::Gauge* backlog = nullptr;
+};
 
 class Poll {
  public:
@@ -33,6 +42,8 @@ class Poll {
   std::function<void(grpc::Status)> done;
   State state = State::kParked;  // Guarded by the service mutex.
   bool cancelled = false;        // Likewise.
+  bool sync_match = false;       // Handed a task as it arrived, not from the backlog.
+  const QueueMetrics* metrics = nullptr;
 };
 
 namespace {
@@ -51,6 +62,7 @@ struct Queue {
   std::map<std::string, int64_t> pollers;  // identity -> last access (nanos)
   int64_t last_poll_nanos = 0;
   bool shut_down = false;
+  QueueMetrics metrics;
 };
 
 std::string QueueKey(const std::string& namespace_id, const std::string& name, Kind kind) {
@@ -59,7 +71,20 @@ std::string QueueKey(const std::string& namespace_id, const std::string& name, K
 
 class MatchingServiceImpl final : public MatchingService {
  public:
-  explicit MatchingServiceImpl(Executor* executor) : executor_(executor) {
+  MatchingServiceImpl(Executor* executor, metrics::Registry* registry) : executor_(executor) {
+    if (registry != nullptr) {
+      std::vector<std::string> labels = {"namespace", "operation", "service_name", "task_type", "taskqueue"};
+      poll_success_ = registry->AddCounter("poll_success", "Polls that were handed a task", labels);
+      poll_success_sync_ = registry->AddCounter(
+          "poll_success_sync", "Polls handed a task as it arrived (sync match), without a backlog", labels);
+      poll_timeouts_ = registry->AddCounter("poll_timeouts", "Polls that expired without a task", labels);
+      backlog_ = registry->AddGauge("approximate_backlog_count", "Tasks waiting in a queue for a poller", labels);
+      backlog_hook_ = registry->AddScrapeHook([this] {
+        std::lock_guard lock(mu_);
+        for (auto& [key, q] : queues_)
+          if (q.metrics.backlog != nullptr) q.metrics.backlog->Set(static_cast<double>(q.tasks.size()));
+      });
+    }
     sweeper_ = std::thread([this] { SweepLoop(); });
   }
   ~MatchingServiceImpl() override {
@@ -83,6 +108,7 @@ class MatchingServiceImpl final : public MatchingService {
         poll = q.parked.front();
         q.parked.pop_front();
         poll->state = Poll::State::kDispatching;
+        poll->sync_match = true;
       } else {
         q.tasks.push_back({task_id, std::move(task)});
         return;
@@ -198,6 +224,8 @@ class MatchingServiceImpl final : public MatchingService {
         q.pollers[identity] = now;
         q.last_poll_nanos = now;
         q.shut_down = false;
+        if (poll_success_ != nullptr && q.metrics.success == nullptr) ResolveMetrics(q, *poll);
+        poll->metrics = &q.metrics;
         task = TakeOrPark(q, poll);
       }
     }
@@ -230,6 +258,10 @@ class MatchingServiceImpl final : public MatchingService {
         st = starter_->StartActivityTask(task.id, task.task, *poll->activity_request, poll->activity_response);
       }
       if (st.ok()) {
+        if (poll->metrics != nullptr && poll->metrics->success != nullptr) {
+          poll->metrics->success->Inc();
+          if (poll->sync_match) poll->metrics->success_sync->Inc();
+        }
         Finish(poll, grpc::Status::OK);
         return;
       }
@@ -277,6 +309,23 @@ class MatchingServiceImpl final : public MatchingService {
     poll->done(std::move(st));
   }
 
+  // Caller holds mu_. Labelled as Temporal's matching labels them.
+  void ResolveMetrics(Queue& q, const Poll& poll) {
+    bool workflow = poll.kind == records::QueueTask::WORKFLOW;
+    const std::string& ns = workflow ? poll.workflow_request->namespace_() : poll.activity_request->namespace_();
+    const auto& queue = workflow ? poll.workflow_request->task_queue() : poll.activity_request->task_queue();
+    // Each worker has a sticky queue of its own: counted under the normal
+    // queue's name, so that series do not grow with every worker started.
+    bool sticky = queue.kind() == temporal::api::enums::v1::TASK_QUEUE_KIND_STICKY && !queue.normal_name().empty();
+    const std::string& tq = sticky ? queue.normal_name() : queue.name();
+    std::string_view op = workflow ? "PollWorkflowTaskQueue" : "PollActivityTaskQueue";
+    std::string_view type = workflow ? "Workflow" : "Activity";
+    q.metrics.success = poll_success_->Get({ns, op, "matching", type, tq});
+    q.metrics.success_sync = poll_success_sync_->Get({ns, op, "matching", type, tq});
+    q.metrics.timeouts = poll_timeouts_->Get({ns, op, "matching", type, tq});
+    if (!sticky) q.metrics.backlog = backlog_->Get({ns, "TaskQueueMgr", "matching", type, tq});
+  }
+
   void SweepLoop() {
     std::unique_lock lock(mu_);
     while (!stopping_) {
@@ -287,6 +336,7 @@ class MatchingServiceImpl final : public MatchingService {
         for (auto it = q.parked.begin(); it != q.parked.end();) {
           if ((*it)->expires <= now) {
             (*it)->state = Poll::State::kDone;
+            if (q.metrics.timeouts != nullptr) q.metrics.timeouts->Inc();
             expired.push_back(*it);
             it = q.parked.erase(it);
           } else {
@@ -308,13 +358,18 @@ class MatchingServiceImpl final : public MatchingService {
   std::unordered_map<std::string, Queue> queues_;
   bool shut_down_ = false;
   bool stopping_ = false;
+  metrics::Family<metrics::Counter>* poll_success_ = nullptr;
+  metrics::Family<metrics::Counter>* poll_success_sync_ = nullptr;
+  metrics::Family<metrics::Counter>* poll_timeouts_ = nullptr;
+  metrics::Family<metrics::Gauge>* backlog_ = nullptr;
+  metrics::Registry::HookHandle backlog_hook_;  // Removed before the queues go.
   std::thread sweeper_;
 };
 
 }  // namespace
 
-std::unique_ptr<MatchingService> NewMatchingService(Executor* executor) {
-  return std::make_unique<MatchingServiceImpl>(executor);
+std::unique_ptr<MatchingService> NewMatchingService(Executor* executor, metrics::Registry* metrics) {
+  return std::make_unique<MatchingServiceImpl>(executor, metrics);
 }
 
 }  // namespace kairos::matching

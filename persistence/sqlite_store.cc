@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kairos/metrics/registry.h"
 #include "schema.h"
 #include "sqlite_deletion.h"
 #include "sqlite_visibility.h"
@@ -48,7 +49,18 @@ std::string ColumnBytes(sqlite3_stmt* s, int i) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(Db db, int max_batches) : db_(std::move(db)), max_batches_(max_batches) {}
+  SqliteStore(Db db, int max_batches, metrics::Registry* metrics) : db_(std::move(db)), max_batches_(max_batches) {
+    if (metrics == nullptr) return;
+    commit_latency_ = metrics->AddHistogram("kairos_store_commit_latency",
+                                            "Time of one group-commit transaction (BEGIN to COMMIT), in seconds", {},
+                                            metrics::LatencyBuckets())
+                          ->Get({});
+    commit_batches_ = metrics->AddHistogram("kairos_store_commit_batch_size",
+                                            "Batches (one per caller) grouped in one transaction", {},
+                                            metrics::CountBuckets())
+                          ->Get({});
+    commit_errors_ = metrics->AddCounter("kairos_store_commit_errors", "Transactions that failed to commit")->Get({});
+  }
   ~SqliteStore() override;
 
   grpc::Status Init();
@@ -109,6 +121,9 @@ class SqliteStore final : public Store {
   std::mutex queue_mu_;
   std::deque<Writer*> writers_;
 
+  metrics::Histogram* commit_latency_ = nullptr;
+  metrics::Histogram* commit_batches_ = nullptr;
+  metrics::Counter* commit_errors_ = nullptr;
   int64_t batches_committed_ = 0;  // Guarded by db_mu_.
   int64_t next_stats_refresh_ = 1000;
   std::mutex id_mu_;
@@ -267,6 +282,7 @@ grpc::Status SqliteStore::Commit(WriteBatch batch) {
 
 void SqliteStore::CommitGroup(const std::vector<Writer*>& group) {
   std::lock_guard lock(db_mu_);
+  auto started = std::chrono::steady_clock::now();
   grpc::Status begin = Exec("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     for (Writer* w : group) w->status = begin;
@@ -283,6 +299,11 @@ void SqliteStore::CommitGroup(const std::vector<Writer*>& group) {
   if (!commit.ok()) {
     Exec("ROLLBACK");
     for (Writer* w : group) w->status = commit;
+    if (commit_errors_ != nullptr) commit_errors_->Inc();
+  }
+  if (commit_latency_ != nullptr) {
+    commit_latency_->ObserveDuration(std::chrono::steady_clock::now() - started);
+    commit_batches_->Observe(group.size());
   }
   batches_committed_ += static_cast<int64_t>(group.size());
   if (batches_committed_ >= next_stats_refresh_) {
@@ -594,7 +615,7 @@ grpc::Status OpenSqliteStore(const SqliteOptions& options, std::unique_ptr<Store
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "sqlite pragma " + key + "=" + value + ": " + msg);
     }
   }
-  auto store = std::make_unique<SqliteStore>(std::move(db), options.max_batches_per_commit);
+  auto store = std::make_unique<SqliteStore>(std::move(db), options.max_batches_per_commit, options.metrics);
   if (auto st = store->Init(); !st.ok()) return st;
   *out = std::move(store);
   return grpc::Status::OK;

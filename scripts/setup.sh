@@ -2,7 +2,8 @@
 # Installs everything Kairos needs on a fresh Debian machine and builds it:
 # Debian packages (compiler toolchain, gRPC, Protobuf, SQLite, spdlog, Abseil + tzdata,
 # Catch2, CLI11, cpp-httplib and nlohmann-json for the HTTP API, Chromium for the
-# Web UI test), the npm, Go and Python modules of the end-to-end tests, then the
+# Web UI test, Prometheus's Python parser and the openssl CLI for the metrics and TLS
+# tests), the npm, Go and Python modules of the end-to-end tests, then the
 # release build in ./build. Idempotent: a second run only rebuilds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,8 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake ninja-build ccache pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
           libsqlite3-dev libspdlog-dev catch2 libcli11-dev libabsl-dev tzdata python3-venv
-          libcpp-httplib-dev nlohmann-json3-dev chromium)
+          libcpp-httplib-dev nlohmann-json3-dev chromium
+          python3-prometheus-client openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,10 +1,13 @@
 // kairos: a Temporal-compatible durable execution server in one binary.
+#include <cctype>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "kairos/persistence/backup.h"
 #include "kairos/version.h"
 #include "server.h"
 
@@ -40,6 +43,8 @@ struct Flags {
   int max_message_bytes = 4 * 1024 * 1024;
   int64_t retention_override_ms = 0;
   int64_t retention_interval_ms = 10'000;
+  kairos::server::TlsOptions tls;
+  bool allow_insecure = false;
 };
 
 void AddCommonFlags(CLI::App* cmd, Flags& f) {
@@ -57,7 +62,6 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
   cmd->add_option("--ui-ip", f.ui_ip, "IP address of the Web UI (default: --ip)");
   cmd->add_option("--ui-port", f.ui_port, "Port of the Web UI (default: the gRPC port + 1000)")->check(CLI::Range(0, 65535));
   cmd->add_option("--http-port", f.http_port, "Port of Temporal's HTTP API (default: a free port)")->check(CLI::Range(0, 65535));
-  cmd->add_option("--metrics-port", f.metrics_port, "Metrics port (accepted for compatibility; no metrics yet)");
   cmd->add_option("--max-message-size", f.max_message_bytes, "Largest gRPC message received or sent, in bytes")
       ->capture_default_str()
       ->check(CLI::Range(64 * 1024, 1024 * 1024 * 1024));
@@ -70,6 +74,32 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
       ->group("Testing")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{10}, int64_t{3'600'000}));
+  cmd->add_option("--metrics-port", f.metrics_port,
+                  "Port of Prometheus metrics (/metrics) and health checks (/healthz, /readyz); default: not served")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--tls-cert", f.tls.cert_file, "PEM certificate chain of the gRPC port (turns TLS on)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", f.tls.key_file, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  cmd->add_option("--tls-client-ca", f.tls.client_ca_file,
+                  "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--allow-insecure", f.allow_insecure,
+                "Serve plaintext on a non-loopback --ip/--ui-ip (refused otherwise: anyone reaching it can do anything)");
+  cmd->add_option("--tls-reload-seconds", f.tls.reload_seconds,
+                  "How often the TLS files are checked for changes and reloaded")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+}
+
+// Every long flag of `cmd` can also be set by KAIROS_<FLAG> (upper case, '-'
+// as '_'), e.g. KAIROS_METRICS_PORT; a flag on the command line wins.
+void AddEnvironmentNames(CLI::App* cmd) {
+  for (CLI::Option* o : cmd->get_options()) {
+    if (o->get_lnames().empty() || o->get_lnames().front() == "help") continue;
+    std::string env = "KAIROS_";
+    for (char c : o->get_lnames().front()) env += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    o->envname(env);
+  }
 }
 
 void SetUpLogging(const Flags& f) {
@@ -98,6 +128,9 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.max_message_bytes = f.max_message_bytes;
   o.retention_override_ms = f.retention_override_ms;
   o.retention_interval_ms = f.retention_interval_ms;
+  o.metrics_port = f.metrics_port;
+  o.tls = f.tls;
+  o.allow_insecure = f.allow_insecure;
   return o;
 }
 
@@ -108,6 +141,9 @@ int main(int argc, char** argv) {
                "Temporal. One binary, SQLite inside."};
   app.set_version_flag("-v,--version", std::string("kairos ") + kairos::kVersion);
   app.require_subcommand(1);
+  // TOML or INI, one section per command: [start], [server.start-dev].
+  // Precedence (CLI11): the command line, then this file, then KAIROS_* variables.
+  app.set_config("--config", "", "Config file (TOML/INI; a [start] or [server.start-dev] section sets that command's flags)");
 
   Flags dev;
   auto* server_cmd = app.add_subcommand("server", "Temporal CLI-compatible server commands");
@@ -116,13 +152,37 @@ int main(int argc, char** argv) {
       "start-dev", "Start a development server, as 'temporal server start-dev' does (in memory unless --db-filename)");
   AddCommonFlags(start_dev, dev);
   start_dev->add_option("-f,--db-filename", dev.db_filename, "SQLite file to persist to (default: in memory)");
+  AddEnvironmentNames(start_dev);
 
   Flags prod;
   auto* start = app.add_subcommand("start", "Start a durable server with its SQLite file in --data-dir");
   AddCommonFlags(start, prod);
   start->add_option("--data-dir", prod.data_dir, "Directory that holds kairos.db")->capture_default_str();
+  AddEnvironmentNames(start);
+
+  std::string backup_to, backup_data_dir = "./kairos-data", backup_db;
+  auto* backup = app.add_subcommand(
+      "backup", "Copy the database of a server, running or not, consistently (SQLite's online backup API)");
+  backup->add_option("--to", backup_to, "File to write the copy to (replaced if it exists)")->required();
+  auto* backup_dir_opt = backup->add_option("--data-dir", backup_data_dir, "Data directory of the server (kairos start)")
+                             ->capture_default_str();
+  backup->add_option("-f,--db-filename", backup_db, "Database file of the server (server start-dev --db-filename)")
+      ->excludes(backup_dir_opt);
 
   CLI11_PARSE(app, argc, argv);
+
+  if (backup->parsed()) {
+    std::string from = backup_db.empty() ? (std::filesystem::path(backup_data_dir) / "kairos.db").string() : backup_db;
+    kairos::persistence::BackupResult result;
+    auto started = std::chrono::steady_clock::now();
+    if (auto st = kairos::persistence::BackupDatabase(from, backup_to, &result); !st.ok()) {
+      std::cerr << "backup of " << from << " failed: " << st.error_message() << "\n";
+      return 1;
+    }
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    std::cout << "backed up " << from << " to " << backup_to << ": " << result.bytes << " bytes in " << ms << " ms\n";
+    return 0;
+  }
 
   try {
     if (start_dev->parsed()) {
@@ -136,7 +196,13 @@ int main(int argc, char** argv) {
       std::cerr << "cannot create data directory " << prod.data_dir << ": " << ec.message() << "\n";
       return 1;
     }
-    return kairos::server::Run(ToOptions(prod, (std::filesystem::path(prod.data_dir) / "kairos.db").string()));
+    auto options = ToOptions(prod, (std::filesystem::path(prod.data_dir) / "kairos.db").string());
+    // The mode trusted with money: an acknowledged commit is fsynced, so it
+    // survives power loss and an OS crash, not only a killed process (cost:
+    // docs/performance.md). --sqlite-pragma synchronous=NORMAL, applied
+    // after this, takes it back.
+    options.sqlite_pragmas.insert(options.sqlite_pragmas.begin(), {"synchronous", "FULL"});
+    return kairos::server::Run(options);
   } catch (const CLI::Error& e) {
     return app.exit(e);
   }

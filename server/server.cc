@@ -1,5 +1,6 @@
 #include "server.h"
 
+#include <atomic>
 #include <csignal>
 #include <chrono>
 #include <cstdio>
@@ -16,12 +17,16 @@
 #include "kairos/history/limits.h"
 #include "kairos/history/retention.h"
 #include "kairos/matching/matching_service.h"
+#include "kairos/metrics/process_metrics.h"
+#include "kairos/metrics/registry.h"
+#include "kairos/metrics/rpc_metrics.h"
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/version.h"
 #include "kairos/visibility/search_attribute_validator.h"
 #include "kairos/visibility/search_attributes.h"
 #include "kairos/visibility/visibility_service.h"
+#include "ops_site.h"
 
 namespace kairos::server {
 namespace {
@@ -50,6 +55,10 @@ grpc::Status LoadSearchAttributes(const ServerOptions& options, frontend::Namesp
   return grpc::Status::OK;
 }
 
+bool IsLoopback(const std::string& ip) {
+  return ip.starts_with("127.") || ip == "::1" || ip == "[::1]" || ip == "localhost";
+}
+
 }  // namespace
 
 int Run(const ServerOptions& options) {
@@ -62,10 +71,27 @@ int Run(const ServerOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Safe by default: without TLS anyone who reaches the port can do
+  // anything, so plaintext is served beyond this machine only when asked.
+  std::string ui_ip = options.ui_ip.empty() ? options.ip : options.ui_ip;
+  bool exposed = !IsLoopback(options.ip) || (!options.headless && !IsLoopback(ui_ip));
+  if (exposed && !options.tls.enabled() && !options.allow_insecure) {
+    spdlog::critical("refusing to serve plaintext on {} (not a loopback address): give --tls-cert and --tls-key, "
+                     "or --allow-insecure to accept that anyone who reaches the port can do anything",
+                     IsLoopback(options.ip) ? ui_ip : options.ip);
+    return 1;
+  }
+
   for (const auto& [key, value] : options.dynamic_config)
     spdlog::debug("dynamic config {}={} (Kairos reads the limit.* keys of its limits)", key, value);
 
+  // Metrics are always kept (atomics, cheap); --metrics-port serves them.
+  metrics::Registry registry;
+  metrics::ProcessMetrics process_metrics(&registry);
+  std::atomic<bool> ready{false};
+
   persistence::SqliteOptions store_options;
+  store_options.metrics = &registry;
   store_options.path = options.db_path;
   store_options.pragmas = options.sqlite_pragmas;
   std::unique_ptr<persistence::Store> store;
@@ -75,13 +101,13 @@ int Run(const ServerOptions& options) {
   }
 
   auto executor = std::make_unique<Executor>(options.executor_threads);
-  auto matching = matching::NewMatchingService(executor.get());
+  auto matching = matching::NewMatchingService(executor.get(), &registry);
   visibility::SearchAttributeRegistry search_attributes(store.get());
   visibility::SearchAttributeValidator search_attribute_validator(&search_attributes);
   // Temporal's limit.* dynamic config keys set the per-workflow limits.
   auto limits = history::Limits::FromDynamicConfig(options.dynamic_config);
-  auto history =
-      history::NewHistoryService(store.get(), matching.get(), executor.get(), &limits, &search_attribute_validator);
+  auto history = history::NewHistoryService(store.get(), matching.get(), executor.get(), &limits,
+                                            &search_attribute_validator, &registry);
   frontend::NamespaceRegistry namespaces(store.get(), &limits);
   if (auto st = namespaces.Load(options.namespaces); !st.ok()) {
     spdlog::critical("cannot load namespaces: {}", st.error_message());
@@ -121,14 +147,23 @@ int Run(const ServerOptions& options) {
   auto health_service = frontend::NewHealthService();
 
   std::string address = options.ip + ":" + std::to_string(options.port);
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (auto st = MakeServerCredentials(options.tls, &credentials); !st.ok()) {
+    spdlog::critical("{}", st.error_message());
+    stop_services();
+    return 1;
+  }
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(address, credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(workflow_service.get());
   builder.RegisterService(operator_service.get());
   builder.RegisterService(health_service.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<metrics::RpcMetricsFactory>(&registry));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   auto server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}", address);
@@ -138,6 +173,8 @@ int Run(const ServerOptions& options) {
   // Temporal's HTTP API and the Web UI call the services above in process.
   http::SitesOptions site_options{options.ip, options.http_port, options.headless, options.ui_ip,
                                   options.ui_port != 0 ? options.ui_port : bound_port + 1000};
+  // The HTTP API and the UI get the gRPC port's TLS settings (mutual TLS too).
+  site_options.tls = {options.tls.cert_file, options.tls.key_file, options.tls.client_ca_file};
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(128 * 1024 * 1024);
   channel_args.SetMaxSendMessageSize(128 * 1024 * 1024);
@@ -148,21 +185,47 @@ int Run(const ServerOptions& options) {
     stop_services();
     return 1;
   }
+  std::unique_ptr<OpsSite> ops;
+  if (options.metrics_port != 0) {
+    if (auto st = OpsSite::Start(options.ip, options.metrics_port, &registry, &ready, &ops); !st.ok()) {
+      spdlog::critical("{}", st.error_message());
+      sites->Stop();
+      server->Shutdown();
+      stop_services();
+      return 1;
+    }
+  }
+  ready = true;
   auto ready_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   std::string ns_list;
   for (const auto& n : namespaces.Names()) ns_list += (ns_list.empty() ? "" : ", ") + n;
   std::string ui = sites->ui_url().empty() ? "off (--headless)" : sites->ui_url();
-  std::printf("Kairos %s\n  Temporal API: %s\n  HTTP API:     %s\n  Web UI:       %s\n  Namespaces:   %s\n"
-              "  Persistence:  %s\n  Ready in %.1f ms\n",
-              kVersion, address.c_str(), sites->api_address().c_str(), ui.c_str(), ns_list.c_str(),
-              options.db_path.empty() ? "in memory (state is lost on exit)" : ("sqlite file " + options.db_path).c_str(),
+  std::string metrics_url =
+      ops ? "http://" + options.ip + ":" + std::to_string(ops->port()) + "/metrics" : "off (--metrics-port)";
+  // The last synchronous pragma wins, as SQLite applies them in order.
+  std::string synchronous = "NORMAL";
+  for (const auto& [key, value] : options.sqlite_pragmas)
+    if (key == "synchronous") synchronous = value;
+  std::string persistence = options.db_path.empty()
+                                ? "in memory (state is lost on exit)"
+                                : "sqlite file " + options.db_path + " (synchronous=" + synchronous + ")";
+  std::string tls = !options.tls.enabled()            ? "off"
+                    : options.tls.client_ca_file.empty() ? "on"
+                                                         : "on, client certificates required";
+  std::printf("Kairos %s\n  Temporal API: %s (TLS %s)\n  HTTP API:     %s\n  Web UI:       %s\n  Metrics:      %s\n"
+              "  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
+              kVersion, address.c_str(), tls.c_str(), sites->api_address().c_str(), ui.c_str(), metrics_url.c_str(), ns_list.c_str(),
+              persistence.c_str(),
               ready_ms);
+  if (exposed && !options.tls.enabled())
+    std::printf("  WARNING: plaintext on a non-loopback address, no TLS and no authorization (--allow-insecure)\n");
   std::fflush(stdout);
   spdlog::info("serving address={} ready_ms={:.1f}", address, ready_ms);
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("shutting down signal={}", sig);
+  ready = false;
   // Answer parked polls and history waits first: the server's shutdown
   // waits for every call in flight to finish.
   matching->Shutdown();
@@ -172,6 +235,7 @@ int Run(const ServerOptions& options) {
   executor.reset();  // Runs what is queued, so every commit in flight ends.
   server->Wait();
   store.reset();
+  if (ops) ops->Stop();  // Last: probes see /readyz fail while the rest stops.
   spdlog::info("stopped");
   return 0;
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+
+#include "tls_credentials.h"
 #include <utility>
 #include <vector>
 
@@ -27,6 +29,9 @@ struct ServerOptions {
   // by this when > 0, and the pause between retention passes.
   int64_t retention_override_ms = 0;
   int64_t retention_interval_ms = 10'000;
+  int metrics_port = 0;   // /metrics, /healthz, /readyz; 0: not served.
+  TlsOptions tls;         // Of the gRPC port.
+  bool allow_insecure = false;  // Serve plaintext on a non-loopback address.
 };
 
 // Returns the process exit code.

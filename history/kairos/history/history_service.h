@@ -21,6 +21,9 @@ class Store;
 namespace matching {
 class MatchingService;
 }
+namespace metrics {
+class Registry;
+}
 namespace visibility {
 class SearchAttributeValidator;
 }
@@ -123,9 +126,11 @@ class HistoryService {
 struct Limits;
 
 // `limits`: Temporal's per-workflow limits (its defaults when null);
-// `search_attributes` checks what workflow commands set (null: no checks).
+// `search_attributes` checks what workflow commands set (null: no checks);
+// `metrics` receives workflow outcomes and timer lag (null: nowhere).
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
                                                   Executor* executor, const Limits* limits = nullptr,
-                                                  const visibility::SearchAttributeValidator* search_attributes = nullptr);
+                                                  const visibility::SearchAttributeValidator* search_attributes = nullptr,
+                                                  metrics::Registry* metrics = nullptr);
 
 }  // namespace kairos::history

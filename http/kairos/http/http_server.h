@@ -20,6 +20,16 @@ class Server;
 
 namespace kairos::http {
 
+// PEM files of an HTTPS listener (cpp-httplib's SSLServer, OpenSSL). They are
+// read once at start: a renewed certificate needs a restart here, unlike on
+// the gRPC port.
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+  std::string client_ca;  // Non-empty: clients must present a certificate it signed.
+  bool enabled() const { return !cert.empty(); }
+};
+
 class HttpServer {
  public:
   using Handler = std::function<HttpReply(const ApiRequest&)>;
@@ -28,6 +38,7 @@ class HttpServer {
     std::string ip = "127.0.0.1";
     int port = 0;      // 0: any free port.
     int threads = 16;  // Long polls hold a thread each.
+    TlsFiles tls{};    // Empty: plain HTTP.
   };
 
   // Binds the port (so a taken port fails here, before the banner) and

@@ -22,6 +22,7 @@ struct SitesOptions {
   std::string ui_ip;  // Empty: `ip`.
   int ui_port = 0;
   int threads = 16;  // Per listener.
+  TlsFiles tls{};    // HTTPS on both listeners when set.
 };
 
 class Sites {
@@ -45,6 +46,7 @@ class Sites {
   std::unique_ptr<HttpServer> api_server_;
   std::unique_ptr<HttpServer> ui_server_;
   std::string ip_, ui_ip_;
+  bool tls_ = false;
 };
 
 }  // namespace kairos::http

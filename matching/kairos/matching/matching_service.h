@@ -18,6 +18,9 @@
 namespace kairos {
 class Executor;
 }
+namespace kairos::metrics {
+class Registry;
+}
 
 namespace kairos::matching {
 
@@ -83,6 +86,7 @@ class MatchingService {
   virtual void Shutdown() = 0;
 };
 
-std::unique_ptr<MatchingService> NewMatchingService(Executor* executor);
+// `metrics`: poll outcomes and backlogs are reported there (null: nowhere).
+std::unique_ptr<MatchingService> NewMatchingService(Executor* executor, metrics::Registry* metrics = nullptr);
 
 }  // namespace kairos::matching

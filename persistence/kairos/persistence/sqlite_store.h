@@ -10,12 +10,17 @@
 
 #include "kairos/persistence/store.h"
 
+namespace kairos::metrics {
+class Registry;
+}
+
 namespace kairos::persistence {
 
 struct SqliteOptions {
   std::string path;  // Empty: in memory.
   std::vector<std::pair<std::string, std::string>> pragmas;  // Applied after the defaults.
   int max_batches_per_commit = 256;
+  metrics::Registry* metrics = nullptr;  // Commit latency and group sizes; none when null.
 };
 
 // The schema version this build writes.

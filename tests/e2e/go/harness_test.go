@@ -7,6 +7,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -76,6 +77,12 @@ type serverOptions struct {
 	// DynamicConfig values KEY=VALUE, passed to either server as
 	// --dynamic-config-value.
 	DynamicConfig []string
+	// ExtraArgs are appended to the command line (e.g. --metrics-port, TLS flags).
+	ExtraArgs []string
+	// DBFile is the database to run on (default: a fresh file in a temp dir).
+	DBFile string
+	// ProbeTLS is the client TLS configuration of the readiness probe (nil: plain).
+	ProbeTLS *tls.Config
 }
 
 // againstTemporal reports whether the binary under test is Temporal's own
@@ -118,6 +125,9 @@ func startServer(t testing.TB, opts serverOptions) *server {
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 	if !opts.InMemory {
 		s.dbFile = filepath.Join(dir, "kairos.db")
+		if opts.DBFile != "" {
+			s.dbFile = opts.DBFile
+		}
 	}
 	// Registered first so that it runs last (after the graceful stop below),
 	// which lets shutdown problems show up in the dumped log.
@@ -166,7 +176,7 @@ func (s *server) args() []string {
 	for _, kv := range s.opts.DynamicConfig {
 		args = append(args, "--dynamic-config-value", kv)
 	}
-	return args
+	return append(args, s.opts.ExtraArgs...)
 }
 
 func (s *server) launch(t testing.TB) {
@@ -214,7 +224,7 @@ func (s *server) waitReady(t testing.TB) {
 		if exited, err := s.exitStatus(); exited {
 			t.Fatalf("kairos server exited before becoming ready (%v); log tail:\n%s", err, logTail(s.logPath, logTailLines))
 		}
-		if lastErr = probe(s.addr); lastErr == nil {
+		if lastErr = probe(s.addr, s.opts.ProbeTLS); lastErr == nil {
 			return
 		}
 		time.Sleep(backoff)
@@ -227,7 +237,7 @@ func (s *server) waitReady(t testing.TB) {
 }
 
 // probe makes one bounded attempt to dial the server and health check it.
-func probe(addr string) error {
+func probe(addr string, tlsConfig *tls.Config) error {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
@@ -238,7 +248,7 @@ func probe(addr string) error {
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:          addr,
 		Logger:            discardLogger{},
-		ConnectionOptions: client.ConnectionOptions{GetSystemInfoTimeout: 2 * time.Second},
+		ConnectionOptions: client.ConnectionOptions{GetSystemInfoTimeout: 2 * time.Second, TLS: tlsConfig},
 	})
 	if err != nil {
 		return fmt.Errorf("dial: %w", err)
