@@ -56,7 +56,7 @@ class BatchEngine final : public BatchService {
   // its next page, or closes it. False when it has nothing left to do.
   bool Step(const Key& key);
   // The next executions of a query batch (the page its cursor names).
-  grpc::Status FetchPage(records::BatchOperationRecord& rec, std::vector<common::WorkflowExecution>* page,
+  grpc::Status FetchPage(const records::BatchOperationRecord& rec, std::vector<common::WorkflowExecution>* page,
                          std::string* next_token);
   grpc::Status Apply(const records::BatchOperationRecord& rec, const common::WorkflowExecution& execution);
   // Waits for the batch's next slot under its rate; false when stopping.

@@ -65,7 +65,7 @@ bool BatchEngine::Pace(const Key& key) {
   return true;
 }
 
-grpc::Status BatchEngine::FetchPage(records::BatchOperationRecord& rec, std::vector<common::WorkflowExecution>* page,
+grpc::Status BatchEngine::FetchPage(const records::BatchOperationRecord& rec, std::vector<common::WorkflowExecution>* page,
                                     std::string* next_token) {
   wsv1::ListWorkflowExecutionsRequest list;
   list.set_namespace_(rec.namespace_name());

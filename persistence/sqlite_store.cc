@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 
 #include <spdlog/spdlog.h>
@@ -46,6 +47,13 @@ std::string ColumnBytes(sqlite3_stmt* s, int i) {
 }
 
 }  // namespace
+
+constexpr const char* kUpsertSchedule =
+    "INSERT INTO schedules (namespace_id, schedule_id, record) VALUES (?, ?, ?) "
+    "ON CONFLICT (namespace_id, schedule_id) DO UPDATE SET record = excluded.record";
+constexpr const char* kUpsertBatchOperation =
+    "INSERT INTO batch_operations (namespace_id, job_id, record) VALUES (?, ?, ?) "
+    "ON CONFLICT (namespace_id, job_id) DO UPDATE SET record = excluded.record";
 
 class SqliteStore final : public Store {
  public:
@@ -112,6 +120,11 @@ class SqliteStore final : public Store {
   grpc::Status ReserveIdRange();
   void CommitGroup(const std::vector<Writer*>& group);
   void RefreshPlannerStats();  // Caller holds db_mu_.
+  // Schedules and batch operations are the same kind of row: a record
+  // keyed by namespace and id. Upsert: caller holds db_mu_.
+  grpc::Status UpsertRecord(const char* sql, const std::string& namespace_id, const std::string& id,
+                            const std::string& record);
+  void LoadRecords(const char* sql, const std::function<void(std::string, std::string, std::string)>& row);
 
   Db db_;
   const int max_batches_;
@@ -395,22 +408,10 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
     if (auto st = ApplyVisibility(v); !st.ok()) return st;
   }
   for (const auto& r : b.schedule_upserts) {
-    sqlite3_stmt* s = Prepare(
-        "INSERT INTO schedules (namespace_id, schedule_id, record) VALUES (?, ?, ?) "
-        "ON CONFLICT (namespace_id, schedule_id) DO UPDATE SET record = excluded.record");
-    BindText(s, 1, r.namespace_id);
-    BindText(s, 2, r.schedule_id);
-    BindBlob(s, 3, r.record);
-    if (auto st = Step(s); !st.ok()) return st;
+    if (auto st = UpsertRecord(kUpsertSchedule, r.namespace_id, r.schedule_id, r.record); !st.ok()) return st;
   }
   for (const auto& r : b.batch_operation_upserts) {
-    sqlite3_stmt* s = Prepare(
-        "INSERT INTO batch_operations (namespace_id, job_id, record) VALUES (?, ?, ?) "
-        "ON CONFLICT (namespace_id, job_id) DO UPDATE SET record = excluded.record");
-    BindText(s, 1, r.namespace_id);
-    BindText(s, 2, r.job_id);
-    BindBlob(s, 3, r.record);
-    if (auto st = Step(s); !st.ok()) return st;
+    if (auto st = UpsertRecord(kUpsertBatchOperation, r.namespace_id, r.job_id, r.record); !st.ok()) return st;
   }
   for (const auto& [ns, id] : b.schedule_deletes) {
     sqlite3_stmt* s = Prepare("DELETE FROM schedules WHERE namespace_id = ? AND schedule_id = ?");
@@ -571,23 +572,39 @@ std::optional<VisibilityRow> SqliteStore::GetVisibility(const ExecutionKey& key)
 }
 
 std::vector<ScheduleRow> SqliteStore::LoadSchedules() {
-  std::lock_guard lock(db_mu_);
   std::vector<ScheduleRow> out;
-  sqlite3_stmt* s = Prepare("SELECT namespace_id, schedule_id, record FROM schedules ORDER BY namespace_id, schedule_id");
-  if (!s) return out;
-  while (sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)});
-  sqlite3_reset(s);
+  LoadRecords("SELECT namespace_id, schedule_id, record FROM schedules ORDER BY namespace_id, schedule_id",
+              [&](std::string ns, std::string id, std::string record) {
+                out.push_back({std::move(ns), std::move(id), std::move(record)});
+              });
   return out;
 }
 
 std::vector<BatchOperationRow> SqliteStore::LoadBatchOperations() {
-  std::lock_guard lock(db_mu_);
   std::vector<BatchOperationRow> out;
-  sqlite3_stmt* s = Prepare("SELECT namespace_id, job_id, record FROM batch_operations ORDER BY namespace_id, job_id");
-  if (!s) return out;
-  while (sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)});
-  sqlite3_reset(s);
+  LoadRecords("SELECT namespace_id, job_id, record FROM batch_operations ORDER BY namespace_id, job_id",
+              [&](std::string ns, std::string id, std::string record) {
+                out.push_back({std::move(ns), std::move(id), std::move(record)});
+              });
   return out;
+}
+
+grpc::Status SqliteStore::UpsertRecord(const char* sql, const std::string& namespace_id, const std::string& id,
+                                       const std::string& record) {
+  sqlite3_stmt* s = Prepare(sql);
+  BindText(s, 1, namespace_id);
+  BindText(s, 2, id);
+  BindBlob(s, 3, record);
+  return Step(s);
+}
+
+void SqliteStore::LoadRecords(const char* sql,
+                              const std::function<void(std::string, std::string, std::string)>& row) {
+  std::lock_guard lock(db_mu_);
+  sqlite3_stmt* s = Prepare(sql);
+  if (!s) return;
+  while (sqlite3_step(s) == SQLITE_ROW) row(ColumnBytes(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2));
+  sqlite3_reset(s);
 }
 
 grpc::Status OpenSqliteStore(const SqliteOptions& options, std::unique_ptr<Store>* out) {

@@ -43,7 +43,6 @@ bool IsInteger(const std::string& s) {
   return true;
 }
 
-std::optional<Value> ParseJson(const std::string& data) { return ParseJsonValue(data); }
 
 void AddScalar(const std::string& name, const Value& v, const std::string& raw,
                std::vector<persistence::SearchAttributeValue>* out) {
@@ -84,7 +83,7 @@ std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::
   for (const auto& [name, payload] : sa.indexed_fields()) {
     auto enc = payload.metadata().find("encoding");
     if (enc != payload.metadata().end() && enc->second == "binary/null") continue;
-    auto v = ParseJson(payload.data());
+    auto v = ParseJsonValue(payload.data());
     if (!v) continue;
     if (v->kind_case() == Value::kListValue) {
       for (const auto& item : v->list_value().values()) {
@@ -101,7 +100,7 @@ std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::
 std::optional<std::string> StringValue(const temporal::api::common::v1::SearchAttributes& sa, const std::string& name) {
   auto it = sa.indexed_fields().find(name);
   if (it == sa.indexed_fields().end()) return std::nullopt;
-  auto v = ParseJson(it->second.data());
+  auto v = ParseJsonValue(it->second.data());
   if (!v) return std::nullopt;
   if (v->kind_case() == Value::kStringValue) return v->string_value();
   if (v->kind_case() == Value::kListValue && v->list_value().values_size() == 1 &&
