@@ -1,3 +1,4 @@
+#include "kairos/history/run_search_attributes.h"
 #include "kairos/history/commands.h"
 
 #include <algorithm>
@@ -341,11 +342,7 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
         auto* ev = e.mutable_upsert_workflow_search_attributes_event_attributes();
         *ev->mutable_search_attributes() = a.search_attributes();
         ev->set_workflow_task_completed_event_id(ms.completed_event_id());
-        auto& fields = *ms.s().mutable_search_attributes()->mutable_indexed_fields();
-        for (const auto& [k, v] : a.search_attributes().indexed_fields()) {
-          // An empty payload data removes the attribute, as in Temporal.
-          if (v.data().empty() || v.data() == "null") fields.erase(k); else fields[k] = v;
-        }
+        UpsertSearchAttributes(&ms.s(), a.search_attributes());
         ms.mark_search_attributes_changed();
         break;
       }

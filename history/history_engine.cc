@@ -1,8 +1,12 @@
 // The history engine's core: construction, start/stop, per-workflow locking,
 // the mutable-state cache, and the one-transaction commit of changes.
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <spdlog/spdlog.h>
 
 #include "history_engine.h"
+#include "kairos/history/run_search_attributes.h"
 #include "kairos/history/children.h"
 #include "kairos/visibility/search_attribute_validator.h"
 #include "kairos/history/limits.h"
@@ -18,6 +22,7 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
       matching_(matching),
       executor_(executor),
       limits_(limits),
+      search_attributes_(search_attributes),
       timers_([this](int64_t id, const records::TimerTask& t) {
         executor_->Submit([this, id, t] { OnTimer(id, t); });
       }) {
@@ -181,11 +186,13 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     for (int64_t id : ms->task_deletes()) batch.task_deletes.push_back(id);
     for (const auto& [id, t] : ms->timers()) batch.timer_inserts.push_back({id, t.fire_time_nanos(), t.SerializeAsString()});
     for (int64_t id : ms->timer_deletes()) batch.timer_deletes.push_back(id);
-    if (ms->visibility_changed() || !ms->new_events().empty()) {
-      // A new run (its first commit writes event 1) indexes its attributes.
-      bool new_run = !ms->new_events().empty() && ms->new_events().front().event_id() == 1;
-      batch.visibility.push_back(VisibilityOf(s, new_run || ms->search_attributes_changed()));
-    }
+    // As on Temporal, the visibility row is written when the run starts,
+    // when its search attributes or memo change and when it closes, not at
+    // every event: a running run's history length and size in a list are
+    // those of its last visibility write (describe has the live ones).
+    bool new_run = !ms->new_events().empty() && ms->new_events().front().event_id() == 1;
+    if (new_run || ms->visibility_changed() || ms->closed_now())
+      batch.visibility.push_back(VisibilityOf(s, new_run, ms->search_attributes_changed()));
   }
   if (auto st = store_->Commit(std::move(batch)); !st.ok()) {
     spdlog::error("commit failed: {}", st.error_message());
@@ -233,7 +240,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
   return grpc::Status::OK;
 }
 
-persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool search_attributes_changed) {
+persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool new_run, bool search_attributes_changed) {
   persistence::VisibilityRow v;
   v.key = {s.namespace_id(), s.workflow_id(), s.run_id()};
   v.workflow_type = s.start().workflow_type().name();
@@ -251,18 +258,49 @@ persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool sear
   bool own_root = !s.start().has_root_workflow_execution();
   v.root_workflow_id = own_root ? s.workflow_id() : s.start().root_workflow_execution().workflow_id();
   v.root_run_id = own_root ? s.run_id() : s.start().root_workflow_execution().run_id();
-  v.namespace_division = visibility::StringValue(s.search_attributes(), "TemporalNamespaceDivision").value_or("");
+  v.namespace_division = NamespaceDivisionOf(s);
   // Decoding and rewriting the attribute rows is most of a visibility
-  // write's cost: only when they changed.
-  v.search_attributes_changed = search_attributes_changed;
-  if (search_attributes_changed) v.search_attributes = visibility::IndexValues(s.search_attributes());
-  temporal::api::workflow::v1::WorkflowExecutionInfo info;
-  FillExecutionInfo(s, &info);
-  v.info = info.SerializeAsString();
+  // write's cost: only when they changed (a new run has none to replace).
+  v.new_run = new_run;
+  v.search_attributes_changed = new_run || search_attributes_changed;
+  if (v.search_attributes_changed) {
+    visibility::TypeLookup type_of;
+    if (search_attributes_)
+      type_of = [this, &s](const std::string& name) { return search_attributes_->TypeOf(s.namespace_id(), name); };
+    v.search_attributes = visibility::IndexValues(SearchAttributesOf(s), type_of);
+  }
+  v.info = SerializedExecutionInfo(s);
   return v;
 }
 
+std::string HistoryEngine::SerializedExecutionInfo(const State& s) {
+  using temporal::api::workflow::v1::WorkflowExecutionInfo;
+  WorkflowExecutionInfo info;
+  FillExecutionInfoScalars(s, &info);
+  std::string out = info.SerializeAsString();
+  // The memo, the attributes and the reset points are the bulk of the info
+  // and already messages of the state: appended in wire form rather than
+  // copied (a field serialized after the others parses the same).
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  using google::protobuf::internal::WireFormatLite;
+  if (s.has_memo()) WireFormatLite::WriteMessage(WorkflowExecutionInfo::kMemoFieldNumber, s.memo(), &coded);
+  if (!s.search_attributes().empty())  // Already in wire form.
+    WireFormatLite::WriteBytes(WorkflowExecutionInfo::kSearchAttributesFieldNumber, s.search_attributes(), &coded);
+  if (s.auto_reset_points().points_size() > 0)
+    WireFormatLite::WriteMessage(WorkflowExecutionInfo::kAutoResetPointsFieldNumber, s.auto_reset_points(), &coded);
+  coded.Trim();
+  return out;
+}
+
 void HistoryEngine::FillExecutionInfo(const State& s, temporal::api::workflow::v1::WorkflowExecutionInfo* info) {
+  FillExecutionInfoScalars(s, info);
+  if (s.has_memo()) *info->mutable_memo() = s.memo();
+  if (!s.search_attributes().empty()) *info->mutable_search_attributes() = SearchAttributesOf(s);
+  if (s.auto_reset_points().points_size() > 0) *info->mutable_auto_reset_points() = s.auto_reset_points();
+}
+
+void HistoryEngine::FillExecutionInfoScalars(const State& s, temporal::api::workflow::v1::WorkflowExecutionInfo* info) {
   *info->mutable_execution() = Execution(s);
   *info->mutable_type() = s.start().workflow_type();
   *info->mutable_start_time() = NanosToTimestamp(s.start_time_nanos());
@@ -273,8 +311,6 @@ void HistoryEngine::FillExecutionInfo(const State& s, temporal::api::workflow::v
   info->set_status(s.status());
   info->set_history_length(s.next_event_id() - 1);
   *info->mutable_execution_time() = NanosToTimestamp(s.execution_time_nanos());
-  if (s.has_memo()) *info->mutable_memo() = s.memo();
-  if (s.has_search_attributes()) *info->mutable_search_attributes() = s.search_attributes();
   info->set_task_queue(s.start().task_queue().name());
   info->set_first_run_id(s.first_execution_run_id());
   info->set_state_transition_count(s.db_version());
@@ -283,7 +319,6 @@ void HistoryEngine::FillExecutionInfo(const State& s, temporal::api::workflow::v
     info->set_parent_namespace_id(s.start().parent_workflow_namespace_id());
     *info->mutable_parent_execution() = s.start().parent_workflow_execution();
   }
-  if (s.auto_reset_points().points_size() > 0) *info->mutable_auto_reset_points() = s.auto_reset_points();
   // A workflow without a parent is its own root.
   *info->mutable_root_execution() =
       s.start().has_root_workflow_execution() ? s.start().root_workflow_execution() : Execution(s);

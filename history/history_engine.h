@@ -218,8 +218,12 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // One transaction for all the given changes; then the cache, matching,
   // timers and waiters see them.
   grpc::Status CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current);
-  persistence::VisibilityRow VisibilityOf(const State& s, bool search_attributes_changed);
+  // new_run: the run's first commit, so it has no attribute rows yet.
+  persistence::VisibilityRow VisibilityOf(const State& s, bool new_run, bool search_attributes_changed);
+  static std::string SerializedExecutionInfo(const State& s);
   void FillExecutionInfo(const State& s, temporal::api::workflow::v1::WorkflowExecutionInfo* info);
+  // Everything but the memo, the search attributes and the reset points.
+  static void FillExecutionInfoScalars(const State& s, temporal::api::workflow::v1::WorkflowExecutionInfo* info);
   hv1::WorkflowExecutionStartedEventAttributes StartedAttributes(const wsv1::StartWorkflowExecutionRequest& req,
                                                                   int64_t now);
 
@@ -371,6 +375,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   Executor* executor_;
   Environment env_;
   const Limits limits_;
+  const visibility::SearchAttributeValidator* search_attributes_;  // May be null: no checks.
   TimerService timers_;
   std::array<std::mutex, kLockStripes> stripes_;
   std::mutex cache_mu_;

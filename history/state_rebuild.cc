@@ -1,3 +1,4 @@
+#include "kairos/history/run_search_attributes.h"
 #include "kairos/history/state_rebuild.h"
 
 #include "kairos/time_util.h"
@@ -9,23 +10,26 @@ namespace hv1 = temporal::api::history::v1;
 namespace enums = temporal::api::enums::v1;
 using google::protobuf::Map;
 
-template <class Fields, class Upserted>
-void Merge(Fields* fields, const Upserted& upserted) {
-  // An empty or null payload removes the entry, as when it was applied.
-  for (const auto& [k, v] : upserted) {
-    if (v.data().empty() || v.data() == "null") fields->erase(k); else (*fields)[k] = v;
-  }
-}
 
 void ApplyStarted(const hv1::HistoryEvent& e, records::ExecutionState* s) {
   const auto& a = e.workflow_execution_started_event_attributes();
-  *s->mutable_start() = a;
   int64_t at = TimestampToNanos(e.event_time());
   s->set_start_time_nanos(at);
   s->set_execution_time_nanos(at + DurationToMs(a.first_workflow_task_backoff()) * 1'000'000);
-  if (a.has_memo()) *s->mutable_memo() = a.memo();
-  if (a.has_search_attributes()) *s->mutable_search_attributes() = a.search_attributes();
+  KeepStartAttributes(a, s);
 }
+
+}  // namespace
+
+void KeepStartAttributes(hv1::WorkflowExecutionStartedEventAttributes a, records::ExecutionState* s) {
+  if (a.has_memo()) s->mutable_memo()->Swap(a.mutable_memo());
+  if (a.has_search_attributes()) SetSearchAttributes(s, a.search_attributes());
+  a.clear_memo();
+  a.clear_search_attributes();
+  *s->mutable_start() = std::move(a);
+}
+
+namespace {
 
 void ApplyActivityScheduled(const hv1::HistoryEvent& e, records::ExecutionState* s) {
   const auto& a = e.activity_task_scheduled_event_attributes();
@@ -214,11 +218,10 @@ bool ApplyOtherEvent(const hv1::HistoryEvent& e, records::ExecutionState* s) {
       s->set_cancel_requested(true);
       return true;
     case enums::EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-      Merge(s->mutable_search_attributes()->mutable_indexed_fields(),
-            e.upsert_workflow_search_attributes_event_attributes().search_attributes().indexed_fields());
+      UpsertSearchAttributes(s, e.upsert_workflow_search_attributes_event_attributes().search_attributes());
       return true;
     case enums::EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
-      Merge(s->mutable_memo()->mutable_fields(), e.workflow_properties_modified_event_attributes().upserted_memo().fields());
+      MergeUpserted(s->mutable_memo()->mutable_fields(), e.workflow_properties_modified_event_attributes().upserted_memo().fields());
       return true;
     case enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: {
       const auto& a = e.workflow_execution_update_accepted_event_attributes();

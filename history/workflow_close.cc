@@ -1,3 +1,4 @@
+#include "kairos/history/run_search_attributes.h"
 #include "kairos/history/workflow_close.h"
 
 #include "kairos/cron.h"
@@ -24,7 +25,7 @@ NextRun NextRunFrom(const MutableState& ms, enums::ContinueAsNewInitiator initia
   a.clear_first_workflow_task_backoff();
   if (backoff_ms > 0) *a.mutable_first_workflow_task_backoff() = MsToDuration(backoff_ms);
   if (s.has_memo()) *a.mutable_memo() = s.memo();
-  if (s.has_search_attributes()) *a.mutable_search_attributes() = s.search_attributes();
+  if (!s.search_attributes().empty()) *a.mutable_search_attributes() = SearchAttributesOf(s);
   return next;
 }
 

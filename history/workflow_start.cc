@@ -1,6 +1,7 @@
 // Starting runs (start, signal-with-start) and the requests that change a
 // run from outside: signal, cancel request, terminate.
 #include "history_engine.h"
+#include "kairos/history/state_rebuild.h"
 #include "kairos/history/limits.h"
 #include "kairos/cron.h"
 
@@ -287,12 +288,9 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
   *e.mutable_workflow_execution_started_event_attributes() = attrs;
   if (s.has_user_metadata()) *e.mutable_user_metadata() = s.user_metadata();
-  *s.mutable_start() = std::move(attrs);
-  const auto& a = s.start();
+  KeepStartAttributes(std::move(attrs), &s);
   s.set_start_time_nanos(ms.now());
   s.set_execution_time_nanos(ms.now() + backoff_ms * 1'000'000);
-  if (a.has_memo()) *s.mutable_memo() = a.memo();
-  if (a.has_search_attributes()) *s.mutable_search_attributes() = a.search_attributes();
   ms.mark_visibility_changed();
   ms.ArmRunTimeouts(ms.now() + backoff_ms * 1'000'000);
   if (before_first_task) before_first_task(ms);

@@ -135,6 +135,13 @@ CREATE INDEX visibility_search_attributes_by_double
 CREATE INDEX visibility_search_attributes_by_time
   ON visibility_search_attributes (namespace_id, name, time_value) WHERE time_value IS NOT NULL;
 )sql",
+      // 6: text values indexed only where there is one, so that a number,
+      // a time or a flag costs no entry in the text index.
+      R"sql(
+DROP INDEX visibility_search_attributes_by_text;
+CREATE INDEX visibility_search_attributes_by_text
+  ON visibility_search_attributes (namespace_id, name, text_value) WHERE text_value IS NOT NULL;
+)sql",
   };
   return kMigrations;
 }

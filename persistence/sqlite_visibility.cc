@@ -120,11 +120,13 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
   if (auto st = Run(db, s); !st.ok()) return st;
   if (!v.search_attributes_changed) return grpc::Status::OK;
 
-  sqlite3_stmt* d = prepare(
-      "DELETE FROM visibility_search_attributes WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
-  if (!d) return Error(db, "prepare");
-  BindKey(d, v.key);
-  if (auto st = Run(db, d); !st.ok()) return st;
+  if (!v.new_run) {
+    sqlite3_stmt* d = prepare(
+        "DELETE FROM visibility_search_attributes WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
+    if (!d) return Error(db, "prepare");
+    BindKey(d, v.key);
+    if (auto st = Run(db, d); !st.ok()) return st;
+  }
   int64_t seq = 0;
   for (const auto& a : v.search_attributes) {
     sqlite3_stmt* i = prepare(

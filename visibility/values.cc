@@ -13,6 +13,7 @@ namespace kairos::visibility {
 namespace {
 
 using google::protobuf::Value;
+namespace enums = temporal::api::enums::v1;
 
 // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
@@ -76,11 +77,35 @@ void AddScalar(const std::string& name, const Value& v, const std::string& raw,
   out->push_back(std::move(a));
 }
 
+// Drops the forms a query of the type never compares (see query_sql.cc's
+// ValueColumn and TextCompare).
+void KeepFormOf(enums::IndexedValueType type, persistence::SearchAttributeValue* a) {
+  auto text = std::move(a->text);
+  auto words = std::move(a->words);
+  auto int_value = a->int_value;
+  auto double_value = a->double_value;
+  auto bool_value = a->bool_value;
+  auto time_nanos = a->time_nanos;
+  persistence::SearchAttributeValue kept;
+  kept.name = std::move(a->name);
+  *a = std::move(kept);
+  switch (type) {
+    case enums::INDEXED_VALUE_TYPE_INT: a->int_value = int_value; break;
+    case enums::INDEXED_VALUE_TYPE_DOUBLE: a->double_value = double_value; break;
+    case enums::INDEXED_VALUE_TYPE_BOOL: a->bool_value = bool_value; break;
+    case enums::INDEXED_VALUE_TYPE_DATETIME: a->time_nanos = time_nanos; break;
+    case enums::INDEXED_VALUE_TYPE_TEXT: a->words = std::move(words); break;
+    default: a->text = std::move(text); break;  // Keyword, KeywordList.
+  }
+}
+
 }  // namespace
 
-std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::common::v1::SearchAttributes& sa) {
+std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::common::v1::SearchAttributes& sa,
+                                                           const TypeLookup& type_of) {
   std::vector<persistence::SearchAttributeValue> out;
   for (const auto& [name, payload] : sa.indexed_fields()) {
+    size_t first = out.size();
     auto enc = payload.metadata().find("encoding");
     if (enc != payload.metadata().end() && enc->second == "binary/null") continue;
     auto v = ParseJsonValue(payload.data());
@@ -93,6 +118,8 @@ std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::
     } else {
       AddScalar(name, *v, payload.data(), &out);
     }
+    if (auto type = type_of ? type_of(name) : std::nullopt)
+      for (size_t i = first; i < out.size(); ++i) KeepFormOf(*type, &out[i]);
   }
   return out;
 }

@@ -26,9 +26,13 @@ import (
 	"syscall"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -39,10 +43,36 @@ func BenchWorkflow(ctx workflow.Context) error {
 	return workflow.ExecuteActivity(ctx, NoopActivity).Get(ctx, nil)
 }
 
+var (
+	customerID = temporal.NewSearchAttributeKeyKeyword("CustomerId")
+	region     = temporal.NewSearchAttributeKeyKeyword("Region")
+	amount     = temporal.NewSearchAttributeKeyInt64("Amount")
+)
+
+// registerSearchAttributes adds the three attributes -search-attributes
+// sets; already registered is fine.
+func registerSearchAttributes(c client.Client, namespace string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace,
+		SearchAttributes: map[string]enumspb.IndexedValueType{
+			"CustomerId": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			"Region":     enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+			"Amount":     enumspb.INDEXED_VALUE_TYPE_INT,
+		}})
+	var exists *serviceerror.AlreadyExists
+	if errors.As(err, &exists) {
+		return nil
+	}
+	return err
+}
+
 // NoopActivity does nothing.
 func NoopActivity(ctx context.Context) error { return nil }
 
 type config struct {
+	searchAttributes bool
 	address     string
 	namespace   string
 	workflows   int
@@ -72,6 +102,7 @@ func main() {
 	flag.IntVar(&cfg.wftPollers, "wft-pollers", 8, "worker MaxConcurrentWorkflowTaskPollers")
 	flag.IntVar(&cfg.actPollers, "activity-pollers", 8, "worker MaxConcurrentActivityTaskPollers")
 	flag.IntVar(&cfg.execSize, "exec-size", 0, "worker MaxConcurrent{WorkflowTask,Activity}ExecutionSize (default: 2*concurrency, at least 100)")
+	flag.BoolVar(&cfg.searchAttributes, "search-attributes", false, "start each workflow with three custom search attributes (CustomerId and Region Keyword, Amount Int), registered first")
 	flag.StringVar(&cfg.sdkLog, "sdk-log", "error", "SDK log level forwarded to stderr: debug, info, warn, error, none")
 	flag.Parse()
 	if cfg.workflows <= 0 || cfg.concurrency <= 0 || cfg.warmup < 0 {
@@ -94,6 +125,13 @@ func run(cfg config) int {
 		return 1
 	}
 	defer c.Close()
+
+	if cfg.searchAttributes {
+		if err := registerSearchAttributes(c, cfg.namespace); err != nil {
+			fmt.Fprintf(os.Stderr, "loadgen: registering search attributes: %v\n", err)
+			return 1
+		}
+	}
 
 	w := worker.New(c, cfg.taskQueue, worker.Options{
 		MaxConcurrentWorkflowTaskPollers:       cfg.wftPollers,
@@ -284,11 +322,25 @@ func runBatch(c client.Client, cfg config, prefix string, n int, deadline time.T
 }
 
 func oneWorkflow(ctx context.Context, c client.Client, cfg config, id string) error {
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	opts := client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                cfg.taskQueue,
 		WorkflowExecutionTimeout: 2 * time.Minute,
-	}, BenchWorkflow)
+	}
+	if cfg.searchAttributes {
+		n := int64(len(id))
+		for _, ch := range id {
+			n = n*31 + int64(ch)
+		}
+		if n < 0 {
+			n = -n
+		}
+		opts.TypedSearchAttributes = temporal.NewSearchAttributes(
+			customerID.ValueSet(fmt.Sprintf("c%d", n%5000)),
+			region.ValueSet(fmt.Sprintf("r%d", n%10)),
+			amount.ValueSet(n%1000))
+	}
+	run, err := c.ExecuteWorkflow(ctx, opts, BenchWorkflow)
 	if err != nil {
 		return fmt.Errorf("ExecuteWorkflow: %w", err)
 	}

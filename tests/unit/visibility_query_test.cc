@@ -276,3 +276,48 @@ TEST_CASE("values: payloads are indexed in every comparable form", "[visibility]
   REQUIRE(by_name["L"].size() == 2);
   CHECK(*by_name["L"][1].text == "y");
 }
+
+TEST_CASE("values: a registered type keeps only the form its queries compare", "[visibility]") {
+  temporal::api::common::v1::SearchAttributes sa;
+  auto set = [&](const std::string& name, const std::string& json) {
+    auto& p = (*sa.mutable_indexed_fields())[name];
+    (*p.mutable_metadata())["encoding"] = "json/plain";
+    p.set_data(json);
+  };
+  set("I", "42");
+  set("D", "2");
+  set("K", "\"2026-01-01T00:00:00Z\"");
+  set("T", "\"Hello World\"");
+  set("L", "[\"x\",\"y\"]");
+  set("Unknown", "7");
+  const TypeMap types = {{"I", enums::INDEXED_VALUE_TYPE_INT},
+                         {"D", enums::INDEXED_VALUE_TYPE_DOUBLE},
+                         {"K", enums::INDEXED_VALUE_TYPE_KEYWORD},
+                         {"T", enums::INDEXED_VALUE_TYPE_TEXT},
+                         {"L", enums::INDEXED_VALUE_TYPE_KEYWORD_LIST}};
+  auto values = IndexValues(sa, [&](const std::string& name) -> std::optional<enums::IndexedValueType> {
+    auto it = types.find(name);
+    if (it == types.end()) return std::nullopt;
+    return it->second;
+  });
+  std::map<std::string, std::vector<kairos::persistence::SearchAttributeValue>> by_name;
+  for (auto& v : values) by_name[v.name].push_back(v);
+  const auto& i = by_name["I"].at(0);
+  CHECK(*i.int_value == 42);
+  CHECK_FALSE(i.double_value);
+  const auto& d = by_name["D"].at(0);
+  CHECK(*d.double_value == 2.0);
+  CHECK_FALSE(d.int_value);
+  const auto& k = by_name["K"].at(0);
+  CHECK(*k.text == "2026-01-01T00:00:00Z");
+  CHECK_FALSE(k.time_nanos);
+  CHECK(k.words.empty());
+  const auto& t = by_name["T"].at(0);
+  CHECK(t.words == " hello world ");
+  CHECK_FALSE(t.text);
+  REQUIRE(by_name["L"].size() == 2);
+  CHECK(*by_name["L"][1].text == "y");
+  const auto& u = by_name["Unknown"].at(0);  // No type: every form.
+  CHECK(*u.int_value == 7);
+  CHECK(*u.double_value == 7.0);
+}

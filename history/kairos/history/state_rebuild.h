@@ -19,6 +19,12 @@ namespace kairos::history {
 std::string RebuildState(const std::vector<temporal::api::history::v1::HistoryEvent>& events,
                          records::ExecutionState* state);
 
+// Stores a run's started-event attributes in its state. The memo and the
+// search attributes go to the state's own fields, which the run updates,
+// and not also into `start`: each copy of the state then holds them once.
+void KeepStartAttributes(temporal::api::history::v1::WorkflowExecutionStartedEventAttributes a,
+                         records::ExecutionState* state);
+
 // Auto-reset points: the first completed workflow task of each worker build
 // (binary checksum or build id, both empty counting as one build, as on
 // Temporal) is where `workflow reset --type BuildId`

@@ -91,6 +91,8 @@ struct VisibilityRow {
   std::vector<SearchAttributeValue> search_attributes;
   // False: the run's attribute rows stay as they are (search_attributes unset).
   bool search_attributes_changed = true;
+  // The run's first write: it has no attribute rows to replace yet.
+  bool new_run = false;
 };
 
 // A bound SQL value; monostate is NULL.

@@ -38,6 +38,11 @@ class SearchAttributeValidator {
   grpc::Status ValidateAll(const std::string& namespace_id, const std::string& namespace_name,
                            const temporal::api::common::v1::SearchAttributes& sa) const;
 
+  // The registered type of an attribute of the namespace.
+  std::optional<enums::IndexedValueType> TypeOf(const std::string& namespace_id, const std::string& name) const {
+    return registry_->TypeOf(namespace_id, name);
+  }
+
  private:
   const SearchAttributeRegistry* registry_;
   SearchAttributeLimits limits_;

@@ -4,17 +4,28 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "kairos/persistence/store.h"
 #include "temporal/api/common/v1/message.pb.h"
+#include "temporal/api/enums/v1/common.pb.h"
 
 namespace kairos::visibility {
 
+// An attribute's registered type, if it has one.
+using TypeLookup =
+    std::function<std::optional<temporal::api::enums::v1::IndexedValueType>(const std::string& name)>;
+
 // Every value of every attribute (one per item of a list; none for null).
-std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::common::v1::SearchAttributes& sa);
+// An attribute whose type `type_of` knows keeps only the form its type's
+// queries compare (a number is not also indexed as a double, a Text value
+// only as words), so that each value costs one index entry; without a type,
+// every form the value has.
+std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::common::v1::SearchAttributes& sa,
+                                                           const TypeLookup& type_of = nullptr);
 
 // The attribute's single string value, if it has one.
 std::optional<std::string> StringValue(const temporal::api::common::v1::SearchAttributes& sa, const std::string& name);
