@@ -32,6 +32,7 @@ struct ServerOptions {
   int metrics_port = 0;   // /metrics, /healthz, /readyz; 0: not served.
   TlsOptions tls;         // Of the gRPC port.
   bool allow_insecure = false;  // Serve plaintext on a non-loopback address.
+  size_t cache_max_workflows = 10'000;  // Running runs whose state stays in memory.
 };
 
 // Returns the process exit code.
