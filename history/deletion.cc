@@ -68,7 +68,7 @@ void HistoryEngine::DeleteOnTimer(int64_t row_id, const records::TimerTask& t) {
     spdlog::warn("deleting {}/{} failed, retrying: {}", key.workflow_id, key.run_id, st.error_message());
     auto again = t;
     again.set_fire_time_nanos(NowNanos() + kDeleteAfterCloseNanos);
-    timers_.Arm(row_id, again);
+    timers_.Rearm(row_id, again);
   }
 }
 

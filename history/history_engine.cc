@@ -20,7 +20,7 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
       limits_(limits),
       timers_([this](int64_t id, const records::TimerTask& t) {
         executor_->Submit([this, id, t] { OnTimer(id, t); });
-      }),
+      }, TimerPaging{scale.timer_lookahead_ms, scale.timer_page_size, scale.timers_max_in_memory}),
       states_(scale.cache_max_workflows, [](const StatePtr& p) { return p.use_count() > 1; }),
       current_runs_(scale.cache_max_workflows) {
   env_.next_id = [this] { return store_->NextId(); };
@@ -42,15 +42,12 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
 HistoryEngine::~HistoryEngine() { Stop(); }
 
 void HistoryEngine::Start() {
-  for (auto& row : store_->LoadTimers()) {
-    records::TimerTask t;
-    if (t.ParseFromString(row.timer)) timers_.Arm(row.id, std::move(t));
-  }
+  // Timers are paged in from the store by due time as they approach.
+  timers_.Start([this](const persistence::TimerPageQuery& page) { return store_->LoadTimers(page); });
   for (auto& row : store_->LoadTasks()) {
     records::QueueTask t;
     if (t.ParseFromString(row.task)) matching_->AddTask(row.id, std::move(t));
   }
-  spdlog::debug("history started: {} timers armed", timers_.size());
 }
 
 void HistoryEngine::Stop() {

@@ -135,6 +135,11 @@ CREATE INDEX visibility_search_attributes_by_double
 CREATE INDEX visibility_search_attributes_by_time
   ON visibility_search_attributes (namespace_id, name, time_value) WHERE time_value IS NOT NULL;
 )sql",
+      // 6: timers are paged into memory by due time (a window ahead of now),
+      // not loaded whole at start-up.
+      R"sql(
+CREATE INDEX timers_by_fire_time ON timers (fire_time_nanos, id);
+)sql",
   };
   return kMigrations;
 }

@@ -131,6 +131,11 @@ struct ScaleOptions {
   // pointers; beyond that the least recently used are read back from the
   // store when next needed.
   size_t cache_max_workflows = 10'000;
+  // Durable timers in memory: those due within the look-ahead, read from
+  // the store a page at a time, at most timers_max_in_memory of them.
+  int64_t timer_lookahead_ms = 60'000;
+  int timer_page_size = 2'000;
+  size_t timers_max_in_memory = 200'000;
 };
 
 // `limits`: Temporal's per-workflow limits (its defaults when null);
