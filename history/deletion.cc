@@ -68,7 +68,7 @@ void HistoryEngine::DeleteOnTimer(int64_t row_id, const records::TimerTask& t) {
     spdlog::warn("deleting {}/{} failed, retrying: {}", key.workflow_id, key.run_id, st.error_message());
     auto again = t;
     again.set_fire_time_nanos(NowNanos() + kDeleteAfterCloseNanos);
-    timers_.Arm(row_id, again);
+    timers_.Rearm(row_id, again);
   }
 }
 
@@ -80,12 +80,9 @@ grpc::Status HistoryEngine::DeleteRunLocked(const State& s, int64_t timer_row_id
   b.execution_deletes.push_back(key);
   auto timers = b.timer_deletes;
   if (auto st = store_->Commit(std::move(b)); !st.ok()) return errors::Unavailable("persistence failure: " + st.error_message());
-  {
-    std::lock_guard lock(cache_mu_);
-    cache_.erase(RunKey(key));
-    auto it = current_.find(WorkflowKey(key.namespace_id, key.workflow_id));
-    if (it != current_.end() && it->second.run_id == key.run_id) current_.erase(it);
-  }
+  states_.Erase(RunKey(key));
+  // The store dropped the current-run pointer if it named this run.
+  current_runs_.Erase(WorkflowKey(key.namespace_id, key.workflow_id));
   for (int64_t id : timers) timers_.Disarm(id);
   // Whoever waits on the run (history long polls) wakes to find it gone.
   NotifyWaiters(RunKey(key));

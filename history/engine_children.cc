@@ -43,7 +43,7 @@ wsv1::StartWorkflowExecutionRequest ChildStartRequest(const records::ChildInfo& 
 void HistoryEngine::RetryStepLater(int64_t row_id, const records::TimerTask& t) {
   auto again = t;
   again.set_fire_time_nanos(NowNanos() + 1'000'000'000);
-  timers_.Arm(row_id, again);
+  timers_.Rearm(row_id, again);
 }
 
 std::string HistoryEngine::NamespaceIdByName(const std::string& name) {

@@ -57,7 +57,7 @@ void HistoryEngine::OnTimer(int64_t row_id, const records::TimerTask& t) {
     spdlog::warn("timer {} failed to apply: {}", row_id, st.error_message());
     auto again = t;
     again.set_fire_time_nanos(NowNanos() + 1'000'000'000);
-    timers_.Arm(row_id, again);
+    timers_.Rearm(row_id, again);
   }
 }
 
@@ -108,7 +108,7 @@ void HistoryEngine::DeliverExternal(int64_t row_id, const records::TimerTask& t)
         if (delivered.error_code() == grpc::StatusCode::UNAVAILABLE) {
           auto again = t;
           again.set_fire_time_nanos(NowNanos() + 1'000'000'000);
-          timers_.Arm(row_id, again);
+          timers_.Rearm(row_id, again);
           return;
         }
       }

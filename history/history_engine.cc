@@ -16,7 +16,7 @@ namespace kairos::history {
 
 HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
                              const Limits& limits, const visibility::SearchAttributeValidator* search_attributes,
-                             metrics::Registry* metrics)
+                             metrics::Registry* metrics, const ScaleOptions& scale)
     : metrics_(metrics),
       store_(store),
       matching_(matching),
@@ -25,7 +25,9 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
       search_attributes_(search_attributes),
       timers_([this](int64_t id, const records::TimerTask& t) {
         executor_->Submit([this, id, t] { OnTimer(id, t); });
-      }) {
+      }, TimerPaging{scale.timer_lookahead_ms, scale.timer_page_size, scale.timers_max_in_memory}),
+      states_(scale.cache_max_workflows, [](const StatePtr& p) { return p.use_count() > 1; }),
+      current_runs_(scale.cache_max_workflows) {
   env_.next_id = [this] { return store_->NextId(); };
   env_.sticky_alive = [this](const std::string& ns, const std::string& queue) {
     return matching_->HasRecentPoller(ns, queue);
@@ -45,15 +47,12 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
 HistoryEngine::~HistoryEngine() { Stop(); }
 
 void HistoryEngine::Start() {
-  for (auto& row : store_->LoadTimers()) {
-    records::TimerTask t;
-    if (t.ParseFromString(row.timer)) timers_.Arm(row.id, std::move(t));
-  }
+  // Timers are paged in from the store by due time as they approach.
+  timers_.Start([this](const persistence::TimerPageQuery& page) { return store_->LoadTimers(page); });
   for (auto& row : store_->LoadTasks()) {
     records::QueueTask t;
     if (t.ParseFromString(row.task)) matching_->AddTask(row.id, std::move(t));
   }
-  spdlog::debug("history started: {} timers armed", timers_.size());
 }
 
 void HistoryEngine::Stop() {
@@ -81,33 +80,25 @@ std::mutex& HistoryEngine::LockFor(const std::string& ns, const std::string& wf)
 }
 
 std::optional<persistence::CurrentRun> HistoryEngine::Current(const std::string& ns, const std::string& wf) {
-  {
-    std::lock_guard lock(cache_mu_);
-    auto it = current_.find(WorkflowKey(ns, wf));
-    if (it != current_.end()) return it->second;
-  }
+  std::string key = WorkflowKey(ns, wf);
+  if (auto hit = current_runs_.Get(key)) return hit;
+  uint64_t ticket = current_runs_.Ticket(key);
   auto row = store_->GetCurrentRun(ns, wf);
-  if (row) {
-    std::lock_guard lock(cache_mu_);
-    current_[WorkflowKey(ns, wf)] = *row;
-  }
+  if (row) current_runs_.Fill(key, *row, ticket);
   return row;
 }
 
 StatePtr HistoryEngine::Load(const ExecutionKey& key) {
-  {
-    std::lock_guard lock(cache_mu_);
-    auto it = cache_.find(RunKey(key));
-    if (it != cache_.end()) return it->second;
-  }
+  std::string run_key = RunKey(key);
+  if (auto hit = states_.Get(run_key)) return *hit;
+  uint64_t ticket = states_.Ticket(run_key);
   auto bytes = store_->LoadExecution(key);
   if (!bytes) return nullptr;
   auto state = std::make_shared<State>();
   if (!state->ParseFromString(*bytes)) return nullptr;
-  if (state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
-    std::lock_guard lock(cache_mu_);
-    cache_[RunKey(key)] = state;
-  }
+  // Closed runs are read back from the store when asked for, so that the
+  // cache holds what is running rather than everything that ran.
+  if (state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) states_.Fill(run_key, state, ticket);
   return state;
 }
 
@@ -152,6 +143,7 @@ grpc::Status HistoryEngine::CommitAll(std::vector<std::unique_ptr<MutableState>>
 
 grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current) {
   persistence::WriteBatch batch;
+  std::vector<bool> made_current;
   for (MutableState* ms : changes) {
     auto added_bytes = [ms] {
       int64_t added = 0;
@@ -180,6 +172,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
     auto current = new_current == ms ? std::nullopt : Current(key.namespace_id, key.workflow_id);
     bool is_current = new_current == ms || (current && current->run_id == key.run_id);
+    made_current.push_back(is_current);
     batch.executions.push_back({key, s.SerializeAsString(), is_current, s.status(), s.start_request_id()});
     for (const auto& e : ms->new_events()) batch.events.push_back({key, e.event_id(), e.SerializeAsString()});
     for (const auto& [id, t] : ms->tasks()) batch.task_inserts.push_back({id, t.SerializeAsString()});
@@ -196,32 +189,27 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
   }
   if (auto st = store_->Commit(std::move(batch)); !st.ok()) {
     spdlog::error("commit failed: {}", st.error_message());
-    std::lock_guard lock(cache_mu_);
     for (MutableState* ms : changes) {
-      cache_.erase(RunKey({ms->s().namespace_id(), ms->s().workflow_id(), ms->s().run_id()}));
-      current_.erase(WorkflowKey(ms->s().namespace_id(), ms->s().workflow_id()));
+      states_.Erase(RunKey({ms->s().namespace_id(), ms->s().workflow_id(), ms->s().run_id()}));
+      current_runs_.Erase(WorkflowKey(ms->s().namespace_id(), ms->s().workflow_id()));
     }
     return errors::Unavailable("persistence failure: " + st.error_message());
   }
   for (MutableState* ms : changes)
     if (ms->closed_now()) metrics_.OnClosed(ms->s());
   std::vector<std::string> touched;
-  {
-    std::lock_guard lock(cache_mu_);
-    for (MutableState* ms : changes) {
-      const State& s = ms->s();
-      ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
-      // Closed runs are read back from the store when asked for, so that
-      // the cache holds what is running rather than everything that ran.
-      if (s.status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
-        cache_[RunKey(key)] = std::make_shared<State>(s);
-      } else {
-        cache_.erase(RunKey(key));
-      }
-      auto& cur = current_[WorkflowKey(key.namespace_id, key.workflow_id)];
-      if (new_current == ms || cur.run_id == key.run_id) cur = {key.run_id, s.status(), s.start_request_id()};
-      touched.push_back(RunKey(key));
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const State& s = changes[i]->s();
+    ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
+    // Closed runs are read back from the store when asked for.
+    if (s.status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
+      states_.Put(RunKey(key), std::make_shared<State>(s));
+    } else {
+      states_.Erase(RunKey(key));
     }
+    if (made_current[i])
+      current_runs_.Put(WorkflowKey(key.namespace_id, key.workflow_id), {key.run_id, s.status(), s.start_request_id()});
+    touched.push_back(RunKey(key));
   }
   for (MutableState* ms : changes) {
     for (int64_t id : ms->timer_deletes()) timers_.Disarm(id);
@@ -338,9 +326,9 @@ std::unique_ptr<MutableState> HistoryEngine::BuildNextRun(MutableState& ms) {
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
                                                   Executor* executor, const Limits* limits,
                                                   const visibility::SearchAttributeValidator* search_attributes,
-                                                  metrics::Registry* metrics) {
+                                                  metrics::Registry* metrics, const ScaleOptions& scale) {
   return std::make_unique<HistoryEngine>(store, matching, executor, limits ? *limits : Limits{}, search_attributes,
-                                         metrics);
+                                         metrics, scale);
 }
 
 }  // namespace kairos::history

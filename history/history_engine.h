@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "kairos/errors.h"
+#include "kairos/history/bounded_cache.h"
 #include "kairos/executor.h"
 #include "kairos/history/commands.h"
 #include "kairos/history/history_service.h"
@@ -112,7 +113,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
  public:
   HistoryEngine(persistence::Store* store, matching::MatchingService* matching, Executor* executor,
                 const Limits& limits, const visibility::SearchAttributeValidator* search_attributes,
-                metrics::Registry* metrics);
+                metrics::Registry* metrics, const ScaleOptions& scale);
   ~HistoryEngine() override;
   void Start() override;
   void Stop() override;
@@ -378,9 +379,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   const visibility::SearchAttributeValidator* search_attributes_;  // May be null: no checks.
   TimerService timers_;
   std::array<std::mutex, kLockStripes> stripes_;
-  std::mutex cache_mu_;
-  std::unordered_map<std::string, StatePtr> cache_;
-  std::unordered_map<std::string, persistence::CurrentRun> current_;
+  // Committed states of running runs and current-run pointers, bounded
+  // (--cache-max-workflows); a miss reads the store.
+  BoundedCache<StatePtr> states_;
+  BoundedCache<persistence::CurrentRun> current_runs_;
   std::mutex queries_mu_;
   std::unordered_map<std::string, PendingQuery> queries_;
   std::unordered_map<std::string, std::vector<std::string>> queries_by_run_;

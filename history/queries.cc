@@ -79,13 +79,7 @@ void HistoryEngine::AnswerQueries(const wsv1::RespondWorkflowTaskCompletedReques
 }
 
 void HistoryEngine::DispatchQueries(const ExecutionKey& key) {
-  StatePtr state;
-  {
-    std::lock_guard lock(cache_mu_);
-    auto it = cache_.find(RunKey(key));
-    if (it != cache_.end()) state = it->second;
-  }
-  if (!state) state = Load(key);
+  StatePtr state = Load(key);
   if (!state) return;
   const auto& w = state->workflow_task();
   std::vector<std::string> dispatch;

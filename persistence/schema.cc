@@ -142,6 +142,11 @@ DROP INDEX visibility_search_attributes_by_text;
 CREATE INDEX visibility_search_attributes_by_text
   ON visibility_search_attributes (namespace_id, name, text_value) WHERE text_value IS NOT NULL;
 )sql",
+      // 7: timers are paged into memory by due time (a window ahead of now),
+      // not loaded whole at start-up.
+      R"sql(
+CREATE INDEX timers_by_fire_time ON timers (fire_time_nanos, id);
+)sql",
   };
   return kMigrations;
 }

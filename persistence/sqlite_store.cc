@@ -84,7 +84,7 @@ class SqliteStore final : public Store {
   std::vector<std::string> ReadEventsReverse(const ExecutionKey& key, int64_t last_event_id,
                                              int max_count) override;
   std::vector<TaskRow> LoadTasks() override;
-  std::vector<TimerRow> LoadTimers() override;
+  std::vector<TimerRow> LoadTimers(const TimerPageQuery& page) override;
   std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
   std::vector<ScheduleRow> LoadSchedules() override;
   std::vector<BatchOperationRow> LoadBatchOperations() override;
@@ -540,10 +540,18 @@ std::vector<TaskRow> SqliteStore::LoadTasks() {
   return out;
 }
 
-std::vector<TimerRow> SqliteStore::LoadTimers() {
+std::vector<TimerRow> SqliteStore::LoadTimers(const TimerPageQuery& page) {
   std::lock_guard lock(db_mu_);
   std::vector<TimerRow> out;
-  sqlite3_stmt* s = Prepare("SELECT id, fire_time_nanos, timer FROM timers ORDER BY fire_time_nanos");
+  sqlite3_stmt* s = Prepare(
+      "SELECT id, fire_time_nanos, timer FROM timers WHERE (fire_time_nanos, id) > (?, ?) AND fire_time_nanos < ? "
+      "ORDER BY fire_time_nanos, id LIMIT ?");
+  if (s) {
+    sqlite3_bind_int64(s, 1, page.after_fire_time_nanos);
+    sqlite3_bind_int64(s, 2, page.after_id);
+    sqlite3_bind_int64(s, 3, page.before_fire_time_nanos);
+    sqlite3_bind_int64(s, 4, page.limit);
+  }
   while (s && sqlite3_step(s) == SQLITE_ROW)
     out.push_back({sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ColumnBytes(s, 2)});
   if (s) sqlite3_reset(s);

@@ -45,6 +45,9 @@ struct Flags {
   int64_t retention_interval_ms = 10'000;
   kairos::server::TlsOptions tls;
   bool allow_insecure = false;
+  size_t cache_max_workflows = 10'000;
+  int64_t timer_lookahead_ms = 60'000;
+  int timer_page_size = 2'000;
 };
 
 void AddCommonFlags(CLI::App* cmd, Flags& f) {
@@ -74,6 +77,21 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
       ->group("Testing")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{10}, int64_t{3'600'000}));
+  cmd->add_option("--cache-max-workflows", f.cache_max_workflows,
+                  "Running workflows whose state stays in memory; the least recently used beyond it are read back "
+                  "from the database when needed")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{100'000'000}));
+  // For tests: small windows and pages make timers cross page boundaries.
+  cmd->add_option("--timer-lookahead-ms", f.timer_lookahead_ms,
+                  "Testing: timers due this far ahead are paged into memory from the database")
+      ->group("Testing")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{86'400'000}));
+  cmd->add_option("--timer-page-size", f.timer_page_size, "Testing: timers read from the database at a time")
+      ->group("Testing")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
   cmd->add_option("--metrics-port", f.metrics_port,
                   "Port of Prometheus metrics (/metrics) and health checks (/healthz, /readyz); default: not served")
       ->check(CLI::Range(0, 65535));
@@ -131,6 +149,9 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.metrics_port = f.metrics_port;
   o.tls = f.tls;
   o.allow_insecure = f.allow_insecure;
+  o.cache_max_workflows = f.cache_max_workflows;
+  o.timer_lookahead_ms = f.timer_lookahead_ms;
+  o.timer_page_size = f.timer_page_size;
   return o;
 }
 

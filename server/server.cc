@@ -106,8 +106,12 @@ int Run(const ServerOptions& options) {
   visibility::SearchAttributeValidator search_attribute_validator(&search_attributes);
   // Temporal's limit.* dynamic config keys set the per-workflow limits.
   auto limits = history::Limits::FromDynamicConfig(options.dynamic_config);
+  history::ScaleOptions scale;
+  scale.cache_max_workflows = options.cache_max_workflows;
+  scale.timer_lookahead_ms = options.timer_lookahead_ms;
+  scale.timer_page_size = options.timer_page_size;
   auto history = history::NewHistoryService(store.get(), matching.get(), executor.get(), &limits,
-                                            &search_attribute_validator, &registry);
+                                            &search_attribute_validator, &registry, scale);
   frontend::NamespaceRegistry namespaces(store.get(), &limits);
   if (auto st = namespaces.Load(options.namespaces); !st.ok()) {
     spdlog::critical("cannot load namespaces: {}", st.error_message());

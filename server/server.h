@@ -32,6 +32,9 @@ struct ServerOptions {
   int metrics_port = 0;   // /metrics, /healthz, /readyz; 0: not served.
   TlsOptions tls;         // Of the gRPC port.
   bool allow_insecure = false;  // Serve plaintext on a non-loopback address.
+  size_t cache_max_workflows = 10'000;  // Running runs whose state stays in memory.
+  int64_t timer_lookahead_ms = 60'000;   // Timers due this far ahead are paged into memory...
+  int timer_page_size = 2'000;           // ...this many rows at a time.
 };
 
 // Returns the process exit code.

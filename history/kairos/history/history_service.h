@@ -125,12 +125,26 @@ class HistoryService {
 
 struct Limits;
 
+// How much of the workflows' durable state history keeps in memory.
+struct ScaleOptions {
+  // Running runs whose committed state is cached, and as many current-run
+  // pointers; beyond that the least recently used are read back from the
+  // store when next needed.
+  size_t cache_max_workflows = 10'000;
+  // Durable timers in memory: those due within the look-ahead, read from
+  // the store a page at a time, at most timers_max_in_memory of them.
+  int64_t timer_lookahead_ms = 60'000;
+  int timer_page_size = 2'000;
+  size_t timers_max_in_memory = 200'000;
+};
+
 // `limits`: Temporal's per-workflow limits (its defaults when null);
 // `search_attributes` checks what workflow commands set (null: no checks);
 // `metrics` receives workflow outcomes and timer lag (null: nowhere).
 std::unique_ptr<HistoryService> NewHistoryService(persistence::Store* store, matching::MatchingService* matching,
                                                   Executor* executor, const Limits* limits = nullptr,
                                                   const visibility::SearchAttributeValidator* search_attributes = nullptr,
-                                                  metrics::Registry* metrics = nullptr);
+                                                  metrics::Registry* metrics = nullptr,
+                                                  const ScaleOptions& scale = {});
 
 }  // namespace kairos::history

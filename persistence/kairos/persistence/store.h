@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,16 @@ struct TimerRow {
   int64_t id = 0;
   int64_t fire_time_nanos = 0;
   std::string timer;  // Serialized records::TimerTask.
+};
+
+// A page of timers in (fire time, id) order: the rows after the key
+// (after_fire_time_nanos, after_id) that are due before before_fire_time_nanos,
+// at most `limit`. The defaults ask for every row.
+struct TimerPageQuery {
+  int64_t after_fire_time_nanos = std::numeric_limits<int64_t>::min();
+  int64_t after_id = std::numeric_limits<int64_t>::min();
+  int64_t before_fire_time_nanos = std::numeric_limits<int64_t>::max();
+  int limit = std::numeric_limits<int>::max();
 };
 
 // One value of a run's search attribute, in each form a query may compare
@@ -184,7 +195,9 @@ class Store {
                                                      int max_count) = 0;
 
   virtual std::vector<TaskRow> LoadTasks() = 0;
-  virtual std::vector<TimerRow> LoadTimers() = 0;
+  // Read through an index on the due time, so that a page costs the same
+  // however many timers wait further out.
+  virtual std::vector<TimerRow> LoadTimers(const TimerPageQuery& page = {}) = 0;
 
   virtual std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) = 0;
 
