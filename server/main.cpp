@@ -45,6 +45,8 @@ struct Flags {
   int64_t retention_interval_ms = 10'000;
   kairos::server::TlsOptions tls;
   bool allow_insecure = false;
+  kairos::auth::AuthOptions auth;
+  int auth_reload_seconds = 10;
 };
 
 void AddCommonFlags(CLI::App* cmd, Flags& f) {
@@ -89,6 +91,20 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
                   "How often the TLS files are checked for changes and reloaded")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
+  cmd->add_option("--auth-jwks", f.auth.jwks_file,
+                  "JWKS file of the token issuer: turns authorization on; bearer JWTs (RS256, ES256) are verified "
+                  "against it")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--auth-permissions-claim", f.auth.permissions_claim,
+                  "JWT claim holding the permissions (\"<namespace>:<read|write|worker|admin>\")")
+      ->capture_default_str();
+  cmd->add_option("--auth-api-keys", f.auth.api_keys_file,
+                  "JSON file of static API keys and their permissions: turns authorization on")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--auth-reload-seconds", f.auth_reload_seconds,
+                  "How often --auth-jwks and --auth-api-keys are checked for changes and reloaded")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
 }
 
 // Every long flag of `cmd` can also be set by KAIROS_<FLAG> (upper case, '-'
@@ -131,6 +147,8 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.metrics_port = f.metrics_port;
   o.tls = f.tls;
   o.allow_insecure = f.allow_insecure;
+  o.auth = f.auth;
+  o.auth.reload_interval = std::chrono::seconds(f.auth_reload_seconds);
   return o;
 }
 

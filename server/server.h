@@ -3,10 +3,11 @@
 #pragma once
 
 #include <string>
-
-#include "tls_credentials.h"
 #include <utility>
 #include <vector>
+
+#include "kairos/auth/authorizer.h"
+#include "tls_credentials.h"
 
 namespace kairos::server {
 
@@ -32,6 +33,7 @@ struct ServerOptions {
   int metrics_port = 0;   // /metrics, /healthz, /readyz; 0: not served.
   TlsOptions tls;         // Of the gRPC port.
   bool allow_insecure = false;  // Serve plaintext on a non-loopback address.
+  auth::AuthOptions auth;       // Authorization of every RPC when enabled().
 };
 
 // Returns the process exit code.
