@@ -1,6 +1,7 @@
 #include "kairos/auth/authorizer.h"
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -107,10 +108,14 @@ class Authorizer::State {
       *why = api_keys ? "not a known API key" : "no JWKS to verify tokens with";
       return std::nullopt;
     }
+    auto now = std::chrono::system_clock::now();
+    if (auto cached = Cached(token, now)) return cached;
     VerifiedToken verified;
-    *why = VerifyJwt(token, *keys, options_.permissions_claim, std::chrono::system_clock::now(), &verified);
+    *why = VerifyJwt(token, *keys, options_.permissions_claim, now, &verified);
     if (!why->empty()) return std::nullopt;
-    return MapPermissions(std::move(verified.subject), verified.permissions);
+    Claims claims = MapPermissions(std::move(verified.subject), verified.permissions);
+    Remember(token, claims, verified.expires, keys);
+    return claims;
   }
 
   std::string Describe() {
@@ -134,8 +139,37 @@ class Authorizer::State {
     return {jwks_.parsed, api_keys_.parsed};
   }
 
+  // Verified tokens, so that a client's every call does not pay for a
+  // signature check. An entry is good until the token's exp and only for
+  // the key set that verified it (a reloaded JWKS can revoke keys).
+  struct CachedToken {
+    Claims claims;
+    std::optional<std::chrono::system_clock::time_point> expires;
+    std::shared_ptr<const KeySet> keys;
+  };
+  static constexpr size_t kMaxCachedTokens = 4096;
+
+  std::optional<Claims> Cached(std::string_view token, std::chrono::system_clock::time_point now) {
+    std::lock_guard lock(mu_);
+    auto it = verified_.find(token);
+    if (it == verified_.end()) return std::nullopt;
+    if (it->second.keys != jwks_.parsed || (it->second.expires && now > *it->second.expires)) {
+      verified_.erase(it);
+      return std::nullopt;
+    }
+    return it->second.claims;
+  }
+
+  void Remember(std::string_view token, const Claims& claims,
+                std::optional<std::chrono::system_clock::time_point> expires, std::shared_ptr<const KeySet> keys) {
+    std::lock_guard lock(mu_);
+    if (verified_.size() >= kMaxCachedTokens) verified_.clear();  // Simple bound; tokens are re-verified.
+    verified_.insert_or_assign(std::string(token), CachedToken{claims, expires, std::move(keys)});
+  }
+
   const AuthOptions options_;
   std::mutex mu_;
+  std::map<std::string, CachedToken, std::less<>> verified_;
   std::chrono::steady_clock::time_point last_check_;
   WatchedFile<KeySet> jwks_;
   WatchedFile<ApiKeys> api_keys_;

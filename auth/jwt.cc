@@ -40,9 +40,12 @@ std::string VerifyJwt(std::string_view token, const KeySet& keys, std::string_vi
     return err;
 
   double now_s = std::chrono::duration<double>(now.time_since_epoch()).count();
+  std::optional<std::chrono::system_clock::time_point> expires;
   if (auto exp = payload->find("exp"); exp != payload->end()) {
     if (!exp->is_number()) return "token has an invalid \"exp\" claim";
     if (now_s > exp->get<double>()) return "token is expired";
+    expires = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+        std::chrono::duration<double>(exp->get<double>())));
   }
   if (auto nbf = payload->find("nbf"); nbf != payload->end()) {
     if (!nbf->is_number()) return "token has an invalid \"nbf\" claim";
@@ -53,6 +56,7 @@ std::string VerifyJwt(std::string_view token, const KeySet& keys, std::string_vi
 
   VerifiedToken result;
   result.subject = sub->get<std::string>();
+  result.expires = expires;
   if (auto perms = payload->find(std::string(permissions_claim)); perms != payload->end() && perms->is_array()) {
     for (const auto& p : *perms) {
       if (p.is_string()) result.permissions.push_back(p.get<std::string>());

@@ -317,3 +317,37 @@ TEST_CASE("the authorizer refuses unusable files at start and reloads changed on
   CHECK(a->Authorize("Bearer new", describe, "default").ok());
   CHECK_FALSE(a->Authorize("Bearer old", describe, "default").ok());
 }
+
+TEST_CASE("a verified token stops working when its key leaves the JWKS", "[auth]") {
+  auto old_key = TestKey::Rsa("k1");
+  auto new_key = TestKey::P256("k2");
+  TempFile jwks(Json{{"keys", {old_key.Jwk()}}}.dump());
+  AuthOptions options{jwks.path.string(), "permissions", ""};
+  options.reload_interval = std::chrono::seconds(0);
+  std::unique_ptr<Authorizer> a;
+  REQUIRE(Authorizer::Create(options, &a).ok());
+  const std::string start = "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution";
+  std::string token = "Bearer " + old_key.Sign({{"sub", "u"}, {"exp", NowPlus(300)}, {"permissions", {"default:write"}}});
+  CHECK(a->Authorize(token, start, "default").ok());
+  CHECK(a->Authorize(token, start, "default").ok());  // From the cache.
+  {
+    std::ofstream(jwks.path) << Json{{"keys", {new_key.Jwk()}}}.dump();
+  }
+  std::filesystem::last_write_time(jwks.path, std::filesystem::last_write_time(jwks.path) + std::chrono::seconds(2));
+  CHECK_FALSE(a->Authorize(token, start, "default").ok());
+  CHECK(a->Authorize("Bearer " + new_key.Sign({{"sub", "u"}, {"permissions", {"default:write"}}}), start, "default").ok());
+}
+
+TEST_CASE("authorizing a call with a JWT is cheap once the token is known", "[.bench]") {
+  auto key = TestKey::Rsa("k");
+  TempFile jwks(Json{{"keys", {key.Jwk()}}}.dump());
+  std::unique_ptr<Authorizer> a;
+  REQUIRE(Authorizer::Create({jwks.path.string(), "permissions", ""}, &a).ok());
+  std::string token = "Bearer " + key.Sign({{"sub", "u"}, {"exp", NowPlus(300)}, {"permissions", {"default:write"}}});
+  const std::string start = "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution";
+  constexpr int kCalls = 100000;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCalls; ++i) REQUIRE(a->Authorize(token, start, "default").ok());
+  auto per_call = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / kCalls;
+  WARN("Authorize with a cached RS256 token: " << per_call << " us per call");
+}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@ namespace kairos::auth {
 struct VerifiedToken {
   std::string subject;
   std::vector<std::string> permissions;  // The claim's strings; other values are skipped.
+  std::optional<std::chrono::system_clock::time_point> expires;  // "exp", when there is one.
 };
 
 // Empty on success (with `out` filled), else why the token is refused.
