@@ -190,7 +190,8 @@ int Run(const ServerOptions& options) {
   http::SitesOptions site_options{options.ip, options.http_port, options.headless, options.ui_ip,
                                   options.ui_port != 0 ? options.ui_port : bound_port + 1000};
   // The HTTP API and the UI get the gRPC port's TLS settings (mutual TLS too).
-  site_options.tls = {options.tls.cert_file, options.tls.key_file, options.tls.client_ca_file};
+  site_options.tls = {options.tls.cert_file, options.tls.key_file, options.tls.client_ca_file,
+                      options.tls.reload_seconds};
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(128 * 1024 * 1024);
   channel_args.SetMaxSendMessageSize(128 * 1024 * 1024);
