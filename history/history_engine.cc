@@ -196,8 +196,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     }
     return errors::Unavailable("persistence failure: " + st.error_message());
   }
-  for (MutableState* ms : changes)
-    if (ms->closed_now()) metrics_.OnClosed(ms->s());
+  for (MutableState* ms : changes) metrics_.OnCommitted(*ms);
   std::vector<std::string> touched;
   {
     std::lock_guard lock(cache_mu_);
