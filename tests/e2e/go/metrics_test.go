@@ -181,6 +181,10 @@ func TestMetricsAfterKnownWorkload(t *testing.T) {
 		"task_type": "Workflow", "operation": "RecordWorkflowTaskStarted", "service_name": "history"}, 4)
 
 	expect("history_count_count", map[string]string{"namespace": "default"}, 4)
+	commit := map[string]string{"operation": "Commit", "service_name": "history"}
+	atLeast("persistence_requests_total", commit, 10)
+	atLeast("persistence_latency_count", commit, 10)
+	expect("persistence_errors_total", commit, 0)
 	atLeast("kairos_store_commit_batch_size_count", nil, 10)
 	atLeast("kairos_store_commit_latency_count", nil, 10)
 	atLeast("process_resident_memory_bytes", nil, 1<<20)
