@@ -1,3 +1,4 @@
+#include "authorized_services.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "kairos/frontend/frontend.h"
 
@@ -37,6 +38,10 @@ class HealthServiceImpl final : public hv1::Health::CallbackService {
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> NewHealthService() { return std::make_unique<HealthServiceImpl>(); }
+std::unique_ptr<grpc::Service> NewHealthService(const auth::Authorizer* authorizer) {
+  auto service = std::make_unique<HealthServiceImpl>();
+  if (!authorizer) return service;
+  return AuthorizeHealthService(std::move(service), authorizer);
+}
 
 }  // namespace kairos::frontend

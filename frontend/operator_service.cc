@@ -1,3 +1,4 @@
+#include "authorized_services.h"
 #include "kairos/errors.h"
 #include "kairos/executor.h"
 #include "kairos/frontend/frontend.h"
@@ -94,7 +95,9 @@ class OperatorServiceImpl final : public UnimplementedOperatorService {
 }  // namespace
 
 std::unique_ptr<grpc::Service> NewOperatorService(const Dependencies& deps, const FrontendOptions& options) {
-  return std::make_unique<OperatorServiceImpl>(deps, options);
+  auto service = std::make_unique<OperatorServiceImpl>(deps, options);
+  if (!deps.authorizer) return service;
+  return AuthorizeOperatorService(std::move(service), deps.authorizer);
 }
 
 }  // namespace kairos::frontend

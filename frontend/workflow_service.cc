@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include "authorized_services.h"
 #include "kairos/batcher/batch_service.h"
 #include "kairos/errors.h"
 #include "kairos/frontend/frontend.h"
@@ -449,7 +450,9 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
 }  // namespace
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options) {
-  return std::make_unique<WorkflowServiceImpl>(deps, options);
+  auto service = std::make_unique<WorkflowServiceImpl>(deps, options);
+  if (!deps.authorizer) return service;
+  return AuthorizeWorkflowService(std::move(service), deps.authorizer);
 }
 
 }  // namespace kairos::frontend

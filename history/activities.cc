@@ -22,7 +22,9 @@ grpc::Status HistoryEngine::StartActivityTask(int64_t task_id, const records::Qu
   }
   MutableState ms(*state, env_, NowNanos());
   ms.DeleteQueueTask(task_id);
-  MarkActivityStarted(ms, (*ms.s().mutable_activities())[task.scheduled_event_id()], poll.identity());
+  auto& started = (*ms.s().mutable_activities())[task.scheduled_event_id()];
+  MarkActivityStarted(ms, started, poll.identity());
+  ms.RecordTaskStart({true, false, ms.now() - started.attempt_scheduled_time_nanos()});
   if (auto st = Commit(ms); !st.ok()) return st;
   FillActivityTask(ms.s(), ms.s().activities().at(task.scheduled_event_id()), poll.namespace_(), resp);
   return grpc::Status::OK;
@@ -168,6 +170,16 @@ grpc::Status HistoryEngine::WithActivity(const NamespaceRef& ns, const std::stri
   return Commit(ms);
 }
 
+namespace {
+
+ActivityOutcome OutcomeOf(const records::ActivityInfo& a, ActivityOutcome::Kind kind, bool closed,
+                          const char* operation) {
+  return {kind, closed, operation, a.task_queue(), a.activity_type().name(), enums::TIMEOUT_TYPE_UNSPECIFIED,
+          a.started() ? a.started_time_nanos() : 0, a.scheduled_time_nanos()};
+}
+
+}  // namespace
+
 void HistoryEngine::RemoveActivity(MutableState& ms, int64_t scheduled_event_id) {
   auto& acts = *ms.s().mutable_activities();
   auto it = acts.find(scheduled_event_id);
@@ -186,6 +198,7 @@ grpc::Status HistoryEngine::CompleteActivity(MutableState& ms, records::Activity
     f.mutable_server_failure_info()->set_non_retryable(true);
     return FailActivity(ms, a, f, identity, false);
   }
+  ms.RecordActivityOutcome(OutcomeOf(a, ActivityOutcome::kSucceeded, true, "RespondActivityTaskCompleted"));
   int64_t started = WriteActivityStarted(ms, a);
   auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
   auto* attrs = e.mutable_activity_task_completed_event_attributes();
@@ -200,6 +213,7 @@ grpc::Status HistoryEngine::CompleteActivity(MutableState& ms, records::Activity
 
 grpc::Status HistoryEngine::CancelActivity(MutableState& ms, records::ActivityInfo& a, const common::Payloads& details,
                                            const std::string& identity) {
+  ms.RecordActivityOutcome(OutcomeOf(a, ActivityOutcome::kCanceled, true, "RespondActivityTaskCanceled"));
   int64_t started = WriteActivityStarted(ms, a);
   auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_ACTIVITY_TASK_CANCELED);
   auto* attrs = e.mutable_activity_task_canceled_event_attributes();
@@ -225,7 +239,12 @@ grpc::Status HistoryEngine::FailActivity(MutableState& ms, records::ActivityInfo
     if (type == enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE || type == enums::TIMEOUT_TYPE_SCHEDULE_TO_START)
       decision.state = enums::RETRY_STATE_TIMEOUT;
   }
-  if (decision.state == enums::RETRY_STATE_IN_PROGRESS && !a.cancel_requested()) {
+  bool retried = decision.state == enums::RETRY_STATE_IN_PROGRESS && !a.cancel_requested();
+  ActivityOutcome outcome = OutcomeOf(a, is_timeout ? ActivityOutcome::kTimedOut : ActivityOutcome::kFailed, !retried,
+                                      is_timeout ? "TimerActiveTaskActivityTimeout" : "RespondActivityTaskFailed");
+  if (is_timeout && failure.has_timeout_failure_info()) outcome.timeout_type = failure.timeout_failure_info().timeout_type();
+  ms.RecordActivityOutcome(std::move(outcome));
+  if (retried) {
     // Keep the schedule-to-close timer; drop the per-attempt ones.
     std::vector<int64_t> keep;
     for (int64_t row : a.timer_row_ids()) {

@@ -195,8 +195,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     }
     return errors::Unavailable("persistence failure: " + st.error_message());
   }
-  for (MutableState* ms : changes)
-    if (ms->closed_now()) metrics_.OnClosed(ms->s());
+  for (MutableState* ms : changes) metrics_.OnCommitted(*ms);
   std::vector<std::string> touched;
   for (size_t i = 0; i < changes.size(); ++i) {
     const State& s = changes[i]->s();

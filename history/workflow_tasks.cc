@@ -24,6 +24,8 @@ grpc::Status HistoryEngine::StartWorkflowTask(int64_t task_id, const records::Qu
   }
   MutableState ms(*state, env_, NowNanos());
   StartWorkflowTaskLocked(ms, poll.identity(), poll.has_task_queue() ? poll.task_queue().name() : "");
+  const auto& started = ms.s().workflow_task();
+  ms.RecordTaskStart({false, started.sticky(), ms.now() - started.scheduled_time_nanos()});
   ms.DeleteQueueTask(task_id);
   if (auto st = Commit(ms); !st.ok()) return st;
   return FillWorkflowTaskResponse(ms.s(), resp);

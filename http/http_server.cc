@@ -3,6 +3,8 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include "kairos/http/tls_reloader.h"
+
 namespace kairos::http {
 namespace {
 
@@ -29,9 +31,12 @@ grpc::Status HttpServer::Start(const Options& options, Handler handler, std::uni
     const auto& t = options.tls;
     auto ssl = std::make_unique<httplib::SSLServer>(t.cert.c_str(), t.key.c_str(),
                                                     t.client_ca.empty() ? nullptr : t.client_ca.c_str());
-    if (!ssl->is_valid()) {
+    std::string error;
+    if (!ssl->is_valid() ||
+        !TlsReloader::Install(ssl->ssl_context(), t, std::chrono::seconds(t.reload_seconds), &s->tls_reloader_, &error)) {
       return {grpc::StatusCode::INVALID_ARGUMENT, "the TLS files of the " + options.name + " (" + t.cert + ", " +
-                                                      t.key + ") could not be loaded"};
+                                                      t.key + ") could not be loaded" +
+                                                      (error.empty() ? "" : ": " + error)};
     }
     s->server_ = std::move(ssl);
   } else {

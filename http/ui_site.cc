@@ -39,8 +39,8 @@ std::string Settings() {
 // /api/v1/namespaces/NS/workflows/WF/run/RUN/history.json: every event of
 // the run, page after page, as one JSON array; an error after some events is
 // appended as {"error": ...}, as the UI server does.
-HttpReply RawHistory(const ApiHandler& api, const std::string& ns, const std::string& workflow_id,
-                     const std::string& run_id) {
+HttpReply RawHistory(const ApiHandler& api, const ApiRequest& request, const std::string& ns,
+                     const std::string& workflow_id, const std::string& run_id) {
   std::string out = "[";
   int written = 0;
   wf::GetWorkflowExecutionHistoryRequest req;
@@ -49,7 +49,8 @@ HttpReply RawHistory(const ApiHandler& api, const std::string& ns, const std::st
   req.mutable_execution()->set_run_id(run_id);
   for (;;) {
     wf::GetWorkflowExecutionHistoryResponse resp;
-    auto st = api.Call("/temporal.api.workflowservice.v1.WorkflowService/GetWorkflowExecutionHistory", req, &resp);
+    auto st = api.Call("/temporal.api.workflowservice.v1.WorkflowService/GetWorkflowExecutionHistory", req, &resp,
+                       request.metadata);
     if (!st.ok()) {
       out += (written > 0 ? "," : "") + ordered_json{{"error", st.error_message()}}.dump();
       break;
@@ -78,7 +79,7 @@ HttpReply Dispatch(const ApiHandler& api, const ApiRequest& request) {
     static const std::regex raw_history("^/api/v1/namespaces/([^/]+)/workflows/([^/]+)/run/([^/]+)/history\\.json$");
     std::smatch m;
     if (request.verb == "GET" && std::regex_match(path, m, raw_history))
-      return RawHistory(api, PercentDecode(m[1]), PercentDecode(m[2]), PercentDecode(m[3]));
+      return RawHistory(api, request, PercentDecode(m[1]), PercentDecode(m[2]), PercentDecode(m[3]));
     return api.Handle(request, OptionsFromQuery(request.query, false));
   }
   if (request.verb != "GET") return {405, "", "text/plain"};

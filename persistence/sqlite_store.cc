@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kairos/metrics/registry.h"
+#include "kairos/persistence/metered_store.h"
 #include "schema.h"
 #include "sqlite_deletion.h"
 #include "sqlite_visibility.h"
@@ -642,7 +643,7 @@ grpc::Status OpenSqliteStore(const SqliteOptions& options, std::unique_ptr<Store
   }
   auto store = std::make_unique<SqliteStore>(std::move(db), options.max_batches_per_commit, options.metrics);
   if (auto st = store->Init(); !st.ok()) return st;
-  *out = std::move(store);
+  *out = WithPersistenceMetrics(std::move(store), options.metrics);
   return grpc::Status::OK;
 }
 

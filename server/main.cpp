@@ -48,6 +48,8 @@ struct Flags {
   size_t cache_max_workflows = 10'000;
   int64_t timer_lookahead_ms = 60'000;
   int timer_page_size = 2'000;
+  kairos::auth::AuthOptions auth;
+  int auth_reload_seconds = 10;
 };
 
 void AddCommonFlags(CLI::App* cmd, Flags& f) {
@@ -107,6 +109,20 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
                   "How often the TLS files are checked for changes and reloaded")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
+  cmd->add_option("--auth-jwks", f.auth.jwks_file,
+                  "JWKS file of the token issuer: turns authorization on; bearer JWTs (RS256, ES256) are verified "
+                  "against it")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--auth-permissions-claim", f.auth.permissions_claim,
+                  "JWT claim holding the permissions (\"<namespace>:<read|write|worker|admin>\")")
+      ->capture_default_str();
+  cmd->add_option("--auth-api-keys", f.auth.api_keys_file,
+                  "JSON file of static API keys and their permissions: turns authorization on")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--auth-reload-seconds", f.auth_reload_seconds,
+                  "How often --auth-jwks and --auth-api-keys are checked for changes and reloaded")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
 }
 
 // Every long flag of `cmd` can also be set by KAIROS_<FLAG> (upper case, '-'
@@ -152,6 +168,8 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.cache_max_workflows = f.cache_max_workflows;
   o.timer_lookahead_ms = f.timer_lookahead_ms;
   o.timer_page_size = f.timer_page_size;
+  o.auth = f.auth;
+  o.auth.reload_interval = std::chrono::seconds(f.auth_reload_seconds);
   return o;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -76,10 +77,20 @@ int Run(const ServerOptions& options) {
   std::string ui_ip = options.ui_ip.empty() ? options.ip : options.ui_ip;
   bool exposed = !IsLoopback(options.ip) || (!options.headless && !IsLoopback(ui_ip));
   if (exposed && !options.tls.enabled() && !options.allow_insecure) {
-    spdlog::critical("refusing to serve plaintext on {} (not a loopback address): give --tls-cert and --tls-key, "
-                     "or --allow-insecure to accept that anyone who reaches the port can do anything",
+    spdlog::critical("refusing to serve plaintext on {} (not a loopback address): give --tls-cert and --tls-key "
+                     "(and --auth-jwks or --auth-api-keys to check who calls), or --allow-insecure to accept that "
+                     "traffic, tokens included, can be read and that without authorization anyone who reaches the "
+                     "port can do anything",
                      IsLoopback(options.ip) ? ui_ip : options.ip);
     return 1;
+  }
+
+  std::unique_ptr<auth::Authorizer> authorizer;
+  if (options.auth.enabled()) {
+    if (auto st = auth::Authorizer::Create(options.auth, &authorizer); !st.ok()) {
+      spdlog::critical("{}", st.error_message());
+      return 1;
+    }
   }
 
   for (const auto& [key, value] : options.dynamic_config)
@@ -144,11 +155,11 @@ int Run(const ServerOptions& options) {
 
   frontend::Dependencies deps{&namespaces,        history.get(),      matching.get(),    executor.get(),
                               &visibility_service, &search_attributes, scheduler.get(),
-                              &search_attribute_validator, batcher.get()};
+                              &search_attribute_validator, batcher.get(), authorizer.get()};
   frontend::FrontendOptions fe_options{kVersion};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);
-  auto health_service = frontend::NewHealthService();
+  auto health_service = frontend::NewHealthService(authorizer.get());
 
   std::string address = options.ip + ":" + std::to_string(options.port);
   std::shared_ptr<grpc::ServerCredentials> credentials;
@@ -165,6 +176,11 @@ int Run(const ServerOptions& options) {
   builder.RegisterService(workflow_service.get());
   builder.RegisterService(operator_service.get());
   builder.RegisterService(health_service.get());
+  std::unique_ptr<grpc::CallbackGenericService> unknown_methods;
+  if (authorizer) {
+    unknown_methods = frontend::NewUnknownMethodsService(authorizer.get());
+    builder.RegisterCallbackGenericService(unknown_methods.get());
+  }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<metrics::RpcMetricsFactory>(&registry));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -178,7 +194,8 @@ int Run(const ServerOptions& options) {
   http::SitesOptions site_options{options.ip, options.http_port, options.headless, options.ui_ip,
                                   options.ui_port != 0 ? options.ui_port : bound_port + 1000};
   // The HTTP API and the UI get the gRPC port's TLS settings (mutual TLS too).
-  site_options.tls = {options.tls.cert_file, options.tls.key_file, options.tls.client_ca_file};
+  site_options.tls = {options.tls.cert_file, options.tls.key_file, options.tls.client_ca_file,
+                      options.tls.reload_seconds};
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(128 * 1024 * 1024);
   channel_args.SetMaxSendMessageSize(128 * 1024 * 1024);
@@ -216,13 +233,17 @@ int Run(const ServerOptions& options) {
   std::string tls = !options.tls.enabled()            ? "off"
                     : options.tls.client_ca_file.empty() ? "on"
                                                          : "on, client certificates required";
-  std::printf("Kairos %s\n  Temporal API: %s (TLS %s)\n  HTTP API:     %s\n  Web UI:       %s\n  Metrics:      %s\n"
-              "  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
-              kVersion, address.c_str(), tls.c_str(), sites->api_address().c_str(), ui.c_str(), metrics_url.c_str(), ns_list.c_str(),
-              persistence.c_str(),
-              ready_ms);
+  std::string authorization = authorizer ? authorizer->Describe() : "off";
+  std::printf("Kairos %s\n  Temporal API: %s (TLS %s)\n  Authorization: %s\n  HTTP API:     %s\n  Web UI:       %s\n"
+              "  Metrics:      %s\n  Namespaces:   %s\n  Persistence:  %s\n  Ready in %.1f ms\n",
+              kVersion, address.c_str(), tls.c_str(), authorization.c_str(), sites->api_address().c_str(), ui.c_str(),
+              metrics_url.c_str(), ns_list.c_str(), persistence.c_str(), ready_ms);
   if (exposed && !options.tls.enabled())
-    std::printf("  WARNING: plaintext on a non-loopback address, no TLS and no authorization (--allow-insecure)\n");
+    std::printf("  WARNING: plaintext on a non-loopback address (--allow-insecure): no TLS, %s\n",
+                authorizer ? "bearer tokens travel in clear" : "no authorization");
+  else if (exposed && !authorizer && options.tls.client_ca_file.empty())
+    std::printf("  WARNING: no authorization on a non-loopback address: any client that reaches it can do anything "
+                "(--auth-jwks, --auth-api-keys)\n");
   std::fflush(stdout);
   spdlog::info("serving address={} ready_ms={:.1f}", address, ready_ms);
 

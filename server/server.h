@@ -3,10 +3,11 @@
 #pragma once
 
 #include <string>
-
-#include "tls_credentials.h"
 #include <utility>
 #include <vector>
+
+#include "kairos/auth/authorizer.h"
+#include "tls_credentials.h"
 
 namespace kairos::server {
 
@@ -35,6 +36,7 @@ struct ServerOptions {
   size_t cache_max_workflows = 10'000;  // Running runs whose state stays in memory.
   int64_t timer_lookahead_ms = 60'000;   // Timers due this far ahead are paged into memory...
   int timer_page_size = 2'000;           // ...this many rows at a time.
+  auth::AuthOptions auth;       // Authorization of every RPC when enabled().
 };
 
 // Returns the process exit code.

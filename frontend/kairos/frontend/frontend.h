@@ -9,8 +9,15 @@
 
 #include <grpcpp/impl/service_type.h>
 
+namespace grpc {
+class CallbackGenericService;
+}
+
 namespace kairos {
 class Executor;
+namespace auth {
+class Authorizer;
+}
 namespace history {
 class HistoryService;
 }
@@ -48,10 +55,15 @@ struct Dependencies {
   scheduler::SchedulerService* scheduler;
   const visibility::SearchAttributeValidator* search_attribute_validator;
   batcher::BatchService* batcher;
+  // When set, every RPC is authorized before its handler runs.
+  const auth::Authorizer* authorizer = nullptr;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);
 std::unique_ptr<grpc::Service> NewOperatorService(const Dependencies& deps, const FrontendOptions& options);
-std::unique_ptr<grpc::Service> NewHealthService();
+std::unique_ptr<grpc::Service> NewHealthService(const auth::Authorizer* authorizer = nullptr);
+// With authorization on: answers the methods no service has (PERMISSION_DENIED
+// for callers without rights, else UNIMPLEMENTED), so that no method escapes it.
+std::unique_ptr<grpc::CallbackGenericService> NewUnknownMethodsService(const auth::Authorizer* authorizer);
 
 }  // namespace kairos::frontend

@@ -44,6 +44,23 @@ struct Environment {
       search_attribute_error;
 };
 
+// Facts a change records for the metrics, reported once it is committed.
+struct ActivityOutcome {
+  enum Kind { kSucceeded, kFailed, kCanceled, kTimedOut };
+  Kind kind;
+  bool closed;            // No attempt follows.
+  const char* operation;  // Temporal's operation label.
+  std::string task_queue, activity_type;
+  enums::TimeoutType timeout_type = enums::TIMEOUT_TYPE_UNSPECIFIED;
+  int64_t attempt_started_nanos = 0;  // 0: the attempt had not started.
+  int64_t first_scheduled_nanos = 0;
+};
+struct TaskStart {
+  bool activity;  // Else a workflow task.
+  bool sticky;
+  int64_t schedule_to_start_nanos;
+};
+
 class MutableState {
  public:
   MutableState(records::ExecutionState state, const Environment& env, int64_t now_nanos);
@@ -111,6 +128,12 @@ class MutableState {
   void Close(enums::WorkflowExecutionStatus status, int64_t completion_event_id);
   bool closed_now() const { return closed_now_; }  // Close was called on this change.
 
+  // For the metrics (history_metrics.h).
+  void RecordActivityOutcome(ActivityOutcome o) { activity_outcomes_.push_back(std::move(o)); }
+  void RecordTaskStart(TaskStart t) { task_starts_.push_back(t); }
+  const std::vector<ActivityOutcome>& activity_outcomes() const { return activity_outcomes_; }
+  const std::vector<TaskStart>& task_starts() const { return task_starts_; }
+
   // Workflow-task-completed event id the next commands refer to.
   void set_completed_event_id(int64_t id) { completed_event_id_ = id; }
   int64_t completed_event_id() const { return completed_event_id_; }
@@ -141,6 +164,8 @@ class MutableState {
   bool visibility_changed_ = false;
   bool search_attributes_changed_ = false;
   bool closed_now_ = false;
+  std::vector<ActivityOutcome> activity_outcomes_;
+  std::vector<TaskStart> task_starts_;
   std::optional<NextRun> next_run_;
 };
 

@@ -46,10 +46,12 @@ class ApiHandler {
   HttpReply Handle(const ApiRequest& request, JsonOptions options) const;
 
   // One unary call by full method name ("/pkg.Service/Method"); the caller
-  // owns the request and response messages.
+  // owns the request and response messages. `metadata` is the HTTP
+  // request's (its authorization header): always passed on, so that the
+  // call is authorized as the caller.
   grpc::Status Call(const std::string& method, const google::protobuf::Message& request,
                     google::protobuf::Message* response,
-                    const std::multimap<std::string, std::string>& metadata = {}) const;
+                    const std::multimap<std::string, std::string>& metadata) const;
 
   const RouteTable& routes() const { return routes_; }
 

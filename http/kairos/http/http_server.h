@@ -23,10 +23,13 @@ namespace kairos::http {
 // PEM files of an HTTPS listener (cpp-httplib's SSLServer, OpenSSL). They are
 // read once at start: a renewed certificate needs a restart here, unlike on
 // the gRPC port.
+class TlsReloader;
+
 struct TlsFiles {
   std::string cert;
   std::string key;
   std::string client_ca;  // Non-empty: clients must present a certificate it signed.
+  int reload_seconds = 60;  // How often the files are checked for a renewal.
   bool enabled() const { return !cert.empty(); }
 };
 
@@ -55,6 +58,7 @@ class HttpServer {
   void Stop();
 
  private:
+  std::unique_ptr<TlsReloader> tls_reloader_;  // Before server_: outlives its handshakes.
   std::unique_ptr<httplib::Server> server_;
   std::atomic<bool> listen_returned_{false};
   std::thread thread_;

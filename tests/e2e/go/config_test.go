@@ -24,6 +24,16 @@ func TestPlaintextOnNetworkAddressNeedsAllowInsecure(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "refusing to serve plaintext on 0.0.0.0") {
 		t.Fatalf("plaintext on 0.0.0.0 was not refused: %v\n%s", err, out)
 	}
+	// Authorization without TLS is not enough: the tokens would travel in clear.
+	keys := filepath.Join(t.TempDir(), "keys.json")
+	if err := os.WriteFile(keys, []byte(testAPIKeys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(kairosBinary(t), "server", "start-dev", "--ip", "0.0.0.0", "--port", port, "--headless",
+		"--auth-api-keys", keys).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "refusing to serve plaintext on 0.0.0.0") {
+		t.Fatalf("plaintext with authorization on 0.0.0.0 was not refused: %v\n%s", err, out)
+	}
 
 	cmd := exec.Command(kairosBinary(t), "server", "start-dev", "--ip", "0.0.0.0", "--port", port, "--headless",
 		"--allow-insecure")

@@ -166,7 +166,25 @@ func TestMetricsAfterKnownWorkload(t *testing.T) {
 	atLeast("poll_success_total", map[string]string{"taskqueue": tq, "task_type": "Workflow"}, 4)
 	expect("approximate_backlog_count", activity, 0)
 
+	// Activity outcomes and latencies, as Temporal's history labels them.
+	done := map[string]string{"namespace": "default", "taskqueue": tq, "workflowType": "Greet",
+		"activityType": "ComposeGreeting", "operation": "RespondActivityTaskCompleted", "service_name": "history",
+		"versioning_behavior": "Unspecified"}
+	expect("activity_success_total", done, 3)
+	expect("activity_start_to_close_latency_count", done, 3)
+	expect("activity_schedule_to_close_latency_count", done, 3)
+	expect("activity_task_fail_total", map[string]string{"namespace": "default"}, 0)
+	expect("task_schedule_to_start_latency_count", map[string]string{"namespace": "default", "taskqueue": tq,
+		"task_type": "Activity", "operation": "RecordActivityTaskStarted", "partition": "__normal__",
+		"service_name": "history"}, 3)
+	atLeast("task_schedule_to_start_latency_count", map[string]string{"namespace": "default", "taskqueue": tq,
+		"task_type": "Workflow", "operation": "RecordWorkflowTaskStarted", "service_name": "history"}, 4)
+
 	expect("history_count_count", map[string]string{"namespace": "default"}, 4)
+	commit := map[string]string{"operation": "Commit", "service_name": "history"}
+	atLeast("persistence_requests_total", commit, 10)
+	atLeast("persistence_latency_count", commit, 10)
+	expect("persistence_errors_total", commit, 0)
 	atLeast("kairos_store_commit_batch_size_count", nil, 10)
 	atLeast("kairos_store_commit_latency_count", nil, 10)
 	atLeast("process_resident_memory_bytes", nil, 1<<20)

@@ -194,7 +194,7 @@ func TestTLSReloadsRenewedCertificate(t *testing.T) {
 	p := newPKI(t)
 	p.ca("old")
 	p.leaf("server", "old")
-	srv, _, _ := startTLSServer(t, p, p.clientTLS("old", ""), "--tls-reload-seconds", "1")
+	srv, _, base := startTLSServer(t, p, p.clientTLS("old", ""), "--tls-reload-seconds", "1")
 	// Renew: a certificate of another CA replaces the files in place.
 	p.ca("new")
 	p.leaf("renewed", "new")
@@ -227,4 +227,20 @@ func TestTLSReloadsRenewedCertificate(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	mustRefuse(t, srv.Addr(), p.clientTLS("old", ""), "the replaced certificate is still served")
+
+	// The HTTP API's HTTPS listener renews too (the Web UI's is the same code).
+	url := base + "/api/v1/namespaces/default"
+	for {
+		code, err := httpsGet(url, p.clientTLS("new", ""))
+		if err == nil && code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("renewed certificate not served on the HTTP API within 15 s: %d %v", code, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, err := httpsGet(url, p.clientTLS("old", "")); err == nil {
+		t.Fatal("the HTTP API still serves the replaced certificate")
+	}
 }
