@@ -48,6 +48,8 @@ inline constexpr auto kReuseTerminateIfRunning = enums::WORKFLOW_ID_REUSE_POLICY
 #pragma GCC diagnostic pop
 
 inline constexpr int kDefaultHistoryPageSize = 1000;
+// Who terminates the current run when a workflow is reset (Temporal's name).
+inline constexpr char kResetterIdentity[] = "history-resetter";
 inline constexpr int kLockStripes = 1024;
 // Long polls answer a little before the caller's deadline, and never later
 // than this, so that an empty answer always arrives in time.
@@ -345,7 +347,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   std::string NamespaceIdByName(const std::string& name);
 
   // The new run of a reset after the copied events: the failed workflow
-  // task, pending activities and timers armed again, signals re-applied.
+  // task, pending activities, timers, child starts and requests to other
+  // workflows armed again, then what `after` (the base run's events after
+  // the point and its later runs') re-applies, then a workflow task.
   void BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExecutionRequest& req, const std::string& base_run_id,
                      const std::vector<hv1::HistoryEvent>& after);
 

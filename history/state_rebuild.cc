@@ -55,11 +55,40 @@ void ApplyChildInitiated(const hv1::HistoryEvent& e, records::ExecutionState* s)
   c.set_initiated_event_id(e.event_id());
   c.set_workflow_id(a.workflow_id());
   c.set_namespace_(a.namespace_());
+  c.set_namespace_id(a.namespace_id());
   *c.mutable_workflow_type() = a.workflow_type();
   c.set_parent_close_policy(a.parent_close_policy());
+  // A child not started by the point is started by the rebuilt run, with
+  // its own request id (Temporal gives the rebuilt child a fresh one too).
+  c.set_create_request_id(s->run_id() + ":" + std::to_string(e.event_id()) + ":0");
   *c.mutable_initiated() = a;
   (*s->mutable_children())[e.event_id()] = std::move(c);
 }
+
+// A signal or cancellation request to another workflow, pending until its
+// outcome event; the rebuilt run sends it again if none came by the point.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // `control`: deprecated, still correlated by SDKs.
+void ApplyExternalInitiated(const hv1::HistoryEvent& e, records::ExternalRequest* r) {
+  if (e.has_signal_external_workflow_execution_initiated_event_attributes()) {
+    const auto& a = e.signal_external_workflow_execution_initiated_event_attributes();
+    r->set_kind(records::ExternalRequest::SIGNAL);
+    *r->mutable_execution() = a.workflow_execution();
+    r->set_signal_name(a.signal_name());
+    *r->mutable_input() = a.input();
+    *r->mutable_header() = a.header();
+    r->set_control(a.control());
+    r->set_child_workflow_only(a.child_workflow_only());
+  } else {
+    const auto& a = e.request_cancel_external_workflow_execution_initiated_event_attributes();
+    r->set_kind(records::ExternalRequest::CANCEL);
+    *r->mutable_execution() = a.workflow_execution();
+    r->set_reason(a.reason());
+    r->set_control(a.control());
+    r->set_child_workflow_only(a.child_workflow_only());
+  }
+}
+#pragma GCC diagnostic pop
 
 // Events of the workflow task and its results.
 bool ApplyWorkflowTaskEvent(const hv1::HistoryEvent& e, records::ExecutionState* s) {
@@ -183,7 +212,7 @@ bool ApplyChildOrExternalEvent(const hv1::HistoryEvent& e, records::ExecutionSta
       return true;
     case enums::EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
     case enums::EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
-      external[e.event_id()];  // Pending until its result below.
+      ApplyExternalInitiated(e, &external[e.event_id()]);
       return true;
     case enums::EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED:
       external.erase(e.external_workflow_execution_signaled_event_attributes().initiated_event_id());
