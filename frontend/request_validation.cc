@@ -260,6 +260,10 @@ Status Validate(const wsv1::TerminateWorkflowExecutionRequest& r) {
 }
 
 Status Validate(const wsv1::ResetWorkflowExecutionRequest& r) {
+  // Required here (a start or a signal gets one made up): Temporal's reset
+  // has no use without it.
+  if (r.request_id().empty()) return Invalid("RequestId is not set on request.");
+  KAIROS_CHECK(ValidateRequestId(r.request_id()));
   return ValidateExecution(r.has_workflow_execution(), r.workflow_execution());
 }
 

@@ -90,9 +90,11 @@ grpc::Status HistoryEngine::ResetWorkflowExecution(const NamespaceRef& ns, const
   auto current = Current(ns.id, workflow_id);
   StatePtr current_state = current ? (current->run_id == base->run_id() ? base : Load({ns.id, workflow_id, current->run_id}))
                                    : nullptr;
-  // The same request again: the run it made is the current one.
-  if (current_state && !req.request_id().empty() && current_state->start_request_id() == req.request_id() &&
-      current_state->last_reset_time_nanos() != 0) {
+  // Temporal's duplicate check: the current run's create request id. A
+  // reset run takes the original start's, so a repeated reset makes
+  // another run, and only the start's own request id answers the current
+  // run without resetting.
+  if (current_state && current_state->start_request_id() == req.request_id()) {
     resp->set_run_id(current_state->run_id());
     return grpc::Status::OK;
   }
@@ -109,7 +111,7 @@ grpc::Status HistoryEngine::ResetWorkflowExecution(const NamespaceRef& ns, const
   int64_t now = NowNanos();
   std::string new_run_id = NewUuidV7();
   State fresh = FreshState(ns.id, ns.name, workflow_id, new_run_id, base->first_execution_run_id(),
-                           req.request_id().empty() ? NewUuid() : req.request_id());
+                           base->start_request_id());
   if (auto err = RebuildState(prefix, &fresh); !err.empty()) return errors::InvalidArgument(err);
   if (!fresh.workflow_task().scheduled_event_id())
     return errors::InvalidArgument("Can only reset workflow to event ID in range [WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: " +

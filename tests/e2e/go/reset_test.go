@@ -114,15 +114,6 @@ func TestResetCompletedRunToFirstWorkflowTask(t *testing.T) {
 	if newRunID == "" || newRunID == run.GetRunID() {
 		t.Fatalf("reset answered run id %q", newRunID)
 	}
-	// The same request again answers the same run. (Temporal 1.32's dev
-	// server makes another run instead, terminating the first: its check
-	// compares the reset run's create request id, which it does not set to
-	// the reset's request id.)
-	if !againstTemporal(t) {
-		if again := resetRun(t, c, req); again != newRunID {
-			t.Errorf("repeated reset request made run %s, want %s", again, newRunID)
-		}
-	}
 	var out2 string
 	requireNoError(t, getResult(t, c, c.GetWorkflow(ctx, run.GetID(), newRunID), 30*time.Second, &out2), "result of the reset run")
 	if out2 != out {
@@ -292,7 +283,9 @@ func ContinueOnce(ctx workflow.Context, n int) (string, error) {
 }
 
 // Resetting a run that continued as new ends the chain's running run and
-// starts again from the base run.
+// starts again from the base run; signals the later run received are
+// applied again to the new run, as Temporal re-applies them from every
+// later run of the chain.
 func TestResetRunThatContinuedAsNew(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOptions{})
@@ -310,6 +303,7 @@ func TestResetRunThatContinuedAsNew(t *testing.T) {
 	}
 	second := lastEvent(base).GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
 	waitForEvent(t, c, run.GetID(), second, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 20*time.Second)
+	requireNoError(t, c.SignalWorkflow(ctx, run.GetID(), second, "later", "z"), "signalling the second run")
 	first := firstEventOf(t, base, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
 	newRunID := resetRun(t, c, &workflowservice.ResetWorkflowExecutionRequest{
 		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: run.GetID(), RunId: run.GetRunID()},
@@ -321,6 +315,15 @@ func TestResetRunThatContinuedAsNew(t *testing.T) {
 	if term.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED ||
 		term.GetWorkflowExecutionTerminatedEventAttributes().GetIdentity() != "history-resetter" {
 		t.Fatalf("the chain's running run ends with %v, want terminated by history-resetter", term.GetEventType())
+	}
+	reset := getHistory(t, c, run.GetID(), newRunID)
+	requireResetFailure(t, reset[first.GetEventId()-1], run.GetRunID(), newRunID, "from the top")
+	if len(reset) <= int(first.GetEventId()) {
+		t.Fatalf("reset run has no events after its failed task:\n%s", formatHistory(reset))
+	}
+	if sig := reset[first.GetEventId()]; sig.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED ||
+		sig.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() != "later" {
+		t.Errorf("event after the failed task is %v, want the second run's signal re-applied:\n%s", sig.GetEventType(), formatHistory(reset))
 	}
 	// The reset run continues as new again; its successor finishes the chain.
 	var third string
