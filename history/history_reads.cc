@@ -19,6 +19,7 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
   *cfg->mutable_default_workflow_task_timeout() = s.start().workflow_task_timeout();
   if (s.has_user_metadata()) *cfg->mutable_user_metadata() = s.user_metadata();
   FillExecutionInfo(s, resp->mutable_workflow_execution_info());
+  if (s.start().has_priority()) *resp->mutable_workflow_execution_info()->mutable_priority() = s.start().priority();
   for (const auto& [id, a] : s.activities()) {
     auto* p = resp->add_pending_activities();
     p->set_activity_id(a.activity_id());

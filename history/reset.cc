@@ -11,6 +11,7 @@
 
 #include "history_engine.h"
 #include "kairos/history/children.h"
+#include "kairos/history/reset_operations.h"
 #include "kairos/history/state_rebuild.h"
 
 namespace kairos::history {
@@ -86,6 +87,7 @@ grpc::Status HistoryEngine::ResetWorkflowExecution(const NamespaceRef& ns, const
   int64_t finish_id = req.workflow_task_finish_event_id();
   if (finish_id <= 1 || finish_id >= base->next_event_id())
     return errors::InvalidArgument("Workflow task finish ID must be > 1 && <= workflow last event ID.");
+  if (auto st = CheckPostResetOperations(req); !st.ok()) return st;
 
   auto current = Current(ns.id, workflow_id);
   StatePtr current_state = current ? (current->run_id == base->run_id() ? base : Load({ns.id, workflow_id, current->run_id}))
@@ -243,6 +245,7 @@ void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExe
     }
     if (!nothing) ReapplyChildEvent(ms, ev);
   }
+  ApplyPostResetOperations(ms, req);
   s.clear_workflow_task();
   ms.ScheduleWorkflowTask(1, /*allow_sticky=*/false);
   ms.mark_visibility_changed();
