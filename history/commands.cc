@@ -337,15 +337,23 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
         if (auto why = ms.SearchAttributeError(ms.s().namespace_id(), ms.s().namespace_name(), a.search_attributes());
             !why.empty())
           return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, why);
-        auto& e = ms.AddEvent(enums::EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
-        auto* ev = e.mutable_upsert_workflow_search_attributes_event_attributes();
-        *ev->mutable_search_attributes() = a.search_attributes();
-        ev->set_workflow_task_completed_event_id(ms.completed_event_id());
-        auto& fields = *ms.s().mutable_search_attributes()->mutable_indexed_fields();
+        // The run's attributes as the upsert leaves them must fit Temporal's
+        // size limits; over them the run is terminated, as on Temporal.
+        auto merged = ms.s().search_attributes();
+        auto& fields = *merged.mutable_indexed_fields();
         for (const auto& [k, v] : a.search_attributes().indexed_fields()) {
           // An empty payload data removes the attribute, as in Temporal.
           if (v.data().empty() || v.data() == "null") fields.erase(k); else fields[k] = v;
         }
+        if (ms.env().search_attribute_size_error) {
+          if (auto why = ms.env().search_attribute_size_error(merged); !why.empty())
+            return CommandError{enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, why, /*terminate=*/true};
+        }
+        auto& e = ms.AddEvent(enums::EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
+        auto* ev = e.mutable_upsert_workflow_search_attributes_event_attributes();
+        *ev->mutable_search_attributes() = a.search_attributes();
+        ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+        *ms.s().mutable_search_attributes() = std::move(merged);
         ms.mark_search_attributes_changed();
         break;
       }

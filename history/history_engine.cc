@@ -32,6 +32,10 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
       auto st = search_attributes->Validate(ns_id, ns_name, sa);
       return st.ok() ? std::string() : st.error_message();
     };
+    env_.search_attribute_size_error = [search_attributes](const temporal::api::common::v1::SearchAttributes& sa) {
+      auto st = search_attributes->ValidateSize(sa);
+      return st.ok() ? std::string() : st.error_message();
+    };
   }
   matching_->SetTaskStarter(this);
   waiter_thread_ = std::thread([this] { WaiterLoop(); });
