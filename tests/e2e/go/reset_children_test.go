@@ -49,13 +49,7 @@ func startResetParent(t *testing.T, c client.Client, tq, id string) client.Workf
 	requireNoError(t, err, "starting the parent")
 	// The child's start is recorded and the parent waits for "next".
 	waitForEvent(t, c, id, run.GetRunID(), enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED, 20*time.Second)
-	deadline := time.Now().Add(20 * time.Second)
-	for countEvents(getHistory(t, c, id, run.GetRunID()), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the parent's second workflow task did not complete")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForCompletedTasks(t, c, id, run.GetRunID(), 2)
 	return run
 }
 

@@ -16,17 +16,13 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 func TestResetPostResetOperations(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{})
-	c := newClient(t, srv.Addr(), "default")
-	tq := taskQueueFor(t)
-	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(GatherUntilDone) })
+	c, tq := gathererServer(t)
 	ctx := testCtx(t, 60*time.Second)
 	id := "reset-post-ops"
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: tq}, GatherUntilDone)

@@ -8,7 +8,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/worker"
 	"google.golang.org/grpc/codes"
 )
 
@@ -18,10 +17,7 @@ import (
 // id equal to the start's answers the current run and resets nothing.
 func TestResetRequestID(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{})
-	c := newClient(t, srv.Addr(), "default")
-	tq := taskQueueFor(t)
-	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(GatherUntilDone) })
+	c, tq := gathererServer(t)
 	ctx := testCtx(t, 60*time.Second)
 	id := "reset-request-id"
 	started, err := c.WorkflowService().StartWorkflowExecution(ctx, &workflowservice.StartWorkflowExecutionRequest{

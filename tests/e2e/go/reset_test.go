@@ -62,6 +62,29 @@ func firstEventOf(t *testing.T, events []*historypb.HistoryEvent, et enumspb.Eve
 	return nil
 }
 
+// gathererServer starts a server and a worker of GatherUntilDone on a
+// queue of the test's own.
+func gathererServer(t *testing.T) (client.Client, string) {
+	t.Helper()
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), "default")
+	tq := taskQueueFor(t)
+	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(GatherUntilDone) })
+	return c, tq
+}
+
+// waitForCompletedTasks waits until the run has completed n workflow tasks.
+func waitForCompletedTasks(t *testing.T, c client.Client, id, runID string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for countEvents(getHistory(t, c, id, runID), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not complete %d workflow tasks", id, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func resetRun(t *testing.T, c client.Client, req *workflowservice.ResetWorkflowExecutionRequest) string {
 	t.Helper()
 	req.Namespace = "default"
@@ -157,10 +180,7 @@ func TestResetCompletedRunToFirstWorkflowTask(t *testing.T) {
 
 func TestResetRunningRunReappliesSignals(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{})
-	c := newClient(t, srv.Addr(), "default")
-	tq := taskQueueFor(t)
-	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(GatherUntilDone) })
+	c, tq := gathererServer(t)
 	ctx := testCtx(t, 60*time.Second)
 
 	for _, exclude := range []bool{false, true} {
@@ -170,13 +190,7 @@ func TestResetRunningRunReappliesSignals(t *testing.T) {
 		first := waitForEvent(t, c, id, run.GetRunID(), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 20*time.Second)
 		requireNoError(t, c.SignalWorkflow(ctx, id, run.GetRunID(), "add", "x"), "signalling")
 		// The signal is handled (a second completed task) before the reset.
-		deadline := time.Now().Add(20 * time.Second)
-		for countEvents(getHistory(t, c, id, run.GetRunID()), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) < 2 {
-			if time.Now().After(deadline) {
-				t.Fatalf("the signal's workflow task did not complete")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitForCompletedTasks(t, c, id, run.GetRunID(), 2)
 		req := &workflowservice.ResetWorkflowExecutionRequest{
 			WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: id, RunId: run.GetRunID()},
 			Reason:                    "go back",
