@@ -13,13 +13,15 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
   const State& s = *state;
   auto* cfg = resp->mutable_execution_config();
   *cfg->mutable_task_queue() = s.start().task_queue();
-  // Only the timeouts the run has, as Temporal answers.
+  // The timeouts the started event has, as Temporal answers ("0s" when
+  // the start gave a zero one, absent when it gave none).
   if (s.start().has_workflow_execution_timeout()) *cfg->mutable_workflow_execution_timeout() = s.start().workflow_execution_timeout();
   if (s.start().has_workflow_run_timeout()) *cfg->mutable_workflow_run_timeout() = s.start().workflow_run_timeout();
   *cfg->mutable_default_workflow_task_timeout() = s.start().workflow_task_timeout();
   if (s.has_user_metadata()) *cfg->mutable_user_metadata() = s.user_metadata();
   FillExecutionInfo(s, resp->mutable_workflow_execution_info());
   if (s.start().has_priority()) *resp->mutable_workflow_execution_info()->mutable_priority() = s.start().priority();
+  resp->mutable_workflow_execution_info()->mutable_memo();  // Present even when empty, as Temporal's.
   for (const auto& [id, a] : s.activities()) {
     auto* p = resp->add_pending_activities();
     p->set_activity_id(a.activity_id());
