@@ -288,6 +288,12 @@ void HistoryEngine::FillExecutionInfo(const State& s, temporal::api::workflow::v
     *info->mutable_parent_execution() = s.start().parent_workflow_execution();
   }
   if (s.auto_reset_points().points_size() > 0) *info->mutable_auto_reset_points() = s.auto_reset_points();
+  // Deprecated in the API for deployments; Temporal still fills it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  if (s.has_most_recent_worker_version_stamp())
+    *info->mutable_most_recent_worker_version_stamp() = s.most_recent_worker_version_stamp();
+#pragma GCC diagnostic pop
   // A workflow without a parent is its own root.
   *info->mutable_root_execution() =
       s.start().has_root_workflow_execution() ? s.start().root_workflow_execution() : Execution(s);

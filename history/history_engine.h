@@ -235,7 +235,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // The run a closing run hands over to (retry, continue-as-new).
   std::unique_ptr<MutableState> BuildNextRun(MutableState& ms);
   grpc::Status CheckStartedWorkflowTask(const StatePtr& state, const records::TaskToken& token);
-  void StartWorkflowTaskLocked(MutableState& ms, const std::string& identity, const std::string&);
+  void StartWorkflowTaskLocked(MutableState& ms, const std::string& identity, const common::WorkerVersionStamp& worker_version);
   grpc::Status FillWorkflowTaskResponse(const State& s, wsv1::PollWorkflowTaskQueueResponse* resp);
   static int64_t WorkflowTaskAttemptTimeoutMs(const records::WorkflowTaskInfo& w);
 

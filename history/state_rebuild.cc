@@ -1,6 +1,9 @@
 #include "kairos/history/state_rebuild.h"
 
 #include "kairos/time_util.h"
+#include "kairos/visibility/values.h"
+
+#include <algorithm>
 
 namespace kairos::history {
 namespace {
@@ -110,10 +113,18 @@ bool ApplyWorkflowTaskEvent(const hv1::HistoryEvent& e, records::ExecutionState*
       w->set_started_time_nanos(TimestampToNanos(e.event_time()));
       w->set_request_id(a.request_id());
       w->set_identity(a.identity());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      if (a.has_worker_version()) *w->mutable_worker_version() = a.worker_version();
+#pragma GCC diagnostic pop
       return true;
     }
     case enums::EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
       s->set_last_completed_wft_started_event_id(e.workflow_task_completed_event_attributes().started_event_id());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      RecordWorkerBuild(s, e.workflow_task_completed_event_attributes().worker_version());
+#pragma GCC diagnostic pop
       w->Clear();
       return true;
     case enums::EVENT_TYPE_WORKFLOW_TASK_FAILED:
@@ -292,6 +303,27 @@ void RecordResetPoint(records::ExecutionState* s, const std::string& binary_chec
   p->set_resettable(true);
   if (points->size() > kMaxResetPoints) points->DeleteSubrange(0, points->size() - kMaxResetPoints);
 #pragma GCC diagnostic pop
+}
+
+bool RecordWorkerBuild(records::ExecutionState* s, const temporal::api::common::v1::WorkerVersionStamp& stamp) {
+  if (stamp.build_id().empty()) return false;
+  *s->mutable_most_recent_worker_version_stamp() = stamp;
+  constexpr const char* kBuildIds = "BuildIds";
+  auto ids = visibility::StringValues(s->search_attributes(), kBuildIds);
+  std::vector<std::string> wanted;
+  if (stamp.use_versioning()) {
+    wanted = {"versioned:" + stamp.build_id()};
+  } else {
+    wanted = {"unversioned", "unversioned:" + stamp.build_id()};
+  }
+  bool changed = false;
+  for (auto& id : wanted) {
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+    ids.push_back(std::move(id));
+    changed = true;
+  }
+  if (changed) (*s->mutable_search_attributes()->mutable_indexed_fields())[kBuildIds] = visibility::KeywordListPayload(ids);
+  return changed;
 }
 
 std::string RebuildState(const std::vector<hv1::HistoryEvent>& events, records::ExecutionState* s) {

@@ -24,7 +24,12 @@ NextRun NextRunFrom(const MutableState& ms, enums::ContinueAsNewInitiator initia
   a.clear_first_workflow_task_backoff();
   if (backoff_ms > 0) *a.mutable_first_workflow_task_backoff() = MsToDuration(backoff_ms);
   if (s.has_memo()) *a.mutable_memo() = s.memo();
-  if (s.has_search_attributes()) *a.mutable_search_attributes() = s.search_attributes();
+  if (s.has_search_attributes()) {
+    *a.mutable_search_attributes() = s.search_attributes();
+    // The builds that ran this run are this run's; the next files its own.
+    a.mutable_search_attributes()->mutable_indexed_fields()->erase("BuildIds");
+    if (a.search_attributes().indexed_fields().empty()) a.clear_search_attributes();
+  }
   return next;
 }
 

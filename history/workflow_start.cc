@@ -210,7 +210,7 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
   bool eager = req.request_eager_execution() && ms->HasWorkflowTask();
   if (eager) {
     ms->DeleteQueueTask(ms->s().workflow_task().task_id());
-    StartWorkflowTaskLocked(*ms, req.identity(), "");
+    StartWorkflowTaskLocked(*ms, req.identity(), {});
   }
   changes.push_back(std::move(ms));
   if (auto st = CommitAll(changes, /*new_current=*/changes.back().get()); !st.ok()) return st;
