@@ -285,6 +285,18 @@ Status Validate(const wsv1::GetWorkflowExecutionHistoryReverseRequest& r) {
 
 Status Validate(const wsv1::ResetStickyTaskQueueRequest& r) { return ValidateExecution(r.has_execution(), r.execution()); }
 
+Status Validate(const wsv1::PauseActivityRequest& r) {
+  KAIROS_CHECK(ValidateExecution(r.has_execution(), r.execution()));
+  if (r.id().empty() && r.type().empty()) return Invalid("Either Activity.Id or Activity.Type should be set on request.");
+  return Status::OK;
+}
+
+Status Validate(const wsv1::UnpauseActivityRequest& r) {
+  KAIROS_CHECK(ValidateExecution(r.has_execution(), r.execution()));
+  if (r.id().empty() && r.type().empty() && !r.unpause_all()) return Invalid("Either Activity.Id or Activity.Type should be set on request.");
+  return Status::OK;
+}
+
 Status Validate(const wsv1::QueryWorkflowRequest& r) {
   KAIROS_CHECK(ValidateExecution(r.has_execution(), r.execution()));
   if (!r.has_query()) return Invalid("WorkflowQuery is not set on request.");

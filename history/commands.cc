@@ -279,6 +279,16 @@ void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& info) {
   info.set_task_id(ms.AddQueueTask(std::move(task)));
 }
 
+void ArmActivityRetry(MutableState& ms, records::ActivityInfo& info, int64_t fire_nanos) {
+  info.set_next_attempt_time_nanos(fire_nanos);
+  records::TimerTask t;
+  t.set_kind(records::TimerTask::ACTIVITY_RETRY);
+  t.set_event_id(info.scheduled_event_id());
+  t.set_attempt(info.attempt());
+  t.set_fire_time_nanos(fire_nanos);
+  info.add_timer_row_ids(ms.AddTimer(std::move(t)));
+}
+
 int64_t WriteActivityStarted(MutableState& ms, const records::ActivityInfo& info) {
   auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_ACTIVITY_TASK_STARTED);
   // Written when the attempt closes, dated when it started (as Temporal dates it).

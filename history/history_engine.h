@@ -181,6 +181,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // ------------------------------------------------------------- control
   grpc::Status TerminateWorkflowExecution(const NamespaceRef& ns, const wsv1::TerminateWorkflowExecutionRequest& req) override;
   grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) override;
+  grpc::Status PauseActivity(const NamespaceRef& ns, const wsv1::PauseActivityRequest& req) override;
+  grpc::Status UnpauseActivity(const NamespaceRef& ns, const wsv1::UnpauseActivityRequest& req) override;
 
   // ------------------------------------------------------------ deletion (deletion.cc)
   grpc::Status DeleteWorkflowExecution(const NamespaceRef& ns, const wsv1::DeleteWorkflowExecutionRequest& req) override;

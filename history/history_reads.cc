@@ -26,9 +26,15 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     auto* p = resp->add_pending_activities();
     p->set_activity_id(a.activity_id());
     *p->mutable_activity_type() = a.activity_type();
+    // A paused activity is PAUSED while no worker runs it, PAUSE_REQUESTED
+    // while an attempt still runs (as Temporal reports it).
     p->set_state(a.cancel_requested() ? enums::PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
-                 : a.started()        ? enums::PENDING_ACTIVITY_STATE_STARTED
+                 : a.started()        ? (a.paused() ? enums::PENDING_ACTIVITY_STATE_PAUSE_REQUESTED
+                                                    : enums::PENDING_ACTIVITY_STATE_STARTED)
+                 : a.paused()         ? enums::PENDING_ACTIVITY_STATE_PAUSED
                                       : enums::PENDING_ACTIVITY_STATE_SCHEDULED);
+    p->set_paused(a.paused());
+    if (a.paused() && a.has_pause_info()) *p->mutable_pause_info() = a.pause_info();
     if (a.has_heartbeat_details()) *p->mutable_heartbeat_details() = a.heartbeat_details();
     if (a.last_heartbeat_time_nanos()) *p->mutable_last_heartbeat_time() = NanosToTimestamp(a.last_heartbeat_time_nanos());
     if (a.started_time_nanos()) *p->mutable_last_started_time() = NanosToTimestamp(a.started_time_nanos());
