@@ -124,3 +124,44 @@ async def pause_errors(server):
             await client.workflow_service.pause_activity(PauseActivityRequest(
                 namespace="default", execution=execution, id="no-such-activity"))
         assert err.value.status == RPCStatusCode.NOT_FOUND
+
+
+@activity.defn
+async def quick() -> str:
+    return f"ran attempt {activity.info().attempt}"
+
+
+@workflow.defn
+class RunsQueued:
+    @workflow.run
+    async def run(self, activity_queue: str) -> str:
+        return await workflow.execute_activity(quick, activity_id="queued", task_queue=activity_queue,
+                                               start_to_close_timeout=timedelta(seconds=10))
+
+
+def test_pause_queued_activity_by_type(server):
+    asyncio.run(pause_queued_activity_by_type(server))
+
+
+async def pause_queued_activity_by_type(server):
+    client = await Client.connect(server.address)
+    tq, activity_tq = f"queued-{uuid.uuid4()}", f"queued-act-{uuid.uuid4()}"
+    async with Worker(client, task_queue=tq, workflows=[RunsQueued], workflow_runner=UnsandboxedWorkflowRunner()):
+        handle = await client.start_workflow(RunsQueued.run, activity_tq, id="queued-wf", task_queue=tq)
+
+        async def scheduled():
+            d = await describe(client, "queued-wf")
+            return len(d.pending_activities) == 1
+        await wait_for(scheduled, "the activity to be scheduled")
+        await client.workflow_service.pause_activity(PauseActivityRequest(
+            namespace="default", execution=WorkflowExecution(workflow_id="queued-wf"), type="quick"))
+        d = await describe(client, "queued-wf")
+        assert d.pending_activities[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
+        async with Worker(client, task_queue=activity_tq, activities=[quick]):
+            # A worker polling the queue does not get the paused activity.
+            await asyncio.sleep(1)
+            d = await describe(client, "queued-wf")
+            assert d.pending_activities[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
+            await client.workflow_service.unpause_activity(UnpauseActivityRequest(
+                namespace="default", execution=WorkflowExecution(workflow_id="queued-wf"), type="quick"))
+            assert await handle.result() == "ran attempt 1"
