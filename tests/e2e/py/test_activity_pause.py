@@ -52,6 +52,18 @@ async def describe(client: Client, wf_id: str):
         DescribeWorkflowExecutionRequest(namespace="default", execution=WorkflowExecution(workflow_id=wf_id)))
 
 
+async def assert_still_paused(client: Client, wf_id: str, after: float) -> None:
+    """The activity is still paused `after` seconds on: nothing dispatched or retried it."""
+    await asyncio.sleep(after)
+    d = await describe(client, wf_id)
+    assert d.pending_activities[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
+
+
+async def unpause(client: Client, wf_id: str, **which) -> None:
+    await client.workflow_service.unpause_activity(UnpauseActivityRequest(
+        namespace="default", execution=WorkflowExecution(workflow_id=wf_id), **which))
+
+
 async def wait_for(pred, what: str, timeout: float = 10.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -95,13 +107,8 @@ async def pause_running_activity_then_unpause(server):
         assert p.paused
         assert p.pause_info.manual.identity == "tester" and p.pause_info.manual.reason == "hold on"
         assert p.attempt == 2  # The failed attempt counts; the next one waits.
-        # Still paused a while later: no retry was scheduled.
-        await asyncio.sleep(0.5)
-        d = await describe(client, "pausable-wf")
-        assert d.pending_activities[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
-
-        await client.workflow_service.unpause_activity(UnpauseActivityRequest(
-            namespace="default", execution=WorkflowExecution(workflow_id="pausable-wf"), id="pausable"))
+        await assert_still_paused(client, "pausable-wf", 0.5)  # No retry was scheduled.
+        await unpause(client, "pausable-wf", id="pausable")
         assert await handle.result() == "attempt 2"
 
 
@@ -159,9 +166,6 @@ async def pause_queued_activity_by_type(server):
         assert d.pending_activities[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
         async with Worker(client, task_queue=activity_tq, activities=[quick]):
             # A worker polling the queue does not get the paused activity.
-            await asyncio.sleep(1)
-            d = await describe(client, "queued-wf")
-            assert d.pending_activities[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_PAUSED
-            await client.workflow_service.unpause_activity(UnpauseActivityRequest(
-                namespace="default", execution=WorkflowExecution(workflow_id="queued-wf"), type="quick"))
+            await assert_still_paused(client, "queued-wf", 1.0)
+            await unpause(client, "queued-wf", type="quick")
             assert await handle.result() == "ran attempt 1"
