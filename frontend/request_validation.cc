@@ -260,6 +260,10 @@ Status Validate(const wsv1::TerminateWorkflowExecutionRequest& r) {
 }
 
 Status Validate(const wsv1::ResetWorkflowExecutionRequest& r) {
+  // Required here (a start or a signal gets one made up): Temporal's reset
+  // has no use without it.
+  if (r.request_id().empty()) return Invalid("RequestId is not set on request.");
+  KAIROS_CHECK(ValidateRequestId(r.request_id()));
   return ValidateExecution(r.has_workflow_execution(), r.workflow_execution());
 }
 
@@ -280,6 +284,18 @@ Status Validate(const wsv1::GetWorkflowExecutionHistoryReverseRequest& r) {
 }
 
 Status Validate(const wsv1::ResetStickyTaskQueueRequest& r) { return ValidateExecution(r.has_execution(), r.execution()); }
+
+Status Validate(const wsv1::PauseActivityRequest& r) {
+  KAIROS_CHECK(ValidateExecution(r.has_execution(), r.execution()));
+  if (r.id().empty() && r.type().empty()) return Invalid("Either Activity.Id or Activity.Type should be set on request.");
+  return Status::OK;
+}
+
+Status Validate(const wsv1::UnpauseActivityRequest& r) {
+  KAIROS_CHECK(ValidateExecution(r.has_execution(), r.execution()));
+  if (r.id().empty() && r.type().empty() && !r.unpause_all()) return Invalid("Either Activity.Id or Activity.Type should be set on request.");
+  return Status::OK;
+}
 
 Status Validate(const wsv1::QueryWorkflowRequest& r) {
   KAIROS_CHECK(ValidateExecution(r.has_execution(), r.execution()));

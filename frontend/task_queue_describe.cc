@@ -17,6 +17,8 @@ constexpr double kPollerRate = 100000;
 // Temporal's first block of task ids; Kairos hands ids out from one store
 // range, so this only fills in the shape the CLI prints.
 constexpr int64_t kTaskIdBlockEnd = 100000;
+constexpr int32_t kDefaultPriorityKey = 3;
+constexpr int64_t kZeroTimeSeconds = -62135596800;
 
 records::QueueTask::Kind KindOf(enums::TaskQueueType type) {
   return type == enums::TASK_QUEUE_TYPE_ACTIVITY ? records::QueueTask::ACTIVITY : records::QueueTask::WORKFLOW;
@@ -32,10 +34,14 @@ void AddPollers(matching::MatchingService* matching, const std::string& ns, cons
   }
 }
 
-void FillStats(matching::MatchingService* matching, const std::string& ns, const std::string& queue,
-               records::QueueTask::Kind kind, tqv1::TaskQueueStats* stats) {
-  stats->set_approximate_backlog_count(matching->Backlog(ns, queue, kind));
-  stats->mutable_approximate_backlog_age();  // Present, as Temporal's (zero when nothing waits).
+void FillStats(const matching::QueueStats& q, tqv1::TaskQueueStats* stats) {
+  stats->set_approximate_backlog_count(q.backlog_count);
+  // Present, as Temporal's (zero when nothing waits).
+  int64_t age = q.oldest_task_created_nanos ? std::max<int64_t>(0, NowNanos() - q.oldest_task_created_nanos) : 0;
+  stats->mutable_approximate_backlog_age()->set_seconds(age / 1'000'000'000);
+  stats->mutable_approximate_backlog_age()->set_nanos(static_cast<int32_t>(age % 1'000'000'000));
+  stats->set_tasks_add_rate(static_cast<float>(q.add_rate));
+  stats->set_tasks_dispatch_rate(static_cast<float>(q.dispatch_rate));
 }
 
 }  // namespace
@@ -56,16 +62,24 @@ void DescribeTaskQueue(matching::MatchingService* matching, const std::string& n
       auto& info = (*version.mutable_types_info())[type];
       auto kind = KindOf(static_cast<enums::TaskQueueType>(type));
       if (req.report_pollers()) AddPollers(matching, ns, queue, kind, info.mutable_pollers());
-      if (req.report_stats()) FillStats(matching, ns, queue, kind, info.mutable_stats());
+      if (req.report_stats()) FillStats(matching->Stats(ns, queue, kind), info.mutable_stats());
     }
     return;
   }
   auto kind = KindOf(req.task_queue_type());
+  auto stats = matching->Stats(ns, queue, kind);
   AddPollers(matching, ns, queue, kind, resp->mutable_pollers());
-  if (req.report_stats()) FillStats(matching, ns, queue, kind, resp->mutable_stats());
+  if (req.report_stats()) {
+    FillStats(stats, resp->mutable_stats());
+    // Kairos has no task priorities: everything is under the default key.
+    FillStats(stats, &(*resp->mutable_stats_by_priority_key())[kDefaultPriorityKey]);
+  }
+  // An unversioned queue, as Temporal describes one (the zero time: year 1).
+  resp->mutable_versioning_info()->set_current_version("__unversioned__");
+  resp->mutable_versioning_info()->mutable_update_time()->set_seconds(kZeroTimeSeconds);
   // The CLI's --legacy-mode prints this unconditionally.
   auto* status = resp->mutable_task_queue_status();
-  status->set_backlog_count_hint(matching->Backlog(ns, queue, kind));
+  status->set_backlog_count_hint(stats.backlog_count);
   status->set_rate_per_second(kDefaultQueueRate);
   status->mutable_task_id_block()->set_start_id(1);
   status->mutable_task_id_block()->set_end_id(kTaskIdBlockEnd);

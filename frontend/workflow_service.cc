@@ -187,6 +187,8 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskCanceledById)
   KAIROS_HISTORY_CALL_NO_RESPONSE(TerminateWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(ResetStickyTaskQueue)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(PauseActivity)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(UnpauseActivity)
   KAIROS_HISTORY_CALL_NO_RESPONSE(DeleteWorkflowExecution)
 #undef KAIROS_HISTORY_CALL
 #undef KAIROS_HISTORY_CALL_NO_RESPONSE

@@ -1,6 +1,7 @@
 // Activity tasks: starting them, heartbeats, and their completion, failure
 // or cancellation (with retries per policy).
 #include "history_engine.h"
+#include "kairos/history/commands.h"
 #include "kairos/history/limits.h"
 
 namespace kairos::history {
@@ -63,13 +64,16 @@ void HistoryEngine::FillActivityTask(const State& s, const records::ActivityInfo
 grpc::Status HistoryEngine::RecordActivityTaskHeartbeat(const NamespaceRef& ns, const wsv1::RecordActivityTaskHeartbeatRequest& req,
                                                         wsv1::RecordActivityTaskHeartbeatResponse* resp) {
   bool cancel = false;
+  bool paused = false;
   auto st = WithActivity(ns, req.task_token(), "", "", "", [&](MutableState& ms, records::ActivityInfo& a) {
     if (req.has_details()) *a.mutable_heartbeat_details() = req.details();
     a.set_last_heartbeat_time_nanos(ms.now());
     cancel = a.cancel_requested();
+    paused = a.paused();
     return grpc::Status::OK;
   });
   resp->set_cancel_requested(cancel);
+  resp->set_activity_paused(paused);
   return st;
 }
 
@@ -77,14 +81,17 @@ grpc::Status HistoryEngine::RecordActivityTaskHeartbeatById(const NamespaceRef& 
                                                             const wsv1::RecordActivityTaskHeartbeatByIdRequest& req,
                                                             wsv1::RecordActivityTaskHeartbeatByIdResponse* resp) {
   bool cancel = false;
+  bool paused = false;
   auto st = WithActivity(ns, "", req.workflow_id(), req.run_id(), req.activity_id(),
                          [&](MutableState& ms, records::ActivityInfo& a) {
                            if (req.has_details()) *a.mutable_heartbeat_details() = req.details();
                            a.set_last_heartbeat_time_nanos(ms.now());
                            cancel = a.cancel_requested();
+                           paused = a.paused();
                            return grpc::Status::OK;
                          });
   resp->set_cancel_requested(cancel);
+  resp->set_activity_paused(paused);
   return st;
 }
 
@@ -259,13 +266,12 @@ grpc::Status HistoryEngine::FailActivity(MutableState& ms, records::ActivityInfo
     a.set_started(false);
     a.set_started_time_nanos(0);
     a.set_started_identity("");
-    a.set_next_attempt_time_nanos(ms.now() + decision.delay_ms * 1'000'000);
-    records::TimerTask t;
-    t.set_kind(records::TimerTask::ACTIVITY_RETRY);
-    t.set_event_id(a.scheduled_event_id());
-    t.set_attempt(a.attempt());
-    t.set_fire_time_nanos(a.next_attempt_time_nanos());
-    a.add_timer_row_ids(ms.AddTimer(std::move(t)));
+    if (a.paused()) {
+      // A paused activity's retry waits for UnpauseActivity.
+      a.set_next_attempt_time_nanos(0);
+      return grpc::Status::OK;
+    }
+    ArmActivityRetry(ms, a, ms.now() + decision.delay_ms * 1'000'000);
     return grpc::Status::OK;
   }
   bool schedule_timeout = is_timeout && failure.has_timeout_failure_info() &&

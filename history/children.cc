@@ -222,6 +222,82 @@ bool RecordChildClosed(MutableState& ms, int64_t initiated_event_id, const commo
   return true;
 }
 
+namespace {
+
+// The child's own close event that a parent's ChildWorkflowExecution*
+// event reports, for RecordChildClosed.
+std::optional<hv1::HistoryEvent> ChildCloseEvent(const hv1::HistoryEvent& e, int64_t* initiated,
+                                                 common::WorkflowExecution* execution) {
+  hv1::HistoryEvent close;
+  auto take = [&](const auto& a, enums::EventType type) {
+    *initiated = a.initiated_event_id();
+    *execution = a.workflow_execution();
+    close.set_event_type(type);
+  };
+  switch (e.event_type()) {
+    case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED: {
+      const auto& a = e.child_workflow_execution_completed_event_attributes();
+      take(a, enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+      if (a.has_result()) *close.mutable_workflow_execution_completed_event_attributes()->mutable_result() = a.result();
+      return close;
+    }
+    case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED: {
+      const auto& a = e.child_workflow_execution_failed_event_attributes();
+      take(a, enums::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
+      *close.mutable_workflow_execution_failed_event_attributes()->mutable_failure() = a.failure();
+      close.mutable_workflow_execution_failed_event_attributes()->set_retry_state(a.retry_state());
+      return close;
+    }
+    case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED: {
+      const auto& a = e.child_workflow_execution_canceled_event_attributes();
+      take(a, enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED);
+      if (a.has_details()) *close.mutable_workflow_execution_canceled_event_attributes()->mutable_details() = a.details();
+      return close;
+    }
+    case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED:
+      take(e.child_workflow_execution_terminated_event_attributes(), enums::EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED);
+      return close;
+    case enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT: {
+      const auto& a = e.child_workflow_execution_timed_out_event_attributes();
+      take(a, enums::EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT);
+      close.mutable_workflow_execution_timed_out_event_attributes()->set_retry_state(a.retry_state());
+      return close;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+bool ReapplyChildEvent(MutableState& ms, const hv1::HistoryEvent& e) {
+  if (e.event_type() == enums::EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED) {
+    const auto& a = e.child_workflow_execution_started_event_attributes();
+    records::ChildInfo* child = FindChild(ms, a.initiated_event_id());
+    if (!child || child->workflow_id() != a.workflow_execution().workflow_id() || child->started_event_id() != 0)
+      return false;
+    RecordChildStarted(ms, *child, a.workflow_execution().run_id());
+    return true;
+  }
+  if (e.event_type() == enums::EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED) {
+    const auto& a = e.start_child_workflow_execution_failed_event_attributes();
+    records::ChildInfo* child = FindChild(ms, a.initiated_event_id());
+    if (!child || child->workflow_id() != a.workflow_id()) return false;
+    RecordChildStartFailed(ms, a.initiated_event_id(), a.cause());
+    return true;
+  }
+  int64_t initiated = 0;
+  common::WorkflowExecution execution;
+  auto close = ChildCloseEvent(e, &initiated, &execution);
+  if (!close) return false;
+  records::ChildInfo* child = FindChild(ms, initiated);
+  if (!child || child->workflow_id() != execution.workflow_id()) return false;
+  // A close recorded without its start (Temporal records the start first
+  // when it was missing).
+  if (child->started_event_id() == 0) RecordChildStarted(ms, *child, execution.run_id());
+  return RecordChildClosed(ms, initiated, execution, *close);
+}
+
 void ArmCloseSteps(MutableState& ms) {
   const auto& s = ms.s();
   auto arm = [&](records::TimerTask::Kind kind) {

@@ -1,4 +1,3 @@
-#include "kairos/history/run_search_attributes.h"
 #include "kairos/history/commands.h"
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include "kairos/history/retry_policy.h"
 #include "kairos/history/workflow_close.h"
 #include "kairos/time_util.h"
+#include "kairos/history/run_search_attributes.h"
 #include "temporal/api/command/v1/message.pb.h"
 
 namespace kairos::history {
@@ -280,6 +280,16 @@ void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& info) {
   info.set_task_id(ms.AddQueueTask(std::move(task)));
 }
 
+void ArmActivityRetry(MutableState& ms, records::ActivityInfo& info, int64_t fire_nanos) {
+  info.set_next_attempt_time_nanos(fire_nanos);
+  records::TimerTask t;
+  t.set_kind(records::TimerTask::ACTIVITY_RETRY);
+  t.set_event_id(info.scheduled_event_id());
+  t.set_attempt(info.attempt());
+  t.set_fire_time_nanos(fire_nanos);
+  info.add_timer_row_ids(ms.AddTimer(std::move(t)));
+}
+
 int64_t WriteActivityStarted(MutableState& ms, const records::ActivityInfo& info) {
   auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_ACTIVITY_TASK_STARTED);
   // Written when the attempt closes, dated when it started (as Temporal dates it).
@@ -338,11 +348,19 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
         if (auto why = ms.SearchAttributeError(ms.s().namespace_id(), ms.s().namespace_name(), a.search_attributes());
             !why.empty())
           return Fail(enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, why);
+        // The run's attributes as the upsert leaves them must fit Temporal's
+        // size limits; over them the run is terminated, as on Temporal.
+        auto merged = SearchAttributesOf(ms.s());
+        MergeUpserted(merged.mutable_indexed_fields(), a.search_attributes().indexed_fields());
+        if (ms.env().search_attribute_size_error) {
+          if (auto why = ms.env().search_attribute_size_error(merged); !why.empty())
+            return CommandError{enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES, why, /*terminate=*/true};
+        }
         auto& e = ms.AddEvent(enums::EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
         auto* ev = e.mutable_upsert_workflow_search_attributes_event_attributes();
         *ev->mutable_search_attributes() = a.search_attributes();
         ev->set_workflow_task_completed_event_id(ms.completed_event_id());
-        UpsertSearchAttributes(&ms.s(), a.search_attributes());
+        SetSearchAttributes(&ms.s(), merged);
         ms.mark_search_attributes_changed();
         break;
       }

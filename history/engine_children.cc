@@ -14,6 +14,14 @@ namespace {
 
 // The identity Temporal gives to what the server does on its own.
 constexpr char kServerIdentity[] = "history-service";
+constexpr int kMaxResetRedirects = 100;
+
+// A run the resetter terminated and replaced keeps its children for the
+// new run: Temporal skips such a parent's close policy.
+bool TerminatedByReset(const records::ExecutionState& s, const hv1::HistoryEvent& close) {
+  return !s.reset_run_id().empty() && close.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED &&
+         close.workflow_execution_terminated_event_attributes().identity() == kResetterIdentity;
+}
 
 wsv1::StartWorkflowExecutionRequest ChildStartRequest(const records::ChildInfo& child) {
   const auto& a = child.initiated();
@@ -170,6 +178,12 @@ void HistoryEngine::ReportToParent(int64_t row_id, const records::TimerTask& t) 
   {
     std::lock_guard lock(LockFor(parent_key.namespace_id, parent_key.workflow_id));
     auto parent = Load(parent_key);
+    // A parent that was reset hands its children to the run the reset made
+    // (following a chain of resets, at most 100 as on Temporal).
+    for (int hops = 0; parent && parent->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING &&
+                       !parent->reset_run_id().empty() && hops < kMaxResetRedirects;
+         ++hops)
+      parent = Load({parent_key.namespace_id, parent_key.workflow_id, parent->reset_run_id()});
     const records::ChildInfo* pending = nullptr;
     if (parent && parent->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
       auto it = parent->children().find(start.parent_initiated_event_id());
@@ -200,6 +214,11 @@ void HistoryEngine::ApplyParentClosePolicy(int64_t row_id, const records::TimerT
     state = Load(key);
   }
   bool done = true;
+  hv1::HistoryEvent close;
+  if (state && state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
+    auto rows = store_->ReadEvents(key, state->completion_event_id(), state->completion_event_id() + 1, 1);
+    if (!rows.empty() && close.ParseFromString(rows.front()) && TerminatedByReset(*state, close)) state = nullptr;
+  }
   if (state && state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
     for (const auto& [id, child] : state->children()) {
       if (child.parent_close_policy() == enums::PARENT_CLOSE_POLICY_ABANDON) continue;

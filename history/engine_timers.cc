@@ -226,9 +226,15 @@ bool HistoryEngine::ApplyTimer(MutableState& ms, int64_t row_id, const records::
     }
     case records::TimerTask::ACTIVITY_RETRY: {
       auto it = s.mutable_activities()->find(t.event_id());
-      if (it == s.mutable_activities()->end() || it->second.attempt() != t.attempt() || it->second.started()) return false;
+      if (it == s.mutable_activities()->end() || it->second.attempt() != t.attempt() || it->second.started() ||
+          it->second.task_id() != 0)
+        return false;
       auto& a = it->second;
       EraseRow(a.mutable_timer_row_ids(), row_id);  // The caller deletes the row.
+      if (a.paused()) {
+        a.set_next_attempt_time_nanos(0);  // Dispatched when unpaused.
+        return true;
+      }
       a.set_attempt_scheduled_time_nanos(ms.now());
       a.set_next_attempt_time_nanos(0);
       ArmActivityScheduleTimers(ms, a);

@@ -39,6 +39,10 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
       auto st = search_attributes->Validate(ns_id, ns_name, sa);
       return st.ok() ? std::string() : st.error_message();
     };
+    env_.search_attribute_size_error = [search_attributes](const temporal::api::common::v1::SearchAttributes& sa) {
+      auto st = search_attributes->ValidateSize(sa);
+      return st.ok() ? std::string() : st.error_message();
+    };
   }
   matching_->SetTaskStarter(this);
   waiter_thread_ = std::thread([this] { WaiterLoop(); });
@@ -306,6 +310,12 @@ void HistoryEngine::FillExecutionInfoScalars(const State& s, temporal::api::work
     info->set_parent_namespace_id(s.start().parent_workflow_namespace_id());
     *info->mutable_parent_execution() = s.start().parent_workflow_execution();
   }
+  // Deprecated in the API for deployments; Temporal still fills it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  if (s.has_most_recent_worker_version_stamp())
+    *info->mutable_most_recent_worker_version_stamp() = s.most_recent_worker_version_stamp();
+#pragma GCC diagnostic pop
   // A workflow without a parent is its own root.
   *info->mutable_root_execution() =
       s.start().has_root_workflow_execution() ? s.start().root_workflow_execution() : Execution(s);

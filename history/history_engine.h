@@ -49,6 +49,8 @@ inline constexpr auto kReuseTerminateIfRunning = enums::WORKFLOW_ID_REUSE_POLICY
 #pragma GCC diagnostic pop
 
 inline constexpr int kDefaultHistoryPageSize = 1000;
+// Who terminates the current run when a workflow is reset (Temporal's name).
+inline constexpr char kResetterIdentity[] = "history-resetter";
 inline constexpr int kLockStripes = 1024;
 // Long polls answer a little before the caller's deadline, and never later
 // than this, so that an empty answer always arrives in time.
@@ -180,6 +182,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // ------------------------------------------------------------- control
   grpc::Status TerminateWorkflowExecution(const NamespaceRef& ns, const wsv1::TerminateWorkflowExecutionRequest& req) override;
   grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) override;
+  grpc::Status PauseActivity(const NamespaceRef& ns, const wsv1::PauseActivityRequest& req) override;
+  grpc::Status UnpauseActivity(const NamespaceRef& ns, const wsv1::UnpauseActivityRequest& req) override;
 
   // ------------------------------------------------------------ deletion (deletion.cc)
   grpc::Status DeleteWorkflowExecution(const NamespaceRef& ns, const wsv1::DeleteWorkflowExecutionRequest& req) override;
@@ -238,7 +242,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // The run a closing run hands over to (retry, continue-as-new).
   std::unique_ptr<MutableState> BuildNextRun(MutableState& ms);
   grpc::Status CheckStartedWorkflowTask(const StatePtr& state, const records::TaskToken& token);
-  void StartWorkflowTaskLocked(MutableState& ms, const std::string& identity, const std::string&);
+  void StartWorkflowTaskLocked(MutableState& ms, const std::string& identity, const common::WorkerVersionStamp& worker_version);
   grpc::Status FillWorkflowTaskResponse(const State& s, wsv1::PollWorkflowTaskQueueResponse* resp);
   static int64_t WorkflowTaskAttemptTimeoutMs(const records::WorkflowTaskInfo& w);
 
@@ -350,7 +354,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   std::string NamespaceIdByName(const std::string& name);
 
   // The new run of a reset after the copied events: the failed workflow
-  // task, pending activities and timers armed again, signals re-applied.
+  // task, pending activities, timers, child starts and requests to other
+  // workflows armed again, then what `after` (the base run's events after
+  // the point and its later runs') re-applies, then a workflow task.
   void BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExecutionRequest& req, const std::string& base_run_id,
                      const std::vector<hv1::HistoryEvent>& after);
 

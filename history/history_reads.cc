@@ -13,19 +13,28 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
   const State& s = *state;
   auto* cfg = resp->mutable_execution_config();
   *cfg->mutable_task_queue() = s.start().task_queue();
-  // Only the timeouts the run has, as Temporal answers.
+  // The timeouts the started event has, as Temporal answers ("0s" when
+  // the start gave a zero one, absent when it gave none).
   if (s.start().has_workflow_execution_timeout()) *cfg->mutable_workflow_execution_timeout() = s.start().workflow_execution_timeout();
   if (s.start().has_workflow_run_timeout()) *cfg->mutable_workflow_run_timeout() = s.start().workflow_run_timeout();
   *cfg->mutable_default_workflow_task_timeout() = s.start().workflow_task_timeout();
   if (s.has_user_metadata()) *cfg->mutable_user_metadata() = s.user_metadata();
   FillExecutionInfo(s, resp->mutable_workflow_execution_info());
+  if (s.start().has_priority()) *resp->mutable_workflow_execution_info()->mutable_priority() = s.start().priority();
+  resp->mutable_workflow_execution_info()->mutable_memo();  // Present even when empty, as Temporal's.
   for (const auto& [id, a] : s.activities()) {
     auto* p = resp->add_pending_activities();
     p->set_activity_id(a.activity_id());
     *p->mutable_activity_type() = a.activity_type();
+    // A paused activity is PAUSED while no worker runs it, PAUSE_REQUESTED
+    // while an attempt still runs (as Temporal reports it).
     p->set_state(a.cancel_requested() ? enums::PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
-                 : a.started()        ? enums::PENDING_ACTIVITY_STATE_STARTED
+                 : a.started()        ? (a.paused() ? enums::PENDING_ACTIVITY_STATE_PAUSE_REQUESTED
+                                                    : enums::PENDING_ACTIVITY_STATE_STARTED)
+                 : a.paused()         ? enums::PENDING_ACTIVITY_STATE_PAUSED
                                       : enums::PENDING_ACTIVITY_STATE_SCHEDULED);
+    p->set_paused(a.paused());
+    if (a.paused() && a.has_pause_info()) *p->mutable_pause_info() = a.pause_info();
     if (a.has_heartbeat_details()) *p->mutable_heartbeat_details() = a.heartbeat_details();
     if (a.last_heartbeat_time_nanos()) *p->mutable_last_heartbeat_time() = NanosToTimestamp(a.last_heartbeat_time_nanos());
     if (a.started_time_nanos()) *p->mutable_last_started_time() = NanosToTimestamp(a.started_time_nanos());

@@ -225,6 +225,10 @@ std::vector<hv1::HistoryEvent> MutableState::TransientWorkflowTaskEvents() const
   st->set_scheduled_event_id(wft.scheduled_event_id());
   st->set_identity(wft.identity());
   st->set_request_id(wft.request_id());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  if (wft.has_worker_version()) *st->mutable_worker_version() = wft.worker_version();
+#pragma GCC diagnostic pop
   out.push_back(std::move(started));
   return out;
 }

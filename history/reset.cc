@@ -1,19 +1,23 @@
 // ResetWorkflowExecution, as Temporal's resetter does it: a new run whose
 // history is the base run's up to the reset point (the end of a workflow
-// task), followed by that task failed with cause RESET_WORKFLOW, the
-// signals received after the point (unless excluded) and a new workflow
-// task. The current run, if running, is terminated by "history-resetter";
-// the base run points at the new one (reset_run_id). All in one transaction.
+// task), followed by that task failed with cause RESET_WORKFLOW, what is
+// re-applied from after the point (signals and updates, unless excluded,
+// and the events of children pending at the point) and a new workflow
+// task. Re-applied events come from the base run after the point and from
+// every later run of its continue-as-new chain. The current run, if
+// running, is terminated by "history-resetter"; the base run points at the
+// new one (reset_run_id). All in one transaction.
 #include <spdlog/spdlog.h>
 
 #include "history_engine.h"
+#include "kairos/history/children.h"
+#include "kairos/history/reset_operations.h"
 #include "kairos/history/state_rebuild.h"
 
 namespace kairos::history {
 namespace {
 
 constexpr const char* kHistoryServiceIdentity = "history-service";
-constexpr const char* kResetterIdentity = "history-resetter";
 
 bool IsWorkflowTaskFinish(enums::EventType t) {
   return t == enums::EVENT_TYPE_WORKFLOW_TASK_COMPLETED || t == enums::EVENT_TYPE_WORKFLOW_TASK_FAILED ||
@@ -34,6 +38,37 @@ bool Reapply(const wsv1::ResetWorkflowExecutionRequest& req, enums::ResetReapply
   return true;
 }
 
+// Every kind excluded: Temporal then re-applies nothing at all, not even
+// the events of pending children.
+bool ReapplyNothing(const wsv1::ResetWorkflowExecutionRequest& req) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // CANCEL_REQUEST: deprecated, still counted by Temporal.
+  constexpr auto kCancelRequest = enums::RESET_REAPPLY_EXCLUDE_TYPE_CANCEL_REQUEST;
+#pragma GCC diagnostic pop
+  for (auto kind : {enums::RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL, enums::RESET_REAPPLY_EXCLUDE_TYPE_UPDATE,
+                    enums::RESET_REAPPLY_EXCLUDE_TYPE_NEXUS, kCancelRequest}) {
+    bool excluded = false;
+    for (int t : req.reset_reapply_exclude_types()) excluded |= t == kind;
+    if (!excluded) return false;
+  }
+  return true;
+}
+
+// A run's whole history, in order; NOT_FOUND when the run is gone.
+grpc::Status ReadRunEvents(persistence::Store& store, const ExecutionKey& key, std::vector<hv1::HistoryEvent>* out) {
+  for (const auto& bytes :
+       store.ReadEvents(key, 1, std::numeric_limits<int64_t>::max(), std::numeric_limits<int>::max())) {
+    if (!out->emplace_back().ParseFromString(bytes)) return errors::Internal("corrupt history event");
+  }
+  return out->empty() ? WorkflowNotFound(key) : grpc::Status::OK;
+}
+
+// The run a history continued as new into, or "".
+std::string NextRunOf(const std::vector<hv1::HistoryEvent>& events) {
+  if (events.empty() || events.back().event_type() != enums::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW) return "";
+  return events.back().workflow_execution_continued_as_new_event_attributes().new_execution_run_id();
+}
+
 temporal::api::failure::v1::Failure ResetFailure(const std::string& reason) {
   temporal::api::failure::v1::Failure f;
   f.set_message(reason);
@@ -52,24 +87,25 @@ grpc::Status HistoryEngine::ResetWorkflowExecution(const NamespaceRef& ns, const
   int64_t finish_id = req.workflow_task_finish_event_id();
   if (finish_id <= 1 || finish_id >= base->next_event_id())
     return errors::InvalidArgument("Workflow task finish ID must be > 1 && <= workflow last event ID.");
+  if (auto st = CheckPostResetOperations(req); !st.ok()) return st;
 
   auto current = Current(ns.id, workflow_id);
   StatePtr current_state = current ? (current->run_id == base->run_id() ? base : Load({ns.id, workflow_id, current->run_id}))
                                    : nullptr;
-  // The same request again: the run it made is the current one.
-  if (current_state && !req.request_id().empty() && current_state->start_request_id() == req.request_id() &&
-      current_state->last_reset_time_nanos() != 0) {
+  // Temporal's duplicate check: the current run's create request id. A
+  // reset run takes the original start's, so a repeated reset makes
+  // another run, and only the start's own request id answers the current
+  // run without resetting.
+  if (current_state && current_state->start_request_id() == req.request_id()) {
     resp->set_run_id(current_state->run_id());
     return grpc::Status::OK;
   }
 
-  ExecutionKey base_key{ns.id, workflow_id, base->run_id()};
   std::vector<hv1::HistoryEvent> prefix, after;
-  for (const auto& bytes : store_->ReadEvents(base_key, 1, base->next_event_id(), std::numeric_limits<int>::max())) {
-    hv1::HistoryEvent e;
-    if (!e.ParseFromString(bytes)) return errors::Internal("corrupt history event");
-    (e.event_id() < finish_id ? prefix : after).push_back(std::move(e));
-  }
+  if (auto st = ReadRunEvents(*store_, {ns.id, workflow_id, base->run_id()}, &prefix); !st.ok()) return st;
+  auto split = std::find_if(prefix.begin(), prefix.end(), [&](const auto& e) { return e.event_id() >= finish_id; });
+  after.assign(std::make_move_iterator(split), std::make_move_iterator(prefix.end()));
+  prefix.erase(split, prefix.end());
   if (after.empty() || !IsWorkflowTaskFinish(after.front().event_type()))
     return errors::InvalidArgument("Can only reset workflow to event ID in range [WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: " +
                                    std::to_string(finish_id));
@@ -77,14 +113,11 @@ grpc::Status HistoryEngine::ResetWorkflowExecution(const NamespaceRef& ns, const
   int64_t now = NowNanos();
   std::string new_run_id = NewUuidV7();
   State fresh = FreshState(ns.id, ns.name, workflow_id, new_run_id, base->first_execution_run_id(),
-                           req.request_id().empty() ? NewUuid() : req.request_id());
+                           base->start_request_id());
   if (auto err = RebuildState(prefix, &fresh); !err.empty()) return errors::InvalidArgument(err);
   if (!fresh.workflow_task().scheduled_event_id())
     return errors::InvalidArgument("Can only reset workflow to event ID in range [WorkflowTaskScheduled +1, WorkflowTaskStarted + 1]: " +
                                    std::to_string(finish_id));
-  if (!fresh.children().empty()) return errors::InvalidArgument("WorkflowResetter encountered pending child workflows.");
-  if (!fresh.external_requests().empty())
-    return errors::InvalidArgument("Kairos cannot reset to a point with pending signals or cancellation requests to other workflows.");
   fresh.set_original_start_time_nanos(base->original_start_time_nanos() ? base->original_start_time_nanos()
                                                                         : base->start_time_nanos());
   fresh.set_last_reset_time_nanos(now);
@@ -101,6 +134,18 @@ grpc::Status HistoryEngine::ResetWorkflowExecution(const NamespaceRef& ns, const
   if (changes.empty() || changes.front()->s().run_id() != base->run_id()) {
     auto& ms = *changes.emplace_back(std::make_unique<MutableState>(*base, env_, now));
     ms.s().set_reset_run_id(new_run_id);
+  }
+
+  // The later runs of the chain the base run continued as new into, read
+  // before anything changes; a deleted run ends the chain, as on Temporal.
+  for (std::string next = NextRunOf(after); !next.empty();) {
+    std::vector<hv1::HistoryEvent> events;
+    if (auto st = ReadRunEvents(*store_, {ns.id, workflow_id, next}, &events); !st.ok()) {
+      if (st.error_code() == grpc::StatusCode::NOT_FOUND) break;
+      return st;
+    }
+    next = NextRunOf(events);
+    for (auto& e : events) after.push_back(std::move(e));
   }
 
   auto& nm = *changes.emplace_back(std::make_unique<MutableState>(std::move(fresh), env_, now));
@@ -139,7 +184,11 @@ void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExe
   s.clear_workflow_task();
 
   // Pending activities are scheduled again from now; pending timers keep
-  // their fire times; the run's timeout counts from now.
+  // their fire times; children not started by the point are started, and
+  // signals and cancellations to other workflows without an outcome by the
+  // point are sent, by the new run (as Temporal's rebuilt run does, a
+  // second time if the base run sent them after the point); the run's
+  // timeout counts from now.
   for (auto& [id, info] : *s.mutable_activities()) {
     info.set_attempt(1);
     info.set_scheduled_time_nanos(ms.now());
@@ -155,14 +204,31 @@ void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExe
     timer.set_fire_time_nanos(t.fire_time_nanos());
     t.set_timer_row_id(ms.AddTimer(std::move(timer)));
   }
+  auto step = [&](records::TimerTask::Kind kind, int64_t event_id) {
+    records::TimerTask t;
+    t.set_kind(kind);
+    t.set_event_id(event_id);
+    t.set_fire_time_nanos(ms.now());
+    return ms.AddTimer(std::move(t));
+  };
+  for (auto& [id, child] : *s.mutable_children())
+    if (child.started_event_id() == 0) child.set_timer_row_id(step(records::TimerTask::START_CHILD, id));
+  for (auto& [id, r] : *s.mutable_external_requests())
+    r.set_timer_row_id(step(r.kind() == records::ExternalRequest::SIGNAL ? records::TimerTask::SIGNAL_EXTERNAL
+                                                                          : records::TimerTask::CANCEL_EXTERNAL,
+                            id));
   ms.ArmRunTimeouts(ms.now());
 
-  bool signals = Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL);
-  bool updates = Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_UPDATE);
+  // What is re-applied comes before the one new workflow task: a
+  // placeholder task keeps each re-applied event from scheduling its own.
+  s.mutable_workflow_task()->set_attempt(1);
+  bool nothing = ReapplyNothing(req);
+  bool signals = !nothing && Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL);
+  bool updates = !nothing && Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_UPDATE);
   for (const auto& ev : after) {
     if (signals && ev.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
       const auto& sig = ev.workflow_execution_signaled_event_attributes();
-      SignalInput in{sig.signal_name(), sig.input(), sig.header(), sig.identity(), "", nullptr};
+      SignalInput in{sig.signal_name(), sig.input(), sig.header(), sig.identity(), sig.request_id(), nullptr};
       AddSignal(ms, in);
     }
     // Updates the base run accepted after the point reach the new run's
@@ -177,7 +243,10 @@ void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExe
       u.set_admitted_time_nanos(ms.now());
       (*s.mutable_updates())[id] = std::move(u);
     }
+    if (!nothing) ReapplyChildEvent(ms, ev);
   }
+  ApplyPostResetOperations(ms, req);
+  s.clear_workflow_task();
   ms.ScheduleWorkflowTask(1, /*allow_sticky=*/false);
   ms.mark_visibility_changed();
 }

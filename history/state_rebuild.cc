@@ -1,7 +1,10 @@
-#include "kairos/history/run_search_attributes.h"
 #include "kairos/history/state_rebuild.h"
 
 #include "kairos/time_util.h"
+#include "kairos/visibility/values.h"
+#include "kairos/history/run_search_attributes.h"
+
+#include <algorithm>
 
 namespace kairos::history {
 namespace {
@@ -59,11 +62,40 @@ void ApplyChildInitiated(const hv1::HistoryEvent& e, records::ExecutionState* s)
   c.set_initiated_event_id(e.event_id());
   c.set_workflow_id(a.workflow_id());
   c.set_namespace_(a.namespace_());
+  c.set_namespace_id(a.namespace_id());
   *c.mutable_workflow_type() = a.workflow_type();
   c.set_parent_close_policy(a.parent_close_policy());
+  // A child not started by the point is started by the rebuilt run, with
+  // its own request id (Temporal gives the rebuilt child a fresh one too).
+  c.set_create_request_id(s->run_id() + ":" + std::to_string(e.event_id()) + ":0");
   *c.mutable_initiated() = a;
   (*s->mutable_children())[e.event_id()] = std::move(c);
 }
+
+// A signal or cancellation request to another workflow, pending until its
+// outcome event; the rebuilt run sends it again if none came by the point.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // `control`: deprecated, still correlated by SDKs.
+void ApplyExternalInitiated(const hv1::HistoryEvent& e, records::ExternalRequest* r) {
+  if (e.has_signal_external_workflow_execution_initiated_event_attributes()) {
+    const auto& a = e.signal_external_workflow_execution_initiated_event_attributes();
+    r->set_kind(records::ExternalRequest::SIGNAL);
+    *r->mutable_execution() = a.workflow_execution();
+    r->set_signal_name(a.signal_name());
+    *r->mutable_input() = a.input();
+    *r->mutable_header() = a.header();
+    r->set_control(a.control());
+    r->set_child_workflow_only(a.child_workflow_only());
+  } else {
+    const auto& a = e.request_cancel_external_workflow_execution_initiated_event_attributes();
+    r->set_kind(records::ExternalRequest::CANCEL);
+    *r->mutable_execution() = a.workflow_execution();
+    r->set_reason(a.reason());
+    r->set_control(a.control());
+    r->set_child_workflow_only(a.child_workflow_only());
+  }
+}
+#pragma GCC diagnostic pop
 
 // Events of the workflow task and its results.
 bool ApplyWorkflowTaskEvent(const hv1::HistoryEvent& e, records::ExecutionState* s) {
@@ -85,10 +117,18 @@ bool ApplyWorkflowTaskEvent(const hv1::HistoryEvent& e, records::ExecutionState*
       w->set_started_time_nanos(TimestampToNanos(e.event_time()));
       w->set_request_id(a.request_id());
       w->set_identity(a.identity());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      if (a.has_worker_version()) *w->mutable_worker_version() = a.worker_version();
+#pragma GCC diagnostic pop
       return true;
     }
     case enums::EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
       s->set_last_completed_wft_started_event_id(e.workflow_task_completed_event_attributes().started_event_id());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      RecordWorkerBuild(s, e.workflow_task_completed_event_attributes().worker_version());
+#pragma GCC diagnostic pop
       w->Clear();
       return true;
     case enums::EVENT_TYPE_WORKFLOW_TASK_FAILED:
@@ -187,7 +227,7 @@ bool ApplyChildOrExternalEvent(const hv1::HistoryEvent& e, records::ExecutionSta
       return true;
     case enums::EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
     case enums::EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
-      external[e.event_id()];  // Pending until its result below.
+      ApplyExternalInitiated(e, &external[e.event_id()]);
       return true;
     case enums::EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED:
       external.erase(e.external_workflow_execution_signaled_event_attributes().initiated_event_id());
@@ -266,6 +306,37 @@ void RecordResetPoint(records::ExecutionState* s, const std::string& binary_chec
   p->set_resettable(true);
   if (points->size() > kMaxResetPoints) points->DeleteSubrange(0, points->size() - kMaxResetPoints);
 #pragma GCC diagnostic pop
+}
+
+bool RecordWorkerBuild(records::ExecutionState* s, const temporal::api::common::v1::WorkerVersionStamp& stamp) {
+  if (stamp.build_id().empty()) return false;
+  *s->mutable_most_recent_worker_version_stamp() = stamp;
+  constexpr const char* kBuildIds = "BuildIds";
+  // Most tasks come from a build the run already lists ("unversioned" and
+  // "unversioned:<id>" are added together): seen in the bytes, no decoding
+  // (the closing quote of the JSON string: "unversioned:<id>x" is another).
+  if (!stamp.use_versioning() &&
+      s->search_attributes().find("unversioned:" + stamp.build_id() + "\"") != std::string::npos)
+    return false;
+  auto sa = SearchAttributesOf(*s);
+  auto ids = visibility::StringValues(sa, kBuildIds);
+  std::vector<std::string> wanted;
+  if (stamp.use_versioning()) {
+    wanted = {"versioned:" + stamp.build_id()};
+  } else {
+    wanted = {"unversioned", "unversioned:" + stamp.build_id()};
+  }
+  bool changed = false;
+  for (auto& id : wanted) {
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+    ids.push_back(std::move(id));
+    changed = true;
+  }
+  if (changed) {
+    (*sa.mutable_indexed_fields())[kBuildIds] = visibility::KeywordListPayload(ids);
+    SetSearchAttributes(s, sa);
+  }
+  return changed;
 }
 
 std::string RebuildState(const std::vector<hv1::HistoryEvent>& events, records::ExecutionState* s) {

@@ -1,10 +1,10 @@
-#include "kairos/history/run_search_attributes.h"
 #include "kairos/history/workflow_close.h"
 
 #include "kairos/cron.h"
 #include "kairos/history/retry_policy.h"
 #include "kairos/ids.h"
 #include "kairos/time_util.h"
+#include "kairos/history/run_search_attributes.h"
 
 namespace kairos::history {
 namespace {
@@ -25,7 +25,12 @@ NextRun NextRunFrom(const MutableState& ms, enums::ContinueAsNewInitiator initia
   a.clear_first_workflow_task_backoff();
   if (backoff_ms > 0) *a.mutable_first_workflow_task_backoff() = MsToDuration(backoff_ms);
   if (s.has_memo()) *a.mutable_memo() = s.memo();
-  if (!s.search_attributes().empty()) *a.mutable_search_attributes() = SearchAttributesOf(s);
+  if (!s.search_attributes().empty()) {
+    *a.mutable_search_attributes() = SearchAttributesOf(s);
+    // The builds that ran this run are this run's; the next files its own.
+    a.mutable_search_attributes()->mutable_indexed_fields()->erase("BuildIds");
+    if (a.search_attributes().indexed_fields().empty()) a.clear_search_attributes();
+  }
   return next;
 }
 

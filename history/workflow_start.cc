@@ -211,7 +211,7 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
   bool eager = req.request_eager_execution() && ms->HasWorkflowTask();
   if (eager) {
     ms->DeleteQueueTask(ms->s().workflow_task().task_id());
-    StartWorkflowTaskLocked(*ms, req.identity(), "");
+    StartWorkflowTaskLocked(*ms, req.identity(), {});
   }
   changes.push_back(std::move(ms));
   if (auto st = CommitAll(changes, /*new_current=*/changes.back().get()); !st.ok()) return st;
@@ -243,8 +243,11 @@ hv1::WorkflowExecutionStartedEventAttributes HistoryEngine::StartedAttributes(co
   int64_t exec_timeout = DurationToMs(req.workflow_execution_timeout());
   int64_t run_timeout = DurationToMs(req.workflow_run_timeout());
   if (exec_timeout > 0 && (run_timeout <= 0 || run_timeout > exec_timeout)) run_timeout = exec_timeout;
-  if (exec_timeout > 0) *a.mutable_workflow_execution_timeout() = MsToDuration(exec_timeout);
-  if (run_timeout > 0) *a.mutable_workflow_run_timeout() = MsToDuration(run_timeout);
+  // As Temporal writes them: given by the request (even "0s") or set.
+  if (exec_timeout > 0 || req.has_workflow_execution_timeout())
+    *a.mutable_workflow_execution_timeout() = MsToDuration(std::max<int64_t>(exec_timeout, 0));
+  if (run_timeout > 0 || req.has_workflow_run_timeout())
+    *a.mutable_workflow_run_timeout() = MsToDuration(std::max<int64_t>(run_timeout, 0));
   int64_t task_timeout = DurationToMs(req.workflow_task_timeout());
   if (task_timeout <= 0) task_timeout = kDefaultWorkflowTaskTimeoutMs;
   task_timeout = std::min(task_timeout, kMaxWorkflowTaskTimeoutMs);

@@ -9,6 +9,24 @@
 #include <random>
 
 namespace kairos::history {
+namespace {
+
+// The build a worker reports: the version stamp or capabilities it sends,
+// else the build id of its deployment options (versioned when its mode is).
+common::WorkerVersionStamp ReportedBuild(const std::string& build_id, bool use_versioning,
+                                         const temporal::api::deployment::v1::WorkerDeploymentOptions& deployment) {
+  common::WorkerVersionStamp stamp;
+  if (!build_id.empty()) {
+    stamp.set_build_id(build_id);
+    stamp.set_use_versioning(use_versioning);
+  } else if (!deployment.build_id().empty()) {
+    stamp.set_build_id(deployment.build_id());
+    stamp.set_use_versioning(deployment.worker_versioning_mode() == enums::WORKER_VERSIONING_MODE_VERSIONED);
+  }
+  return stamp;
+}
+
+}  // namespace
 
 grpc::Status HistoryEngine::StartWorkflowTask(int64_t task_id, const records::QueueTask& task,
                                               const wsv1::PollWorkflowTaskQueueRequest& poll,
@@ -23,7 +41,11 @@ grpc::Status HistoryEngine::StartWorkflowTask(int64_t task_id, const records::Qu
     return errors::NotFound("workflow task is no longer pending");
   }
   MutableState ms(*state, env_, NowNanos());
-  StartWorkflowTaskLocked(ms, poll.identity(), poll.has_task_queue() ? poll.task_queue().name() : "");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  const auto& caps = poll.worker_version_capabilities();
+  StartWorkflowTaskLocked(ms, poll.identity(), ReportedBuild(caps.build_id(), caps.use_versioning(), poll.deployment_options()));
+#pragma GCC diagnostic pop
   const auto& started = ms.s().workflow_task();
   ms.RecordTaskStart({false, started.sticky(), ms.now() - started.scheduled_time_nanos()});
   ms.DeleteQueueTask(task_id);
@@ -67,6 +89,11 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
                  t == enums::COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION ||
                  t == enums::COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION;
   }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  const auto& stamp = req.worker_version_stamp();
+  const auto build = ReportedBuild(stamp.build_id(), stamp.use_versioning(), req.deployment_options());
+#pragma GCC diagnostic pop
   std::optional<CommandError> error = CheckCommandLimits(limits_, *state, req);
   if (!error && completes && !ms->s().buffered_events().empty()) {
     // The workflow has not seen everything that happened: it must not close.
@@ -81,6 +108,11 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     a->set_scheduled_event_id(wft.scheduled_event_id());
     a->set_started_event_id(wft.started_event_id());
     a->set_identity(req.identity());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    if (!build.build_id().empty()) *a->mutable_worker_version() = build;
+#pragma GCC diagnostic pop
+    if (RecordWorkerBuild(&ms->s(), build)) ms->mark_search_attributes_changed();
     if (req.has_sdk_metadata()) *a->mutable_sdk_metadata() = req.sdk_metadata();
     if (req.has_metering_metadata()) *a->mutable_metering_metadata() = req.metering_metadata();
     ms->set_completed_event_id(e.event_id());
@@ -159,7 +191,7 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     // Hand the new task straight back instead of through the queue.
     int64_t task_id = ms->s().workflow_task().task_id();
     ms->DeleteQueueTask(task_id);
-    StartWorkflowTaskLocked(*ms, req.identity(), "");
+    StartWorkflowTaskLocked(*ms, req.identity(), build);
   }
   if (auto st = Commit(*ms); !st.ok()) return st;
   AnswerQueries(req);
@@ -218,7 +250,8 @@ grpc::Status HistoryEngine::CheckStartedWorkflowTask(const StatePtr& state, cons
   return grpc::Status::OK;
 }
 
-void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string& identity, const std::string&) {
+void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string& identity,
+                                            const common::WorkerVersionStamp& worker_version) {
   auto* w = ms.s().mutable_workflow_task();
   if (w->speculative() && ms.s().next_event_id() != w->speculative_base()) {
     // Events arrived since it was scheduled: it is an ordinary task now.
@@ -230,6 +263,7 @@ void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string&
     if (u.state() == records::UpdateInfo::ADMITTED) u.set_state(records::UpdateInfo::SENT);
   w->set_started_time_nanos(ms.now());
   w->set_identity(identity);
+  if (worker_version.build_id().empty()) w->clear_worker_version(); else *w->mutable_worker_version() = worker_version;
   w->set_request_id(NewUuid());
   w->set_task_id(0);
   // A sticky schedule-to-start timer has nothing left to guard.
@@ -246,6 +280,10 @@ void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string&
     a->set_identity(identity);
     a->set_request_id(w->request_id());
     a->set_history_size_bytes(ms.s().history_size_bytes());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    if (w->has_worker_version()) *a->mutable_worker_version() = w->worker_version();
+#pragma GCC diagnostic pop
     // Temporal's default thresholds for suggesting continue-as-new.
     constexpr int64_t kSuggestEvents = 4 * 1024;
     constexpr int64_t kSuggestBytes = 4 * 1024 * 1024;

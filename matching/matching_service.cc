@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kairos/executor.h"
+#include "kairos/matching/task_rate.h"
 #include "kairos/metrics/registry.h"
 #include "kairos/time_util.h"
 
@@ -63,7 +64,14 @@ struct Queue {
   int64_t last_poll_nanos = 0;
   bool shut_down = false;
   QueueMetrics metrics;
+  // From the queue's first task on, as Temporal's trackers.
+  std::optional<TaskRate> added, dispatched;
 };
+
+void Count(std::optional<TaskRate>& rate, int64_t now) {
+  if (!rate) rate.emplace(now);
+  rate->Add(now);
+}
 
 std::string QueueKey(const std::string& namespace_id, const std::string& name, Kind kind) {
   return namespace_id + '\x1f' + name + '\x1f' + (kind == records::QueueTask::WORKFLOW ? 'w' : 'a');
@@ -104,6 +112,7 @@ class MatchingServiceImpl final : public MatchingService {
     {
       std::lock_guard lock(mu_);
       Queue& q = queues_[QueueKey(task.namespace_id(), task.task_queue(), task.kind())];
+      Count(q.added, NowNanos());
       if (!q.parked.empty()) {
         poll = q.parked.front();
         q.parked.pop_front();
@@ -188,10 +197,22 @@ class MatchingServiceImpl final : public MatchingService {
     return out;
   }
 
-  int64_t Backlog(const std::string& namespace_id, const std::string& task_queue, Kind kind) override {
+  QueueStats Stats(const std::string& namespace_id, const std::string& task_queue, Kind kind) override {
     std::lock_guard lock(mu_);
+    QueueStats out;
     auto it = queues_.find(QueueKey(namespace_id, task_queue, kind));
-    return it == queues_.end() ? 0 : static_cast<int64_t>(it->second.tasks.size());
+    if (it == queues_.end()) return out;
+    Queue& q = it->second;
+    int64_t now = NowNanos();
+    out.backlog_count = static_cast<int64_t>(q.tasks.size());
+    for (const auto& t : q.tasks) {
+      int64_t created = t.task.created_time_nanos();
+      if (created > 0 && (out.oldest_task_created_nanos == 0 || created < out.oldest_task_created_nanos))
+        out.oldest_task_created_nanos = created;
+    }
+    if (q.added) out.add_rate = q.added->PerSecond(now);
+    if (q.dispatched) out.dispatch_rate = q.dispatched->PerSecond(now);
+    return out;
   }
 
   void Shutdown() override {
@@ -258,6 +279,10 @@ class MatchingServiceImpl final : public MatchingService {
         st = starter_->StartActivityTask(task.id, task.task, *poll->activity_request, poll->activity_response);
       }
       if (st.ok()) {
+        {
+          std::lock_guard lock(mu_);
+          Count(queues_[poll->queue_key].dispatched, NowNanos());
+        }
         if (poll->metrics != nullptr && poll->metrics->success != nullptr) {
           poll->metrics->success->Inc();
           if (poll->sync_match) poll->metrics->success_sync->Inc();

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include <google/protobuf/struct.pb.h>
@@ -134,6 +135,46 @@ std::optional<std::string> StringValue(const temporal::api::common::v1::SearchAt
       v->list_value().values(0).kind_case() == Value::kStringValue)
     return v->list_value().values(0).string_value();
   return std::nullopt;
+}
+
+std::vector<std::string> StringValues(const temporal::api::common::v1::SearchAttributes& sa, const std::string& name) {
+  std::vector<std::string> out;
+  auto it = sa.indexed_fields().find(name);
+  if (it == sa.indexed_fields().end()) return out;
+  auto v = ParseJsonValue(it->second.data());
+  if (!v) return out;
+  if (v->kind_case() == Value::kStringValue) out.push_back(v->string_value());
+  if (v->kind_case() == Value::kListValue)
+    for (const auto& item : v->list_value().values())
+      if (item.kind_case() == Value::kStringValue) out.push_back(item.string_value());
+  return out;
+}
+
+temporal::api::common::v1::Payload KeywordListPayload(const std::vector<std::string>& items) {
+  std::string json = "[";
+  for (const auto& item : items) {
+    if (json.size() > 1) json += ',';
+    json += '"';
+    for (unsigned char c : item) {
+      if (c == '"' || c == '\\') {
+        json += '\\';
+        json += static_cast<char>(c);
+      } else if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        json += buf;
+      } else {
+        json += static_cast<char>(c);
+      }
+    }
+    json += '"';
+  }
+  json += ']';
+  temporal::api::common::v1::Payload p;
+  (*p.mutable_metadata())["encoding"] = "json/plain";
+  (*p.mutable_metadata())["type"] = "KeywordList";
+  p.set_data(json);
+  return p;
 }
 
 std::optional<int64_t> ParseRfc3339(const std::string& s) {

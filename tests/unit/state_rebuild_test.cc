@@ -98,6 +98,40 @@ TEST_CASE("Rebuild: what was pending at the reset point is pending again", "[res
   CHECK_FALSE(early.activities().at(5).started());
 }
 
+TEST_CASE("Rebuild: children and requests to other workflows without an outcome stay pending", "[reset]") {
+  History h = Typical();  // 11 events; the next task's commands follow.
+  auto& child = h.Add(enums::EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED);  // 12
+  auto* ca = child.mutable_start_child_workflow_execution_initiated_event_attributes();
+  ca->set_workflow_id("kid");
+  ca->set_namespace_id("ns");
+  auto& sig = h.Add(enums::EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED);  // 13
+  auto* sa = sig.mutable_signal_external_workflow_execution_initiated_event_attributes();
+  sa->mutable_workflow_execution()->set_workflow_id("other");
+  sa->set_signal_name("poke");
+  sa->set_child_workflow_only(true);
+  auto& cancel = h.Add(enums::EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED);  // 14
+  auto* xa = cancel.mutable_request_cancel_external_workflow_execution_initiated_event_attributes();
+  xa->mutable_workflow_execution()->set_workflow_id("third");
+  xa->set_reason("stop");
+  auto& done = h.Add(enums::EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED);  // 15
+  done.mutable_external_workflow_execution_cancel_requested_event_attributes()->set_initiated_event_id(14);
+
+  auto s = Fresh();
+  REQUIRE(kairos::history::RebuildState(h.events(), &s).empty());
+  REQUIRE(s.children().contains(12));
+  CHECK(s.children().at(12).workflow_id() == "kid");
+  CHECK(s.children().at(12).namespace_id() == "ns");
+  CHECK(s.children().at(12).started_event_id() == 0);
+  // Started again by the rebuilt run, under a request id of its own.
+  CHECK(s.children().at(12).create_request_id() == "new-run:12:0");
+  REQUIRE(s.external_requests().size() == 1);  // The cancellation had its outcome.
+  const auto& r = s.external_requests().at(13);
+  CHECK(r.kind() == kairos::records::ExternalRequest::SIGNAL);
+  CHECK(r.execution().workflow_id() == "other");
+  CHECK(r.signal_name() == "poke");
+  CHECK(r.child_workflow_only());
+}
+
 TEST_CASE("Rebuild: a gap or a close event is refused", "[reset]") {
   auto h = Typical();
   auto events = h.Prefix(5);

@@ -31,6 +31,12 @@ void RecordChildStartFailed(MutableState& ms, int64_t initiated_event_id, enums:
 bool RecordChildClosed(MutableState& ms, int64_t initiated_event_id, const temporal::api::common::v1::WorkflowExecution& child,
                        const hv1::HistoryEvent& close_event);
 
+// A child event another run recorded after a reset's point (started,
+// start failed, closed), applied again to the reset's new run when that
+// child is pending there (same initiated event id and workflow id), as
+// Temporal's resetter reconnects children. False when it does not apply.
+bool ReapplyChildEvent(MutableState& ms, const hv1::HistoryEvent& event);
+
 // For a run that closed in this change: the steps that report its result to
 // its parent (unless a next run carries on) and that apply its parent close
 // policy to its pending children.

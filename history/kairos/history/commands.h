@@ -32,6 +32,8 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
 // Activity bookkeeping shared with the engine (timeouts, retries, completion).
 void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& activity);
 void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& activity);
+// The activity's next attempt, dispatched by a retry timer at `fire_nanos`.
+void ArmActivityRetry(MutableState& ms, records::ActivityInfo& activity, int64_t fire_nanos);
 // Writes the started event of an activity that is closing; returns its id
 // (kBufferedEventId while a workflow task runs).
 int64_t WriteActivityStarted(MutableState& ms, const records::ActivityInfo& activity);

@@ -107,6 +107,9 @@ class HistoryService {
   virtual void ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::ExecuteMultiOperationRequest* req,
                                      wsv1::ExecuteMultiOperationResponse* resp, Deadline deadline, Done done) = 0;
   virtual grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) = 0;
+  // Pending activities paused and unpaused by id or type (see activity_pause.cc).
+  virtual grpc::Status PauseActivity(const NamespaceRef& ns, const wsv1::PauseActivityRequest& req) = 0;
+  virtual grpc::Status UnpauseActivity(const NamespaceRef& ns, const wsv1::UnpauseActivityRequest& req) = 0;
 
   // A new run from a prefix of a run's history (see reset.cc).
   virtual grpc::Status ResetWorkflowExecution(const NamespaceRef& ns, const wsv1::ResetWorkflowExecutionRequest& req,

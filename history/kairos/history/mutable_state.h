@@ -42,6 +42,9 @@ struct Environment {
   std::function<std::string(const std::string& namespace_id, const std::string& namespace_name,
                             const temporal::api::common::v1::SearchAttributes&)>
       search_attribute_error;
+  // Why a run's search attributes are too big (Temporal's per-value and
+  // total limits); empty when they fit. Unset: no limit.
+  std::function<std::string(const temporal::api::common::v1::SearchAttributes&)> search_attribute_size_error;
 };
 
 // Facts a change records for the metrics, reported once it is committed.

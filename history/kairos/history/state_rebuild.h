@@ -32,4 +32,12 @@ void KeepStartAttributes(temporal::api::history::v1::WorkflowExecutionStartedEve
 void RecordResetPoint(records::ExecutionState* state, const std::string& binary_checksum, const std::string& build_id,
                       int64_t completed_event_id, int64_t now_nanos);
 
+// The build of the worker that completed a workflow task, filed as Temporal
+// files it when the task queue has no versioning rules: describe's most
+// recent worker version stamp, and the BuildIds search attribute, which
+// gathers "unversioned" and "unversioned:<id>" (or "versioned:<id>" for a
+// worker that asked for versioning), each once. Returns whether BuildIds
+// changed. A stamp without a build id changes nothing.
+bool RecordWorkerBuild(records::ExecutionState* state, const temporal::api::common::v1::WorkerVersionStamp& stamp);
+
 }  // namespace kairos::history

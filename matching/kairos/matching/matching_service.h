@@ -48,6 +48,14 @@ struct PollerInfo {
   int64_t last_access_time_nanos = 0;
 };
 
+// What DescribeTaskQueue reports of one queue (Temporal's TaskQueueStats).
+struct QueueStats {
+  int64_t backlog_count = 0;
+  int64_t oldest_task_created_nanos = 0;  // 0: no backlog.
+  double add_rate = 0;                    // Tasks per second, last 30 s.
+  double dispatch_rate = 0;
+};
+
 class MatchingService {
  public:
   virtual ~MatchingService() = default;
@@ -79,8 +87,8 @@ class MatchingService {
   // Workflow (kind = WORKFLOW) or activity pollers seen on a queue lately.
   virtual std::vector<PollerInfo> Pollers(const std::string& namespace_id, const std::string& task_queue,
                                           records::QueueTask::Kind kind) = 0;
-  virtual int64_t Backlog(const std::string& namespace_id, const std::string& task_queue,
-                          records::QueueTask::Kind kind) = 0;
+  virtual QueueStats Stats(const std::string& namespace_id, const std::string& task_queue,
+                           records::QueueTask::Kind kind) = 0;
 
   // Answers every parked poll with an empty response (server shutdown).
   virtual void Shutdown() = 0;

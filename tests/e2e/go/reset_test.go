@@ -62,6 +62,29 @@ func firstEventOf(t *testing.T, events []*historypb.HistoryEvent, et enumspb.Eve
 	return nil
 }
 
+// gathererServer starts a server and a worker of GatherUntilDone on a
+// queue of the test's own.
+func gathererServer(t *testing.T) (client.Client, string) {
+	t.Helper()
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), "default")
+	tq := taskQueueFor(t)
+	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(GatherUntilDone) })
+	return c, tq
+}
+
+// waitForCompletedTasks waits until the run has completed n workflow tasks.
+func waitForCompletedTasks(t *testing.T, c client.Client, id, runID string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for countEvents(getHistory(t, c, id, runID), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not complete %d workflow tasks", id, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func resetRun(t *testing.T, c client.Client, req *workflowservice.ResetWorkflowExecutionRequest) string {
 	t.Helper()
 	req.Namespace = "default"
@@ -114,15 +137,6 @@ func TestResetCompletedRunToFirstWorkflowTask(t *testing.T) {
 	if newRunID == "" || newRunID == run.GetRunID() {
 		t.Fatalf("reset answered run id %q", newRunID)
 	}
-	// The same request again answers the same run. (Temporal 1.32's dev
-	// server makes another run instead, terminating the first: its check
-	// compares the reset run's create request id, which it does not set to
-	// the reset's request id.)
-	if !againstTemporal(t) {
-		if again := resetRun(t, c, req); again != newRunID {
-			t.Errorf("repeated reset request made run %s, want %s", again, newRunID)
-		}
-	}
 	var out2 string
 	requireNoError(t, getResult(t, c, c.GetWorkflow(ctx, run.GetID(), newRunID), 30*time.Second, &out2), "result of the reset run")
 	if out2 != out {
@@ -166,10 +180,7 @@ func TestResetCompletedRunToFirstWorkflowTask(t *testing.T) {
 
 func TestResetRunningRunReappliesSignals(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{})
-	c := newClient(t, srv.Addr(), "default")
-	tq := taskQueueFor(t)
-	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(GatherUntilDone) })
+	c, tq := gathererServer(t)
 	ctx := testCtx(t, 60*time.Second)
 
 	for _, exclude := range []bool{false, true} {
@@ -179,13 +190,7 @@ func TestResetRunningRunReappliesSignals(t *testing.T) {
 		first := waitForEvent(t, c, id, run.GetRunID(), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 20*time.Second)
 		requireNoError(t, c.SignalWorkflow(ctx, id, run.GetRunID(), "add", "x"), "signalling")
 		// The signal is handled (a second completed task) before the reset.
-		deadline := time.Now().Add(20 * time.Second)
-		for countEvents(getHistory(t, c, id, run.GetRunID()), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) < 2 {
-			if time.Now().After(deadline) {
-				t.Fatalf("the signal's workflow task did not complete")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitForCompletedTasks(t, c, id, run.GetRunID(), 2)
 		req := &workflowservice.ResetWorkflowExecutionRequest{
 			WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: id, RunId: run.GetRunID()},
 			Reason:                    "go back",
@@ -292,7 +297,9 @@ func ContinueOnce(ctx workflow.Context, n int) (string, error) {
 }
 
 // Resetting a run that continued as new ends the chain's running run and
-// starts again from the base run.
+// starts again from the base run; signals the later run received are
+// applied again to the new run, as Temporal re-applies them from every
+// later run of the chain.
 func TestResetRunThatContinuedAsNew(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOptions{})
@@ -310,6 +317,7 @@ func TestResetRunThatContinuedAsNew(t *testing.T) {
 	}
 	second := lastEvent(base).GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
 	waitForEvent(t, c, run.GetID(), second, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 20*time.Second)
+	requireNoError(t, c.SignalWorkflow(ctx, run.GetID(), second, "later", "z"), "signalling the second run")
 	first := firstEventOf(t, base, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
 	newRunID := resetRun(t, c, &workflowservice.ResetWorkflowExecutionRequest{
 		WorkflowExecution:         &commonpb.WorkflowExecution{WorkflowId: run.GetID(), RunId: run.GetRunID()},
@@ -321,6 +329,15 @@ func TestResetRunThatContinuedAsNew(t *testing.T) {
 	if term.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED ||
 		term.GetWorkflowExecutionTerminatedEventAttributes().GetIdentity() != "history-resetter" {
 		t.Fatalf("the chain's running run ends with %v, want terminated by history-resetter", term.GetEventType())
+	}
+	reset := getHistory(t, c, run.GetID(), newRunID)
+	requireResetFailure(t, reset[first.GetEventId()-1], run.GetRunID(), newRunID, "from the top")
+	if len(reset) <= int(first.GetEventId()) {
+		t.Fatalf("reset run has no events after its failed task:\n%s", formatHistory(reset))
+	}
+	if sig := reset[first.GetEventId()]; sig.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED ||
+		sig.GetWorkflowExecutionSignaledEventAttributes().GetSignalName() != "later" {
+		t.Errorf("event after the failed task is %v, want the second run's signal re-applied:\n%s", sig.GetEventType(), formatHistory(reset))
 	}
 	// The reset run continues as new again; its successor finishes the chain.
 	var third string

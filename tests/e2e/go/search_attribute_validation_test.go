@@ -243,3 +243,53 @@ func TestSearchAttributesValidatedInCommands(t *testing.T) {
 		requireNoError(t, c.TerminateWorkflow(testCtx(t, 10*time.Second), tc.id, "", "test over"), "terminate "+tc.id)
 	}
 }
+
+// UpsertNotes upserts the Text attribute Notes with n characters.
+func UpsertNotes(ctx workflow.Context, n int) error {
+	if err := workflow.UpsertSearchAttributes(ctx, map[string]interface{}{"Notes": strings.Repeat("n", n)}); err != nil {
+		return err
+	}
+	return workflow.Sleep(ctx, time.Millisecond)
+}
+
+// An upsert whose value is over the 2 KiB per-value limit fails the task
+// with BadSearchAttributes and terminates the run (Temporal's size checks
+// after the validation: retrying could not help); just under, it is kept.
+func TestSearchAttributeSizeInUpsert(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), defaultNamespace)
+	registerVisibilityAttributes(t, c)
+	tq := taskQueueFor(t)
+	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(UpsertNotes) })
+	// The payload's data is the JSON string: two quotes around the text.
+	for _, n := range []int{2046, 2047} {
+		id := fmt.Sprintf("sa-upsert-size-%d", n)
+		run, err := c.ExecuteWorkflow(testCtx(t, 10*time.Second), client.StartWorkflowOptions{ID: id, TaskQueue: tq}, UpsertNotes, n)
+		requireNoError(t, err, "start "+id)
+		err = getResult(t, c, run, 20*time.Second, nil)
+		events := getHistory(t, c, id, run.GetRunID())
+		last := lastEvent(events)
+		if n == 2046 {
+			if err != nil || countEvents(events, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) != 1 {
+				t.Errorf("%s: want the upsert kept and the run completed (%v)", id, err)
+			}
+			continue
+		}
+		failed := eventsOfType(events, enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+		if len(failed) != 1 || last.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED {
+			t.Fatalf("%s: want one failed task and the run terminated:\n%s", id, formatHistoryDetailed(events))
+		}
+		want := "BadSearchAttributes: search attribute Notes value size 2049 exceeds size limit 2048"
+		a := failed[0].GetWorkflowTaskFailedEventAttributes()
+		if a.GetCause() != enumspb.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES || a.GetFailure().GetMessage() != want {
+			t.Errorf("%s: task failed with %v %q", id, a.GetCause(), a.GetFailure().GetMessage())
+		}
+		if term := last.GetWorkflowExecutionTerminatedEventAttributes(); term.GetReason() != want || term.GetIdentity() != "history-service" {
+			t.Errorf("%s: terminated with reason %q identity %q", id, term.GetReason(), term.GetIdentity())
+		}
+		if countEvents(events, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) != 0 {
+			t.Errorf("%s: the refused upsert was written", id)
+		}
+	}
+}

@@ -30,6 +30,13 @@ std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::
 // The attribute's single string value, if it has one.
 std::optional<std::string> StringValue(const temporal::api::common::v1::SearchAttributes& sa, const std::string& name);
 
+// Every string value of the attribute (one for a Keyword, each item of a
+// KeywordList); empty when it has none.
+std::vector<std::string> StringValues(const temporal::api::common::v1::SearchAttributes& sa, const std::string& name);
+
+// A KeywordList payload holding `items`, as SDKs write one (json/plain).
+temporal::api::common::v1::Payload KeywordListPayload(const std::vector<std::string>& items);
+
 // Go's time.Parse(time.RFC3339Nano, s): "2026-01-02T03:04:05.123Z",
 // "...+01:00". Nanoseconds since the epoch.
 std::optional<int64_t> ParseRfc3339(const std::string& s);
