@@ -1,5 +1,7 @@
 #include "history_metrics.h"
 
+#include "kairos/history/retry_policy.h"
+
 namespace kairos::history {
 
 namespace enums = temporal::api::enums::v1;
@@ -56,21 +58,6 @@ void HistoryMetrics::OnCommitted(const MutableState& ms) {
   for (const auto& o : ms.activity_outcomes()) OnActivityOutcome(ms.s(), o, ms.now());
   for (const auto& t : ms.task_starts()) OnTaskStart(ms.s(), t);
 }
-
-namespace {
-
-// As Temporal's API spells timeout types in metric labels.
-const char* TimeoutTypeName(enums::TimeoutType t) {
-  switch (t) {
-    case enums::TIMEOUT_TYPE_START_TO_CLOSE: return "StartToClose";
-    case enums::TIMEOUT_TYPE_SCHEDULE_TO_START: return "ScheduleToStart";
-    case enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: return "ScheduleToClose";
-    case enums::TIMEOUT_TYPE_HEARTBEAT: return "Heartbeat";
-    default: return "Unspecified";
-  }
-}
-
-}  // namespace
 
 void HistoryMetrics::OnActivityOutcome(const records::ExecutionState& s, const ActivityOutcome& o, int64_t now) {
   const std::string& ns = s.namespace_name();

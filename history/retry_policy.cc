@@ -10,8 +10,7 @@ namespace kairos::history {
 
 namespace enums = temporal::api::enums::v1;
 
-namespace {
-std::string TimeoutTypeName(enums::TimeoutType t) {
+const char* TimeoutTypeName(enums::TimeoutType t) {
   switch (t) {
     case enums::TIMEOUT_TYPE_START_TO_CLOSE: return "StartToClose";
     case enums::TIMEOUT_TYPE_SCHEDULE_TO_START: return "ScheduleToStart";
@@ -20,7 +19,6 @@ std::string TimeoutTypeName(enums::TimeoutType t) {
     default: return "Unspecified";
   }
 }
-}  // namespace
 
 void ApplyRetryDefaults(temporal::api::common::v1::RetryPolicy* p) {
   // Nanosecond precision: a policy of 1 ns intervals is kept as written.
@@ -65,7 +63,7 @@ RetryDecision DecideRetry(const temporal::api::common::v1::RetryPolicy& policy, 
     if (is_timeout && failure->has_timeout_failure_info()) {
       for (const auto& t : policy.non_retryable_error_types()) {
         // Timeouts are matched as "TemporalTimeout:StartToClose" etc., as in Temporal.
-        if (t == "TemporalTimeout:" + TimeoutTypeName(failure->timeout_failure_info().timeout_type())) {
+        if (t == std::string("TemporalTimeout:") + TimeoutTypeName(failure->timeout_failure_info().timeout_type())) {
           d.state = enums::RETRY_STATE_NON_RETRYABLE_FAILURE;
           return d;
         }

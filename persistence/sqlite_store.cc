@@ -121,6 +121,8 @@ class SqliteStore final : public Store {
   grpc::Status ReserveIdRange();
   void CommitGroup(const std::vector<Writer*>& group);
   void RefreshPlannerStats();  // Caller holds db_mu_.
+  void ReclaimFreePages();     // Caller holds db_mu_, outside a transaction.
+  int64_t PragmaInt(const char* sql);  // A one-number PRAGMA (a literal: cached).
   // Schedules and batch operations are the same kind of row: a record
   // keyed by namespace and id. Upsert: caller holds db_mu_.
   grpc::Status UpsertRecord(const char* sql, const std::string& namespace_id, const std::string& id,
@@ -140,6 +142,7 @@ class SqliteStore final : public Store {
   metrics::Counter* commit_errors_ = nullptr;
   int64_t batches_committed_ = 0;  // Guarded by db_mu_.
   int64_t next_stats_refresh_ = 1000;
+  int64_t runs_deleted_since_reclaim_ = 0;  // Guarded by db_mu_.
   std::mutex id_mu_;
   int64_t next_id_ = 0;
   int64_t id_limit_ = 0;
@@ -319,6 +322,13 @@ void SqliteStore::CommitGroup(const std::vector<Writer*>& group) {
     commit_latency_->ObserveDuration(std::chrono::steady_clock::now() - started);
     commit_batches_->Observe(group.size());
   }
+  if (commit.ok())
+    for (Writer* w : group)
+      if (w->status.ok()) runs_deleted_since_reclaim_ += static_cast<int64_t>(w->batch->execution_deletes.size());
+  if (runs_deleted_since_reclaim_ >= 200) {
+    runs_deleted_since_reclaim_ = 0;
+    ReclaimFreePages();
+  }
   batches_committed_ += static_cast<int64_t>(group.size());
   if (batches_committed_ >= next_stats_refresh_) {
     RefreshPlannerStats();
@@ -333,6 +343,33 @@ void SqliteStore::RefreshPlannerStats() {
   // walking the list order; without them it guesses.
   if (auto st = Exec("PRAGMA analysis_limit = 1000"); !st.ok()) return;
   if (auto st = Exec("ANALYZE"); !st.ok()) spdlog::warn("refreshing planner statistics: {}", st.error_message());
+}
+
+int64_t SqliteStore::PragmaInt(const char* sql) {
+  sqlite3_stmt* s = Prepare(sql);
+  int64_t v = 0;
+  if (s && sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+  if (s) sqlite3_reset(s);
+  return v;
+}
+
+void SqliteStore::ReclaimFreePages() {
+  // Pages freed by deletes (retention, DeleteWorkflowExecution) are reused
+  // by later writes, so under steady retention the file stops growing. After
+  // a burst of deletes, the free pages beyond a quarter of the file are given
+  // back to the file system, at most 2,000 pages (8 MiB) at a time so that
+  // a pass costs milliseconds. Needs auto_vacuum=INCREMENTAL, which databases
+  // created by Kairos have (an older file keeps its free pages: VACUUM it
+  // offline once to convert).
+  constexpr int64_t kAutoVacuumIncremental = 2, kMinFree = 256, kMaxPagesPerPass = 2'000;
+  if (PragmaInt("PRAGMA auto_vacuum") != kAutoVacuumIncremental) return;
+  int64_t free_pages = PragmaInt("PRAGMA freelist_count");
+  int64_t pages = PragmaInt("PRAGMA page_count");
+  int64_t keep = (pages - free_pages) / 3;  // A quarter of the file once shrunk.
+  if (free_pages < kMinFree || free_pages <= keep) return;
+  int64_t n = std::min(free_pages - keep, kMaxPagesPerPass);
+  if (auto st = Exec("PRAGMA incremental_vacuum(" + std::to_string(n) + ")"); !st.ok())
+    spdlog::warn("returning free pages: {}", st.error_message());
 }
 
 grpc::Status SqliteStore::Apply(const WriteBatch& b) {
@@ -631,6 +668,12 @@ grpc::Status OpenSqliteStore(const SqliteOptions& options, std::unique_ptr<Store
   std::vector<std::pair<std::string, std::string>> pragmas = {
       {"foreign_keys", "ON"}, {"busy_timeout", "5000"}, {"synchronous", "NORMAL"}, {"temp_store", "MEMORY"}};
   if (!memory) pragmas.insert(pragmas.begin(), {"journal_mode", "WAL"});
+  // Set before the first table exists (a no-op on an older file): lets
+  // ReclaimFreePages shrink the file after deletes.
+  pragmas.insert(pragmas.begin(), {"auto_vacuum", "INCREMENTAL"});
+  // The WAL is truncated back to this size after a checkpoint, so that one
+  // burst of writes does not leave a large file behind for good.
+  pragmas.push_back({"journal_size_limit", "67108864"});
   for (const auto& p : options.pragmas) pragmas.push_back(p);
   for (const auto& [key, value] : pragmas) {
     std::string sql = "PRAGMA " + key + " = " + value;

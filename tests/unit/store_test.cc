@@ -667,3 +667,27 @@ TEST_CASE("Store: a path that cannot be created is refused", "[store]") {
   CHECK_FALSE(st.ok());
   CHECK(store == nullptr);
 }
+
+TEST_CASE("Store: deleted runs' pages go back to the file system past a quarter of the file", "[store]") {
+  TempDir dir;
+  const std::string path = dir.file("kairos.db");
+  auto store = OpenPath(path);
+  CHECK(QueryText(path, "PRAGMA auto_vacuum") == "2");  // Incremental.
+  const std::string big(3000, 'x');
+  for (int i = 0; i < 400; ++i) {
+    const ExecutionKey k = Key("wf-big-" + std::to_string(i));
+    WriteBatch b = NewExecution(k, 1);
+    for (int id = 2; id <= 6; ++id) b.events.push_back({k, id, big});
+    REQUIRE(store->Commit(std::move(b)).ok());
+  }
+  const int64_t peak = std::stoll(QueryText(path, "PRAGMA page_count"));
+  for (int i = 0; i < 400; i += 50) {
+    WriteBatch b;
+    for (int j = i; j < i + 50; ++j) b.execution_deletes.push_back(Key("wf-big-" + std::to_string(j)));
+    REQUIRE(store->Commit(std::move(b)).ok());
+  }
+  const int64_t pages = std::stoll(QueryText(path, "PRAGMA page_count"));
+  const int64_t free_pages = std::stoll(QueryText(path, "PRAGMA freelist_count"));
+  CHECK(pages < peak / 2);
+  CHECK(free_pages <= std::max<int64_t>(256, pages / 4));
+}

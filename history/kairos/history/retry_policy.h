@@ -11,6 +11,10 @@
 
 namespace kairos::history {
 
+// A timeout type as Temporal spells it in failure types ("TemporalTimeout:
+// StartToClose") and metric labels.
+const char* TimeoutTypeName(temporal::api::enums::v1::TimeoutType t);
+
 // Fills unset fields with Temporal's defaults: initial interval 1 s,
 // backoff coefficient 2.0, maximum interval 100 x initial, unlimited attempts.
 void ApplyRetryDefaults(temporal::api::common::v1::RetryPolicy* policy);
