@@ -361,7 +361,7 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
         *ev->mutable_search_attributes() = a.search_attributes();
         ev->set_workflow_task_completed_event_id(ms.completed_event_id());
         SetSearchAttributes(&ms.s(), merged);
-        ms.mark_search_attributes_changed();
+        for (const auto& [name, value] : a.search_attributes().indexed_fields()) ms.mark_search_attribute_changed(name);
         break;
       }
       case enums::COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: {

@@ -189,7 +189,7 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     // those of its last visibility write (describe has the live ones).
     bool new_run = !ms->new_events().empty() && ms->new_events().front().event_id() == 1;
     if (new_run || ms->visibility_changed() || ms->closed_now())
-      batch.visibility.push_back(VisibilityOf(s, new_run, ms->search_attributes_changed()));
+      batch.visibility.push_back(VisibilityOf(s, new_run, ms->changed_search_attributes()));
   }
   if (auto st = store_->Commit(std::move(batch)); !st.ok()) {
     spdlog::error("commit failed: {}", st.error_message());
@@ -231,7 +231,8 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
   return grpc::Status::OK;
 }
 
-persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool new_run, bool search_attributes_changed) {
+persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool new_run,
+                                                       const std::set<std::string>& changed_search_attributes) {
   persistence::VisibilityRow v;
   v.key = {s.namespace_id(), s.workflow_id(), s.run_id()};
   v.workflow_type = s.start().workflow_type().name();
@@ -253,12 +254,23 @@ persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool new_
   // Decoding and rewriting the attribute rows is most of a visibility
   // write's cost: only when they changed (a new run has none to replace).
   v.new_run = new_run;
-  v.search_attributes_changed = new_run || search_attributes_changed;
+  v.search_attributes_changed = new_run || !changed_search_attributes.empty();
   if (v.search_attributes_changed) {
     visibility::TypeLookup type_of;
     if (search_attributes_)
       type_of = [this, &s](const std::string& name) { return search_attributes_->TypeOf(s.namespace_id(), name); };
-    v.search_attributes = visibility::IndexValues(SearchAttributesOf(s), type_of);
+    auto all = SearchAttributesOf(s);
+    if (!new_run) {
+      // Only the attributes that changed are rewritten.
+      v.replaced_search_attributes.assign(changed_search_attributes.begin(), changed_search_attributes.end());
+      temporal::api::common::v1::SearchAttributes changed;
+      for (const auto& name : changed_search_attributes) {
+        auto it = all.indexed_fields().find(name);
+        if (it != all.indexed_fields().end()) (*changed.mutable_indexed_fields())[name] = it->second;
+      }
+      all = std::move(changed);
+    }
+    v.search_attributes = visibility::IndexValues(all, type_of);
   }
   v.info = SerializedExecutionInfo(s);
   return v;

@@ -224,7 +224,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // timers and waiters see them.
   grpc::Status CommitStates(const std::vector<MutableState*>& changes, MutableState* new_current);
   // new_run: the run's first commit, so it has no attribute rows yet.
-  persistence::VisibilityRow VisibilityOf(const State& s, bool new_run, bool search_attributes_changed);
+  persistence::VisibilityRow VisibilityOf(const State& s, bool new_run,
+                                         const std::set<std::string>& changed_search_attributes);
   static std::string SerializedExecutionInfo(const State& s);
   void FillExecutionInfo(const State& s, temporal::api::workflow::v1::WorkflowExecutionInfo* info);
   // Everything but the memo, the search attributes and the reset points.

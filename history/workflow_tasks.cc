@@ -112,7 +112,7 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     if (!build.build_id().empty()) *a->mutable_worker_version() = build;
 #pragma GCC diagnostic pop
-    if (RecordWorkerBuild(&ms->s(), build)) ms->mark_search_attributes_changed();
+    if (RecordWorkerBuild(&ms->s(), build)) ms->mark_search_attribute_changed("BuildIds");
     if (req.has_sdk_metadata()) *a->mutable_sdk_metadata() = req.sdk_metadata();
     if (req.has_metering_metadata()) *a->mutable_metering_metadata() = req.metering_metadata();
     ms->set_completed_event_id(e.event_id());

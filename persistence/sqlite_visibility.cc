@@ -120,11 +120,20 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
   if (auto st = Run(db, s); !st.ok()) return st;
   if (!v.search_attributes_changed) return grpc::Status::OK;
 
-  if (!v.new_run) {
+  if (!v.new_run && v.replaced_search_attributes.empty()) {
     sqlite3_stmt* d = prepare(
         "DELETE FROM visibility_search_attributes WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
     if (!d) return Error(db, "prepare");
     BindKey(d, v.key);
+    if (auto st = Run(db, d); !st.ok()) return st;
+  }
+  for (const auto& name : v.replaced_search_attributes) {
+    sqlite3_stmt* d = prepare(
+        "DELETE FROM visibility_search_attributes WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? "
+        "AND name = ?");
+    if (!d) return Error(db, "prepare");
+    BindKey(d, v.key);
+    BindText(d, 4, name);
     if (auto st = Run(db, d); !st.ok()) return st;
   }
   int64_t seq = 0;

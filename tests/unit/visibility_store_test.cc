@@ -39,8 +39,10 @@ struct Fixture {
   }
 
   // A run started at `start` seconds, closed at `close` (0: running).
+  // `replaced`: a later write of the run that rewrites only these
+  // attributes' rows (with `attributes` holding their new values).
   void Add(const std::string& id, const std::string& type, int status, int64_t start, int64_t close,
-           const std::map<std::string, std::string>& attributes = {}) {
+           const std::map<std::string, std::string>& attributes = {}, const std::vector<std::string>& replaced = {}) {
     persistence::VisibilityRow v;
     v.key = {kNs, id, "run-" + id};
     v.workflow_type = type;
@@ -58,6 +60,7 @@ struct Fixture {
       p.set_data(json);
     }
     v.search_attributes = IndexValues(sa);
+    v.replaced_search_attributes = replaced;
     temporal::api::workflow::v1::WorkflowExecutionInfo info;
     info.mutable_execution()->set_workflow_id(id);
     info.mutable_execution()->set_run_id(v.key.run_id);
@@ -123,6 +126,18 @@ TEST_CASE("visibility store: filters match as Temporal's SQL visibility does", "
   CHECK(f.Set("WorkflowId STARTS_WITH 'b'") == Ids{"b"});
   CHECK(f.Set("RootWorkflowId = 'c'") == Ids{"c"});
   CHECK(f.Set("ParentWorkflowId IS NULL") == Ids{"a", "b", "c", "d"});
+}
+
+TEST_CASE("visibility store: a write replaces the rows of the attributes it names, the others stay", "[visibility]") {
+  Fixture f;
+  f.Add("a", "Invoice", 1, 10, 0, {{"CustomerId", "\"c1\""}, {"Tags", "[\"red\"]"}});
+  f.Add("a", "Invoice", 1, 10, 0, {{"Tags", "[\"blue\",\"green\"]"}}, {"Tags"});
+  CHECK(f.Set("Tags = 'blue'") == Ids{"a"});
+  CHECK(f.Set("Tags = 'red'").empty());
+  CHECK(f.Set("CustomerId = 'c1'") == Ids{"a"});
+  f.Add("a", "Invoice", 1, 10, 0, {}, {"CustomerId"});  // Removed.
+  CHECK(f.Set("CustomerId IS NULL") == Ids{"a"});
+  CHECK(f.Set("Tags = 'green'") == Ids{"a"});
 }
 
 TEST_CASE("visibility store: list order and keyset pages", "[visibility]") {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -145,11 +146,12 @@ class MutableState {
 
   bool visibility_changed() const { return visibility_changed_; }
   void mark_visibility_changed() { visibility_changed_ = true; }
-  // The run's search attributes changed (their index rows are rewritten).
-  bool search_attributes_changed() const { return search_attributes_changed_; }
-  void mark_search_attributes_changed() {
+  // The run's search attributes of these names changed (set or removed):
+  // their index rows are rewritten, the others stay.
+  const std::set<std::string>& changed_search_attributes() const { return changed_search_attributes_; }
+  void mark_search_attribute_changed(const std::string& name) {
     visibility_changed_ = true;
-    search_attributes_changed_ = true;
+    changed_search_attributes_.insert(name);
   }
 
  private:
@@ -165,7 +167,7 @@ class MutableState {
   std::vector<int64_t> timer_deletes_;
   int64_t completed_event_id_ = 0;
   bool visibility_changed_ = false;
-  bool search_attributes_changed_ = false;
+  std::set<std::string> changed_search_attributes_;
   bool closed_now_ = false;
   std::vector<ActivityOutcome> activity_outcomes_;
   std::vector<TaskStart> task_starts_;

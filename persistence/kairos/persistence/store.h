@@ -104,6 +104,9 @@ struct VisibilityRow {
   bool search_attributes_changed = true;
   // The run's first write: it has no attribute rows to replace yet.
   bool new_run = false;
+  // Not a new run: the attributes whose rows are replaced (by those of
+  // search_attributes with these names); empty: all of the run's rows.
+  std::vector<std::string> replaced_search_attributes;
 };
 
 // A bound SQL value; monostate is NULL.
