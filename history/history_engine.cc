@@ -259,18 +259,13 @@ persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool new_
     visibility::TypeLookup type_of;
     if (search_attributes_)
       type_of = [this, &s](const std::string& name) { return search_attributes_->TypeOf(s.namespace_id(), name); };
-    auto all = SearchAttributesOf(s);
-    if (!new_run) {
-      // Only the attributes that changed are rewritten.
+    if (new_run) {
+      v.search_attributes = visibility::IndexValues(SearchAttributesOf(s), type_of);
+    } else {
+      // Only the attributes that changed are decoded and rewritten.
       v.replaced_search_attributes.assign(changed_search_attributes.begin(), changed_search_attributes.end());
-      temporal::api::common::v1::SearchAttributes changed;
-      for (const auto& name : changed_search_attributes) {
-        auto it = all.indexed_fields().find(name);
-        if (it != all.indexed_fields().end()) (*changed.mutable_indexed_fields())[name] = it->second;
-      }
-      all = std::move(changed);
+      v.search_attributes = visibility::IndexValues(SearchAttributesOf(s, changed_search_attributes), type_of);
     }
-    v.search_attributes = visibility::IndexValues(all, type_of);
   }
   v.info = SerializedExecutionInfo(s);
   return v;

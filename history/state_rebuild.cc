@@ -318,8 +318,7 @@ bool RecordWorkerBuild(records::ExecutionState* s, const temporal::api::common::
   if (!stamp.use_versioning() &&
       s->search_attributes().find("unversioned:" + stamp.build_id() + "\"") != std::string::npos)
     return false;
-  auto sa = SearchAttributesOf(*s);
-  auto ids = visibility::StringValues(sa, kBuildIds);
+  auto ids = visibility::StringValues(SearchAttributesOf(*s, {kBuildIds}), kBuildIds);
   std::vector<std::string> wanted;
   if (stamp.use_versioning()) {
     wanted = {"versioned:" + stamp.build_id()};
@@ -333,8 +332,9 @@ bool RecordWorkerBuild(records::ExecutionState* s, const temporal::api::common::
     changed = true;
   }
   if (changed) {
-    (*sa.mutable_indexed_fields())[kBuildIds] = visibility::KeywordListPayload(ids);
-    SetSearchAttributes(s, sa);
+    temporal::api::common::v1::SearchAttributes upsert;
+    (*upsert.mutable_indexed_fields())[kBuildIds] = visibility::KeywordListPayload(ids);
+    UpsertSearchAttributes(s, upsert);
   }
   return changed;
 }

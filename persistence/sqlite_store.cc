@@ -143,6 +143,7 @@ class SqliteStore final : public Store {
   int64_t batches_committed_ = 0;  // Guarded by db_mu_.
   int64_t next_stats_refresh_ = 1000;
   int64_t runs_deleted_since_reclaim_ = 0;  // Guarded by db_mu_.
+  bool reclaims_free_pages_ = false;         // auto_vacuum=INCREMENTAL: fixed when the file was created.
   std::mutex id_mu_;
   int64_t next_id_ = 0;
   int64_t id_limit_ = 0;
@@ -254,6 +255,8 @@ grpc::Status SqliteStore::Init() {
   if (auto st = Migrate(); !st.ok()) return st;
   if (auto st = ReserveIdRange(); !st.ok()) return st;
   RefreshPlannerStats();
+  constexpr int64_t kAutoVacuumIncremental = 2;
+  reclaims_free_pages_ = PragmaInt("PRAGMA auto_vacuum") == kAutoVacuumIncremental;
   return grpc::Status::OK;
 }
 
@@ -361,8 +364,8 @@ void SqliteStore::ReclaimFreePages() {
   // a pass costs milliseconds. Needs auto_vacuum=INCREMENTAL, which databases
   // created by Kairos have (an older file keeps its free pages: VACUUM it
   // offline once to convert).
-  constexpr int64_t kAutoVacuumIncremental = 2, kMinFree = 256, kMaxPagesPerPass = 2'000;
-  if (PragmaInt("PRAGMA auto_vacuum") != kAutoVacuumIncremental) return;
+  constexpr int64_t kMinFree = 256, kMaxPagesPerPass = 2'000;
+  if (!reclaims_free_pages_) return;
   int64_t free_pages = PragmaInt("PRAGMA freelist_count");
   int64_t pages = PragmaInt("PRAGMA page_count");
   int64_t keep = (pages - free_pages) / 3;  // A quarter of the file once shrunk.

@@ -5,6 +5,7 @@
 // change, when the run's visibility row indexes them, and for readers.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "kairos/records.pb.h"
@@ -13,10 +14,14 @@
 namespace kairos::history {
 
 temporal::api::common::v1::SearchAttributes SearchAttributesOf(const records::ExecutionState& state);
+// Only the named attributes, decoded; the others are skipped in the bytes
+// (a run's visibility write after an upsert, a build id's list).
+temporal::api::common::v1::SearchAttributes SearchAttributesOf(const records::ExecutionState& state,
+                                                               const std::set<std::string>& names);
 void SetSearchAttributes(records::ExecutionState* state, const temporal::api::common::v1::SearchAttributes& attributes);
 
 // Applies an upsert: an empty or null payload removes the attribute, as in
-// Temporal.
+// Temporal. The attributes it does not name are copied as bytes.
 void UpsertSearchAttributes(records::ExecutionState* state, const temporal::api::common::v1::SearchAttributes& upsert);
 
 // The run's TemporalNamespaceDivision, or "".
