@@ -81,6 +81,7 @@ void HistoryEngine::DeliverExternal(int64_t row_id, const records::TimerTask& t)
   source_exec.set_run_id(source.run_id);
   bool signal = request.kind() == records::ExternalRequest::SIGNAL;
   grpc::Status delivered;
+  bool over_signal_limit = false;
   {
     std::lock_guard lock(LockFor(source.namespace_id, request.execution().workflow_id()));
     StatePtr target;
@@ -97,7 +98,9 @@ void HistoryEngine::DeliverExternal(int64_t row_id, const records::TimerTask& t)
       bool seen = false;
       for (const auto& id : target->signal_request_ids()) seen |= id == dedupe;
       if (!signal) seen = target->cancel_requested();
-      if (!seen) {
+      over_signal_limit = !seen && signal && AtSignalLimit(limits_, *target);
+      if (over_signal_limit) delivered = SignalLimitExceeded();
+      if (!seen && !over_signal_limit) {
         MutableState tm(*target, env_, NowNanos());
         if (signal) {
           AddSignal(tm, SignalInput{request.signal_name(), request.input(), request.header(), "", dedupe, &source_exec});
@@ -142,7 +145,8 @@ void HistoryEngine::DeliverExternal(int64_t row_id, const records::TimerTask& t)
       auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED);
       auto* a = e.mutable_signal_external_workflow_execution_failed_event_attributes();
       SetControl(request, a);
-      a->set_cause(enums::SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND);
+      a->set_cause(over_signal_limit ? enums::SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_SIGNAL_COUNT_LIMIT_EXCEEDED
+                                     : enums::SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND);
       a->set_namespace_(ns_name);
       a->set_namespace_id(source.namespace_id);
       *a->mutable_workflow_execution() = request.execution();

@@ -154,18 +154,23 @@ void HistoryEngine::ReadHistory(const std::string& ns, const wsv1::GetWorkflowEx
     return;
   }
   int64_t first = token.next_event_id() > 0 ? token.next_event_id() : 1;
-  if (first >= state->next_event_id() && running && wait) {
+  // The rest of a workflow task's history ends where the task saw it end.
+  bool bounded = token.last_event_id() > 0;
+  int64_t end = bounded ? std::min(token.last_event_id() + 1, state->next_event_id()) : state->next_event_id();
+  if (first >= end && running && wait && !bounded) {
     AddWaiter(RunKey(key), deadline, again);
     return;
   }
   int page = req->maximum_page_size() > 0 ? req->maximum_page_size() : kDefaultHistoryPageSize;
-  auto rows = store_->ReadEvents(key, first, state->next_event_id(), page);
+  auto rows = store_->ReadEvents(key, first, end, page);
   for (auto& bytes : rows) resp->mutable_history()->add_events()->ParseFromString(bytes);
   int64_t next = first + static_cast<int64_t>(rows.size());
-  if (next < state->next_event_id() || (running && req->wait_new_event())) {
-    records::HistoryPageToken t;
+  if (next < end || (running && req->wait_new_event() && !bounded)) {
+    records::HistoryPageToken t = token;
     t.set_next_event_id(next);
     resp->set_next_page_token(t.SerializeAsString());
+  } else {
+    for (const auto& e : token.transient_events()) *resp->mutable_history()->add_events() = e;
   }
   wf_lock.unlock();
   done(grpc::Status::OK);

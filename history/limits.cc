@@ -40,7 +40,8 @@ Limits Limits::FromDynamicConfig(const std::vector<std::pair<std::string, std::s
       {"limit.blobSize.warn", &l.blob_size_warn},         {"limit.blobSize.error", &l.blob_size_error},
       {"limit.memoSize.warn", &l.memo_size_warn},         {"limit.memoSize.error", &l.memo_size_error},
       {"limit.historyCount.warn", &l.history_count_warn}, {"limit.historyCount.error", &l.history_count_error},
-      {"limit.historySize.warn", &l.history_size_warn},   {"limit.historySize.error", &l.history_size_error}};
+      {"limit.historySize.warn", &l.history_size_warn},   {"limit.historySize.error", &l.history_size_error},
+      {"history.maximumSignalsPerExecution", &l.max_signals}};
   const std::pair<const char*, int*> keys32[] = {{"limit.numPendingActivities.error", &l.pending_activities},
                                                  {"limit.numPendingChildExecutions.error", &l.pending_children},
                                                  {"limit.numPendingSignals.error", &l.pending_signals},
@@ -66,6 +67,14 @@ grpc::Status CheckStartLimits(const Limits& limits,
                     req.workflow_id(), "", "StartWorkflowExecution memo"))
     return errors::InvalidArgument("Memo size exceeds limit.");
   return grpc::Status::OK;
+}
+
+bool AtSignalLimit(const Limits& limits, const records::ExecutionState& s) {
+  return limits.max_signals > 0 && s.signal_count() >= limits.max_signals;
+}
+
+grpc::Status SignalLimitExceeded() {
+  return errors::InvalidArgument("exceeded workflow execution limit for signal events");
 }
 
 grpc::Status CheckSignalLimits(const Limits& limits, const temporal::api::common::v1::Payloads& input,

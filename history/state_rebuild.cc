@@ -252,6 +252,7 @@ bool ApplyOtherEvent(const hv1::HistoryEvent& e, records::ExecutionState* s) {
     case enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: {
       const auto& id = e.workflow_execution_signaled_event_attributes().request_id();
       if (!id.empty()) s->add_signal_request_ids(id);
+      s->set_signal_count(s->signal_count() + 1);
       return true;
     }
     case enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:

@@ -48,6 +48,7 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
       req.workflow_id_conflict_policy() != enums::WORKFLOW_ID_CONFLICT_POLICY_FAIL) {
     auto state = Load({ns.id, req.workflow_id(), current->run_id});
     if (!state) return errors::Internal("current run is missing");
+    if (AtSignalLimit(limits_, *state)) return SignalLimitExceeded();
     MutableState ms(*state, env_, NowNanos());
     AddSignal(ms, signal);
     if (auto st = Commit(ms); !st.ok()) return st;
@@ -77,6 +78,7 @@ grpc::Status HistoryEngine::SignalWorkflowExecution(const NamespaceRef& ns, cons
     for (const auto& id : state->signal_request_ids())
       if (id == req.request_id()) return grpc::Status::OK;  // Already delivered.
   }
+  if (AtSignalLimit(limits_, *state)) return SignalLimitExceeded();
   MutableState ms(*state, env_, NowNanos());
   AddSignal(ms, SignalInput{req.signal_name(), req.input(), req.header(), req.identity(), req.request_id()});
   return Commit(ms);
@@ -107,6 +109,7 @@ void HistoryEngine::AddSignal(MutableState& ms, const SignalInput& signal) {
   if (signal.header.fields_size() > 0) *a->mutable_header() = signal.header;
   a->set_request_id(signal.request_id);
   if (signal.external) *a->mutable_external_workflow_execution() = *signal.external;
+  ms.s().set_signal_count(ms.s().signal_count() + 1);
   if (!signal.request_id.empty()) {
     auto* ids = ms.s().mutable_signal_request_ids();
     ids->Add(std::string(signal.request_id));
@@ -151,6 +154,7 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
         if (signal) {
           auto state = Load({ns.id, req.workflow_id(), current->run_id});
           if (!state) return errors::Internal("current run is missing");
+          if (AtSignalLimit(limits_, *state)) return SignalLimitExceeded();
           MutableState ms(*state, env_, NowNanos());
           AddSignal(ms, *signal);
           if (auto st = Commit(ms); !st.ok()) return st;

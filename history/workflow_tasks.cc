@@ -341,10 +341,23 @@ grpc::Status HistoryEngine::FillWorkflowTaskResponse(const State& s, wsv1::PollW
   if (w.sticky() && s.last_completed_wft_started_event_id() > 0) first = s.last_completed_wft_started_event_id() + 1;
   ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
   auto* events = resp->mutable_history()->mutable_events();
-  for (auto& bytes : store_->ReadEvents(key, first, s.next_event_id(), std::numeric_limits<int>::max()))
-    events->Add()->ParseFromString(bytes);
+  // A long history comes in pages, as from Temporal: the first here, the
+  // others from GetWorkflowExecutionHistory with the token, so that neither
+  // the task nor the read of it grows with the history.
+  auto rows = store_->ReadEvents(key, first, s.next_event_id(), kDefaultHistoryPageSize);
+  for (auto& bytes : rows) events->Add()->ParseFromString(bytes);
   MutableState view(s, env_, 0);
-  for (auto& e : view.TransientWorkflowTaskEvents()) *events->Add() = std::move(e);
+  auto transient = view.TransientWorkflowTaskEvents();
+  int64_t next = first + static_cast<int64_t>(rows.size());
+  if (next < s.next_event_id()) {
+    records::HistoryPageToken token;
+    token.set_next_event_id(next);
+    token.set_last_event_id(s.next_event_id() - 1);
+    for (auto& e : transient) *token.add_transient_events() = std::move(e);
+    resp->set_next_page_token(token.SerializeAsString());
+  } else {
+    for (auto& e : transient) *events->Add() = std::move(e);
+  }
   AttachQueries(s, resp);
   for (const auto& [id, u] : s.updates()) {
     if (u.state() != records::UpdateInfo::SENT) continue;

@@ -29,6 +29,7 @@ struct Limits {
   int pending_children = 2000;                  // limit.numPendingChildExecutions.error
   int pending_signals = 2000;                   // limit.numPendingSignals.error
   int pending_cancels = 2000;                   // limit.numPendingCancelRequests.error
+  int64_t max_signals = 10000;                  // history.maximumSignalsPerExecution
   int64_t history_count_warn = 10 * 1024;       // limit.historyCount.warn
   int64_t history_count_error = 50 * 1024;      // limit.historyCount.error
   int64_t history_size_warn = 10 * 1024 * 1024; // limit.historySize.warn
@@ -47,6 +48,12 @@ bool OverSizeLimit(int64_t size, int64_t warn, int64_t error, const std::string&
 // InvalidArgument "Blob data size exceeds limit." / "Memo size exceeds limit.".
 grpc::Status CheckStartLimits(const Limits& limits,
                               const temporal::api::workflowservice::v1::StartWorkflowExecutionRequest& req);
+// A run that has received history.maximumSignalsPerExecution signals takes
+// no more (a repeated request it already applied still succeeds): Temporal's
+// InvalidArgument "exceeded workflow execution limit for signal events".
+bool AtSignalLimit(const Limits& limits, const records::ExecutionState& s);
+grpc::Status SignalLimitExceeded();
+
 grpc::Status CheckSignalLimits(const Limits& limits, const temporal::api::common::v1::Payloads& input,
                                const std::string& workflow_id, const std::string& run_id);
 

@@ -213,3 +213,62 @@ func TestHistoryCountLimitTerminates(t *testing.T) {
 	}
 	t.Logf("terminated at event %d", last.GetEventId())
 }
+
+// SignalAtLimit signals "target" once and reports how the signal ended.
+func SignalAtLimit(ctx workflow.Context) (string, error) {
+	err := workflow.SignalExternalWorkflow(ctx, "signal-limit", "", "s", "from a workflow").Get(ctx, nil)
+	if err != nil {
+		return err.Error(), nil
+	}
+	return "delivered", nil
+}
+
+// A run takes at most history.maximumSignalsPerExecution signals: the next
+// one is refused (a retry of one it took still succeeds), and a workflow's
+// signal to it fails with SIGNAL_COUNT_LIMIT_EXCEEDED.
+func TestSignalCountLimit(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{DynamicConfig: []string{"history.maximumSignalsPerExecution=3"}})
+	c := newClient(t, srv.Addr(), "default")
+	svc := rawService(t, srv.Addr())
+	tq := taskQueueFor(t)
+	ctx := testCtx(t, 60*time.Second)
+	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "signal-limit", TaskQueue: tq + "-idle"}, "Anything"); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	signal := func(requestID string) error {
+		_, err := svc.SignalWorkflowExecution(ctx, &workflowservice.SignalWorkflowExecutionRequest{
+			Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: "signal-limit"},
+			SignalName: "s", RequestId: requestID,
+		})
+		return err
+	}
+	for i := 1; i <= 3; i++ {
+		requireNoError(t, signal(fmt.Sprintf("req-%d", i)), fmt.Sprintf("signal %d of 3", i))
+	}
+	if err := signal("req-4"); status.Code(err) != codes.InvalidArgument ||
+		status.Convert(err).Message() != "exceeded workflow execution limit for signal events" {
+		t.Errorf("signal 4: %v, want InvalidArgument \"exceeded workflow execution limit for signal events\"", err)
+	}
+	requireNoError(t, signal("req-3"), "a retry of signal 3")
+	_, err := c.SignalWithStartWorkflow(ctx, "signal-limit", "s", "x", client.StartWorkflowOptions{TaskQueue: tq + "-idle"}, "Anything")
+	if ia := requireErrorAs[*serviceerror.InvalidArgument](t, err, "signal-with-start to the run at its limit"); ia.Error() !=
+		"exceeded workflow execution limit for signal events" {
+		t.Errorf("signal-with-start to the run at its limit: %q", ia.Error())
+	}
+
+	startWorker(t, c, tq, func(r worker.Registry) { r.RegisterWorkflow(SignalAtLimit) })
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "signaller", TaskQueue: tq}, SignalAtLimit)
+	requireNoError(t, err, "starting the signaller")
+	var got string
+	requireNoError(t, run.Get(ctx, &got), "the signaller's result")
+	failed := eventsOfType(getHistory(t, c, "signaller", run.GetRunID()), enumspb.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED)
+	if len(failed) != 1 || failed[0].GetSignalExternalWorkflowExecutionFailedEventAttributes().GetCause() !=
+		enumspb.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_SIGNAL_COUNT_LIMIT_EXCEEDED {
+		t.Errorf("signaller: %d SignalExternalWorkflowExecutionFailed events %v, want one with SIGNAL_COUNT_LIMIT_EXCEEDED (result %q)",
+			len(failed), failed, got)
+	}
+	if n := countEvents(getHistory(t, c, "signal-limit", ""), enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED); n != 3 {
+		t.Errorf("the run at its limit has %d signals, want 3", n)
+	}
+}
