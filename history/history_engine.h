@@ -370,6 +370,26 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // Returns false when the timer is stale.
   bool ApplyTimer(MutableState& ms, int64_t row_id, const records::TimerTask& t);
 
+  // --------------------------------------------- Nexus operations (engine_nexus.cc)
+ public:
+  void SetNexusEndpoints(NexusEndpointLookup lookup) override { nexus_endpoints_ = std::move(lookup); }
+
+ private:
+  // NEXUS_START: sends the start request to the endpoint's handler through
+  // matching; the answer is recorded by OnNexusStartReply. The step's row
+  // stays until then, so a crash sends the request again (same request id).
+  void StartNexusOperation(int64_t row_id, const records::TimerTask& t);
+  void OnNexusStartReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
+                         const matching::NexusTaskResult& result);
+  void TimeOutNexusOperation(int64_t row_id, const records::TimerTask& t);
+  // NEXUS_CANCEL: sends the cancel request of a started operation.
+  void CancelNexusOperation(int64_t row_id, const records::TimerTask& t);
+  void OnNexusCancelReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
+                          const matching::NexusTaskResult& result);
+  // NEXUS_CALLBACK: a closed handler run's outcome to each caller operation
+  // that started it (its completion callbacks).
+  void DeliverNexusCompletion(int64_t row_id, const records::TimerTask& t);
+
   // ------------------------------------------------------- history reads
   void ReadHistory(const std::string& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
                    wsv1::GetWorkflowExecutionHistoryResponse* resp, Deadline deadline, Done done, bool expired);
@@ -378,6 +398,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void WaiterLoop();
 
   HistoryMetrics metrics_;
+  NexusEndpointLookup nexus_endpoints_;
   persistence::Store* store_;
   matching::MatchingService* matching_;
   Executor* executor_;
