@@ -56,44 +56,53 @@ std::string Millis(int64_t ms) { return std::to_string(ms) + "ms"; }
 
 }  // namespace
 
-void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask& t) {
+std::optional<std::pair<records::NexusOperationInfo, std::string>> HistoryEngine::NexusStepOperation(
+    int64_t row_id, const records::TimerTask& t, int64_t (records::NexusOperationInfo::*row_of)() const) {
   ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
-  records::NexusOperationInfo op;
-  std::string ns_name;
-  {
-    std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
-    auto state = Load(key);
-    const auto* pending = PendingOperation(state, t.event_id());
-    if (!pending || pending->start_row_id() != row_id) {
-      DropTimerRow(row_id);
-      return;
-    }
-    op = *pending;
-    ns_name = state->namespace_name();
+  std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  const auto* pending = PendingOperation(state, t.event_id());
+  if (!pending || (pending->*row_of)() != row_id) {
+    DropTimerRow(row_id);
+    return std::nullopt;
   }
+  return std::make_pair(*pending, state->namespace_name());
+}
+
+void HistoryEngine::SendNexusRequest(const records::NexusOperationInfo& op, nexusv1::Request req, int64_t timeout_ms,
+                                     matching::NexusReply reply) {
   auto route = nexus_endpoints_ ? nexus_endpoints_(op.endpoint()) : std::nullopt;
   if (!route || route->namespace_id.empty()) {
     matching::NexusTaskResult unknown;
     unknown.handler_failed = true;
     unknown.handler_failure = HandlerFailure("NOT_FOUND", "endpoint not registered");
-    OnNexusStartReply(row_id, t, grpc::Status::OK, unknown);
+    reply(grpc::Status::OK, unknown);
     return;
   }
-  int64_t now = NowNanos();
-  int64_t timeout_ms = kNexusRequestTimeoutMs;
-  nexusv1::Request req;
   auto& header = *req.mutable_header();
-  for (const auto& [k, v] : op.header()) header[k] = v;
-  if (op.schedule_to_close_ms() > 0) {
-    int64_t left_ms = op.schedule_to_close_ms() - (now - op.scheduled_time_nanos()) / 1'000'000;
-    if (left_ms <= 0) return;  // The timeout step ends the operation.
-    timeout_ms = std::min(timeout_ms, left_ms);
-    if (HeaderValue(header, "operation-timeout").empty()) header["operation-timeout"] = Millis(left_ms);
-  }
+  for (const auto& [k, v] : op.header())
+    if (!header.contains(k)) header[k] = v;
   header["request-timeout"] = Millis(timeout_ms);
-  *req.mutable_scheduled_time() = NanosToTimestamp(now);
+  *req.mutable_scheduled_time() = NanosToTimestamp(NowNanos());
   req.mutable_capabilities()->set_temporal_failure_responses(true);
   req.set_endpoint(op.endpoint());
+  matching_->AddNexusTask(route->namespace_id, route->task_queue, std::move(req),
+                          std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms), std::move(reply));
+}
+
+void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask& t) {
+  auto step = NexusStepOperation(row_id, t, &records::NexusOperationInfo::start_row_id);
+  if (!step) return;
+  const auto& [op, ns_name] = *step;
+  int64_t timeout_ms = kNexusRequestTimeoutMs;
+  nexusv1::Request req;
+  if (op.schedule_to_close_ms() > 0) {
+    int64_t left_ms = op.schedule_to_close_ms() - (NowNanos() - op.scheduled_time_nanos()) / 1'000'000;
+    if (left_ms <= 0) return;  // The timeout step ends the operation.
+    timeout_ms = std::min(timeout_ms, left_ms);
+    if (HeaderValue(op.header(), "operation-timeout").empty())
+      (*req.mutable_header())["operation-timeout"] = Millis(left_ms);
+  }
   auto* start = req.mutable_start_operation();
   start->set_service(op.service());
   start->set_operation(op.operation());
@@ -101,21 +110,20 @@ void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask
   start->set_callback(kNexusSystemCallbackUrl);
   if (op.has_input()) *start->mutable_payload() = op.input();
   records::NexusCallbackToken token;
-  token.set_namespace_id(key.namespace_id);
-  token.set_workflow_id(key.workflow_id);
-  token.set_run_id(key.run_id);
+  token.set_namespace_id(t.namespace_id());
+  token.set_workflow_id(t.workflow_id());
+  token.set_run_id(t.run_id());
   token.set_scheduled_event_id(op.scheduled_event_id());
   token.set_request_id(op.request_id());
   (*start->mutable_callback_header())[kNexusCallbackTokenHeader] = HexEncode(token.SerializeAsString());
   auto* link = start->add_links();
-  link->set_url(NexusWorkflowEventLinkUrl(ns_name, key.workflow_id, key.run_id, op.scheduled_event_id(),
+  link->set_url(NexusWorkflowEventLinkUrl(ns_name, t.workflow_id(), t.run_id(), op.scheduled_event_id(),
                                           "NexusOperationScheduled"));
   link->set_type(kWorkflowEventLinkType);
-  matching_->AddNexusTask(route->namespace_id, route->task_queue, std::move(req),
-                          std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms),
-                          [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
-                            OnNexusStartReply(row_id, t, st, result);
-                          });
+  SendNexusRequest(op, std::move(req), timeout_ms,
+                   [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
+                     OnNexusStartReply(row_id, t, st, result);
+                   });
 }
 
 void HistoryEngine::OnNexusStartReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
@@ -201,9 +209,12 @@ void HistoryEngine::TimeOutNexusOperation(int64_t row_id, const records::TimerTa
 }
 
 void HistoryEngine::CancelNexusOperation(int64_t row_id, const records::TimerTask& t) {
-  ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
-  records::NexusOperationInfo op;
-  {
+  auto step = NexusStepOperation(row_id, t, &records::NexusOperationInfo::cancel_row_id);
+  if (!step) return;
+  const auto& op = step->first;
+  if (op.started_event_id() == 0) {
+    // Not started: nothing to ask the handler, the operation ends here.
+    ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
     std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
     auto state = Load(key);
     const auto* pending = PendingOperation(state, t.event_id());
@@ -211,22 +222,15 @@ void HistoryEngine::CancelNexusOperation(int64_t row_id, const records::TimerTas
       DropTimerRow(row_id);
       return;
     }
-    op = *pending;
-  }
-  auto route = nexus_endpoints_ ? nexus_endpoints_(op.endpoint()) : std::nullopt;
-  if (!route || route->namespace_id.empty()) {
-    matching::NexusTaskResult unknown;
-    unknown.handler_failed = true;
-    unknown.handler_failure = HandlerFailure("NOT_FOUND", "endpoint not registered");
-    OnNexusCancelReply(row_id, t, grpc::Status::OK, unknown);
+    MutableState ms(*state, env_, NowNanos());
+    fv1::Failure cause;
+    cause.set_message("operation canceled before it was started");
+    cause.mutable_canceled_failure_info();
+    RecordNexusEnded(ms, t.event_id(), NexusEnd::kCanceled, std::move(cause));
+    if (auto st = Commit(ms); !st.ok()) RetryStepLater(row_id, t);
     return;
   }
   nexusv1::Request req;
-  for (const auto& [k, v] : op.header()) (*req.mutable_header())[k] = v;
-  (*req.mutable_header())["request-timeout"] = Millis(kNexusRequestTimeoutMs);
-  *req.mutable_scheduled_time() = NanosToTimestamp(NowNanos());
-  req.mutable_capabilities()->set_temporal_failure_responses(true);
-  req.set_endpoint(op.endpoint());
   auto* cancel = req.mutable_cancel_operation();
   cancel->set_service(op.service());
   cancel->set_operation(op.operation());
@@ -235,11 +239,10 @@ void HistoryEngine::CancelNexusOperation(int64_t row_id, const records::TimerTas
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   cancel->set_operation_id(op.operation_token());
 #pragma GCC diagnostic pop
-  matching_->AddNexusTask(route->namespace_id, route->task_queue, std::move(req),
-                          std::chrono::steady_clock::now() + std::chrono::milliseconds(kNexusRequestTimeoutMs),
-                          [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
-                            OnNexusCancelReply(row_id, t, st, result);
-                          });
+  SendNexusRequest(op, std::move(req), kNexusRequestTimeoutMs,
+                   [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
+                     OnNexusCancelReply(row_id, t, st, result);
+                   });
 }
 
 void HistoryEngine::OnNexusCancelReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
@@ -264,19 +267,9 @@ void HistoryEngine::OnNexusCancelReply(int64_t row_id, const records::TimerTask&
 }
 
 void HistoryEngine::DeliverNexusCompletion(int64_t row_id, const records::TimerTask& t) {
-  ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
-  StatePtr state;
-  {
-    std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
-    state = Load(key);
-  }
-  if (!state || state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
-    DropTimerRow(row_id);
-    return;
-  }
   hv1::HistoryEvent close;
-  auto rows = store_->ReadEvents(key, state->completion_event_id(), state->completion_event_id() + 1, 1);
-  if (rows.empty() || !close.ParseFromString(rows.front())) {
+  StatePtr state = LoadClosedRun({t.namespace_id(), t.workflow_id(), t.run_id()}, &close);
+  if (!state) {
     DropTimerRow(row_id);
     return;
   }

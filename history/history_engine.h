@@ -346,6 +346,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void StartChild(int64_t row_id, const records::TimerTask& t);
   // REPORT_TO_PARENT: a closed child's close event reaches its parent once.
   void ReportToParent(int64_t row_id, const records::TimerTask& t);
+  // A closed run and its close event (null while running, or when gone).
+  StatePtr LoadClosedRun(const ExecutionKey& key, hv1::HistoryEvent* close);
   // PARENT_CLOSE_POLICY: terminates or cancels a closed parent's children.
   void ApplyParentClosePolicy(int64_t row_id, const records::TimerTask& t);
   // One child; false when it should be tried again (store unavailable).
@@ -379,6 +381,16 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // matching; the answer is recorded by OnNexusStartReply. The step's row
   // stays until then, so a crash sends the request again (same request id).
   void StartNexusOperation(int64_t row_id, const records::TimerTask& t);
+  // The pending operation of a NEXUS_START/NEXUS_CANCEL step whose row it
+  // still names (`row_of`) and the caller's namespace name; a stale step's
+  // row is dropped.
+  std::optional<std::pair<records::NexusOperationInfo, std::string>> NexusStepOperation(
+      int64_t row_id, const records::TimerTask& t, int64_t (records::NexusOperationInfo::*row_of)() const);
+  // Sends a request (its operation part filled) to the operation's endpoint
+  // as a Nexus task; `reply` gets the answer, or a NOT_FOUND handler error
+  // when the endpoint is gone.
+  void SendNexusRequest(const records::NexusOperationInfo& op, temporal::api::nexus::v1::Request req,
+                        int64_t timeout_ms, matching::NexusReply reply);
   void OnNexusStartReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
                          const matching::NexusTaskResult& result);
   void TimeOutNexusOperation(int64_t row_id, const records::TimerTask& t);

@@ -162,14 +162,8 @@ std::optional<CommandError> RequestCancelNexusOperation(
   ev->set_scheduled_event_id(a.scheduled_event_id());
   ev->set_workflow_task_completed_event_id(ms.completed_event_id());
   op.set_cancel_requested_event_id(e.event_id());
-  if (op.operation_token().empty()) {
-    // Not started yet: nothing to ask the handler; the operation ends here.
-    fv1::Failure cause;
-    cause.set_message("operation canceled before it was started");
-    cause.mutable_canceled_failure_info();
-    RecordNexusEnded(ms, a.scheduled_event_id(), NexusEnd::kCanceled, std::move(cause));
-    return std::nullopt;
-  }
+  // The step asks the handler, or cancels an operation not started yet
+  // (after this workflow task, so that a new one follows the event).
   op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, a.scheduled_event_id(), ms.now())));
   return std::nullopt;
 }

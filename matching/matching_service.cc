@@ -176,12 +176,8 @@ class MatchingServiceImpl final : public MatchingService {
     int64_t id;
     {
       std::lock_guard lock(mu_);
-      if (shut_down_) {
-        executor_->Submit([reply = std::move(reply)] {
-          reply(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"), NexusTaskResult{});
-        });
-        return;
-      }
+      // Dropped unanswered: the caller's durable step sends it again after the restart.
+      if (shut_down_) return;
       id = ++next_nexus_id_;
       nexus_[id] = NexusPending{std::move(request), deadline, std::move(reply), namespace_id};
     }
@@ -288,6 +284,8 @@ class MatchingServiceImpl final : public MatchingService {
     {
       std::lock_guard lock(mu_);
       shut_down_ = true;
+      // Nothing answers these after history stops; their steps run again at start-up.
+      nexus_.clear();
       for (auto& [key, q] : queues_) {
         for (auto& p : q.parked) {
           p->state = Poll::State::kDone;
@@ -467,8 +465,11 @@ class MatchingServiceImpl final : public MatchingService {
       if (expired.empty() && late.empty()) continue;
       lock.unlock();
       for (auto& p : expired) p->done(grpc::Status::OK);
-      for (auto& r : late)
-        r(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no Nexus worker answered in time"), NexusTaskResult{});
+      for (auto& r : late) {
+        executor_->Submit([r = std::move(r)] {
+          r(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no Nexus worker answered in time"), NexusTaskResult{});
+        });
+      }
       lock.lock();
     }
   }

@@ -1,6 +1,8 @@
 // Tests of the caller's side of Nexus operations as state changes: the
 // scheduled event and its steps, outcomes that end the operation (and drop
 // its timers), retries, cancellation before the start, and the links.
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "kairos/history/nexus_operations.h"
@@ -48,6 +50,12 @@ cv1::ScheduleNexusOperationCommandAttributes Command(const std::string& endpoint
 int CountTimers(const MutableState& ms, records::TimerTask::Kind kind) {
   int n = 0;
   for (const auto& [id, t] : ms.timers()) n += t.kind() == kind;
+  return n;
+}
+
+int eventsOf(const MutableState& ms, enums::EventType type) {
+  int n = 0;
+  for (const auto& e : ms.new_events()) n += e.event_type() == type;
   return n;
 }
 
@@ -102,7 +110,9 @@ TEST_CASE("nexus: a handler error fails the operation wrapped as Temporal wraps 
 
   RecordNexusEnded(ms, id, NexusEnd::kFailed, bad);
   CHECK(ms.s().nexus_operations().empty());
-  const auto& e = ms.new_events().back();
+  const auto& e = *std::find_if(ms.new_events().begin(), ms.new_events().end(), [](const auto& ev) {
+    return ev.event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_FAILED;
+  });
   REQUIRE(e.event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_FAILED);
   const auto& f = e.nexus_operation_failed_event_attributes().failure();
   CHECK(f.message() == "nexus operation completed unsuccessfully");
@@ -112,7 +122,7 @@ TEST_CASE("nexus: a handler error fails the operation wrapped as Temporal wraps 
   CHECK(ms.HasWorkflowTask());
 }
 
-TEST_CASE("nexus: cancelling an operation that has not started cancels it at once") {
+TEST_CASE("nexus: a cancel request is recorded and its step armed; a second one is refused") {
   Env env;
   MutableState ms(Caller(), env.env, kNow);
   REQUIRE_FALSE(ScheduleNexusOperation(ms, Command("ep")).has_value());
@@ -120,12 +130,18 @@ TEST_CASE("nexus: cancelling an operation that has not started cancels it at onc
   cv1::RequestCancelNexusOperationCommandAttributes cancel;
   cancel.set_scheduled_event_id(id);
   REQUIRE_FALSE(RequestCancelNexusOperation(ms, cancel).has_value());
-  auto n = ms.new_events().size();
-  CHECK(ms.new_events()[n - 2].event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED);
-  CHECK(ms.new_events()[n - 1].event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_CANCELED);
+  CHECK(ms.new_events().back().event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED);
+  CHECK(CountTimers(ms, records::TimerTask::NEXUS_CANCEL) == 1);
+  CHECK(ms.s().nexus_operations().at(id).cancel_requested_event_id() == ms.new_events().back().event_id());
   auto again = RequestCancelNexusOperation(ms, cancel);
   REQUIRE(again.has_value());
   CHECK(again->cause == enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES);
+
+  fv1::Failure cause;
+  cause.mutable_canceled_failure_info();
+  RecordNexusEnded(ms, id, NexusEnd::kCanceled, cause);
+  CHECK(ms.s().nexus_operations().empty());
+  CHECK(eventsOf(ms, enums::EVENT_TYPE_NEXUS_OPERATION_CANCELED) == 1);
 }
 
 TEST_CASE("nexus: links to workflow events go through the Nexus URL form and back") {

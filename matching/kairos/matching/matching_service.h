@@ -50,8 +50,8 @@ struct NexusTaskResult {
   temporal::api::nexus::v1::Response response;
   temporal::api::failure::v1::Failure handler_failure;
 };
-// Runs exactly once, on an executor thread: OK with the worker's answer,
-// DEADLINE_EXCEEDED when no worker answered in time, UNAVAILABLE at shutdown.
+// Runs at most once, on an executor thread: OK with the worker's answer,
+// DEADLINE_EXCEEDED when no worker answered in time; never after Shutdown.
 using NexusReply = std::function<void(grpc::Status, const NexusTaskResult&)>;
 
 struct PollerInfo {

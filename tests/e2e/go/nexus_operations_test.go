@@ -237,9 +237,15 @@ func TestNexusAsyncOperationAcrossKill9(t *testing.T) {
 	p := startNexusPair(t)
 	run := p.start(t, "nexus-kill9", nexusCall{Operation: "greet", Input: "wait-kill9", Timeout: 2 * time.Minute})
 	waitForEvent(t, p.caller, run.GetID(), run.GetRunID(), enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, 30*time.Second)
+	desc, err := p.caller.DescribeWorkflowExecution(testCtx(t, 10*time.Second), run.GetID(), run.GetRunID())
+	requireNoError(t, err, "describe caller")
+	if ops := desc.PendingNexusOperations; len(ops) != 1 || ops[0].State != enumspb.PENDING_NEXUS_OPERATION_STATE_STARTED ||
+		ops[0].Endpoint != p.endpoint || ops[0].OperationToken == "" {
+		t.Fatalf("pending Nexus operations: %v", ops)
+	}
 	p.srv.Kill9()
 	p.srv.Restart(t)
-	err := p.handler.SignalWorkflow(testCtx(t, 30*time.Second), nexusHandlerWorkflowID("wait-kill9"), "", "finish", "done after restart")
+	err = p.handler.SignalWorkflow(testCtx(t, 30*time.Second), nexusHandlerWorkflowID("wait-kill9"), "", "finish", "done after restart")
 	requireNoError(t, err, "signal handler workflow")
 	var out string
 	requireNoError(t, getResult(t, p.caller, run, 60*time.Second, &out), "caller result")
