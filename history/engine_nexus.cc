@@ -212,24 +212,6 @@ void HistoryEngine::CancelNexusOperation(int64_t row_id, const records::TimerTas
   auto step = NexusStepOperation(row_id, t, &records::NexusOperationInfo::cancel_row_id);
   if (!step) return;
   const auto& op = step->first;
-  if (op.started_event_id() == 0) {
-    // Not started: nothing to ask the handler, the operation ends here.
-    ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
-    std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
-    auto state = Load(key);
-    const auto* pending = PendingOperation(state, t.event_id());
-    if (!pending || pending->cancel_row_id() != row_id) {
-      DropTimerRow(row_id);
-      return;
-    }
-    MutableState ms(*state, env_, NowNanos());
-    fv1::Failure cause;
-    cause.set_message("operation canceled before it was started");
-    cause.mutable_canceled_failure_info();
-    RecordNexusEnded(ms, t.event_id(), NexusEnd::kCanceled, std::move(cause));
-    if (auto st = Commit(ms); !st.ok()) RetryStepLater(row_id, t);
-    return;
-  }
   nexusv1::Request req;
   auto* cancel = req.mutable_cancel_operation();
   cancel->set_service(op.service());

@@ -162,9 +162,10 @@ std::optional<CommandError> RequestCancelNexusOperation(
   ev->set_scheduled_event_id(a.scheduled_event_id());
   ev->set_workflow_task_completed_event_id(ms.completed_event_id());
   op.set_cancel_requested_event_id(e.event_id());
-  // The step asks the handler, or cancels an operation not started yet
-  // (after this workflow task, so that a new one follows the event).
-  op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, a.scheduled_event_id(), ms.now())));
+  // As on Temporal, an operation not started yet stays pending: its cancel
+  // request goes to the handler once it has started (RecordNexusStarted).
+  if (op.started_event_id() != 0)
+    op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, a.scheduled_event_id(), ms.now())));
   return std::nullopt;
 }
 
@@ -212,6 +213,8 @@ void RecordNexusStarted(MutableState& ms, records::NexusOperationInfo& op, const
   op.set_started_event_id(e.event_id());
   if (op.start_row_id() != 0) ms.DeleteTimer(op.start_row_id());
   op.set_start_row_id(0);
+  if (op.cancel_requested_event_id() != 0 && op.cancel_row_id() == 0)
+    op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, op.scheduled_event_id(), ms.now())));
   ms.ScheduleWorkflowTask();
 }
 

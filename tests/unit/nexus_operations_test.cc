@@ -122,7 +122,7 @@ TEST_CASE("nexus: a handler error fails the operation wrapped as Temporal wraps 
   CHECK(ms.HasWorkflowTask());
 }
 
-TEST_CASE("nexus: a cancel request is recorded and its step armed; a second one is refused") {
+TEST_CASE("nexus: a cancel request is recorded and sent once the operation has started; a second one is refused") {
   Env env;
   MutableState ms(Caller(), env.env, kNow);
   REQUIRE_FALSE(ScheduleNexusOperation(ms, Command("ep")).has_value());
@@ -131,8 +131,11 @@ TEST_CASE("nexus: a cancel request is recorded and its step armed; a second one 
   cancel.set_scheduled_event_id(id);
   REQUIRE_FALSE(RequestCancelNexusOperation(ms, cancel).has_value());
   CHECK(ms.new_events().back().event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED);
-  CHECK(CountTimers(ms, records::TimerTask::NEXUS_CANCEL) == 1);
   CHECK(ms.s().nexus_operations().at(id).cancel_requested_event_id() == ms.new_events().back().event_id());
+  // Not started: the request waits for the start.
+  CHECK(CountTimers(ms, records::TimerTask::NEXUS_CANCEL) == 0);
+  RecordNexusStarted(ms, (*ms.s().mutable_nexus_operations())[id], "token", {});
+  CHECK(CountTimers(ms, records::TimerTask::NEXUS_CANCEL) == 1);
   auto again = RequestCancelNexusOperation(ms, cancel);
   REQUIRE(again.has_value());
   CHECK(again->cause == enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES);

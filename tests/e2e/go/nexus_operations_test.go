@@ -255,3 +255,30 @@ func TestNexusAsyncOperationAcrossKill9(t *testing.T) {
 	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
 		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
 }
+
+// An operation whose handler never picks up the start request (no worker on
+// the endpoint's queue) stays pending when the caller cancels it, as on
+// Temporal (its cancel request waits for the start), until it times out.
+func TestNexusCancelBeforeStart(t *testing.T) {
+	p := startNexusPair(t)
+	idle := p.endpoint + "-idle"
+	_, err := p.caller.OperatorService().CreateNexusEndpoint(testCtx(t, 10*time.Second), &operatorservice.CreateNexusEndpointRequest{
+		Spec: &nexuspb.EndpointSpec{
+			Name: idle,
+			Target: &nexuspb.EndpointTarget{Variant: &nexuspb.EndpointTarget_Worker_{Worker: &nexuspb.EndpointTarget_Worker{
+				Namespace: nexusHandlerNamespace, TaskQueue: p.handlerTQ + "-nobody"}}},
+		},
+	})
+	requireNoError(t, err, "create idle endpoint")
+	run, err := p.caller.ExecuteWorkflow(testCtx(t, 10*time.Second),
+		client.StartWorkflowOptions{ID: "nexus-cancel-before-start", TaskQueue: p.callerTQ}, NexusCallerWorkflow,
+		nexusCall{Endpoint: idle, Operation: "echo", Input: "x", Timeout: 4 * time.Second, CancelAfter: time.Second})
+	requireNoError(t, err, "start caller")
+	err = getResult(t, p.caller, run, 30*time.Second, nil)
+	var timeoutErr *temporal.TimeoutError
+	if !errors.As(err, &timeoutErr) {
+		t.Fatalf("want a timeout, got %v", describeErr(err))
+	}
+	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+}

@@ -24,6 +24,8 @@ type nexusCall struct {
 	Timeout   time.Duration
 	// Cancel the operation once it has started, then wait for its outcome.
 	CancelAfterStart bool
+	// Cancel the operation after this long, started or not.
+	CancelAfter time.Duration
 }
 
 // NexusCallerWorkflow runs one Nexus operation and returns its result.
@@ -38,6 +40,12 @@ func NexusCallerWorkflow(ctx workflow.Context, call nexusCall) (string, error) {
 			return "", err
 		}
 		cancel()
+	}
+	if call.CancelAfter > 0 {
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			_ = workflow.Sleep(ctx, call.CancelAfter)
+			cancel()
+		})
 	}
 	var out string
 	err := fut.Get(ctx, &out)
