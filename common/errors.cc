@@ -25,6 +25,7 @@ grpc::Status InvalidArgument(const std::string& m) { return {grpc::StatusCode::I
 grpc::Status Internal(const std::string& m) { return {grpc::StatusCode::INTERNAL, m}; }
 grpc::Status Unavailable(const std::string& m) { return {grpc::StatusCode::UNAVAILABLE, m}; }
 grpc::Status FailedPrecondition(const std::string& m) { return {grpc::StatusCode::FAILED_PRECONDITION, m}; }
+grpc::Status AlreadyExists(const std::string& m) { return {grpc::StatusCode::ALREADY_EXISTS, m}; }
 static grpc::Status NamespaceResourceExhausted(const std::string& m, temporal::api::enums::v1::ResourceExhaustedCause cause) {
   ed::ResourceExhaustedFailure d;
   d.set_cause(cause);

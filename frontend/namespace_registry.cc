@@ -215,6 +215,13 @@ grpc::Status NamespaceRegistry::Resolve(const std::string& name, std::string* id
   return grpc::Status::OK;
 }
 
+std::string NamespaceRegistry::NameOf(const std::string& id) {
+  std::lock_guard lock(mu_);
+  for (const auto& [name, rec] : by_name_)
+    if (rec.info().id() == id) return name;
+  return "";
+}
+
 std::vector<history::NamespaceRetention> NamespaceRegistry::Retentions() {
   std::lock_guard lock(mu_);
   std::vector<history::NamespaceRetention> out;

@@ -4,6 +4,7 @@
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/frontend/reactors.h"
+#include "kairos/nexus/endpoint_registry.h"
 #include "kairos/operator_service_rpcs.inc"
 #include "kairos/visibility/search_attributes.h"
 #include "temporal/api/operatorservice/v1/service.grpc.pb.h"
@@ -79,6 +80,36 @@ class OperatorServiceImpl final : public UnimplementedOperatorService {
     }
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(st);
+    return reactor;
+  }
+
+  // Nexus endpoints: the registry validates, answers and persists.
+  grpc::ServerUnaryReactor* CreateNexusEndpoint(grpc::CallbackServerContext* ctx,
+                                                const osv1::CreateNexusEndpointRequest* req,
+                                                osv1::CreateNexusEndpointResponse* resp) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp] { return d_.nexus_endpoints->Create(*req, resp); });
+  }
+  grpc::ServerUnaryReactor* UpdateNexusEndpoint(grpc::CallbackServerContext* ctx,
+                                                const osv1::UpdateNexusEndpointRequest* req,
+                                                osv1::UpdateNexusEndpointResponse* resp) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp] { return d_.nexus_endpoints->Update(*req, resp); });
+  }
+  grpc::ServerUnaryReactor* DeleteNexusEndpoint(grpc::CallbackServerContext* ctx,
+                                                const osv1::DeleteNexusEndpointRequest* req,
+                                                osv1::DeleteNexusEndpointResponse*) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req] { return d_.nexus_endpoints->Delete(*req); });
+  }
+  grpc::ServerUnaryReactor* GetNexusEndpoint(grpc::CallbackServerContext* ctx, const osv1::GetNexusEndpointRequest* req,
+                                             osv1::GetNexusEndpointResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(d_.nexus_endpoints->Get(*req, resp));
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* ListNexusEndpoints(grpc::CallbackServerContext* ctx,
+                                               const osv1::ListNexusEndpointsRequest* req,
+                                               osv1::ListNexusEndpointsResponse* resp) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(d_.nexus_endpoints->List(*req, resp));
     return reactor;
   }
 

@@ -85,6 +85,23 @@ class UnimplementedWorkflowService : public wsv1::WorkflowService::CallbackServi
 #undef KAIROS_UNIMPLEMENTED
 };
 
+// A handler error as a Failure with NexusHandlerFailureInfo: newer SDKs send
+// one, older ones the deprecated HandlerError.
+temporal::api::failure::v1::Failure NexusHandlerFailure(const wsv1::RespondNexusTaskFailedRequest& req) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  if (req.has_failure() || !req.has_error()) return req.failure();
+  const auto& e = req.error();
+  temporal::api::failure::v1::Failure f;
+  f.set_message(e.failure().message());
+  f.set_stack_trace(e.failure().stack_trace());
+  auto* info = f.mutable_nexus_handler_failure_info();
+  info->set_type(e.error_type());
+  info->set_retry_behavior(e.retry_behavior());
+  return f;
+#pragma GCC diagnostic pop
+}
+
 class WorkflowServiceImpl final : public UnimplementedWorkflowService {
  public:
   WorkflowServiceImpl(const Dependencies& deps, FrontendOptions options) : d_(deps), options_(std::move(options)) {}
@@ -305,6 +322,47 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
                     [=, this](const std::string& ns_id, SteadyClock::time_point expiry, history::Done done) {
                       return d_.matching->PollActivityTasks(ns_id, req, resp, expiry, std::move(done));
                     });
+  }
+
+  // Nexus tasks: handler workers poll them as they poll activity tasks.
+  grpc::ServerUnaryReactor* PollNexusTaskQueue(grpc::CallbackServerContext* ctx,
+                                               const wsv1::PollNexusTaskQueueRequest* req,
+                                               wsv1::PollNexusTaskQueueResponse* resp) override {
+    return LongPoll(ctx, req,
+                    [=, this](const std::string& ns_id, SteadyClock::time_point expiry, history::Done done) {
+                      return d_.matching->PollNexusTasks(ns_id, req, resp, expiry, std::move(done));
+                    });
+  }
+
+  grpc::ServerUnaryReactor* RespondNexusTaskCompleted(grpc::CallbackServerContext* ctx,
+                                                      const wsv1::RespondNexusTaskCompletedRequest* req,
+                                                      wsv1::RespondNexusTaskCompletedResponse*) override {
+    NamespaceRef ns;
+    auto st = Admit(req, &ns);
+    if (st.ok()) {
+      matching::NexusTaskResult result;
+      result.response = req->response();
+      st = d_.matching->RespondNexusTask(ns.id, req->task_token(), std::move(result));
+    }
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(st);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* RespondNexusTaskFailed(grpc::CallbackServerContext* ctx,
+                                                   const wsv1::RespondNexusTaskFailedRequest* req,
+                                                   wsv1::RespondNexusTaskFailedResponse*) override {
+    NamespaceRef ns;
+    auto st = Admit(req, &ns);
+    if (st.ok()) {
+      matching::NexusTaskResult result;
+      result.handler_failed = true;
+      result.handler_failure = NexusHandlerFailure(*req);
+      st = d_.matching->RespondNexusTask(ns.id, req->task_token(), std::move(result));
+    }
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(st);
+    return reactor;
   }
 
   grpc::ServerUnaryReactor* ShutdownWorker(grpc::CallbackServerContext* ctx, const wsv1::ShutdownWorkerRequest* req,

@@ -308,6 +308,8 @@ void ArmCloseSteps(MutableState& ms) {
     ms.AddTimer(std::move(t));
   };
   if (s.start().has_parent_workflow_execution() && !ms.next_run()) arm(records::TimerTask::REPORT_TO_PARENT);
+  // A run started by a Nexus operation reports its outcome to the caller.
+  if (s.start().completion_callbacks_size() > 0 && !ms.next_run()) arm(records::TimerTask::NEXUS_CALLBACK);
   bool policy = false;
   for (const auto& [id, child] : s.children()) policy |= child.parent_close_policy() != enums::PARENT_CLOSE_POLICY_ABANDON;
   if (policy) arm(records::TimerTask::PARENT_CLOSE_POLICY);

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "kairos/history/children.h"
+#include "kairos/history/nexus_operations.h"
 #include "kairos/history/retry_policy.h"
 #include "kairos/history/workflow_close.h"
 #include "kairos/time_util.h"
@@ -416,6 +417,12 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
         break;
       case enums::COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
         err = StartChildWorkflow(ms, c.start_child_workflow_execution_command_attributes());
+        break;
+      case enums::COMMAND_TYPE_SCHEDULE_NEXUS_OPERATION:
+        err = ScheduleNexusOperation(ms, c.schedule_nexus_operation_command_attributes());
+        break;
+      case enums::COMMAND_TYPE_REQUEST_CANCEL_NEXUS_OPERATION:
+        err = RequestCancelNexusOperation(ms, c.request_cancel_nexus_operation_command_attributes());
         break;
       case enums::COMMAND_TYPE_PROTOCOL_MESSAGE:
         // Messages are applied by the engine in command order.

@@ -155,20 +155,23 @@ void HistoryEngine::StartChild(int64_t row_id, const records::TimerTask& t) {
   }
 }
 
-void HistoryEngine::ReportToParent(int64_t row_id, const records::TimerTask& t) {
-  ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
+StatePtr HistoryEngine::LoadClosedRun(const ExecutionKey& key, hv1::HistoryEvent* close) {
   StatePtr state;
   {
     std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
     state = Load(key);
   }
-  if (!state || state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
-    DropTimerRow(row_id);
-    return;
-  }
-  hv1::HistoryEvent close;
+  if (!state || state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return nullptr;
   auto rows = store_->ReadEvents(key, state->completion_event_id(), state->completion_event_id() + 1, 1);
-  if (rows.empty() || !close.ParseFromString(rows.front())) {
+  if (rows.empty() || !close->ParseFromString(rows.front())) return nullptr;
+  return state;
+}
+
+void HistoryEngine::ReportToParent(int64_t row_id, const records::TimerTask& t) {
+  ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
+  hv1::HistoryEvent close;
+  StatePtr state = LoadClosedRun(key, &close);
+  if (!state) {
     DropTimerRow(row_id);
     return;
   }

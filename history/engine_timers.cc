@@ -36,6 +36,14 @@ void HistoryEngine::OnTimer(int64_t row_id, const records::TimerTask& t) {
       return ApplyParentClosePolicy(row_id, t);
     case records::TimerTask::DELETE_HISTORY:
       return DeleteOnTimer(row_id, t);
+    case records::TimerTask::NEXUS_START:
+      return StartNexusOperation(row_id, t);
+    case records::TimerTask::NEXUS_TIMEOUT:
+      return TimeOutNexusOperation(row_id, t);
+    case records::TimerTask::NEXUS_CANCEL:
+      return CancelNexusOperation(row_id, t);
+    case records::TimerTask::NEXUS_CALLBACK:
+      return DeliverNexusCompletion(row_id, t);
     default:
       break;
   }

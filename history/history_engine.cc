@@ -33,6 +33,10 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
     return matching_->HasRecentPoller(ns, queue);
   };
   env_.namespace_id = [this](const std::string& name) { return NamespaceIdByName(name); };
+  env_.nexus_endpoint_id = [this](const std::string& name) {
+    auto route = nexus_endpoints_ ? nexus_endpoints_(name) : std::nullopt;
+    return route ? route->id : std::string();
+  };
   if (search_attributes) {
     env_.search_attribute_error = [search_attributes](const std::string& ns_id, const std::string& ns_name,
                                                       const temporal::api::common::v1::SearchAttributes& sa) {

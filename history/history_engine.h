@@ -346,6 +346,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void StartChild(int64_t row_id, const records::TimerTask& t);
   // REPORT_TO_PARENT: a closed child's close event reaches its parent once.
   void ReportToParent(int64_t row_id, const records::TimerTask& t);
+  // A closed run and its close event (null while running, or when gone).
+  StatePtr LoadClosedRun(const ExecutionKey& key, hv1::HistoryEvent* close);
   // PARENT_CLOSE_POLICY: terminates or cancels a closed parent's children.
   void ApplyParentClosePolicy(int64_t row_id, const records::TimerTask& t);
   // One child; false when it should be tried again (store unavailable).
@@ -370,6 +372,36 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // Returns false when the timer is stale.
   bool ApplyTimer(MutableState& ms, int64_t row_id, const records::TimerTask& t);
 
+  // --------------------------------------------- Nexus operations (engine_nexus.cc)
+ public:
+  void SetNexusEndpoints(NexusEndpointLookup lookup) override { nexus_endpoints_ = std::move(lookup); }
+
+ private:
+  // NEXUS_START: sends the start request to the endpoint's handler through
+  // matching; the answer is recorded by OnNexusStartReply. The step's row
+  // stays until then, so a crash sends the request again (same request id).
+  void StartNexusOperation(int64_t row_id, const records::TimerTask& t);
+  // The pending operation of a NEXUS_START/NEXUS_CANCEL step whose row it
+  // still names (`row_of`) and the caller's namespace name; a stale step's
+  // row is dropped.
+  std::optional<std::pair<records::NexusOperationInfo, std::string>> NexusStepOperation(
+      int64_t row_id, const records::TimerTask& t, int64_t (records::NexusOperationInfo::*row_of)() const);
+  // Sends a request (its operation part filled) to the operation's endpoint
+  // as a Nexus task; `reply` gets the answer, or a NOT_FOUND handler error
+  // when the endpoint is gone.
+  void SendNexusRequest(const records::NexusOperationInfo& op, temporal::api::nexus::v1::Request req,
+                        int64_t timeout_ms, matching::NexusReply reply);
+  void OnNexusStartReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
+                         const matching::NexusTaskResult& result);
+  void TimeOutNexusOperation(int64_t row_id, const records::TimerTask& t);
+  // NEXUS_CANCEL: sends the cancel request of a started operation.
+  void CancelNexusOperation(int64_t row_id, const records::TimerTask& t);
+  void OnNexusCancelReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
+                          const matching::NexusTaskResult& result);
+  // NEXUS_CALLBACK: a closed handler run's outcome to each caller operation
+  // that started it (its completion callbacks).
+  void DeliverNexusCompletion(int64_t row_id, const records::TimerTask& t);
+
   // ------------------------------------------------------- history reads
   void ReadHistory(const std::string& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
                    wsv1::GetWorkflowExecutionHistoryResponse* resp, Deadline deadline, Done done, bool expired);
@@ -378,6 +410,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void WaiterLoop();
 
   HistoryMetrics metrics_;
+  NexusEndpointLookup nexus_endpoints_;
   persistence::Store* store_;
   matching::MatchingService* matching_;
   Executor* executor_;

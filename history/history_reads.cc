@@ -53,6 +53,21 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     p->set_initiated_id(c.initiated_event_id());
     p->set_parent_close_policy(c.parent_close_policy());
   }
+  for (const auto& [id, op] : s.nexus_operations()) {
+    auto* p = resp->add_pending_nexus_operations();
+    p->set_endpoint(op.endpoint());
+    p->set_service(op.service());
+    p->set_operation(op.operation());
+    p->set_operation_token(op.operation_token());
+    *p->mutable_schedule_to_close_timeout() = MsToDuration(op.schedule_to_close_ms());
+    *p->mutable_scheduled_time() = NanosToTimestamp(op.scheduled_time_nanos());
+    p->set_state(op.started_event_id() ? enums::PENDING_NEXUS_OPERATION_STATE_STARTED
+                 : op.attempt() > 0    ? enums::PENDING_NEXUS_OPERATION_STATE_BACKING_OFF
+                                       : enums::PENDING_NEXUS_OPERATION_STATE_SCHEDULED);
+    p->set_attempt(op.attempt());
+    if (op.has_last_attempt_failure()) *p->mutable_last_attempt_failure() = op.last_attempt_failure();
+    p->set_scheduled_event_id(op.scheduled_event_id());
+  }
   if (s.workflow_task().attempt() > 0) {
     auto* p = resp->mutable_pending_workflow_task();
     const auto& w = s.workflow_task();

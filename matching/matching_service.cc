@@ -39,6 +39,8 @@ class Poll {
   wsv1::PollWorkflowTaskQueueResponse* workflow_response = nullptr;
   const wsv1::PollActivityTaskQueueRequest* activity_request = nullptr;
   wsv1::PollActivityTaskQueueResponse* activity_response = nullptr;
+  const wsv1::PollNexusTaskQueueRequest* nexus_request = nullptr;
+  wsv1::PollNexusTaskQueueResponse* nexus_response = nullptr;
   SteadyClock::time_point expires;
   std::function<void(grpc::Status)> done;
   State state = State::kParked;  // Guarded by the service mutex.
@@ -74,8 +76,17 @@ void Count(std::optional<TaskRate>& rate, int64_t now) {
 }
 
 std::string QueueKey(const std::string& namespace_id, const std::string& name, Kind kind) {
-  return namespace_id + '\x1f' + name + '\x1f' + (kind == records::QueueTask::WORKFLOW ? 'w' : 'a');
+  char suffix = kind == records::QueueTask::WORKFLOW ? 'w' : kind == records::QueueTask::NEXUS ? 'n' : 'a';
+  return namespace_id + '\x1f' + name + '\x1f' + suffix;
 }
+
+// A Nexus request waiting for a worker, then for its answer.
+struct NexusPending {
+  temporal::api::nexus::v1::Request request;
+  SteadyClock::time_point deadline;
+  NexusReply reply;
+  std::string namespace_id;
+};
 
 class MatchingServiceImpl final : public MatchingService {
  public:
@@ -154,6 +165,59 @@ class MatchingServiceImpl final : public MatchingService {
     return poll;
   }
 
+  void AddNexusTask(const std::string& namespace_id, const std::string& task_queue,
+                    temporal::api::nexus::v1::Request request, SteadyClock::time_point deadline,
+                    NexusReply reply) override {
+    records::QueueTask task;
+    task.set_kind(records::QueueTask::NEXUS);
+    task.set_namespace_id(namespace_id);
+    task.set_task_queue(task_queue);
+    task.set_created_time_nanos(NowNanos());
+    int64_t id;
+    {
+      std::lock_guard lock(mu_);
+      // Dropped unanswered: the caller's durable step sends it again after the restart.
+      if (shut_down_) return;
+      id = ++next_nexus_id_;
+      nexus_[id] = NexusPending{std::move(request), deadline, std::move(reply), namespace_id};
+    }
+    AddTask(id, std::move(task));
+  }
+
+  PollHandle PollNexusTasks(const std::string& namespace_id, const wsv1::PollNexusTaskQueueRequest* request,
+                            wsv1::PollNexusTaskQueueResponse* response, SteadyClock::time_point expires,
+                            std::function<void(grpc::Status)> done) override {
+    auto poll = std::make_shared<Poll>();
+    poll->kind = records::QueueTask::NEXUS;
+    poll->queue_key = QueueKey(namespace_id, request->task_queue().name(), poll->kind);
+    poll->nexus_request = request;
+    poll->nexus_response = response;
+    poll->expires = expires;
+    poll->done = std::move(done);
+    Start(poll, request->identity());
+    return poll;
+  }
+
+  grpc::Status RespondNexusTask(const std::string& namespace_id, const std::string& task_token,
+                                NexusTaskResult result) override {
+    records::NexusTaskToken token;
+    if (task_token.empty() || !token.ParseFromString(task_token) || token.task_id() == 0)
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Error deserializing task token.");
+    if (token.namespace_id() != namespace_id)
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Operation requested with a token from a different namespace.");
+    NexusReply reply;
+    {
+      std::lock_guard lock(mu_);
+      auto it = nexus_.find(token.task_id());
+      if (it == nexus_.end())
+        return grpc::Status(grpc::StatusCode::NOT_FOUND, "Nexus task not found or already expired");
+      reply = std::move(it->second.reply);
+      nexus_.erase(it);
+    }
+    executor_->Submit([reply = std::move(reply), result = std::move(result)] { reply(grpc::Status::OK, result); });
+    return grpc::Status::OK;
+  }
+
   void CancelPoll(const PollHandle& poll) override {
     {
       std::lock_guard lock(mu_);
@@ -220,6 +284,8 @@ class MatchingServiceImpl final : public MatchingService {
     {
       std::lock_guard lock(mu_);
       shut_down_ = true;
+      // Nothing answers these after history stops; their steps run again at start-up.
+      nexus_.clear();
       for (auto& [key, q] : queues_) {
         for (auto& p : q.parked) {
           p->state = Poll::State::kDone;
@@ -273,7 +339,9 @@ class MatchingServiceImpl final : public MatchingService {
   void Dispatch(PollHandle poll, QueuedTask task) {
     for (;;) {
       grpc::Status st;
-      if (poll->kind == records::QueueTask::WORKFLOW) {
+      if (poll->kind == records::QueueTask::NEXUS) {
+        st = StartNexusTask(task.id, poll->nexus_response);
+      } else if (poll->kind == records::QueueTask::WORKFLOW) {
         st = starter_->StartWorkflowTask(task.id, task.task, *poll->workflow_request, poll->workflow_response);
       } else {
         st = starter_->StartActivityTask(task.id, task.task, *poll->activity_request, poll->activity_response);
@@ -321,7 +389,22 @@ class MatchingServiceImpl final : public MatchingService {
     }
   }
 
+  // Hands the request to the poll; NOT_FOUND when it expired meanwhile.
+  grpc::Status StartNexusTask(int64_t id, wsv1::PollNexusTaskQueueResponse* response) {
+    std::lock_guard lock(mu_);
+    auto it = nexus_.find(id);
+    if (it == nexus_.end() || it->second.deadline <= SteadyClock::now())
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "expired");
+    records::NexusTaskToken token;
+    token.set_namespace_id(it->second.namespace_id);
+    token.set_task_id(id);
+    response->set_task_token(token.SerializeAsString());
+    *response->mutable_request() = it->second.request;
+    return grpc::Status::OK;
+  }
+
   static void ClearResponse(const PollHandle& poll) {
+    if (poll->nexus_response) poll->nexus_response->Clear();
     if (poll->workflow_response) poll->workflow_response->Clear();
     if (poll->activity_response) poll->activity_response->Clear();
   }
@@ -337,6 +420,7 @@ class MatchingServiceImpl final : public MatchingService {
   // Caller holds mu_. Labelled as Temporal's matching labels them.
   void ResolveMetrics(Queue& q, const Poll& poll) {
     bool workflow = poll.kind == records::QueueTask::WORKFLOW;
+    if (poll.kind == records::QueueTask::NEXUS) return;  // Not counted.
     const std::string& ns = workflow ? poll.workflow_request->namespace_() : poll.activity_request->namespace_();
     const auto& queue = workflow ? poll.workflow_request->task_queue() : poll.activity_request->task_queue();
     // Each worker has a sticky queue of its own: counted under the normal
@@ -369,9 +453,23 @@ class MatchingServiceImpl final : public MatchingService {
           }
         }
       }
-      if (expired.empty()) continue;
+      std::vector<NexusReply> late;
+      for (auto it = nexus_.begin(); it != nexus_.end();) {
+        if (it->second.deadline <= now) {
+          late.push_back(std::move(it->second.reply));
+          it = nexus_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (expired.empty() && late.empty()) continue;
       lock.unlock();
       for (auto& p : expired) p->done(grpc::Status::OK);
+      for (auto& r : late) {
+        executor_->Submit([r = std::move(r)] {
+          r(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no Nexus worker answered in time"), NexusTaskResult{});
+        });
+      }
       lock.lock();
     }
   }
@@ -381,6 +479,8 @@ class MatchingServiceImpl final : public MatchingService {
   std::mutex mu_;
   std::condition_variable sweep_cv_;
   std::unordered_map<std::string, Queue> queues_;
+  std::unordered_map<int64_t, NexusPending> nexus_;  // Waiting or handed out, by task id.
+  int64_t next_nexus_id_ = 0;
   bool shut_down_ = false;
   bool stopping_ = false;
   metrics::Family<metrics::Counter>* poll_success_ = nullptr;

@@ -67,6 +67,9 @@ class MeteredStore final : public Store {
   std::vector<ScheduleRow> LoadSchedules() override {
     return Timed("LoadSchedules", [&] { return inner_->LoadSchedules(); });
   }
+  std::vector<NexusEndpointRow> LoadNexusEndpoints() override {
+    return Timed("ListNexusEndpoints", [&] { return inner_->LoadNexusEndpoints(); });
+  }
   std::vector<BatchOperationRow> LoadBatchOperations() override {
     return Timed("LoadBatchOperations", [&] { return inner_->LoadBatchOperations(); });
   }

@@ -147,6 +147,14 @@ CREATE INDEX visibility_search_attributes_by_text
       R"sql(
 CREATE INDEX timers_by_fire_time ON timers (fire_time_nanos, id);
 )sql",
+      // 8: Nexus endpoints (the cluster-wide registry; names are unique,
+      // checked by the registry, which serializes its writes).
+      R"sql(
+CREATE TABLE nexus_endpoints (
+  id     TEXT PRIMARY KEY,
+  record BLOB NOT NULL
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

@@ -95,6 +95,7 @@ class SqliteStore final : public Store {
                                const std::string& group_column, std::vector<std::pair<SqlValue, int64_t>>* groups,
                                int64_t* count) override;
   std::vector<SearchAttributeDefinition> LoadSearchAttributes() override;
+  std::vector<NexusEndpointRow> LoadNexusEndpoints() override;
   std::vector<ExecutionKey> ListClosedBefore(const std::string& namespace_id, int64_t closed_before_nanos,
                                              int limit) override;
 
@@ -156,7 +157,7 @@ bool WriteBatch::empty() const {
          task_inserts.empty() && task_deletes.empty() && timer_inserts.empty() && timer_deletes.empty() &&
          visibility.empty() && search_attribute_upserts.empty() && search_attribute_deletes.empty() &&
          schedule_upserts.empty() && schedule_deletes.empty() && batch_operation_upserts.empty() &&
-         execution_deletes.empty();
+         execution_deletes.empty() && nexus_endpoint_upserts.empty() && nexus_endpoint_deletes.empty();
 }
 
 SqliteStore::~SqliteStore() {
@@ -460,6 +461,18 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
     BindText(s, 2, id);
     if (auto st = Step(s); !st.ok()) return st;
   }
+  for (const auto& e : b.nexus_endpoint_upserts) {
+    sqlite3_stmt* s = Prepare(
+        "INSERT INTO nexus_endpoints (id, record) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record");
+    BindText(s, 1, e.id);
+    BindBlob(s, 2, e.record);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
+  for (const auto& id : b.nexus_endpoint_deletes) {
+    sqlite3_stmt* s = Prepare("DELETE FROM nexus_endpoints WHERE id = ?");
+    BindText(s, 1, id);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
   if (auto st = sqlite_visibility::WriteDefinitions(db_.get(), Prepared(), b); !st.ok()) return st;
   for (const auto& key : b.execution_deletes) {
     if (auto st = sqlite_deletion::DeleteRun(db_.get(), Prepared(), key); !st.ok()) return st;
@@ -635,6 +648,16 @@ std::vector<BatchOperationRow> SqliteStore::LoadBatchOperations() {
               [&](std::string ns, std::string id, std::string record) {
                 out.push_back({std::move(ns), std::move(id), std::move(record)});
               });
+  return out;
+}
+
+std::vector<NexusEndpointRow> SqliteStore::LoadNexusEndpoints() {
+  std::vector<NexusEndpointRow> out;
+  std::lock_guard lock(db_mu_);
+  sqlite3_stmt* s = Prepare("SELECT id, record FROM nexus_endpoints ORDER BY id");
+  if (!s) return out;
+  while (sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1)});
+  sqlite3_reset(s);
   return out;
 }
 

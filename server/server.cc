@@ -22,6 +22,7 @@
 #include "kairos/metrics/registry.h"
 #include "kairos/metrics/rpc_metrics.h"
 #include "kairos/persistence/sqlite_store.h"
+#include "kairos/nexus/endpoint_registry.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/version.h"
 #include "kairos/visibility/search_attribute_validator.h"
@@ -133,6 +134,18 @@ int Run(const ServerOptions& options) {
     return 1;
   }
   visibility::VisibilityService visibility_service(store.get(), &search_attributes);
+  nexus::EndpointRegistry nexus_endpoints(
+      store.get(), {[&namespaces](const std::string& name, std::string* id) { return namespaces.Resolve(name, id); },
+                    [&namespaces](const std::string& id) { return namespaces.NameOf(id); }});
+  if (auto st = nexus_endpoints.Load(); !st.ok()) {
+    spdlog::critical("cannot load Nexus endpoints: {}", st.error_message());
+    return 1;
+  }
+  history->SetNexusEndpoints([&nexus_endpoints](const std::string& name) -> std::optional<history::NexusEndpointRoute> {
+    auto route = nexus_endpoints.RouteByName(name);
+    if (!route) return std::nullopt;
+    return history::NexusEndpointRoute{route->endpoint_id, route->namespace_id, route->task_queue};
+  });
   history->Start();
   auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());
   scheduler->Start();
@@ -155,7 +168,7 @@ int Run(const ServerOptions& options) {
 
   frontend::Dependencies deps{&namespaces,        history.get(),      matching.get(),    executor.get(),
                               &visibility_service, &search_attributes, scheduler.get(),
-                              &search_attribute_validator, batcher.get(), authorizer.get()};
+                              &search_attribute_validator, batcher.get(), authorizer.get(), &nexus_endpoints};
   frontend::FrontendOptions fe_options{kVersion};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);

@@ -14,6 +14,7 @@ grpc::Status NotFound(const std::string& message);
 grpc::Status Internal(const std::string& message);
 grpc::Status Unavailable(const std::string& message);
 grpc::Status FailedPrecondition(const std::string& message);
+grpc::Status AlreadyExists(const std::string& message);
 grpc::Status Unimplemented(const std::string& rpc_name);
 grpc::Status NamespaceNotFound(const std::string& ns);
 grpc::Status NamespaceAlreadyExists(const std::string& ns);

@@ -24,6 +24,9 @@ class HistoryService;
 namespace matching {
 class MatchingService;
 }
+namespace nexus {
+class EndpointRegistry;
+}
 namespace scheduler {
 class SchedulerService;
 }
@@ -57,6 +60,7 @@ struct Dependencies {
   batcher::BatchService* batcher;
   // When set, every RPC is authorized before its handler runs.
   const auth::Authorizer* authorizer = nullptr;
+  nexus::EndpointRegistry* nexus_endpoints = nullptr;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);

@@ -51,6 +51,8 @@ class NamespaceRegistry {
 
   // Name -> id, for every RPC that names a namespace.
   grpc::Status Resolve(const std::string& name, std::string* id);
+  // Id -> name; empty when no namespace has the id.
+  std::string NameOf(const std::string& id);
   std::vector<std::string> Names();
   // Every namespace's id and retention, for the retention worker.
   std::vector<history::NamespaceRetention> Retentions();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <grpcpp/support/status.h>
@@ -39,6 +40,14 @@ struct NamespaceRef {
 };
 
 using Deadline = std::chrono::steady_clock::time_point;
+
+// Where a Nexus endpoint sends operations (a worker target).
+struct NexusEndpointRoute {
+  std::string id;
+  std::string namespace_id;  // Empty: not a worker target.
+  std::string task_queue;
+};
+using NexusEndpointLookup = std::function<std::optional<NexusEndpointRoute>(const std::string& endpoint_name)>;
 using Done = std::function<void(grpc::Status)>;
 
 class HistoryService {
@@ -124,6 +133,9 @@ class HistoryService {
   // `closed_before_nanos`, oldest first, one transaction each; returns how
   // many went.
   virtual int DeleteClosedRunsBefore(const std::string& namespace_id, int64_t closed_before_nanos, int limit) = 0;
+
+  // The Nexus endpoint registry, set before Start (none: every endpoint is unknown).
+  virtual void SetNexusEndpoints(NexusEndpointLookup lookup) = 0;
 };
 
 struct Limits;

@@ -38,6 +38,8 @@ struct Environment {
   std::function<int64_t()> next_id;                       // Row and task ids.
   std::function<bool(const std::string& namespace_id, const std::string& queue)> sticky_alive;
   std::function<std::string(const std::string& namespace_name)> namespace_id;  // Empty: no such namespace.
+  // The id of the Nexus endpoint of this name; empty when there is none.
+  std::function<std::string(const std::string& endpoint_name)> nexus_endpoint_id;
   // Why search attributes a command sets are refused (Temporal's message);
   // empty when they are fine. Unset: every attribute is accepted.
   std::function<std::string(const std::string& namespace_id, const std::string& namespace_name,

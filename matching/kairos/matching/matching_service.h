@@ -43,6 +43,17 @@ class TaskStarter {
 class Poll;
 using PollHandle = std::shared_ptr<Poll>;
 
+// How a handler worker answered a Nexus task: a response, or a handler
+// error (a Failure with NexusHandlerFailureInfo).
+struct NexusTaskResult {
+  bool handler_failed = false;
+  temporal::api::nexus::v1::Response response;
+  temporal::api::failure::v1::Failure handler_failure;
+};
+// Runs at most once, on an executor thread: OK with the worker's answer,
+// DEADLINE_EXCEEDED when no worker answered in time; never after Shutdown.
+using NexusReply = std::function<void(grpc::Status, const NexusTaskResult&)>;
+
 struct PollerInfo {
   std::string identity;
   int64_t last_access_time_nanos = 0;
@@ -76,6 +87,19 @@ class MatchingService {
                                        wsv1::PollActivityTaskQueueResponse* response,
                                        std::chrono::steady_clock::time_point expires,
                                        std::function<void(grpc::Status)> done) = 0;
+  // Nexus tasks live in memory only: the caller's history keeps the durable
+  // step and sends the request again after a crash or a timeout.
+  virtual void AddNexusTask(const std::string& namespace_id, const std::string& task_queue,
+                            temporal::api::nexus::v1::Request request, std::chrono::steady_clock::time_point deadline,
+                            NexusReply reply) = 0;
+  virtual PollHandle PollNexusTasks(const std::string& namespace_id, const wsv1::PollNexusTaskQueueRequest* request,
+                                    wsv1::PollNexusTaskQueueResponse* response,
+                                    std::chrono::steady_clock::time_point expires,
+                                    std::function<void(grpc::Status)> done) = 0;
+  // A worker's answer to the task of `task_token`.
+  virtual grpc::Status RespondNexusTask(const std::string& namespace_id, const std::string& task_token,
+                                        NexusTaskResult result) = 0;
+
   // The client went away: finish the poll (if still parked) with CANCELLED.
   virtual void CancelPoll(const PollHandle& poll) = 0;
 

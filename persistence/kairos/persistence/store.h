@@ -147,6 +147,12 @@ struct BatchOperationRow {
   std::string record;  // Serialized records::BatchOperationRecord.
 };
 
+// A Nexus endpoint (global, not per namespace).
+struct NexusEndpointRow {
+  std::string id;
+  std::string record;  // Serialized records::NexusEndpointRecord.
+};
+
 // One atomic state change.
 struct WriteBatch {
   std::vector<NamespaceRow> namespace_upserts;
@@ -163,6 +169,8 @@ struct WriteBatch {
   std::vector<BatchOperationRow> batch_operation_upserts;
   std::vector<SearchAttributeDefinition> search_attribute_upserts;
   std::vector<SearchAttributeDefinition> search_attribute_deletes;  // By namespace and name.
+  std::vector<NexusEndpointRow> nexus_endpoint_upserts;
+  std::vector<std::string> nexus_endpoint_deletes;  // By id.
   // Runs removed for good, after everything above: the mutable state, the
   // history events, the visibility row and its search-attribute values, and
   // the current-run pointer when it names the run. Task and timer rows are
@@ -219,6 +227,9 @@ class Store {
                                        std::vector<std::pair<SqlValue, int64_t>>* groups, int64_t* count) = 0;
 
   virtual std::vector<SearchAttributeDefinition> LoadSearchAttributes() = 0;
+
+  // Every Nexus endpoint (the registry keeps them in memory).
+  virtual std::vector<NexusEndpointRow> LoadNexusEndpoints() = 0;
 
   // Closed runs of a namespace whose close time is before `closed_before_nanos`,
   // oldest first, at most `limit` (retention: what may be deleted now).

@@ -276,8 +276,9 @@ func TestGzipAndLargePayloads(t *testing.T) {
 	}
 
 	// An RPC Kairos does not implement says which one.
-	_, err = svc.RespondNexusTaskCompleted(ctx, &workflowservice.RespondNexusTaskCompletedRequest{Namespace: "default"})
-	if status.Code(err) != codes.Unimplemented || !bytes.Contains([]byte(err.Error()), []byte("RespondNexusTaskCompleted")) {
-		t.Errorf("RespondNexusTaskCompleted: got %v, want UNIMPLEMENTED naming the RPC", err)
+	_, err = svc.DescribeNexusOperationExecution(ctx, &workflowservice.DescribeNexusOperationExecutionRequest{
+		Namespace: "default", OperationId: "op"})
+	if status.Code(err) != codes.Unimplemented || !bytes.Contains([]byte(err.Error()), []byte("DescribeNexusOperationExecution")) {
+		t.Errorf("DescribeNexusOperationExecution: got %v, want UNIMPLEMENTED naming the RPC", err)
 	}
 }

@@ -1,0 +1,320 @@
+// Nexus operations, the engine's side: the durable steps that send an
+// operation's start and cancel requests to its handler (through matching, as
+// Nexus tasks), its schedule-to-close timeout, and the delivery of a handler
+// run's outcome to the caller that started it. Like the child workflow steps,
+// each step locks one workflow at a time and is safe to repeat after a crash:
+// a start is deduplicated by the operation's request id, and a caller records
+// an outcome only while the operation is pending in its state.
+#include <spdlog/spdlog.h>
+
+#include "history_engine.h"
+#include "kairos/history/nexus_operations.h"
+
+namespace kairos::history {
+namespace {
+
+namespace fv1 = temporal::api::failure::v1;
+namespace nexusv1 = temporal::api::nexus::v1;
+
+constexpr char kWorkflowEventLinkType[] = "temporal.api.common.v1.Link.WorkflowEvent";
+
+fv1::Failure HandlerFailure(const std::string& type, const std::string& message) {
+  fv1::Failure f;
+  f.set_message(message);
+  f.mutable_nexus_handler_failure_info()->set_type(type);
+  return f;
+}
+
+// An operation error in the deprecated Nexus form, as a Temporal failure.
+fv1::Failure FromNexusFailure(const nexusv1::Failure& nf, bool canceled) {
+  fv1::Failure f;
+  f.set_message(nf.message());
+  f.set_stack_trace(nf.stack_trace());
+  if (canceled) f.mutable_canceled_failure_info();
+  else f.mutable_application_failure_info()->set_non_retryable(true);
+  return f;
+}
+
+const records::NexusOperationInfo* PendingOperation(const StatePtr& state, int64_t scheduled_event_id) {
+  if (!state || state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return nullptr;
+  auto it = state->nexus_operations().find(scheduled_event_id);
+  return it == state->nexus_operations().end() ? nullptr : &it->second;
+}
+
+std::string HeaderValue(const google::protobuf::Map<std::string, std::string>& header, const std::string& name) {
+  for (const auto& [k, v] : header) {
+    if (k.size() != name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < k.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(k[i])) == std::tolower(static_cast<unsigned char>(name[i]));
+    if (same) return v;
+  }
+  return "";
+}
+
+std::string Millis(int64_t ms) { return std::to_string(ms) + "ms"; }
+
+}  // namespace
+
+std::optional<std::pair<records::NexusOperationInfo, std::string>> HistoryEngine::NexusStepOperation(
+    int64_t row_id, const records::TimerTask& t, int64_t (records::NexusOperationInfo::*row_of)() const) {
+  ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
+  std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  const auto* pending = PendingOperation(state, t.event_id());
+  if (!pending || (pending->*row_of)() != row_id) {
+    DropTimerRow(row_id);
+    return std::nullopt;
+  }
+  return std::make_pair(*pending, state->namespace_name());
+}
+
+void HistoryEngine::SendNexusRequest(const records::NexusOperationInfo& op, nexusv1::Request req, int64_t timeout_ms,
+                                     matching::NexusReply reply) {
+  auto route = nexus_endpoints_ ? nexus_endpoints_(op.endpoint()) : std::nullopt;
+  if (!route || route->namespace_id.empty()) {
+    matching::NexusTaskResult unknown;
+    unknown.handler_failed = true;
+    unknown.handler_failure = HandlerFailure("NOT_FOUND", "endpoint not registered");
+    reply(grpc::Status::OK, unknown);
+    return;
+  }
+  auto& header = *req.mutable_header();
+  for (const auto& [k, v] : op.header())
+    if (!header.contains(k)) header[k] = v;
+  header["request-timeout"] = Millis(timeout_ms);
+  *req.mutable_scheduled_time() = NanosToTimestamp(NowNanos());
+  req.mutable_capabilities()->set_temporal_failure_responses(true);
+  req.set_endpoint(op.endpoint());
+  matching_->AddNexusTask(route->namespace_id, route->task_queue, std::move(req),
+                          std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms), std::move(reply));
+}
+
+void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask& t) {
+  auto step = NexusStepOperation(row_id, t, &records::NexusOperationInfo::start_row_id);
+  if (!step) return;
+  const auto& [op, ns_name] = *step;
+  int64_t timeout_ms = kNexusRequestTimeoutMs;
+  nexusv1::Request req;
+  if (op.schedule_to_close_ms() > 0) {
+    int64_t left_ms = op.schedule_to_close_ms() - (NowNanos() - op.scheduled_time_nanos()) / 1'000'000;
+    if (left_ms <= 0) return;  // The timeout step ends the operation.
+    timeout_ms = std::min(timeout_ms, left_ms);
+    if (HeaderValue(op.header(), "operation-timeout").empty())
+      (*req.mutable_header())["operation-timeout"] = Millis(left_ms);
+  }
+  auto* start = req.mutable_start_operation();
+  start->set_service(op.service());
+  start->set_operation(op.operation());
+  start->set_request_id(op.request_id());
+  start->set_callback(kNexusSystemCallbackUrl);
+  if (op.has_input()) *start->mutable_payload() = op.input();
+  records::NexusCallbackToken token;
+  token.set_namespace_id(t.namespace_id());
+  token.set_workflow_id(t.workflow_id());
+  token.set_run_id(t.run_id());
+  token.set_scheduled_event_id(op.scheduled_event_id());
+  token.set_request_id(op.request_id());
+  (*start->mutable_callback_header())[kNexusCallbackTokenHeader] = HexEncode(token.SerializeAsString());
+  auto* link = start->add_links();
+  link->set_url(NexusWorkflowEventLinkUrl(ns_name, t.workflow_id(), t.run_id(), op.scheduled_event_id(),
+                                          "NexusOperationScheduled"));
+  link->set_type(kWorkflowEventLinkType);
+  SendNexusRequest(op, std::move(req), timeout_ms,
+                   [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
+                     OnNexusStartReply(row_id, t, st, result);
+                   });
+}
+
+void HistoryEngine::OnNexusStartReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
+                                      const matching::NexusTaskResult& result) {
+  ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
+  std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  const auto* pending = PendingOperation(state, t.event_id());
+  if (!pending || pending->start_row_id() != row_id) {
+    DropTimerRow(row_id);  // Ended meanwhile (timed out, canceled, completed by its callback).
+    return;
+  }
+  MutableState ms(*state, env_, NowNanos());
+  auto& op = (*ms.s().mutable_nexus_operations())[t.event_id()];
+  const int64_t id = t.event_id();
+  if (!status.ok()) {
+    fv1::Failure f;
+    f.set_message(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "request timed out"
+                                                                              : status.error_message());
+    f.mutable_application_failure_info();
+    RetryNexusStart(ms, op, std::move(f));
+  } else if (result.handler_failed) {
+    // Retryable handler errors are retried until the operation times out.
+    if (NexusHandlerErrorRetryable(result.handler_failure)) RetryNexusStart(ms, op, result.handler_failure);
+    else RecordNexusEnded(ms, id, NexusEnd::kFailed, result.handler_failure);
+  } else {
+    const auto& so = result.response.start_operation();
+    switch (so.variant_case()) {
+      case nexusv1::StartOperationResponse::kSyncSuccess:
+        RecordNexusCompleted(ms, id, so.sync_success().has_payload() ? &so.sync_success().payload() : nullptr);
+        break;
+      case nexusv1::StartOperationResponse::kAsyncSuccess: {
+        const auto& async = so.async_success();
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        std::string token = async.operation_token().empty() ? async.operation_id() : async.operation_token();
+#pragma GCC diagnostic pop
+        google::protobuf::RepeatedPtrField<common::Link> links;
+        for (const auto& l : async.links())
+          if (auto link = WorkflowEventLinkFromUrl(l.url())) *links.Add() = *link;
+        RecordNexusStarted(ms, op, token, links);
+        break;
+      }
+      case nexusv1::StartOperationResponse::kFailure:
+        RecordNexusEnded(ms, id, so.failure().has_canceled_failure_info() ? NexusEnd::kCanceled : NexusEnd::kFailed,
+                         so.failure());
+        break;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      case nexusv1::StartOperationResponse::kOperationError: {
+        bool canceled = so.operation_error().operation_state() == "canceled";
+        RecordNexusEnded(ms, id, canceled ? NexusEnd::kCanceled : NexusEnd::kFailed,
+                         FromNexusFailure(so.operation_error().failure(), canceled));
+        break;
+      }
+#pragma GCC diagnostic pop
+      default:
+        RetryNexusStart(ms, op, HandlerFailure("INTERNAL", "invalid response from the Nexus handler"));
+        break;
+    }
+  }
+  if (auto st = Commit(ms); !st.ok()) {
+    spdlog::warn("recording the start of Nexus operation {}: {}", id, st.error_message());
+    RetryStepLater(row_id, t);
+  }
+}
+
+void HistoryEngine::TimeOutNexusOperation(int64_t row_id, const records::TimerTask& t) {
+  ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
+  std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  const auto* pending = PendingOperation(state, t.event_id());
+  if (!pending || pending->timeout_row_id() != row_id) {
+    DropTimerRow(row_id);
+    return;
+  }
+  MutableState ms(*state, env_, NowNanos());
+  fv1::Failure cause;
+  cause.set_message("operation timed out");
+  cause.mutable_timeout_failure_info()->set_timeout_type(enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE);
+  RecordNexusEnded(ms, t.event_id(), NexusEnd::kTimedOut, std::move(cause));
+  if (auto st = Commit(ms); !st.ok()) RetryStepLater(row_id, t);
+}
+
+void HistoryEngine::CancelNexusOperation(int64_t row_id, const records::TimerTask& t) {
+  auto step = NexusStepOperation(row_id, t, &records::NexusOperationInfo::cancel_row_id);
+  if (!step) return;
+  const auto& op = step->first;
+  nexusv1::Request req;
+  auto* cancel = req.mutable_cancel_operation();
+  cancel->set_service(op.service());
+  cancel->set_operation(op.operation());
+  cancel->set_operation_token(op.operation_token());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  cancel->set_operation_id(op.operation_token());
+#pragma GCC diagnostic pop
+  SendNexusRequest(op, std::move(req), kNexusRequestTimeoutMs,
+                   [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
+                     OnNexusCancelReply(row_id, t, st, result);
+                   });
+}
+
+void HistoryEngine::OnNexusCancelReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
+                                       const matching::NexusTaskResult& result) {
+  bool retry = !status.ok() || (result.handler_failed && NexusHandlerErrorRetryable(result.handler_failure));
+  ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
+  std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  const auto* pending = PendingOperation(state, t.event_id());
+  if (!pending || pending->cancel_row_id() != row_id) {
+    DropTimerRow(row_id);
+    return;
+  }
+  if (retry) {
+    RetryStepLater(row_id, t);
+    return;
+  }
+  MutableState ms(*state, env_, NowNanos());
+  auto& op = (*ms.s().mutable_nexus_operations())[t.event_id()];
+  RecordNexusCancelRequestOutcome(ms, op, result.handler_failed ? &result.handler_failure : nullptr);
+  if (auto st = Commit(ms); !st.ok()) RetryStepLater(row_id, t);
+}
+
+void HistoryEngine::DeliverNexusCompletion(int64_t row_id, const records::TimerTask& t) {
+  hv1::HistoryEvent close;
+  StatePtr state = LoadClosedRun({t.namespace_id(), t.workflow_id(), t.run_id()}, &close);
+  if (!state) {
+    DropTimerRow(row_id);
+    return;
+  }
+  // The handler run's outcome, as the caller records it.
+  const common::Payload* result = nullptr;
+  std::optional<std::pair<NexusEnd, fv1::Failure>> ended;
+  switch (close.event_type()) {
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: {
+      const auto& payloads = close.workflow_execution_completed_event_attributes().result();
+      if (payloads.payloads_size() > 0) result = &payloads.payloads(0);
+      break;
+    }
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+      ended.emplace(NexusEnd::kFailed, close.workflow_execution_failed_event_attributes().failure());
+      break;
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: {
+      fv1::Failure f;
+      f.set_message("operation canceled");
+      *f.mutable_canceled_failure_info()->mutable_details() =
+          close.workflow_execution_canceled_event_attributes().details();
+      ended.emplace(NexusEnd::kCanceled, std::move(f));
+      break;
+    }
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: {
+      fv1::Failure f;
+      f.set_message("operation terminated");
+      f.mutable_terminated_failure_info();
+      ended.emplace(NexusEnd::kFailed, std::move(f));
+      break;
+    }
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: {
+      fv1::Failure f;
+      f.set_message("operation exceeded internal timeout");
+      f.mutable_timeout_failure_info()->set_timeout_type(enums::TIMEOUT_TYPE_START_TO_CLOSE);
+      ended.emplace(NexusEnd::kFailed, std::move(f));
+      break;
+    }
+    default:
+      DropTimerRow(row_id);
+      return;
+  }
+  for (const auto& callback : state->start().completion_callbacks()) {
+    if (callback.nexus().url() != kNexusSystemCallbackUrl) continue;
+    records::NexusCallbackToken token;
+    if (!token.ParseFromString(HexDecode(HeaderValue(callback.nexus().header(), kNexusCallbackTokenHeader)))) continue;
+    ExecutionKey caller{token.namespace_id(), token.workflow_id(), token.run_id()};
+    std::lock_guard lock(LockFor(caller.namespace_id, caller.workflow_id));
+    auto caller_state = Load(caller);
+    const auto* pending = PendingOperation(caller_state, token.scheduled_event_id());
+    if (!pending || pending->request_id() != token.request_id()) continue;  // Ended already.
+    MutableState ms(*caller_state, env_, NowNanos());
+    auto& op = (*ms.s().mutable_nexus_operations())[token.scheduled_event_id()];
+    // The completion may overtake the start's answer: Temporal then records
+    // the start first.
+    if (op.started_event_id() == 0) RecordNexusStarted(ms, op, op.operation_token(), {});
+    if (ended) RecordNexusEnded(ms, token.scheduled_event_id(), ended->first, ended->second);
+    else RecordNexusCompleted(ms, token.scheduled_event_id(), result);
+    if (auto st = Commit(ms); !st.ok()) {
+      RetryStepLater(row_id, t);
+      return;
+    }
+  }
+  DropTimerRow(row_id);
+}
+
+}  // namespace kairos::history

@@ -1,0 +1,58 @@
+// Nexus operations on the caller's side, as state changes of one run: the
+// ScheduleNexusOperation and RequestCancelNexusOperation commands and the
+// events of an operation's outcome, shaped as Temporal records them. The
+// engine (engine_nexus.cc) sends the requests and calls these with the answers.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "kairos/history/commands.h"
+#include "kairos/history/mutable_state.h"
+#include "temporal/api/command/v1/message.pb.h"
+#include "temporal/api/failure/v1/message.pb.h"
+
+namespace kairos::history {
+
+// The callback URL Temporal gives operations whose completion goes back
+// through the server itself; the callback token travels in this header.
+inline constexpr char kNexusSystemCallbackUrl[] = "temporal://system";
+inline constexpr char kNexusCallbackTokenHeader[] = "Temporal-Callback-Token";
+// How long one start or cancel request may wait for the handler (Temporal's
+// default request timeout).
+inline constexpr int64_t kNexusRequestTimeoutMs = 10'000;
+
+std::optional<CommandError> ScheduleNexusOperation(MutableState& ms,
+                                                   const temporal::api::command::v1::ScheduleNexusOperationCommandAttributes& a);
+std::optional<CommandError> RequestCancelNexusOperation(
+    MutableState& ms, const temporal::api::command::v1::RequestCancelNexusOperationCommandAttributes& a);
+
+// The failure Temporal puts on the Failed/Canceled/TimedOut events: "nexus
+// operation completed unsuccessfully" with the operation named, `cause` inside.
+temporal::api::failure::v1::Failure NexusOperationFailure(const records::NexusOperationInfo& op,
+                                                          temporal::api::failure::v1::Failure cause);
+// Whether a handler error (NexusHandlerFailureInfo) may be retried.
+bool NexusHandlerErrorRetryable(const temporal::api::failure::v1::Failure& handler_failure);
+
+// Outcomes; each ends the operation (but Started) and schedules a workflow task.
+void RecordNexusStarted(MutableState& ms, records::NexusOperationInfo& op, const std::string& token,
+                        const google::protobuf::RepeatedPtrField<temporal::api::common::v1::Link>& links);
+void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const temporal::api::common::v1::Payload* result);
+enum class NexusEnd { kFailed, kCanceled, kTimedOut };
+void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end,
+                      temporal::api::failure::v1::Failure cause);
+// A start request failed in a way worth retrying: the next attempt after a backoff.
+void RetryNexusStart(MutableState& ms, records::NexusOperationInfo& op, temporal::api::failure::v1::Failure failure);
+void RecordNexusCancelRequestOutcome(MutableState& ms, records::NexusOperationInfo& op,
+                                     const temporal::api::failure::v1::Failure* failure);
+
+// The link (Nexus form) from a caller's operation to its scheduled event, and
+// back from a Nexus link to a workflow event link (empty when not one).
+std::string NexusWorkflowEventLinkUrl(const std::string& ns, const std::string& workflow_id, const std::string& run_id,
+                                      int64_t event_id, const std::string& event_type);
+std::optional<temporal::api::common::v1::Link> WorkflowEventLinkFromUrl(const std::string& url);
+
+std::string HexEncode(const std::string& bytes);
+std::string HexDecode(const std::string& hex);
+
+}  // namespace kairos::history

@@ -1,0 +1,354 @@
+#include "kairos/history/nexus_operations.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "kairos/ids.h"
+#include "kairos/time_util.h"
+
+namespace kairos::history {
+namespace {
+
+namespace fv1 = temporal::api::failure::v1;
+namespace common = temporal::api::common::v1;
+
+std::optional<CommandError> Bad(enums::WorkflowTaskFailedCause cause, std::string message) {
+  return CommandError{cause, std::move(message)};
+}
+
+int64_t NexusBackoffMs(int32_t attempt) {
+  // Temporal's policy for Nexus requests: 1 s, doubling, at most an hour.
+  int64_t ms = 1000;
+  for (int i = 1; i < attempt && ms < 3'600'000; ++i) ms *= 2;
+  return std::min<int64_t>(ms, 3'600'000);
+}
+
+records::TimerTask NexusStep(records::TimerTask::Kind kind, int64_t scheduled_event_id, int64_t fire_nanos) {
+  records::TimerTask t;
+  t.set_kind(kind);
+  t.set_event_id(scheduled_event_id);
+  t.set_fire_time_nanos(fire_nanos);
+  return t;
+}
+
+void DropNexusTimers(MutableState& ms, const records::NexusOperationInfo& op) {
+  for (int64_t row : {op.start_row_id(), op.timeout_row_id(), op.cancel_row_id()})
+    if (row != 0) ms.DeleteTimer(row);
+}
+
+std::string UpperSnake(const std::string& camel) {
+  std::string out;
+  for (size_t i = 0; i < camel.size(); ++i) {
+    char c = camel[i];
+    if (std::isupper(static_cast<unsigned char>(c)) && i > 0) out += '_';
+    out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::string PercentDecode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string PercentEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string HexEncode(const std::string& bytes) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
+std::string HexDecode(const std::string& hex) {
+  std::string out;
+  auto val = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (hex.size() % 2 != 0) return "";
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = val(hex[i]), lo = val(hex[i + 1]);
+    if (hi < 0 || lo < 0) return "";
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+std::optional<CommandError> ScheduleNexusOperation(MutableState& ms,
+                                                   const temporal::api::command::v1::ScheduleNexusOperationCommandAttributes& a) {
+  constexpr auto kBad = enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES;
+  if (a.endpoint().empty()) return Bad(kBad, "endpoint name is not set on command");
+  if (a.service().empty()) return Bad(kBad, "service name is not set on command");
+  if (a.operation().empty()) return Bad(kBad, "operation name is not set on command");
+  std::string endpoint_id = ms.env().nexus_endpoint_id ? ms.env().nexus_endpoint_id(a.endpoint()) : "";
+  if (endpoint_id.empty()) return Bad(kBad, "endpoint \"" + a.endpoint() + "\" not found");
+  if (a.schedule_to_close_timeout().seconds() < 0 || a.schedule_to_close_timeout().nanos() < 0)
+    return Bad(kBad, "ScheduleToCloseTimeout is invalid: negative duration");
+
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED);
+  auto* ev = e.mutable_nexus_operation_scheduled_event_attributes();
+  ev->set_endpoint(a.endpoint());
+  ev->set_service(a.service());
+  ev->set_operation(a.operation());
+  if (a.has_input()) *ev->mutable_input() = a.input();
+  *ev->mutable_schedule_to_close_timeout() = a.schedule_to_close_timeout();
+  *ev->mutable_nexus_header() = a.nexus_header();
+  ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+  ev->set_request_id(NewUuid());
+  ev->set_endpoint_id(endpoint_id);
+
+  records::NexusOperationInfo op;
+  op.set_scheduled_event_id(e.event_id());
+  op.set_endpoint(a.endpoint());
+  op.set_endpoint_id(endpoint_id);
+  op.set_service(a.service());
+  op.set_operation(a.operation());
+  if (a.has_input()) *op.mutable_input() = a.input();
+  *op.mutable_header() = a.nexus_header();
+  op.set_request_id(ev->request_id());
+  op.set_schedule_to_close_ms(DurationToMs(a.schedule_to_close_timeout()));
+  op.set_scheduled_time_nanos(ms.now());
+  op.set_start_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_START, e.event_id(), ms.now())));
+  if (op.schedule_to_close_ms() > 0)
+    op.set_timeout_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_TIMEOUT, e.event_id(),
+                                                ms.now() + op.schedule_to_close_ms() * 1'000'000)));
+  (*ms.s().mutable_nexus_operations())[e.event_id()] = std::move(op);
+  return std::nullopt;
+}
+
+std::optional<CommandError> RequestCancelNexusOperation(
+    MutableState& ms, const temporal::api::command::v1::RequestCancelNexusOperationCommandAttributes& a) {
+  constexpr auto kBad = enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES;
+  auto& ops = *ms.s().mutable_nexus_operations();
+  auto it = ops.find(a.scheduled_event_id());
+  if (it == ops.end())
+    return Bad(kBad, "requested cancelation for a non-existing or already completed operation with scheduled event ID of " +
+                         std::to_string(a.scheduled_event_id()));
+  auto& op = it->second;
+  if (op.cancel_requested_event_id() != 0)
+    return Bad(kBad, "cancelation was already requested for an operation with scheduled event ID " +
+                         std::to_string(a.scheduled_event_id()));
+  auto& e = ms.AddEvent(enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED);
+  auto* ev = e.mutable_nexus_operation_cancel_requested_event_attributes();
+  ev->set_scheduled_event_id(a.scheduled_event_id());
+  ev->set_workflow_task_completed_event_id(ms.completed_event_id());
+  op.set_cancel_requested_event_id(e.event_id());
+  // As on Temporal, an operation not started yet stays pending: its cancel
+  // request goes to the handler once it has started (RecordNexusStarted).
+  if (op.started_event_id() != 0)
+    op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, a.scheduled_event_id(), ms.now())));
+  return std::nullopt;
+}
+
+fv1::Failure NexusOperationFailure(const records::NexusOperationInfo& op, fv1::Failure cause) {
+  fv1::Failure f;
+  f.set_message("nexus operation completed unsuccessfully");
+  auto* info = f.mutable_nexus_operation_execution_failure_info();
+  info->set_scheduled_event_id(op.scheduled_event_id());
+  info->set_endpoint(op.endpoint());
+  info->set_service(op.service());
+  info->set_operation(op.operation());
+  info->set_operation_token(op.operation_token());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  info->set_operation_id(op.operation_token());
+#pragma GCC diagnostic pop
+  *f.mutable_cause() = std::move(cause);
+  return f;
+}
+
+bool NexusHandlerErrorRetryable(const fv1::Failure& f) {
+  const auto& info = f.nexus_handler_failure_info();
+  if (info.retry_behavior() == enums::NEXUS_HANDLER_ERROR_RETRY_BEHAVIOR_RETRYABLE) return true;
+  if (info.retry_behavior() == enums::NEXUS_HANDLER_ERROR_RETRY_BEHAVIOR_NON_RETRYABLE) return false;
+  // The Nexus spec's defaults by error type.
+  static const char* kRetryable[] = {"INTERNAL", "UNAVAILABLE", "UPSTREAM_TIMEOUT", "RESOURCE_EXHAUSTED", "REQUEST_TIMEOUT"};
+  for (const char* t : kRetryable)
+    if (info.type() == t) return true;
+  return false;
+}
+
+void RecordNexusStarted(MutableState& ms, records::NexusOperationInfo& op, const std::string& token,
+                        const google::protobuf::RepeatedPtrField<common::Link>& links) {
+  auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_NEXUS_OPERATION_STARTED);
+  auto* ev = e.mutable_nexus_operation_started_event_attributes();
+  ev->set_scheduled_event_id(op.scheduled_event_id());
+  ev->set_operation_token(token);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  ev->set_operation_id(token);
+#pragma GCC diagnostic pop
+  ev->set_request_id(op.request_id());
+  *e.mutable_links() = links;
+  op.set_operation_token(token);
+  op.set_started_event_id(e.event_id());
+  if (op.start_row_id() != 0) ms.DeleteTimer(op.start_row_id());
+  op.set_start_row_id(0);
+  if (op.cancel_requested_event_id() != 0 && op.cancel_row_id() == 0)
+    op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, op.scheduled_event_id(), ms.now())));
+  ms.ScheduleWorkflowTask();
+}
+
+void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const common::Payload* result) {
+  auto& ops = *ms.s().mutable_nexus_operations();
+  auto it = ops.find(scheduled_event_id);
+  if (it == ops.end()) return;
+  auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_NEXUS_OPERATION_COMPLETED);
+  auto* ev = e.mutable_nexus_operation_completed_event_attributes();
+  ev->set_scheduled_event_id(scheduled_event_id);
+  if (result) *ev->mutable_result() = *result;
+  ev->set_request_id(it->second.request_id());
+  DropNexusTimers(ms, it->second);
+  ops.erase(it);
+  ms.ScheduleWorkflowTask();
+}
+
+void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end, fv1::Failure cause) {
+  auto& ops = *ms.s().mutable_nexus_operations();
+  auto it = ops.find(scheduled_event_id);
+  if (it == ops.end()) return;
+  const auto& op = it->second;
+  auto failure = NexusOperationFailure(op, std::move(cause));
+  switch (end) {
+    case NexusEnd::kFailed: {
+      auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_NEXUS_OPERATION_FAILED);
+      auto* ev = e.mutable_nexus_operation_failed_event_attributes();
+      ev->set_scheduled_event_id(scheduled_event_id);
+      *ev->mutable_failure() = std::move(failure);
+      ev->set_request_id(op.request_id());
+      break;
+    }
+    case NexusEnd::kCanceled: {
+      auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_NEXUS_OPERATION_CANCELED);
+      auto* ev = e.mutable_nexus_operation_canceled_event_attributes();
+      ev->set_scheduled_event_id(scheduled_event_id);
+      *ev->mutable_failure() = std::move(failure);
+      ev->set_request_id(op.request_id());
+      break;
+    }
+    case NexusEnd::kTimedOut: {
+      auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT);
+      auto* ev = e.mutable_nexus_operation_timed_out_event_attributes();
+      ev->set_scheduled_event_id(scheduled_event_id);
+      *ev->mutable_failure() = std::move(failure);
+      ev->set_request_id(op.request_id());
+      break;
+    }
+  }
+  DropNexusTimers(ms, op);
+  ops.erase(it);
+  ms.ScheduleWorkflowTask();
+}
+
+void RetryNexusStart(MutableState& ms, records::NexusOperationInfo& op, fv1::Failure failure) {
+  op.set_attempt(op.attempt() + 1);
+  *op.mutable_last_attempt_failure() = std::move(failure);
+  if (op.start_row_id() != 0) ms.DeleteTimer(op.start_row_id());
+  op.set_start_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_START, op.scheduled_event_id(),
+                                            ms.now() + NexusBackoffMs(op.attempt()) * 1'000'000)));
+}
+
+void RecordNexusCancelRequestOutcome(MutableState& ms, records::NexusOperationInfo& op, const fv1::Failure* failure) {
+  if (op.cancel_row_id() != 0) ms.DeleteTimer(op.cancel_row_id());
+  op.set_cancel_row_id(0);
+  if (failure) {
+    auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_FAILED);
+    auto* ev = e.mutable_nexus_operation_cancel_request_failed_event_attributes();
+    ev->set_requested_event_id(op.cancel_requested_event_id());
+    ev->set_scheduled_event_id(op.scheduled_event_id());
+    *ev->mutable_failure() = *failure;
+  } else {
+    auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED);
+    auto* ev = e.mutable_nexus_operation_cancel_request_completed_event_attributes();
+    ev->set_requested_event_id(op.cancel_requested_event_id());
+    ev->set_scheduled_event_id(op.scheduled_event_id());
+  }
+  ms.ScheduleWorkflowTask();
+}
+
+std::string NexusWorkflowEventLinkUrl(const std::string& ns, const std::string& workflow_id, const std::string& run_id,
+                                      int64_t event_id, const std::string& event_type) {
+  return "temporal:///namespaces/" + PercentEncode(ns) + "/workflows/" + PercentEncode(workflow_id) + "/" +
+         PercentEncode(run_id) + "/history?eventID=" + std::to_string(event_id) + "&eventType=" + event_type +
+         "&referenceType=EventReference";
+}
+
+std::optional<common::Link> WorkflowEventLinkFromUrl(const std::string& url) {
+  static const std::string kPrefix = "temporal:///namespaces/";
+  if (url.rfind(kPrefix, 0) != 0) return std::nullopt;
+  auto q = url.find('?');
+  std::string path = url.substr(kPrefix.size(), q == std::string::npos ? std::string::npos : q - kPrefix.size());
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      parts.push_back(PercentDecode(path.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  if (parts.size() != 5 || parts[1] != "workflows" || parts[4] != "history") return std::nullopt;
+  common::Link link;
+  auto* we = link.mutable_workflow_event();
+  we->set_namespace_(parts[0]);
+  we->set_workflow_id(parts[2]);
+  we->set_run_id(parts[3]);
+  std::string query = q == std::string::npos ? "" : url.substr(q + 1);
+  std::string ref_type, event_type, request_id;
+  int64_t event_id = 0;
+  start = 0;
+  for (size_t i = 0; i <= query.size(); ++i) {
+    if (i != query.size() && query[i] != '&') continue;
+    std::string kv = query.substr(start, i - start);
+    start = i + 1;
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) continue;
+    std::string k = kv.substr(0, eq), v = PercentDecode(kv.substr(eq + 1));
+    if (k == "referenceType") ref_type = v;
+    else if (k == "eventType") event_type = v;
+    else if (k == "eventID") event_id = std::atoll(v.c_str());
+    else if (k == "requestID") request_id = v;
+  }
+  enums::EventType type = enums::EVENT_TYPE_UNSPECIFIED;
+  if (!enums::EventType_Parse(event_type, &type)) enums::EventType_Parse("EVENT_TYPE_" + UpperSnake(event_type), &type);
+  if (ref_type == "RequestIdReference") {
+    auto* r = we->mutable_request_id_ref();
+    r->set_request_id(request_id);
+    r->set_event_type(type);
+  } else {
+    auto* r = we->mutable_event_ref();
+    r->set_event_id(event_id);
+    r->set_event_type(type);
+  }
+  return link;
+}
+
+}  // namespace kairos::history

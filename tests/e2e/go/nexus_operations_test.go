@@ -1,0 +1,284 @@
+package e2e
+
+import (
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nexus-rpc/sdk-go/nexus"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	nexuspb "go.temporal.io/api/nexus/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+)
+
+const nexusHandlerNamespace = "nexus-handler"
+
+// nexusPair is a caller (namespace "default") and a handler (namespace
+// nexus-handler) joined by an endpoint, each with a worker.
+type nexusPair struct {
+	srv        *server
+	caller     client.Client
+	handler    client.Client
+	endpoint   string
+	callerTQ   string
+	handlerTQ  string
+	flakyCalls atomic.Int32
+}
+
+func startNexusPair(t *testing.T) *nexusPair {
+	t.Helper()
+	p := &nexusPair{srv: startServer(t, serverOptions{Namespaces: []string{nexusHandlerNamespace}})}
+	p.caller = newClient(t, p.srv.Addr(), "default")
+	p.handler = newClient(t, p.srv.Addr(), nexusHandlerNamespace)
+	p.callerTQ = taskQueueFor(t) + "-caller"
+	p.handlerTQ = taskQueueFor(t) + "-handler"
+	p.endpoint = "ep-" + strings.ReplaceAll(strings.ToLower(t.Name()), "_", "-")
+	_, err := p.caller.OperatorService().CreateNexusEndpoint(testCtx(t, 10*time.Second), &operatorservice.CreateNexusEndpointRequest{
+		Spec: &nexuspb.EndpointSpec{
+			Name: p.endpoint,
+			Target: &nexuspb.EndpointTarget{Variant: &nexuspb.EndpointTarget_Worker_{Worker: &nexuspb.EndpointTarget_Worker{
+				Namespace: nexusHandlerNamespace, TaskQueue: p.handlerTQ}}},
+		},
+	})
+	requireNoError(t, err, "create endpoint")
+	hw := worker.New(p.handler, p.handlerTQ, worker.Options{})
+	hw.RegisterNexusService(newNexusService(&p.flakyCalls))
+	hw.RegisterWorkflow(NexusHandlerWorkflow)
+	if err := hw.Start(); err != nil {
+		t.Fatalf("handler worker: %v", err)
+	}
+	t.Cleanup(hw.Stop)
+	startWorker(t, p.caller, p.callerTQ, func(r worker.Registry) { r.RegisterWorkflow(NexusCallerWorkflow) })
+	return p
+}
+
+func (p *nexusPair) start(t *testing.T, id string, call nexusCall) client.WorkflowRun {
+	t.Helper()
+	call.Endpoint = p.endpoint
+	run, err := p.caller.ExecuteWorkflow(testCtx(t, 10*time.Second),
+		client.StartWorkflowOptions{ID: id, TaskQueue: p.callerTQ}, NexusCallerWorkflow, call)
+	requireNoError(t, err, "start caller")
+	return run
+}
+
+// The caller's history, checked for gapless ids and replayed.
+func (p *nexusPair) callerHistory(t *testing.T, run client.WorkflowRun) []*historypb.HistoryEvent {
+	t.Helper()
+	events := getHistory(t, p.caller, run.GetID(), run.GetRunID())
+	requireGaplessEventIDs(t, events)
+	replayHistory(t, events, NexusCallerWorkflow)
+	return events
+}
+
+func nexusEventTypes(events []*historypb.HistoryEvent) []enumspb.EventType {
+	var out []enumspb.EventType
+	for _, e := range events {
+		if strings.Contains(e.EventType.String(), "Nexus") {
+			out = append(out, e.EventType)
+		}
+	}
+	return out
+}
+
+func requireNexusEvents(t *testing.T, events []*historypb.HistoryEvent, want ...enumspb.EventType) {
+	t.Helper()
+	got := nexusEventTypes(events)
+	if len(got) != len(want) {
+		t.Fatalf("Nexus events %v, want %v\n%s", got, want, formatHistory(events))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Nexus events %v, want %v\n%s", got, want, formatHistory(events))
+		}
+	}
+}
+
+// A synchronous operation across two namespaces: its result, and the
+// scheduled and completed events.
+func TestNexusSyncOperation(t *testing.T) {
+	p := startNexusPair(t)
+	run := p.start(t, "nexus-sync", nexusCall{Operation: "echo", Input: "hi", Timeout: time.Minute})
+	var out string
+	requireNoError(t, getResult(t, p.caller, run, 30*time.Second, &out), "caller result")
+	if out != "echo: hi" {
+		t.Fatalf("result %q", out)
+	}
+	events := p.callerHistory(t, run)
+	requireNexusEvents(t, events, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED, enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+	scheduled := eventsOfType(events, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)[0].GetNexusOperationScheduledEventAttributes()
+	if scheduled.Endpoint != p.endpoint || scheduled.Service != nexusServiceName || scheduled.Operation != "echo" ||
+		scheduled.RequestId == "" || scheduled.EndpointId == "" {
+		t.Fatalf("scheduled event: %v", scheduled)
+	}
+}
+
+// An operation backed by a workflow in the handler namespace: started, then
+// completed when that workflow completes; links join the two histories.
+func TestNexusAsyncWorkflowOperation(t *testing.T) {
+	p := startNexusPair(t)
+	run := p.start(t, "nexus-async", nexusCall{Operation: "greet", Input: "async-1", Timeout: time.Minute})
+	var out string
+	requireNoError(t, getResult(t, p.caller, run, 30*time.Second, &out), "caller result")
+	if out != "hello async-1" {
+		t.Fatalf("result %q", out)
+	}
+	events := p.callerHistory(t, run)
+	requireNexusEvents(t, events, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED, enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+	started := eventsOfType(events, enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED)[0]
+	if started.GetNexusOperationStartedEventAttributes().OperationToken == "" {
+		t.Fatalf("no operation token: %v", started)
+	}
+	handlerEvents := getHistory(t, p.handler, nexusHandlerWorkflowID("async-1"), "")
+	replayHistory(t, handlerEvents, NexusHandlerWorkflow)
+	first := handlerEvents[0].GetWorkflowExecutionStartedEventAttributes()
+	if len(first.CompletionCallbacks) != 1 {
+		t.Fatalf("handler run has no completion callback: %v", first)
+	}
+	// The callback carries the link back to the caller's scheduled event.
+	if l := first.CompletionCallbacks[0].Links; len(l) == 0 || l[0].GetWorkflowEvent().GetWorkflowId() != run.GetID() ||
+		l[0].GetWorkflowEvent().GetEventRef().GetEventType() != enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED {
+		t.Fatalf("handler's callback does not link to the caller: %v", l)
+	}
+}
+
+// Handler errors: a non-retryable one fails the operation at once, a
+// retryable one is retried until the handler succeeds; an operation error
+// fails it with the handler's message.
+func TestNexusHandlerErrors(t *testing.T) {
+	p := startNexusPair(t)
+
+	run := p.start(t, "nexus-bad-request", nexusCall{Operation: "fail", Input: "nope", Timeout: time.Minute})
+	err := getResult(t, p.caller, run, 30*time.Second, nil)
+	var opErr *temporal.NexusOperationError
+	if !errors.As(err, &opErr) {
+		t.Fatalf("want a NexusOperationError, got %v", describeErr(err))
+	}
+	var handlerErr *nexus.HandlerError
+	if !errors.As(err, &handlerErr) || handlerErr.Type != nexus.HandlerErrorTypeBadRequest {
+		t.Fatalf("want a BAD_REQUEST handler error, got %v", describeErr(err))
+	}
+	events := p.callerHistory(t, run)
+	requireNexusEvents(t, events, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED, enumspb.EVENT_TYPE_NEXUS_OPERATION_FAILED)
+	failure := eventsOfType(events, enumspb.EVENT_TYPE_NEXUS_OPERATION_FAILED)[0].GetNexusOperationFailedEventAttributes().Failure
+	if failure.Message != "nexus operation completed unsuccessfully" || failure.GetNexusOperationExecutionFailureInfo() == nil ||
+		failure.Cause.GetNexusHandlerFailureInfo().GetType() != "BAD_REQUEST" {
+		t.Fatalf("failure: %v", failure)
+	}
+
+	run = p.start(t, "nexus-operation-error", nexusCall{Operation: "fail", Input: "operation", Timeout: time.Minute})
+	err = getResult(t, p.caller, run, 30*time.Second, nil)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &opErr) || !errors.As(err, &appErr) || !strings.Contains(err.Error(), "the operation failed") {
+		t.Fatalf("want an operation error with the handler's message, got %v", describeErr(err))
+	}
+	p.callerHistory(t, run)
+
+	run = p.start(t, "nexus-flaky", nexusCall{Operation: "flaky", Input: "x", Timeout: time.Minute})
+	var out string
+	requireNoError(t, getResult(t, p.caller, run, 30*time.Second, &out), "flaky result")
+	if out != "recovered x" || p.flakyCalls.Load() != 3 {
+		t.Fatalf("result %q after %d calls", out, p.flakyCalls.Load())
+	}
+	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+}
+
+// A schedule-to-close timeout ends an operation whose workflow runs on.
+func TestNexusOperationTimeout(t *testing.T) {
+	p := startNexusPair(t)
+	run := p.start(t, "nexus-timeout", nexusCall{Operation: "greet", Input: "wait-timeout", Timeout: 4 * time.Second})
+	err := getResult(t, p.caller, run, 30*time.Second, nil)
+	var timeoutErr *temporal.TimeoutError
+	if !errors.As(err, &timeoutErr) || timeoutErr.TimeoutType() != enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE {
+		t.Fatalf("want a schedule-to-close timeout, got %v", describeErr(err))
+	}
+	// Temporal's dev server may still be finding the new endpoint when the
+	// time is up (then nothing started); Kairos starts the operation at once.
+	events := p.callerHistory(t, run)
+	want := []enumspb.EventType{enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED, enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT}
+	if againstTemporal(t) && len(nexusEventTypes(events)) == 2 {
+		want = []enumspb.EventType{want[0], want[2]}
+	}
+	requireNexusEvents(t, events, want...)
+}
+
+// Cancelling a started operation cancels its workflow; the caller sees the
+// cancel request delivered, then the operation canceled.
+func TestNexusOperationCancel(t *testing.T) {
+	p := startNexusPair(t)
+	run := p.start(t, "nexus-cancel", nexusCall{Operation: "greet", Input: "wait-cancel", Timeout: time.Minute,
+		CancelAfterStart: true})
+	err := getResult(t, p.caller, run, 30*time.Second, nil)
+	var canceled *temporal.CanceledError
+	if !errors.As(err, &canceled) {
+		t.Fatalf("want a canceled error, got %v", describeErr(err))
+	}
+	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED, enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCELED)
+	desc, err := p.handler.DescribeWorkflowExecution(testCtx(t, 10*time.Second), nexusHandlerWorkflowID("wait-cancel"), "")
+	requireNoError(t, err, "describe handler workflow")
+	if desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
+		t.Fatalf("handler workflow %v", desc.WorkflowExecutionInfo.Status)
+	}
+}
+
+// An asynchronous operation whose server is killed (-9) after it started:
+// the handler's completion still reaches the caller after the restart.
+func TestNexusAsyncOperationAcrossKill9(t *testing.T) {
+	p := startNexusPair(t)
+	run := p.start(t, "nexus-kill9", nexusCall{Operation: "greet", Input: "wait-kill9", Timeout: 2 * time.Minute})
+	waitForEvent(t, p.caller, run.GetID(), run.GetRunID(), enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, 30*time.Second)
+	desc, err := p.caller.DescribeWorkflowExecution(testCtx(t, 10*time.Second), run.GetID(), run.GetRunID())
+	requireNoError(t, err, "describe caller")
+	if ops := desc.PendingNexusOperations; len(ops) != 1 || ops[0].State != enumspb.PENDING_NEXUS_OPERATION_STATE_STARTED ||
+		ops[0].Endpoint != p.endpoint || ops[0].OperationToken == "" {
+		t.Fatalf("pending Nexus operations: %v", ops)
+	}
+	p.srv.Kill9()
+	p.srv.Restart(t)
+	err = p.handler.SignalWorkflow(testCtx(t, 30*time.Second), nexusHandlerWorkflowID("wait-kill9"), "", "finish", "done after restart")
+	requireNoError(t, err, "signal handler workflow")
+	var out string
+	requireNoError(t, getResult(t, p.caller, run, 60*time.Second, &out), "caller result")
+	if out != "done after restart" {
+		t.Fatalf("result %q", out)
+	}
+	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+}
+
+// An operation whose handler never picks up the start request (no worker on
+// the endpoint's queue) stays pending when the caller cancels it, as on
+// Temporal (its cancel request waits for the start), until it times out.
+func TestNexusCancelBeforeStart(t *testing.T) {
+	p := startNexusPair(t)
+	idle := p.endpoint + "-idle"
+	_, err := p.caller.OperatorService().CreateNexusEndpoint(testCtx(t, 10*time.Second), &operatorservice.CreateNexusEndpointRequest{
+		Spec: &nexuspb.EndpointSpec{
+			Name: idle,
+			Target: &nexuspb.EndpointTarget{Variant: &nexuspb.EndpointTarget_Worker_{Worker: &nexuspb.EndpointTarget_Worker{
+				Namespace: nexusHandlerNamespace, TaskQueue: p.handlerTQ + "-nobody"}}},
+		},
+	})
+	requireNoError(t, err, "create idle endpoint")
+	run, err := p.caller.ExecuteWorkflow(testCtx(t, 10*time.Second),
+		client.StartWorkflowOptions{ID: "nexus-cancel-before-start", TaskQueue: p.callerTQ}, NexusCallerWorkflow,
+		nexusCall{Endpoint: idle, Operation: "echo", Input: "x", Timeout: 4 * time.Second, CancelAfter: time.Second})
+	requireNoError(t, err, "start caller")
+	err = getResult(t, p.caller, run, 30*time.Second, nil)
+	var timeoutErr *temporal.TimeoutError
+	if !errors.As(err, &timeoutErr) {
+		t.Fatalf("want a timeout, got %v", describeErr(err))
+	}
+	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+}

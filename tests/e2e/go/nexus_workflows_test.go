@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nexus-rpc/sdk-go/nexus"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporalnexus"
+	"go.temporal.io/sdk/workflow"
+)
+
+// The Nexus service the tests' handler worker offers.
+const nexusServiceName = "greeting"
+
+// nexusCall is what NexusCallerWorkflow calls.
+type nexusCall struct {
+	Endpoint  string
+	Operation string
+	Input     string
+	Timeout   time.Duration
+	// Cancel the operation once it has started, then wait for its outcome.
+	CancelAfterStart bool
+	// Cancel the operation after this long, started or not.
+	CancelAfter time.Duration
+}
+
+// NexusCallerWorkflow runs one Nexus operation and returns its result.
+func NexusCallerWorkflow(ctx workflow.Context, call nexusCall) (string, error) {
+	c := workflow.NewNexusClient(call.Endpoint, nexusServiceName)
+	opts := workflow.NexusOperationOptions{ScheduleToCloseTimeout: call.Timeout}
+	opCtx, cancel := workflow.WithCancel(ctx)
+	fut := c.ExecuteOperation(opCtx, call.Operation, call.Input, opts)
+	if call.CancelAfterStart {
+		var exec workflow.NexusOperationExecution
+		if err := fut.GetNexusOperationExecution().Get(ctx, &exec); err != nil {
+			return "", err
+		}
+		cancel()
+	}
+	if call.CancelAfter > 0 {
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			_ = workflow.Sleep(ctx, call.CancelAfter)
+			cancel()
+		})
+	}
+	var out string
+	err := fut.Get(ctx, &out)
+	return out, err
+}
+
+// NexusHandlerWorkflow backs the asynchronous operation: an input starting
+// with "wait" waits for a "finish" signal (whose value it returns), an input
+// "fail" fails, anything else answers after a short timer.
+func NexusHandlerWorkflow(ctx workflow.Context, input string) (string, error) {
+	switch {
+	case strings.HasPrefix(input, "wait"):
+		// Cancellation (the caller's cancel request) ends the wait.
+		var value string
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(workflow.GetSignalChannel(ctx, "finish"), func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &value) })
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		sel.Select(ctx)
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return value, nil
+	case input == "fail":
+		return "", errors.New("handler workflow failed")
+	default:
+		if err := workflow.Sleep(ctx, 200*time.Millisecond); err != nil {
+			return "", err
+		}
+		return "hello " + input, nil
+	}
+}
+
+// nexusHandlerWorkflowID is the id of the workflow an operation starts
+// (derived from the input, so that a retried start finds the same one).
+func nexusHandlerWorkflowID(input string) string { return "nexus-handler-" + input }
+
+// newNexusService: "echo" (synchronous), "greet" (a workflow run), "fail"
+// (a handler or operation error chosen by the input) and "flaky" (two
+// retryable errors, then a result; `flakyCalls` counts the attempts).
+func newNexusService(flakyCalls *atomic.Int32) *nexus.Service {
+	svc := nexus.NewService(nexusServiceName)
+	echo := nexus.NewSyncOperation("echo", func(ctx context.Context, input string, _ nexus.StartOperationOptions) (string, error) {
+		return "echo: " + input, nil
+	})
+	greet := temporalnexus.NewWorkflowRunOperation("greet", NexusHandlerWorkflow,
+		func(ctx context.Context, input string, _ nexus.StartOperationOptions) (client.StartWorkflowOptions, error) {
+			return client.StartWorkflowOptions{ID: nexusHandlerWorkflowID(input)}, nil
+		})
+	fail := nexus.NewSyncOperation("fail", func(ctx context.Context, input string, _ nexus.StartOperationOptions) (string, error) {
+		if input == "operation" {
+			return "", nexus.NewOperationFailedError("the operation failed")
+		}
+		return "", nexus.HandlerErrorf(nexus.HandlerErrorTypeBadRequest, "bad input %q", input)
+	})
+	flaky := nexus.NewSyncOperation("flaky", func(ctx context.Context, input string, _ nexus.StartOperationOptions) (string, error) {
+		if flakyCalls.Add(1) <= 2 {
+			return "", nexus.HandlerErrorf(nexus.HandlerErrorTypeInternal, "try again")
+		}
+		return "recovered " + input, nil
+	})
+	if err := svc.Register(echo, greet, fail, flaky); err != nil {
+		panic(err)
+	}
+	return svc
+}

@@ -1,0 +1,161 @@
+// Tests of the caller's side of Nexus operations as state changes: the
+// scheduled event and its steps, outcomes that end the operation (and drop
+// its timers), retries, cancellation before the start, and the links.
+#include <algorithm>
+
+#include <catch2/catch.hpp>
+
+#include "kairos/history/nexus_operations.h"
+
+using namespace kairos::history;
+namespace records = kairos::records;
+namespace cv1 = temporal::api::command::v1;
+namespace fv1 = temporal::api::failure::v1;
+
+namespace {
+
+constexpr int64_t kNow = 1'700'000'000'000'000'000;
+
+struct Env {
+  int64_t counter = 100;
+  Environment env;
+  Env() {
+    env.next_id = [this] { return ++counter; };
+    env.sticky_alive = [](const std::string&, const std::string&) { return false; };
+    env.nexus_endpoint_id = [](const std::string& name) { return name == "ep" ? std::string("ep-id") : std::string(); };
+  }
+};
+
+records::ExecutionState Caller() {
+  records::ExecutionState s;
+  s.set_namespace_id("ns-id");
+  s.set_namespace_name("default");
+  s.set_workflow_id("caller");
+  s.set_run_id("caller-run");
+  s.set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+  s.set_next_event_id(5);
+  s.mutable_start()->mutable_task_queue()->set_name("queue");
+  return s;
+}
+
+cv1::ScheduleNexusOperationCommandAttributes Command(const std::string& endpoint, int64_t timeout_s = 0) {
+  cv1::ScheduleNexusOperationCommandAttributes a;
+  a.set_endpoint(endpoint);
+  a.set_service("svc");
+  a.set_operation("op");
+  a.mutable_schedule_to_close_timeout()->set_seconds(timeout_s);
+  return a;
+}
+
+int CountTimers(const MutableState& ms, records::TimerTask::Kind kind) {
+  int n = 0;
+  for (const auto& [id, t] : ms.timers()) n += t.kind() == kind;
+  return n;
+}
+
+int eventsOf(const MutableState& ms, enums::EventType type) {
+  int n = 0;
+  for (const auto& e : ms.new_events()) n += e.event_type() == type;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("nexus: scheduling writes the event and arms the start and timeout steps") {
+  Env env;
+  MutableState ms(Caller(), env.env, kNow);
+  ms.set_completed_event_id(4);
+  REQUIRE_FALSE(ScheduleNexusOperation(ms, Command("ep", 30)).has_value());
+  const auto& e = ms.new_events().back();
+  REQUIRE(e.event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED);
+  const auto& a = e.nexus_operation_scheduled_event_attributes();
+  CHECK(a.endpoint_id() == "ep-id");
+  CHECK(a.workflow_task_completed_event_id() == 4);
+  CHECK_FALSE(a.request_id().empty());
+  CHECK(CountTimers(ms, records::TimerTask::NEXUS_START) == 1);
+  CHECK(CountTimers(ms, records::TimerTask::NEXUS_TIMEOUT) == 1);
+  const auto& op = ms.s().nexus_operations().at(e.event_id());
+  CHECK(op.request_id() == a.request_id());
+  CHECK(op.schedule_to_close_ms() == 30'000);
+
+  auto err = ScheduleNexusOperation(ms, Command("missing"));
+  REQUIRE(err.has_value());
+  CHECK(err->cause == enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES);
+  CHECK(err->message == "endpoint \"missing\" not found");
+}
+
+TEST_CASE("nexus: a handler error fails the operation wrapped as Temporal wraps it; retryable ones back off") {
+  Env env;
+  MutableState ms(Caller(), env.env, kNow);
+  REQUIRE_FALSE(ScheduleNexusOperation(ms, Command("ep", 30)).has_value());
+  int64_t id = ms.new_events().back().event_id();
+
+  fv1::Failure retryable;
+  retryable.mutable_nexus_handler_failure_info()->set_type("INTERNAL");
+  CHECK(NexusHandlerErrorRetryable(retryable));
+  fv1::Failure bad;
+  bad.set_message("bad input");
+  bad.mutable_nexus_handler_failure_info()->set_type("BAD_REQUEST");
+  CHECK_FALSE(NexusHandlerErrorRetryable(bad));
+  bad.mutable_nexus_handler_failure_info()->set_retry_behavior(enums::NEXUS_HANDLER_ERROR_RETRY_BEHAVIOR_RETRYABLE);
+  CHECK(NexusHandlerErrorRetryable(bad));
+  bad.mutable_nexus_handler_failure_info()->set_retry_behavior(enums::NEXUS_HANDLER_ERROR_RETRY_BEHAVIOR_UNSPECIFIED);
+
+  auto& op = (*ms.s().mutable_nexus_operations())[id];
+  int64_t first_row = op.start_row_id();
+  RetryNexusStart(ms, op, retryable);
+  CHECK(op.attempt() == 1);
+  CHECK(op.start_row_id() != first_row);
+  CHECK(op.last_attempt_failure().nexus_handler_failure_info().type() == "INTERNAL");
+
+  RecordNexusEnded(ms, id, NexusEnd::kFailed, bad);
+  CHECK(ms.s().nexus_operations().empty());
+  const auto& e = *std::find_if(ms.new_events().begin(), ms.new_events().end(), [](const auto& ev) {
+    return ev.event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_FAILED;
+  });
+  REQUIRE(e.event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_FAILED);
+  const auto& f = e.nexus_operation_failed_event_attributes().failure();
+  CHECK(f.message() == "nexus operation completed unsuccessfully");
+  CHECK(f.nexus_operation_execution_failure_info().scheduled_event_id() == id);
+  CHECK(f.nexus_operation_execution_failure_info().endpoint() == "ep");
+  CHECK(f.cause().message() == "bad input");
+  CHECK(ms.HasWorkflowTask());
+}
+
+TEST_CASE("nexus: a cancel request is recorded and sent once the operation has started; a second one is refused") {
+  Env env;
+  MutableState ms(Caller(), env.env, kNow);
+  REQUIRE_FALSE(ScheduleNexusOperation(ms, Command("ep")).has_value());
+  int64_t id = ms.new_events().back().event_id();
+  cv1::RequestCancelNexusOperationCommandAttributes cancel;
+  cancel.set_scheduled_event_id(id);
+  REQUIRE_FALSE(RequestCancelNexusOperation(ms, cancel).has_value());
+  CHECK(ms.new_events().back().event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED);
+  CHECK(ms.s().nexus_operations().at(id).cancel_requested_event_id() == ms.new_events().back().event_id());
+  // Not started: the request waits for the start.
+  CHECK(CountTimers(ms, records::TimerTask::NEXUS_CANCEL) == 0);
+  RecordNexusStarted(ms, (*ms.s().mutable_nexus_operations())[id], "token", {});
+  CHECK(CountTimers(ms, records::TimerTask::NEXUS_CANCEL) == 1);
+  auto again = RequestCancelNexusOperation(ms, cancel);
+  REQUIRE(again.has_value());
+  CHECK(again->cause == enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_REQUEST_CANCEL_NEXUS_OPERATION_ATTRIBUTES);
+
+  fv1::Failure cause;
+  cause.mutable_canceled_failure_info();
+  RecordNexusEnded(ms, id, NexusEnd::kCanceled, cause);
+  CHECK(ms.s().nexus_operations().empty());
+  CHECK(eventsOf(ms, enums::EVENT_TYPE_NEXUS_OPERATION_CANCELED) == 1);
+}
+
+TEST_CASE("nexus: links to workflow events go through the Nexus URL form and back") {
+  auto url = NexusWorkflowEventLinkUrl("default", "wf/1", "run-1", 5, "NexusOperationScheduled");
+  CHECK(url == "temporal:///namespaces/default/workflows/wf%2F1/run-1/history?eventID=5&eventType=NexusOperationScheduled"
+               "&referenceType=EventReference");
+  auto link = WorkflowEventLinkFromUrl(url);
+  REQUIRE(link);
+  CHECK(link->workflow_event().workflow_id() == "wf/1");
+  CHECK(link->workflow_event().event_ref().event_id() == 5);
+  CHECK(link->workflow_event().event_ref().event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED);
+  CHECK_FALSE(WorkflowEventLinkFromUrl("https://example.com/x"));
+  CHECK(HexDecode(HexEncode(std::string("\x01\xff", 2))) == std::string("\x01\xff", 2));
+}
