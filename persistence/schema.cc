@@ -147,6 +147,18 @@ CREATE INDEX visibility_search_attributes_by_text
       R"sql(
 CREATE INDEX timers_by_fire_time ON timers (fire_time_nanos, id);
 )sql",
+      // 8: reserved for the Nexus endpoints of another branch (merged
+      // separately); a no-op here so that 9 keeps its number.
+      "SELECT 1;",
+      // 9: worker deployments (deployments/): routing and versions.
+      R"sql(
+CREATE TABLE worker_deployments (
+  namespace_id TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  record       BLOB NOT NULL,
+  PRIMARY KEY (namespace_id, name)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

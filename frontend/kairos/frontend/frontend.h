@@ -24,6 +24,9 @@ class HistoryService;
 namespace matching {
 class MatchingService;
 }
+namespace deployments {
+class DeploymentRegistry;
+}
 namespace scheduler {
 class SchedulerService;
 }
@@ -57,6 +60,8 @@ struct Dependencies {
   batcher::BatchService* batcher;
   // When set, every RPC is authorized before its handler runs.
   const auth::Authorizer* authorizer = nullptr;
+  // Worker deployments (null: their RPCs answer UNIMPLEMENTED).
+  deployments::DeploymentRegistry* deployments = nullptr;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);
