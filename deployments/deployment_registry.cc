@@ -93,6 +93,15 @@ grpc::Status EnsureVersion(records::WorkerDeploymentRecord& d, const std::string
   return grpc::Status::OK;
 }
 
+// A version becoming current or ramping: no longer draining.
+VersionInfo& Activate(records::WorkerDeploymentRecord& d, const std::string& build, int64_t now) {
+  auto& v = (*d.mutable_versions())[build];
+  *v.mutable_routing_changed_time() = NanosToTimestamp(now);
+  if (!v.has_first_activation_time()) *v.mutable_first_activation_time() = NanosToTimestamp(now);
+  v.clear_drainage_info();
+  return v;
+}
+
 bool IsCurrent(const records::WorkerDeploymentRecord& d, const std::string& build) {
   return d.routing_config().has_current_deployment_version() &&
          d.routing_config().current_deployment_version().build_id() == build;
@@ -164,6 +173,23 @@ void DeploymentRegistry::Load() {
 records::WorkerDeploymentRecord* DeploymentRegistry::Find(const std::string& namespace_id, const std::string& name) {
   auto it = deployments_.find({namespace_id, name});
   return it == deployments_.end() ? nullptr : &it->second;
+}
+
+grpc::Status DeploymentRegistry::CommitRoutingChange(records::WorkerDeploymentRecord& d, const std::string& identity,
+                                                     std::string* conflict_token) {
+  auto& rc = *d.mutable_routing_config();
+  rc.set_revision_number(rc.revision_number() + 1);
+  d.set_last_modifier_identity(identity);
+  if (auto st = Save(d); !st.ok()) return st;
+  *conflict_token = ConflictToken(d);
+  return grpc::Status::OK;
+}
+
+grpc::Status DeploymentRegistry::FindForChange(const std::string& namespace_id, const std::string& name,
+                                               const std::string& conflict_token, records::WorkerDeploymentRecord** d) {
+  *d = Find(namespace_id, name);
+  if (*d == nullptr) return errors::NotFound(NotFoundDeployment(name));
+  return CheckConflictToken(**d, conflict_token);
 }
 
 grpc::Status DeploymentRegistry::Save(const records::WorkerDeploymentRecord& d) {
@@ -356,9 +382,8 @@ grpc::Status DeploymentRegistry::SetWorkerDeploymentCurrentVersion(
   std::string build = RequestedBuild(req);
   {
     std::lock_guard lock(mu_);
-    auto* d = Find(namespace_id, req.deployment_name());
-    if (d == nullptr) return errors::NotFound(NotFoundDeployment(req.deployment_name()));
-    if (auto st = CheckConflictToken(*d, req.conflict_token()); !st.ok()) return st;
+    records::WorkerDeploymentRecord* d = nullptr;
+    if (auto st = FindForChange(namespace_id, req.deployment_name(), req.conflict_token(), &d); !st.ok()) return st;
     auto& rc = *d->mutable_routing_config();
     std::string previous = rc.current_deployment_version().build_id();
     if (rc.has_current_deployment_version()) {
@@ -385,20 +410,14 @@ grpc::Status DeploymentRegistry::SetWorkerDeploymentCurrentVersion(
         rc.set_ramping_version_percentage(0);
         *rc.mutable_ramping_version_changed_time() = NanosToTimestamp(now);
       }
-      auto& v = (*d->mutable_versions())[build];
+      auto& v = Activate(*d, build, now);
       *v.mutable_current_since_time() = NanosToTimestamp(now);
-      *v.mutable_routing_changed_time() = NanosToTimestamp(now);
       *v.mutable_last_current_time() = NanosToTimestamp(now);
-      if (!v.has_first_activation_time()) *v.mutable_first_activation_time() = NanosToTimestamp(now);
       v.clear_ramping_since_time();
       v.set_ramp_percentage(0);
-      v.clear_drainage_info();
     }
     *rc.mutable_current_version_changed_time() = NanosToTimestamp(now);
-    rc.set_revision_number(rc.revision_number() + 1);
-    d->set_last_modifier_identity(req.identity());
-    if (auto st = Save(*d); !st.ok()) return st;
-    resp->set_conflict_token(ConflictToken(*d));
+    if (auto st = CommitRoutingChange(*d, req.identity(), resp->mutable_conflict_token()); !st.ok()) return st;
   }
 #pragma GCC diagnostic pop
   if (on_routing_change_) on_routing_change_();
@@ -415,9 +434,8 @@ grpc::Status DeploymentRegistry::SetWorkerDeploymentRampingVersion(
   std::string build = RequestedBuild(req);
   {
     std::lock_guard lock(mu_);
-    auto* d = Find(namespace_id, req.deployment_name());
-    if (d == nullptr) return errors::NotFound(NotFoundDeployment(req.deployment_name()));
-    if (auto st = CheckConflictToken(*d, req.conflict_token()); !st.ok()) return st;
+    records::WorkerDeploymentRecord* d = nullptr;
+    if (auto st = FindForChange(namespace_id, req.deployment_name(), req.conflict_token(), &d); !st.ok()) return st;
     auto& rc = *d->mutable_routing_config();
     if (rc.has_ramping_deployment_version()) *resp->mutable_previous_deployment_version() = rc.ramping_deployment_version();
     resp->set_previous_version(rc.ramping_version());
@@ -438,18 +456,12 @@ grpc::Status DeploymentRegistry::SetWorkerDeploymentRampingVersion(
       rc.mutable_ramping_deployment_version()->set_build_id(build);
       rc.set_ramping_version(DottedVersion(d->name(), build));
       rc.set_ramping_version_percentage(req.percentage());
-      auto& v = (*d->mutable_versions())[build];
+      auto& v = Activate(*d, build, now);
       if (previous != build) *v.mutable_ramping_since_time() = NanosToTimestamp(now);
-      *v.mutable_routing_changed_time() = NanosToTimestamp(now);
-      if (!v.has_first_activation_time()) *v.mutable_first_activation_time() = NanosToTimestamp(now);
       v.set_ramp_percentage(req.percentage());
-      v.clear_drainage_info();
     }
     *rc.mutable_ramping_version_percentage_changed_time() = NanosToTimestamp(now);
-    rc.set_revision_number(rc.revision_number() + 1);
-    d->set_last_modifier_identity(req.identity());
-    if (auto st = Save(*d); !st.ok()) return st;
-    resp->set_conflict_token(ConflictToken(*d));
+    if (auto st = CommitRoutingChange(*d, req.identity(), resp->mutable_conflict_token()); !st.ok()) return st;
   }
 #pragma GCC diagnostic pop
   if (on_routing_change_) on_routing_change_();

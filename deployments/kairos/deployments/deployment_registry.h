@@ -92,6 +92,12 @@ class DeploymentRegistry final : public matching::VersionRouter {
   using Key = std::pair<std::string, std::string>;  // (namespace id, name)
   records::WorkerDeploymentRecord* Find(const std::string& namespace_id, const std::string& name);
   grpc::Status Save(const records::WorkerDeploymentRecord& d);
+  // The deployment a routing change names, if the caller's token is current.
+  grpc::Status FindForChange(const std::string& namespace_id, const std::string& name,
+                             const std::string& conflict_token, records::WorkerDeploymentRecord** d);
+  // A new routing revision (stales earlier conflict tokens), saved.
+  grpc::Status CommitRoutingChange(records::WorkerDeploymentRecord& d, const std::string& identity,
+                                   std::string* conflict_token);
   // Versions that stopped being current or ramping start draining.
   void StartDraining(records::WorkerDeploymentRecord& d, const std::string& build_id, int64_t now);
   void RefreshDrainage(records::WorkerDeploymentRecord& d);

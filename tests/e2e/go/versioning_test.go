@@ -67,6 +67,15 @@ func versioningSetup(t *testing.T, srv *server, timeout time.Duration) (client.C
 	return newClient(t, srv.Addr(), "default"), testCtx(t, timeout), tq, "deploy-" + tq
 }
 
+// twoBuildsV1Current runs builds v1 and v2 of a deployment, v1 current.
+func twoBuildsV1Current(t *testing.T, timeout time.Duration) (client.Client, context.Context, string, string) {
+	c, ctx, tq, dep := versioningSetup(t, startServer(t, serverOptions{}), timeout)
+	runBuild(t, ctx, c, tq, dep, "v1")
+	runBuild(t, ctx, c, tq, dep, "v2")
+	setCurrent(t, ctx, c, dep, "v1")
+	return c, ctx, tq, dep
+}
+
 // runBuild starts a worker of the build and waits until it registered.
 func runBuild(t *testing.T, ctx context.Context, c client.Client, tq, dep, build string) worker.Worker {
 	t.Helper()
@@ -286,12 +295,7 @@ func TestVersioningPinnedAndAutoUpgrade(t *testing.T) {
 
 func TestVersioningRamp(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{})
-	c, ctx, tq, dep := versioningSetup(t, srv, 180*time.Second)
-
-	runBuild(t, ctx, c, tq, dep, "v1")
-	runBuild(t, ctx, c, tq, dep, "v2")
-	setCurrent(t, ctx, c, dep, "v1")
+	c, ctx, tq, dep := twoBuildsV1Current(t, 180*time.Second)
 	d, err := c.WorkflowService().DescribeWorkerDeployment(ctx, &workflowservice.DescribeWorkerDeploymentRequest{Namespace: "default", DeploymentName: dep})
 	requireNoError(t, err, "describing the deployment")
 	// A stale conflict token is refused.
@@ -334,12 +338,7 @@ func TestVersioningRamp(t *testing.T) {
 
 func TestVersioningOverride(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{})
-	c, ctx, tq, dep := versioningSetup(t, srv, 120*time.Second)
-
-	runBuild(t, ctx, c, tq, dep, "v1")
-	runBuild(t, ctx, c, tq, dep, "v2")
-	setCurrent(t, ctx, c, dep, "v1")
+	c, ctx, tq, dep := twoBuildsV1Current(t, 120*time.Second)
 
 	// Pinned to v2 at start, although v1 is current.
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "override-" + tq, TaskQueue: tq,
