@@ -2,6 +2,7 @@
 
 #include "authorized_services.h"
 #include "kairos/batcher/batch_service.h"
+#include "kairos/deployments/deployment_registry.h"
 #include "kairos/errors.h"
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
@@ -193,6 +194,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL(GetWorkflowExecutionHistoryReverse)
   KAIROS_HISTORY_CALL(SignalWithStartWorkflowExecution)
   KAIROS_HISTORY_CALL(ResetWorkflowExecution)
+  KAIROS_HISTORY_CALL(UpdateWorkflowExecutionOptions)
   KAIROS_HISTORY_CALL_NO_RESPONSE(SignalWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondQueryTaskCompleted)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RequestCancelWorkflowExecution)
@@ -245,6 +247,45 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_BATCH_CALL(ListBatchOperations)
   KAIROS_BATCH_CALL(StopBatchOperation)
 #undef KAIROS_BATCH_CALL
+
+  // -------------------------------------------------- worker deployments
+#define KAIROS_DEPLOYMENT_CALL(Name)                                                                                \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
+                                 wsv1::Name##Response* resp) override {                                             \
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
+      NamespaceRef ns;                                                                                              \
+      if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
+      if (d_.deployments == nullptr) return errors::Unimplemented(#Name);                                           \
+      return d_.deployments->Name(ns.id, *req, resp);                                                               \
+    });                                                                                                             \
+  }
+  KAIROS_DEPLOYMENT_CALL(DescribeWorkerDeployment)
+  KAIROS_DEPLOYMENT_CALL(ListWorkerDeployments)
+  KAIROS_DEPLOYMENT_CALL(DescribeWorkerDeploymentVersion)
+  KAIROS_DEPLOYMENT_CALL(SetWorkerDeploymentCurrentVersion)
+  KAIROS_DEPLOYMENT_CALL(SetWorkerDeploymentRampingVersion)
+  KAIROS_DEPLOYMENT_CALL(DeleteWorkerDeploymentVersion)
+  KAIROS_DEPLOYMENT_CALL(DeleteWorkerDeployment)
+  KAIROS_DEPLOYMENT_CALL(UpdateWorkerDeploymentVersionMetadata)
+#undef KAIROS_DEPLOYMENT_CALL
+
+  // The build-id versioning of before deployments: Temporal 1.32 turns it
+  // off for every namespace and answers with these errors.
+#define KAIROS_LEGACY_VERSIONING(Name, Generation)                                                                  \
+  grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
+                                 wsv1::Name##Response*) override {                                                  \
+    return RunOnExecutor(ctx, d_.executor, [this, req]() -> grpc::Status {                                          \
+      NamespaceRef ns;                                                                                              \
+      if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
+      return errors::PermissionDenied("Worker versioning " Generation " is disabled on this namespace.");          \
+    });                                                                                                             \
+  }
+  KAIROS_LEGACY_VERSIONING(UpdateWorkerVersioningRules, "v0.2 (Rules-based, deprecated)")
+  KAIROS_LEGACY_VERSIONING(GetWorkerVersioningRules, "v0.2 (Rules-based, deprecated)")
+  KAIROS_LEGACY_VERSIONING(GetWorkerTaskReachability, "v0.2 (Rules-based, deprecated)")
+  KAIROS_LEGACY_VERSIONING(UpdateWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)")
+  KAIROS_LEGACY_VERSIONING(GetWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)")
+#undef KAIROS_LEGACY_VERSIONING
 
   grpc::ServerUnaryReactor* DescribeWorkflowExecution(grpc::CallbackServerContext* ctx,
                                                       const wsv1::DescribeWorkflowExecutionRequest* req,

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "history_engine.h"
+#include "kairos/history/versioning.h"
 #include "kairos/history/children.h"
 
 namespace kairos::history {
@@ -85,6 +86,12 @@ void HistoryEngine::StartChild(int64_t row_id, const records::TimerTask& t) {
     link.set_parent_initiated_event_id(child.initiated_event_id());
     *link.mutable_root_workflow_execution() =
         state->start().has_root_workflow_execution() ? state->start().root_workflow_execution() : Execution(*state);
+    // A pinned parent's child on the parent's own task queue starts on the
+    // parent's version.
+    auto pinned = PinnedDeploymentVersionOf(*state);
+    if (!pinned.build_id().empty() && child.namespace_id() == state->namespace_id() &&
+        child.initiated().task_queue().name() == state->start().task_queue().name())
+      *link.mutable_inherited_pinned_version() = pinned;
   }
 
   std::string run_id;

@@ -327,6 +327,7 @@ void HistoryEngine::FillExecutionInfoScalars(const State& s, temporal::api::work
   if (s.has_most_recent_worker_version_stamp())
     *info->mutable_most_recent_worker_version_stamp() = s.most_recent_worker_version_stamp();
 #pragma GCC diagnostic pop
+  if (s.has_versioning_info()) *info->mutable_versioning_info() = s.versioning_info();
   // A workflow without a parent is its own root.
   *info->mutable_root_execution() =
       s.start().has_root_workflow_execution() ? s.start().root_workflow_execution() : Execution(s);

@@ -1,4 +1,5 @@
 #include "kairos/history/mutable_state.h"
+#include "kairos/history/versioning.h"
 
 #include <map>
 
@@ -113,6 +114,7 @@ bool MutableState::FlushBufferedEvents() {
 int64_t MutableState::AddQueueTask(records::QueueTask task) {
   int64_t id = env_.next_id();
   task.set_created_time_nanos(now_);
+  task.set_pinned_version(PinnedVersionOf(state_));
   tasks_.emplace_back(id, std::move(task));
   return id;
 }
@@ -177,6 +179,7 @@ void MutableState::ScheduleWorkflowTask(int32_t attempt, bool allow_sticky, bool
   task.set_run_id(state_.run_id());
   task.set_scheduled_event_id(wft->scheduled_event_id());
   task.set_attempt(attempt);
+  if (use_sticky) task.set_normal_task_queue(state_.start().task_queue().name());
   wft->set_task_id(AddQueueTask(std::move(task)));
   if (use_sticky) {
     int64_t timeout_ms = DurationToMs(state_.sticky_schedule_to_start_timeout());

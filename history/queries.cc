@@ -1,6 +1,7 @@
 // Workflow queries: dispatch to workers as query tasks or riding along with
 // a workflow task, and their answers.
 #include "history_engine.h"
+#include "kairos/history/versioning.h"
 
 namespace kairos::history {
 
@@ -104,6 +105,8 @@ void HistoryEngine::DispatchQueries(const ExecutionKey& key) {
     const std::string& sticky = state->sticky_task_queue();
     bool use_sticky = !sticky.empty() && matching_->HasRecentPoller(key.namespace_id, sticky);
     task.set_task_queue(use_sticky ? sticky : state->start().task_queue().name());
+    if (use_sticky) task.set_normal_task_queue(state->start().task_queue().name());
+    task.set_pinned_version(PinnedVersionOf(*state));  // A pinned run's queries go to its version.
     task.set_workflow_id(key.workflow_id);
     task.set_run_id(key.run_id);
     task.set_query_id(id);

@@ -1,6 +1,7 @@
 // Starting runs (start, signal-with-start) and the requests that change a
 // run from outside: signal, cancel request, terminate.
 #include "history_engine.h"
+#include "kairos/history/versioning.h"
 #include "kairos/history/state_rebuild.h"
 #include "kairos/history/limits.h"
 #include "kairos/cron.h"
@@ -38,6 +39,7 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
   *start.mutable_workflow_start_delay() = req.workflow_start_delay();
   if (req.has_priority()) *start.mutable_priority() = req.priority();
   if (req.has_user_metadata()) *start.mutable_user_metadata() = req.user_metadata();
+  if (req.has_versioning_override()) *start.mutable_versioning_override() = req.versioning_override();
   SignalInput signal{req.signal_name(), req.signal_input(), req.header(), req.identity(), req.request_id()};
   if (auto st = CheckStartLimits(limits_, start); !st.ok()) return st;
   if (auto st = CheckSignalLimits(limits_, req.signal_input(), req.workflow_id(), ""); !st.ok()) return st;
@@ -202,6 +204,7 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
     *attrs.mutable_parent_workflow_execution() = parent->parent_workflow_execution();
     attrs.set_parent_initiated_event_id(parent->parent_initiated_event_id());
     *attrs.mutable_root_workflow_execution() = parent->root_workflow_execution();
+    if (parent->has_inherited_pinned_version()) *attrs.mutable_inherited_pinned_version() = parent->inherited_pinned_version();
   }
   // The start delay, or the wait for a cron schedule's first activation.
   int64_t backoff_ms = DurationToMs(attrs.first_workflow_task_backoff());
@@ -271,6 +274,7 @@ hv1::WorkflowExecutionStartedEventAttributes HistoryEngine::StartedAttributes(co
   a.set_workflow_id(req.workflow_id());
   if (req.has_priority()) *a.mutable_priority() = req.priority();
   *a.mutable_completion_callbacks() = req.completion_callbacks();
+  if (req.has_versioning_override()) *a.mutable_versioning_override() = req.versioning_override();
   if (req.has_continued_failure()) *a.mutable_continued_failure() = req.continued_failure();
   if (req.has_last_completion_result()) *a.mutable_last_completion_result() = req.last_completion_result();
   int64_t delay = DurationToMs(req.workflow_start_delay());
@@ -295,6 +299,12 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
   *e.mutable_workflow_execution_started_event_attributes() = attrs;
   if (s.has_user_metadata()) *e.mutable_user_metadata() = s.user_metadata();
+  bool inherited = attrs.has_inherited_pinned_version() && InheritPinnedVersion(&s, attrs.inherited_pinned_version());
+  if ((attrs.has_versioning_override() && SetVersioningOverride(&s, attrs.versioning_override())) || inherited) {
+    ms.mark_search_attribute_changed("TemporalWorkerDeploymentVersion");
+    ms.mark_search_attribute_changed("TemporalWorkerDeployment");
+    ms.mark_search_attribute_changed("TemporalWorkflowVersioningBehavior");
+  }
   KeepStartAttributes(std::move(attrs), &s);
   s.set_start_time_nanos(ms.now());
   s.set_execution_time_nanos(ms.now() + backoff_ms * 1'000'000);

@@ -5,6 +5,7 @@
 #include "history_engine.h"
 #include "kairos/history/limits.h"
 #include "kairos/history/state_rebuild.h"
+#include "kairos/history/versioning.h"
 
 #include <random>
 
@@ -41,6 +42,10 @@ grpc::Status HistoryEngine::StartWorkflowTask(int64_t task_id, const records::Qu
     return errors::NotFound("workflow task is no longer pending");
   }
   MutableState ms(*state, env_, NowNanos());
+  // Matching moved the task off the sticky queue (its worker is of another
+  // version than the task's): the worker that took it has nothing cached.
+  if (ms.s().workflow_task().sticky() && poll.task_queue().name() != ms.s().workflow_task().task_queue())
+    ms.s().mutable_workflow_task()->set_sticky(false);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   const auto& caps = poll.worker_version_capabilities();
@@ -113,6 +118,11 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     if (!build.build_id().empty()) *a->mutable_worker_version() = build;
 #pragma GCC diagnostic pop
     if (RecordWorkerBuild(&ms->s(), build)) ms->mark_search_attribute_changed("BuildIds");
+    if (RecordVersionedTask(&ms->s(), req, a)) {
+      ms->mark_search_attribute_changed("TemporalWorkerDeploymentVersion");
+      ms->mark_search_attribute_changed("TemporalWorkerDeployment");
+      ms->mark_search_attribute_changed("TemporalWorkflowVersioningBehavior");
+    }
     if (req.has_sdk_metadata()) *a->mutable_sdk_metadata() = req.sdk_metadata();
     if (req.has_metering_metadata()) *a->mutable_metering_metadata() = req.metering_metadata();
     ms->set_completed_event_id(e.event_id());

@@ -1,5 +1,6 @@
 #include "kairos/matching/matching_service.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <list>
@@ -35,6 +36,7 @@ class Poll {
 
   Kind kind = records::QueueTask::WORKFLOW;
   std::string queue_key;
+  std::string version;  // The worker's deployment version; empty: unversioned.
   const wsv1::PollWorkflowTaskQueueRequest* workflow_request = nullptr;
   wsv1::PollWorkflowTaskQueueResponse* workflow_response = nullptr;
   const wsv1::PollActivityTaskQueueRequest* activity_request = nullptr;
@@ -64,6 +66,7 @@ struct Queue {
   std::list<PollHandle> parked;
   std::map<std::string, int64_t> pollers;  // identity -> last access (nanos)
   int64_t last_poll_nanos = 0;
+  std::string poller_version;  // Of the last poll (a sticky queue has one worker).
   bool shut_down = false;
   QueueMetrics metrics;
   // From the queue's first task on, as Temporal's trackers.
@@ -117,16 +120,30 @@ class MatchingServiceImpl final : public MatchingService {
   }
 
   void SetTaskStarter(TaskStarter* starter) override { starter_ = starter; }
+  void SetVersionRouter(VersionRouter* router) override { router_.store(router); }
 
   void AddTask(int64_t task_id, records::QueueTask task) override {
     PollHandle poll;
+    std::string target = TargetOf(task);
     {
       std::lock_guard lock(mu_);
-      Queue& q = queues_[QueueKey(task.namespace_id(), task.task_queue(), task.kind())];
+      auto key = QueueKey(task.namespace_id(), task.task_queue(), task.kind());
+      if (!task.normal_task_queue().empty()) {
+        // A sticky worker of another version than the task's must not take
+        // it (an auto-upgrade workflow moving on): the normal queue does.
+        auto sticky = queues_.find(key);
+        if (sticky != queues_.end() && !sticky->second.pollers.empty() && sticky->second.poller_version != target) {
+          task.set_task_queue(task.normal_task_queue());
+          task.clear_normal_task_queue();
+          key = QueueKey(task.namespace_id(), task.task_queue(), task.kind());
+        }
+      }
+      Queue& q = queues_[key];
       Count(q.added, NowNanos());
-      if (!q.parked.empty()) {
-        poll = q.parked.front();
-        q.parked.pop_front();
+      auto match = task.normal_task_queue().empty() ? FindParked(q, target) : q.parked.begin();
+      if (match != q.parked.end()) {
+        poll = *match;
+        q.parked.erase(match);
         poll->state = Poll::State::kDispatching;
         poll->sync_match = true;
       } else {
@@ -147,6 +164,7 @@ class MatchingServiceImpl final : public MatchingService {
     poll->workflow_response = response;
     poll->expires = expires;
     poll->done = std::move(done);
+    RecordPoll(namespace_id, request->task_queue(), *poll, request->deployment_options());
     Start(poll, request->identity());
     return poll;
   }
@@ -161,6 +179,7 @@ class MatchingServiceImpl final : public MatchingService {
     poll->activity_response = response;
     poll->expires = expires;
     poll->done = std::move(done);
+    RecordPoll(namespace_id, request->task_queue(), *poll, request->deployment_options());
     Start(poll, request->identity());
     return poll;
   }
@@ -216,6 +235,27 @@ class MatchingServiceImpl final : public MatchingService {
     }
     executor_->Submit([reply = std::move(reply), result = std::move(result)] { reply(grpc::Status::OK, result); });
     return grpc::Status::OK;
+  }
+
+  void Rematch() override {
+    std::vector<std::pair<PollHandle, QueuedTask>> matched;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [key, q] : queues_) {
+        for (auto it = q.parked.begin(); it != q.parked.end() && !q.tasks.empty();) {
+          auto task = TakeRoutable(q, *it);
+          if (!task) {
+            ++it;
+            continue;
+          }
+          (*it)->state = Poll::State::kDispatching;
+          matched.emplace_back(*it, std::move(*task));
+          it = q.parked.erase(it);
+        }
+      }
+    }
+    for (auto& [poll, task] : matched)
+      executor_->Submit([this, poll, t = std::move(task)]() mutable { Dispatch(poll, std::move(t)); });
   }
 
   void CancelPoll(const PollHandle& poll) override {
@@ -310,6 +350,7 @@ class MatchingServiceImpl final : public MatchingService {
         int64_t now = NowNanos();
         q.pollers[identity] = now;
         q.last_poll_nanos = now;
+        q.poller_version = poll->version;
         q.shut_down = false;
         if (poll_success_ != nullptr && q.metrics.success == nullptr) ResolveMetrics(q, *poll);
         poll->metrics = &q.metrics;
@@ -323,17 +364,62 @@ class MatchingServiceImpl final : public MatchingService {
     if (task) executor_->Submit([this, poll, t = std::move(*task)]() mutable { Dispatch(poll, std::move(t)); });
   }
 
-  // Caller holds mu_.
+  // The poller's version, registered with the router (sticky queues are
+  // a worker's own, not its deployment's).
+  void RecordPoll(const std::string& namespace_id, const temporal::api::taskqueue::v1::TaskQueue& queue, Poll& poll,
+                  const temporal::api::deployment::v1::WorkerDeploymentOptions& options) {
+    poll.version = PollerVersion(options);
+    VersionRouter* router = router_.load();
+    if (router == nullptr || poll.version.empty() || queue.kind() == temporal::api::enums::v1::TASK_QUEUE_KIND_STICKY)
+      return;
+    router->RecordPoll(namespace_id, queue.name(), poll.kind, options);
+  }
+
+  // The version whose workers take the task ("" unversioned). Asked outside
+  // mu_: the router has its own lock.
+  std::string TargetOf(const records::QueueTask& task) {
+    if (!task.pinned_version().empty()) return task.pinned_version();
+    VersionRouter* router = router_.load();
+    if (router == nullptr) return "";
+    const std::string& queue = task.normal_task_queue().empty() ? task.task_queue() : task.normal_task_queue();
+    return router->RouteTask(task.namespace_id(), queue, task.workflow_id());
+  }
+
+  // Caller holds mu_. The first parked poll of the target's version.
+  static std::list<PollHandle>::iterator FindParked(Queue& q, const std::string& target) {
+    for (auto it = q.parked.begin(); it != q.parked.end(); ++it)
+      if ((*it)->version == target) return it;
+    return q.parked.end();
+  }
+
+  // Caller holds mu_. A sticky queue's tasks are its worker's; a normal
+  // queue's go to the poll of their version. Routing may change between
+  // polls (a new current version), so the backlog is routed as it is taken.
   std::optional<QueuedTask> TakeOrPark(Queue& q, const PollHandle& poll) {
-    if (!q.tasks.empty()) {
-      QueuedTask t = std::move(q.tasks.front());
-      q.tasks.pop_front();
+    if (auto t = TakeRoutable(q, poll)) {
       poll->state = Poll::State::kDispatching;
       return t;
     }
     poll->state = Poll::State::kParked;
     q.parked.push_back(poll);
     return std::nullopt;
+  }
+
+  // Caller holds mu_. The first waiting task the poll may take.
+  std::optional<QueuedTask> TakeRoutable(Queue& q, const PollHandle& poll) {
+    for (auto it = q.tasks.begin(); it != q.tasks.end(); ++it) {
+      if (!Routable(*it, poll)) continue;
+      QueuedTask t = std::move(*it);
+      q.tasks.erase(it);
+      return t;
+    }
+    return std::nullopt;
+  }
+
+  // Caller holds mu_ (the router's lock nests inside it, never around it).
+  bool Routable(const QueuedTask& t, const PollHandle& poll) {
+    if (!t.task.normal_task_queue().empty() || (router_.load() == nullptr && t.task.pinned_version().empty())) return true;
+    return TargetOf(t.task) == poll->version;
   }
 
   void Dispatch(PollHandle poll, QueuedTask task) {
@@ -476,6 +562,7 @@ class MatchingServiceImpl final : public MatchingService {
 
   Executor* executor_;
   TaskStarter* starter_ = nullptr;
+  std::atomic<VersionRouter*> router_{nullptr};
   std::mutex mu_;
   std::condition_variable sweep_cv_;
   std::unordered_map<std::string, Queue> queues_;
@@ -492,6 +579,11 @@ class MatchingServiceImpl final : public MatchingService {
 };
 
 }  // namespace
+
+std::string PollerVersion(const temporal::api::deployment::v1::WorkerDeploymentOptions& options) {
+  if (options.worker_versioning_mode() != temporal::api::enums::v1::WORKER_VERSIONING_MODE_VERSIONED) return "";
+  return options.deployment_name() + ":" + options.build_id();
+}
 
 std::unique_ptr<MatchingService> NewMatchingService(Executor* executor, metrics::Registry* metrics) {
   return std::make_unique<MatchingServiceImpl>(executor, metrics);

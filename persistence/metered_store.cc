@@ -73,6 +73,9 @@ class MeteredStore final : public Store {
   std::vector<BatchOperationRow> LoadBatchOperations() override {
     return Timed("LoadBatchOperations", [&] { return inner_->LoadBatchOperations(); });
   }
+  std::vector<WorkerDeploymentRow> LoadWorkerDeployments() override {
+    return Timed("LoadWorkerDeployments", [&] { return inner_->LoadWorkerDeployments(); });
+  }
   grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
                                const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) override {
     return Timed("ListWorkflowExecutions",

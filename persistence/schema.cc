@@ -155,6 +155,15 @@ CREATE TABLE nexus_endpoints (
   record BLOB NOT NULL
 ) WITHOUT ROWID;
 )sql",
+      // 9: worker deployments (deployments/): routing and versions.
+      R"sql(
+CREATE TABLE worker_deployments (
+  namespace_id TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  record       BLOB NOT NULL,
+  PRIMARY KEY (namespace_id, name)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

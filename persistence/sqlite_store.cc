@@ -55,6 +55,9 @@ constexpr const char* kUpsertSchedule =
 constexpr const char* kUpsertBatchOperation =
     "INSERT INTO batch_operations (namespace_id, job_id, record) VALUES (?, ?, ?) "
     "ON CONFLICT (namespace_id, job_id) DO UPDATE SET record = excluded.record";
+constexpr const char* kUpsertWorkerDeployment =
+    "INSERT INTO worker_deployments (namespace_id, name, record) VALUES (?, ?, ?) "
+    "ON CONFLICT (namespace_id, name) DO UPDATE SET record = excluded.record";
 
 class SqliteStore final : public Store {
  public:
@@ -89,6 +92,7 @@ class SqliteStore final : public Store {
   std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
   std::vector<ScheduleRow> LoadSchedules() override;
   std::vector<BatchOperationRow> LoadBatchOperations() override;
+  std::vector<WorkerDeploymentRow> LoadWorkerDeployments() override;
   grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
                                const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) override;
   grpc::Status CountVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
@@ -157,7 +161,8 @@ bool WriteBatch::empty() const {
          task_inserts.empty() && task_deletes.empty() && timer_inserts.empty() && timer_deletes.empty() &&
          visibility.empty() && search_attribute_upserts.empty() && search_attribute_deletes.empty() &&
          schedule_upserts.empty() && schedule_deletes.empty() && batch_operation_upserts.empty() &&
-         execution_deletes.empty() && nexus_endpoint_upserts.empty() && nexus_endpoint_deletes.empty();
+         execution_deletes.empty() && worker_deployment_upserts.empty() &&
+         worker_deployment_deletes.empty() && nexus_endpoint_upserts.empty() && nexus_endpoint_deletes.empty();
 }
 
 SqliteStore::~SqliteStore() {
@@ -455,6 +460,15 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
   for (const auto& r : b.batch_operation_upserts) {
     if (auto st = UpsertRecord(kUpsertBatchOperation, r.namespace_id, r.job_id, r.record); !st.ok()) return st;
   }
+  for (const auto& r : b.worker_deployment_upserts) {
+    if (auto st = UpsertRecord(kUpsertWorkerDeployment, r.namespace_id, r.name, r.record); !st.ok()) return st;
+  }
+  for (const auto& [ns, name] : b.worker_deployment_deletes) {
+    sqlite3_stmt* s = Prepare("DELETE FROM worker_deployments WHERE namespace_id = ? AND name = ?");
+    BindText(s, 1, ns);
+    BindText(s, 2, name);
+    if (auto st = Step(s); !st.ok()) return st;
+  }
   for (const auto& [ns, id] : b.schedule_deletes) {
     sqlite3_stmt* s = Prepare("DELETE FROM schedules WHERE namespace_id = ? AND schedule_id = ?");
     BindText(s, 1, ns);
@@ -658,6 +672,15 @@ std::vector<NexusEndpointRow> SqliteStore::LoadNexusEndpoints() {
   if (!s) return out;
   while (sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), ColumnBytes(s, 1)});
   sqlite3_reset(s);
+  return out;
+}
+
+std::vector<WorkerDeploymentRow> SqliteStore::LoadWorkerDeployments() {
+  std::vector<WorkerDeploymentRow> out;
+  LoadRecords("SELECT namespace_id, name, record FROM worker_deployments ORDER BY namespace_id, name",
+              [&](std::string ns, std::string name, std::string record) {
+                out.push_back({std::move(ns), std::move(name), std::move(record)});
+              });
   return out;
 }
 

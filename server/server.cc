@@ -17,6 +17,7 @@
 #include "kairos/http/sites.h"
 #include "kairos/history/limits.h"
 #include "kairos/history/retention.h"
+#include "kairos/deployments/deployment_registry.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/metrics/process_metrics.h"
 #include "kairos/metrics/registry.h"
@@ -146,6 +147,19 @@ int Run(const ServerOptions& options) {
     if (!route) return std::nullopt;
     return history::NexusEndpointRoute{route->endpoint_id, route->namespace_id, route->task_queue};
   });
+  // Worker deployments route tasks before history hands matching its backlog.
+  auto count_pinned = [&visibility_service](const std::string& namespace_id, const std::string& version) -> int64_t {
+    temporal::api::workflowservice::v1::CountWorkflowExecutionsRequest req;
+    req.set_query("ExecutionStatus = 'Running' AND TemporalWorkerDeploymentVersion = '" + version +
+                  "' AND TemporalWorkflowVersioningBehavior = 'Pinned'");
+    temporal::api::workflowservice::v1::CountWorkflowExecutionsResponse resp;
+    if (!visibility_service.Count(namespace_id, req, &resp).ok()) return 1;  // Unknown: still draining.
+    return resp.count();
+  };
+  deployments::DeploymentRegistry deployments(store.get(), count_pinned, [&matching] { matching->Rematch(); },
+                                              deployments::Timing::FromDynamicConfig(options.dynamic_config));
+  deployments.Load();
+  matching->SetVersionRouter(&deployments);
   history->Start();
   auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());
   scheduler->Start();
@@ -160,6 +174,7 @@ int Run(const ServerOptions& options) {
   batcher->Start();
   // The services with threads of their own, stopped before the store goes.
   auto stop_services = [&] {
+    matching->SetVersionRouter(nullptr);
     retention.Stop();
     batcher->Stop();
     scheduler->Stop();
@@ -169,6 +184,7 @@ int Run(const ServerOptions& options) {
   frontend::Dependencies deps{&namespaces,        history.get(),      matching.get(),    executor.get(),
                               &visibility_service, &search_attributes, scheduler.get(),
                               &search_attribute_validator, batcher.get(), authorizer.get(), &nexus_endpoints};
+  deps.deployments = &deployments;
   frontend::FrontendOptions fe_options{kVersion};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);

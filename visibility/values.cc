@@ -150,31 +150,47 @@ std::vector<std::string> StringValues(const temporal::api::common::v1::SearchAtt
   return out;
 }
 
+namespace {
+void AppendJsonString(const std::string& item, std::string* json) {
+  *json += '"';
+  for (unsigned char c : item) {
+    if (c == '"' || c == '\\') {
+      *json += '\\';
+      *json += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      *json += buf;
+    } else {
+      *json += static_cast<char>(c);
+    }
+  }
+  *json += '"';
+}
+
+temporal::api::common::v1::Payload JsonPayload(std::string json, const char* type) {
+  temporal::api::common::v1::Payload p;
+  (*p.mutable_metadata())["encoding"] = "json/plain";
+  (*p.mutable_metadata())["type"] = type;
+  p.set_data(std::move(json));
+  return p;
+}
+}  // namespace
+
 temporal::api::common::v1::Payload KeywordListPayload(const std::vector<std::string>& items) {
   std::string json = "[";
   for (const auto& item : items) {
     if (json.size() > 1) json += ',';
-    json += '"';
-    for (unsigned char c : item) {
-      if (c == '"' || c == '\\') {
-        json += '\\';
-        json += static_cast<char>(c);
-      } else if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        json += buf;
-      } else {
-        json += static_cast<char>(c);
-      }
-    }
-    json += '"';
+    AppendJsonString(item, &json);
   }
   json += ']';
-  temporal::api::common::v1::Payload p;
-  (*p.mutable_metadata())["encoding"] = "json/plain";
-  (*p.mutable_metadata())["type"] = "KeywordList";
-  p.set_data(json);
-  return p;
+  return JsonPayload(std::move(json), "KeywordList");
+}
+
+temporal::api::common::v1::Payload KeywordPayload(const std::string& value) {
+  std::string json;
+  AppendJsonString(value, &json);
+  return JsonPayload(std::move(json), "Keyword");
 }
 
 std::optional<int64_t> ParseRfc3339(const std::string& s) {

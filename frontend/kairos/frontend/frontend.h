@@ -27,6 +27,9 @@ class MatchingService;
 namespace nexus {
 class EndpointRegistry;
 }
+namespace deployments {
+class DeploymentRegistry;
+}
 namespace scheduler {
 class SchedulerService;
 }
@@ -61,6 +64,8 @@ struct Dependencies {
   // When set, every RPC is authorized before its handler runs.
   const auth::Authorizer* authorizer = nullptr;
   nexus::EndpointRegistry* nexus_endpoints = nullptr;
+  // Worker deployments (null: their RPCs answer UNIMPLEMENTED).
+  deployments::DeploymentRegistry* deployments = nullptr;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);

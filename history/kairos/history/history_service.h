@@ -119,6 +119,10 @@ class HistoryService {
   // Pending activities paused and unpaused by id or type (see activity_pause.cc).
   virtual grpc::Status PauseActivity(const NamespaceRef& ns, const wsv1::PauseActivityRequest& req) = 0;
   virtual grpc::Status UnpauseActivity(const NamespaceRef& ns, const wsv1::UnpauseActivityRequest& req) = 0;
+  // A run's versioning override set or removed (see execution_options.cc).
+  virtual grpc::Status UpdateWorkflowExecutionOptions(const NamespaceRef& ns,
+                                                      const wsv1::UpdateWorkflowExecutionOptionsRequest& req,
+                                                      wsv1::UpdateWorkflowExecutionOptionsResponse* resp) = 0;
 
   // A new run from a prefix of a run's history (see reset.cc).
   virtual grpc::Status ResetWorkflowExecution(const NamespaceRef& ns, const wsv1::ResetWorkflowExecutionRequest& req,

@@ -39,6 +39,26 @@ class TaskStarter {
                                          wsv1::PollActivityTaskQueueResponse* response) = 0;
 };
 
+// Worker versioning (implemented by deployments/): which workers a task
+// may go to. A version is named "deployment:build"; empty names the
+// unversioned workers.
+class VersionRouter {
+ public:
+  virtual ~VersionRouter() = default;
+  // A worker polled with deployment options: a versioned one registers its
+  // version and the queue it polls.
+  virtual void RecordPoll(const std::string& namespace_id, const std::string& task_queue, records::QueueTask::Kind kind,
+                          const temporal::api::deployment::v1::WorkerDeploymentOptions& options) = 0;
+  // The version whose workers take a task of `workflow_id` on this queue
+  // that is not pinned: the current one, or the ramping one for the ramp's
+  // share of workflows.
+  virtual std::string RouteTask(const std::string& namespace_id, const std::string& task_queue,
+                                const std::string& workflow_id) = 0;
+};
+
+// The version a worker's deployment options name (empty: unversioned).
+std::string PollerVersion(const temporal::api::deployment::v1::WorkerDeploymentOptions& options);
+
 // A parked poll. The owner (the RPC layer) keeps it alive until `done` runs.
 class Poll;
 using PollHandle = std::shared_ptr<Poll>;
@@ -72,6 +92,11 @@ class MatchingService {
   virtual ~MatchingService() = default;
 
   virtual void SetTaskStarter(TaskStarter* starter) = 0;
+  // Without a router every task goes to any poller (no versioning).
+  virtual void SetVersionRouter(VersionRouter* router) = 0;
+  // Routing changed (a new current or ramping version): waiting tasks are
+  // offered again to the parked polls they may now go to.
+  virtual void Rematch() = 0;
 
   // Makes a committed task available for dispatch.
   virtual void AddTask(int64_t task_id, records::QueueTask task) = 0;

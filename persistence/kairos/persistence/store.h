@@ -153,6 +153,12 @@ struct NexusEndpointRow {
   std::string record;  // Serialized records::NexusEndpointRecord.
 };
 
+struct WorkerDeploymentRow {
+  std::string namespace_id;
+  std::string name;
+  std::string record;  // Serialized records::WorkerDeploymentRecord.
+};
+
 // One atomic state change.
 struct WriteBatch {
   std::vector<NamespaceRow> namespace_upserts;
@@ -167,6 +173,8 @@ struct WriteBatch {
   std::vector<ScheduleRow> schedule_upserts;
   std::vector<std::pair<std::string, std::string>> schedule_deletes;  // (namespace id, schedule id)
   std::vector<BatchOperationRow> batch_operation_upserts;
+  std::vector<WorkerDeploymentRow> worker_deployment_upserts;
+  std::vector<std::pair<std::string, std::string>> worker_deployment_deletes;  // (namespace id, name)
   std::vector<SearchAttributeDefinition> search_attribute_upserts;
   std::vector<SearchAttributeDefinition> search_attribute_deletes;  // By namespace and name.
   std::vector<NexusEndpointRow> nexus_endpoint_upserts;
@@ -216,6 +224,8 @@ class Store {
   virtual std::vector<ScheduleRow> LoadSchedules() = 0;
   // Every batch operation of every namespace, running or finished.
   virtual std::vector<BatchOperationRow> LoadBatchOperations() = 0;
+  // Every worker deployment (deployments/), loaded at start.
+  virtual std::vector<WorkerDeploymentRow> LoadWorkerDeployments() = 0;
   // Visibility rows of a namespace matching `filter`, in list order,
   // after `after` when given.
   virtual grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,

@@ -36,6 +36,8 @@ std::vector<std::string> StringValues(const temporal::api::common::v1::SearchAtt
 
 // A KeywordList payload holding `items`, as SDKs write one (json/plain).
 temporal::api::common::v1::Payload KeywordListPayload(const std::vector<std::string>& items);
+// A Keyword payload holding `value`.
+temporal::api::common::v1::Payload KeywordPayload(const std::string& value);
 
 // Go's time.Parse(time.RFC3339Nano, s): "2026-01-02T03:04:05.123Z",
 // "...+01:00". Nanoseconds since the epoch.

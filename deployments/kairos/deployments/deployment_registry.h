@@ -1,0 +1,120 @@
+// Worker deployments (Temporal's Worker Versioning): a versioned worker's
+// polls register its version ("deployment:build") and the task queues it
+// polls; operators make a version current or ramp one; matching asks where
+// a workflow's task goes. Each change is one durable write (the
+// worker_deployments table) before it takes effect.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/support/status.h>
+
+#include "kairos/matching/matching_service.h"
+#include "kairos/records.pb.h"
+#include "temporal/api/workflowservice/v1/request_response.pb.h"
+
+namespace kairos::persistence {
+class Store;
+}
+
+namespace kairos::deployments {
+
+namespace wsv1 = temporal::api::workflowservice::v1;
+
+// How many open workflows are pinned to a version (for drainage).
+using PinnedCounter = std::function<int64_t(const std::string& namespace_id, const std::string& version)>;
+
+// Temporal's timings, from the same dynamic config keys.
+struct Timing {
+  // matching.PollerHistoryTTL: a worker that polled within this long still
+  // counts as a poller of its version.
+  int64_t poller_ttl_nanos = 5LL * 60 * 1'000'000'000;
+  // matching.wv.VersionDrainageStatusVisibilityGracePeriod: a version that
+  // stopped being current or ramping is checked for pinned workflows only
+  // after this long (visibility may lag behind)...
+  int64_t drainage_grace_nanos = 3LL * 60 * 1'000'000'000;
+  // matching.wv.VersionDrainageStatusRefreshInterval: ...and then at most
+  // this often.
+  int64_t drainage_refresh_nanos = 3LL * 60 * 1'000'000'000;
+
+  // Durations as Go durations ("1s", "\"2m\"") or whole seconds.
+  static Timing FromDynamicConfig(const std::vector<std::pair<std::string, std::string>>& values);
+};
+
+class DeploymentRegistry final : public matching::VersionRouter {
+ public:
+  // `on_routing_change` runs (outside the registry's lock) after a current
+  // or ramping version changed.
+  DeploymentRegistry(persistence::Store* store, PinnedCounter count_pinned, std::function<void()> on_routing_change,
+                     Timing timing = {});
+
+  // Reads every deployment back from the store (at start).
+  void Load();
+
+  void RecordPoll(const std::string& namespace_id, const std::string& task_queue, records::QueueTask::Kind kind,
+                  const temporal::api::deployment::v1::WorkerDeploymentOptions& options) override;
+  std::string RouteTask(const std::string& namespace_id, const std::string& task_queue,
+                        const std::string& workflow_id) override;
+
+  // The WorkflowService RPCs, with Temporal's validation and messages.
+  grpc::Status DescribeWorkerDeployment(const std::string& namespace_id, const wsv1::DescribeWorkerDeploymentRequest& req,
+                                        wsv1::DescribeWorkerDeploymentResponse* resp);
+  grpc::Status ListWorkerDeployments(const std::string& namespace_id, const wsv1::ListWorkerDeploymentsRequest& req,
+                                     wsv1::ListWorkerDeploymentsResponse* resp);
+  grpc::Status DescribeWorkerDeploymentVersion(const std::string& namespace_id,
+                                               const wsv1::DescribeWorkerDeploymentVersionRequest& req,
+                                               wsv1::DescribeWorkerDeploymentVersionResponse* resp);
+  grpc::Status SetWorkerDeploymentCurrentVersion(const std::string& namespace_id,
+                                                 const wsv1::SetWorkerDeploymentCurrentVersionRequest& req,
+                                                 wsv1::SetWorkerDeploymentCurrentVersionResponse* resp);
+  grpc::Status SetWorkerDeploymentRampingVersion(const std::string& namespace_id,
+                                                 const wsv1::SetWorkerDeploymentRampingVersionRequest& req,
+                                                 wsv1::SetWorkerDeploymentRampingVersionResponse* resp);
+  grpc::Status DeleteWorkerDeploymentVersion(const std::string& namespace_id,
+                                             const wsv1::DeleteWorkerDeploymentVersionRequest& req,
+                                             wsv1::DeleteWorkerDeploymentVersionResponse* resp);
+  grpc::Status DeleteWorkerDeployment(const std::string& namespace_id, const wsv1::DeleteWorkerDeploymentRequest& req,
+                                      wsv1::DeleteWorkerDeploymentResponse* resp);
+  grpc::Status UpdateWorkerDeploymentVersionMetadata(const std::string& namespace_id,
+                                                     const wsv1::UpdateWorkerDeploymentVersionMetadataRequest& req,
+                                                     wsv1::UpdateWorkerDeploymentVersionMetadataResponse* resp);
+
+  // Whether the version's workers polled lately (Temporal's poller history).
+  bool HasPollers(const std::string& namespace_id, const std::string& version);
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // (namespace id, name)
+  records::WorkerDeploymentRecord* Find(const std::string& namespace_id, const std::string& name);
+  grpc::Status Save(const records::WorkerDeploymentRecord& d);
+  // The deployment a routing change names, if the caller's token is current.
+  grpc::Status FindForChange(const std::string& namespace_id, const std::string& name,
+                             const std::string& conflict_token, records::WorkerDeploymentRecord** d);
+  // A new routing revision (stales earlier conflict tokens), saved.
+  grpc::Status CommitRoutingChange(records::WorkerDeploymentRecord& d, const std::string& identity,
+                                   std::string* conflict_token);
+  // Versions that stopped being current or ramping start draining.
+  void StartDraining(records::WorkerDeploymentRecord& d, const std::string& build_id, int64_t now);
+  void RefreshDrainage(records::WorkerDeploymentRecord& d);
+  void FillSummary(const records::WorkerDeploymentRecord& d, const temporal::api::deployment::v1::WorkerDeploymentVersionInfo& v,
+                   temporal::api::deployment::v1::WorkerDeploymentInfo::WorkerDeploymentVersionSummary* out);
+
+  persistence::Store* store_;
+  PinnedCounter count_pinned_;
+  Timing timing_;
+  std::function<void()> on_routing_change_;
+  std::mutex mu_;
+  std::map<Key, records::WorkerDeploymentRecord> deployments_;
+  std::map<Key, std::string> queue_deployment_;  // (namespace id, task queue) -> deployment
+  std::map<Key, int64_t> last_poll_nanos_;       // (namespace id, version)
+};
+
+// "deployment:build", the form of search attributes and pinned tasks.
+std::string VersionString(const temporal::api::deployment::v1::WorkerDeploymentVersion& v);
+
+}  // namespace kairos::deployments

@@ -1,0 +1,172 @@
+// Tests of the worker deployment registry: versions registered by polls,
+// routing to the current and ramping versions, conflict tokens and
+// validation, drainage, and durability across a reopen of the store.
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "kairos/deployments/deployment_registry.h"
+#include "kairos/persistence/sqlite_store.h"
+#include "kairos/persistence/store.h"
+
+namespace fs = std::filesystem;
+using namespace kairos;
+using deployments::DeploymentRegistry;
+namespace wsv1 = temporal::api::workflowservice::v1;
+namespace enums = temporal::api::enums::v1;
+
+namespace {
+
+std::string TempDbPath() {
+  std::string tmpl = (fs::temp_directory_path() / "kairos-deploy-test-XXXXXX").string();
+  REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+  return tmpl + "/kairos.db";
+}
+
+std::unique_ptr<persistence::Store> Open(const std::string& path) {
+  persistence::SqliteOptions o;
+  o.path = path;
+  std::unique_ptr<persistence::Store> store;
+  REQUIRE(persistence::OpenSqliteStore(o, &store).ok());
+  return store;
+}
+
+temporal::api::deployment::v1::WorkerDeploymentOptions Versioned(const std::string& name, const std::string& build) {
+  temporal::api::deployment::v1::WorkerDeploymentOptions o;
+  o.set_deployment_name(name);
+  o.set_build_id(build);
+  o.set_worker_versioning_mode(enums::WORKER_VERSIONING_MODE_VERSIONED);
+  return o;
+}
+
+grpc::Status SetCurrent(DeploymentRegistry& r, const std::string& build, const std::string& token = "") {
+  wsv1::SetWorkerDeploymentCurrentVersionRequest req;
+  req.set_deployment_name("orders");
+  req.set_build_id(build);
+  req.set_conflict_token(token);
+  wsv1::SetWorkerDeploymentCurrentVersionResponse resp;
+  return r.SetWorkerDeploymentCurrentVersion("ns", req, &resp);
+}
+
+grpc::Status Ramp(DeploymentRegistry& r, const std::string& build, float percentage) {
+  wsv1::SetWorkerDeploymentRampingVersionRequest req;
+  req.set_deployment_name("orders");
+  req.set_build_id(build);
+  req.set_percentage(percentage);
+  wsv1::SetWorkerDeploymentRampingVersionResponse resp;
+  return r.SetWorkerDeploymentRampingVersion("ns", req, &resp);
+}
+
+}  // namespace
+
+TEST_CASE("Deployments: polls register versions; tasks go to the current version", "[deployments]") {
+  std::string path = TempDbPath();
+  auto store = Open(path);
+  int routing_changes = 0;
+  DeploymentRegistry r(store.get(), nullptr, [&] { ++routing_changes; });
+  CHECK(r.RouteTask("ns", "tq", "wf") == "");
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v1"));
+  r.RecordPoll("ns", "tq", records::QueueTask::ACTIVITY, Versioned("orders", "v1"));
+  // Registered, not current: new work still goes to unversioned workers.
+  CHECK(r.RouteTask("ns", "tq", "wf") == "");
+
+  auto st = SetCurrent(r, "never-polled");
+  CHECK(st.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(st.error_message() == "build ID 'never-polled' not found in Worker Deployment 'orders'");
+  REQUIRE(SetCurrent(r, "v1").ok());
+  CHECK(routing_changes == 1);
+  CHECK(r.RouteTask("ns", "tq", "wf") == "orders:v1");
+  CHECK(r.RouteTask("other-ns", "tq", "wf") == "");
+
+  wsv1::DescribeWorkerDeploymentRequest dreq;
+  dreq.set_deployment_name("orders");
+  wsv1::DescribeWorkerDeploymentResponse desc;
+  REQUIRE(r.DescribeWorkerDeployment("ns", dreq, &desc).ok());
+  REQUIRE(desc.worker_deployment_info().version_summaries_size() == 1);
+  CHECK(desc.worker_deployment_info().version_summaries(0).status() == enums::WORKER_DEPLOYMENT_VERSION_STATUS_CURRENT);
+  CHECK(SetCurrent(r, "v1", "stale").error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v2"));
+  REQUIRE(SetCurrent(r, "v2", desc.conflict_token()).ok());
+  CHECK(r.RouteTask("ns", "tq", "wf") == "orders:v2");
+
+  // Durable: a new registry on the reopened store routes the same way.
+  store.reset();
+  auto reopened = Open(path);
+  DeploymentRegistry again(reopened.get(), nullptr, nullptr);
+  again.Load();
+  CHECK(again.RouteTask("ns", "tq", "wf") == "orders:v2");
+  wsv1::DescribeWorkerDeploymentVersionRequest vreq;
+  vreq.mutable_deployment_version()->set_deployment_name("orders");
+  vreq.mutable_deployment_version()->set_build_id("v1");
+  wsv1::DescribeWorkerDeploymentVersionResponse vdesc;
+  REQUIRE(again.DescribeWorkerDeploymentVersion("ns", vreq, &vdesc).ok());
+  CHECK(vdesc.worker_deployment_version_info().status() == enums::WORKER_DEPLOYMENT_VERSION_STATUS_DRAINING);
+  CHECK(vdesc.version_task_queues_size() == 2);
+}
+
+TEST_CASE("Deployments: a ramp sends its share of workflows, each always the same way", "[deployments]") {
+  auto store = Open(TempDbPath());
+  DeploymentRegistry r(store.get(), nullptr, nullptr);
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v1"));
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v2"));
+  REQUIRE(SetCurrent(r, "v1").ok());
+  CHECK(Ramp(r, "v2", 101).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(Ramp(r, "v1", 10).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  REQUIRE(Ramp(r, "v2", 30).ok());
+  std::map<std::string, int> counts;
+  for (int i = 0; i < 2000; ++i) {
+    std::string wf = "wf-" + std::to_string(i);
+    auto target = r.RouteTask("ns", "tq", wf);
+    CHECK(r.RouteTask("ns", "tq", wf) == target);
+    counts[target]++;
+  }
+  CHECK(counts["orders:v2"] > 500);
+  CHECK(counts["orders:v2"] < 700);
+  CHECK(counts["orders:v1"] + counts["orders:v2"] == 2000);
+  REQUIRE(Ramp(r, "v2", 100).ok());
+  CHECK(r.RouteTask("ns", "tq", "wf-1") == "orders:v2");
+  // Promoting the ramping version ends the ramp.
+  REQUIRE(SetCurrent(r, "v2").ok());
+  wsv1::DescribeWorkerDeploymentRequest dreq;
+  dreq.set_deployment_name("orders");
+  wsv1::DescribeWorkerDeploymentResponse desc;
+  REQUIRE(r.DescribeWorkerDeployment("ns", dreq, &desc).ok());
+  CHECK_FALSE(desc.worker_deployment_info().routing_config().has_ramping_deployment_version());
+}
+
+TEST_CASE("Deployments: a version drains when no open workflow is pinned to it, then may be deleted", "[deployments]") {
+  auto store = Open(TempDbPath());
+  int64_t pinned = 1;
+  deployments::Timing timing;
+  timing.poller_ttl_nanos = 0;  // Pollers are forgotten at once.
+  timing.drainage_grace_nanos = 0;
+  timing.drainage_refresh_nanos = 0;
+  DeploymentRegistry r(store.get(), [&](const std::string&, const std::string& version) {
+    CHECK(version == "orders:v1");
+    return pinned;
+  }, nullptr, timing);
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v1"));
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v2"));
+  REQUIRE(SetCurrent(r, "v1").ok());
+  REQUIRE(SetCurrent(r, "v2").ok());
+  wsv1::DeleteWorkerDeploymentVersionRequest del;
+  del.mutable_deployment_version()->set_deployment_name("orders");
+  del.mutable_deployment_version()->set_build_id("v1");
+  wsv1::DeleteWorkerDeploymentVersionResponse del_resp;
+  auto st = r.DeleteWorkerDeploymentVersion("ns", del, &del_resp);
+  CHECK(st.error_message() == "version 'orders:v1' cannot be deleted since it is draining");
+  pinned = 0;
+  REQUIRE(r.DeleteWorkerDeploymentVersion("ns", del, &del_resp).ok());
+  del.mutable_deployment_version()->set_build_id("v2");
+  CHECK(r.DeleteWorkerDeploymentVersion("ns", del, &del_resp).error_message() ==
+        "version 'orders:v2' cannot be deleted since it is current or ramping");
+  wsv1::DeleteWorkerDeploymentRequest dd;
+  dd.set_deployment_name("orders");
+  wsv1::DeleteWorkerDeploymentResponse dd_resp;
+  CHECK(r.DeleteWorkerDeployment("ns", dd, &dd_resp).error_message() == "deployment has versions, can't be deleted");
+}
