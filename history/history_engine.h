@@ -184,6 +184,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status ResetStickyTaskQueue(const NamespaceRef& ns, const wsv1::ResetStickyTaskQueueRequest& req) override;
   grpc::Status PauseActivity(const NamespaceRef& ns, const wsv1::PauseActivityRequest& req) override;
   grpc::Status UnpauseActivity(const NamespaceRef& ns, const wsv1::UnpauseActivityRequest& req) override;
+  grpc::Status ResetActivity(const NamespaceRef& ns, const wsv1::ResetActivityRequest& req) override;
+  grpc::Status UpdateActivityOptions(const NamespaceRef& ns, const wsv1::UpdateActivityOptionsRequest& req,
+                                     wsv1::UpdateActivityOptionsResponse* resp) override;
 
   // ------------------------------------------------------------ deletion (deletion.cc)
   grpc::Status DeleteWorkflowExecution(const NamespaceRef& ns, const wsv1::DeleteWorkflowExecutionRequest& req) override;
