@@ -40,7 +40,9 @@ Limits Limits::FromDynamicConfig(const std::vector<std::pair<std::string, std::s
       {"limit.blobSize.warn", &l.blob_size_warn},         {"limit.blobSize.error", &l.blob_size_error},
       {"limit.memoSize.warn", &l.memo_size_warn},         {"limit.memoSize.error", &l.memo_size_error},
       {"limit.historyCount.warn", &l.history_count_warn}, {"limit.historyCount.error", &l.history_count_error},
-      {"limit.historySize.warn", &l.history_size_warn},   {"limit.historySize.error", &l.history_size_error}};
+      {"limit.historySize.warn", &l.history_size_warn},   {"limit.historySize.error", &l.history_size_error},
+      {"limit.historyCount.suggestContinueAsNew", &l.history_count_suggest},
+      {"limit.historySize.suggestContinueAsNew", &l.history_size_suggest}};
   const std::pair<const char*, int*> keys32[] = {{"limit.numPendingActivities.error", &l.pending_activities},
                                                  {"limit.numPendingChildExecutions.error", &l.pending_children},
                                                  {"limit.numPendingSignals.error", &l.pending_signals},
