@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "kairos/frontend/request_validation.h"
 
 #include <cctype>
@@ -294,6 +295,27 @@ Status Validate(const wsv1::PauseActivityRequest& r) {
 Status Validate(const wsv1::UnpauseActivityRequest& r) {
   KAIROS_CHECK(ValidateExecution(r.has_execution(), r.execution()));
   if (r.id().empty() && r.type().empty() && !r.unpause_all()) return Invalid("Either Activity.Id or Activity.Type should be set on request.");
+  return Status::OK;
+}
+
+Status Validate(const wsv1::ResetActivityRequest& r) {
+  KAIROS_CHECK(ValidateExecution(r.has_execution(), r.execution()));
+  if (r.activity_case() == wsv1::ResetActivityRequest::ACTIVITY_NOT_SET)
+    return Invalid("Either Activity.Id or Activity.Type should be set on request.");
+  return Status::OK;
+}
+
+Status Validate(const wsv1::UpdateActivityOptionsRequest& r) {
+  KAIROS_CHECK(ValidateExecution(r.has_execution(), r.execution()));
+  if (r.activity_case() == wsv1::UpdateActivityOptionsRequest::ACTIVITY_NOT_SET)
+    return Invalid("Either Activity.Id or Activity.Type should be set on request.");
+  // Temporal checks the merged policy in history; the fields a mask names
+  // come from this one, so its problems are the merged policy's.
+  const auto& paths = r.update_mask().paths();
+  bool retry_named = std::any_of(paths.begin(), paths.end(), [](const std::string& p) {
+    return p.rfind("retry_policy.", 0) == 0 || p.rfind("retryPolicy.", 0) == 0;
+  });
+  if (retry_named) KAIROS_CHECK(ValidateRetryPolicy(true, r.activity_options().retry_policy()));
   return Status::OK;
 }
 

@@ -195,6 +195,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL(SignalWithStartWorkflowExecution)
   KAIROS_HISTORY_CALL(ResetWorkflowExecution)
   KAIROS_HISTORY_CALL(UpdateWorkflowExecutionOptions)
+  KAIROS_HISTORY_CALL(UpdateActivityOptions)
   KAIROS_HISTORY_CALL_NO_RESPONSE(SignalWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondQueryTaskCompleted)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RequestCancelWorkflowExecution)
@@ -208,6 +209,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL_NO_RESPONSE(ResetStickyTaskQueue)
   KAIROS_HISTORY_CALL_NO_RESPONSE(PauseActivity)
   KAIROS_HISTORY_CALL_NO_RESPONSE(UnpauseActivity)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(ResetActivity)
   KAIROS_HISTORY_CALL_NO_RESPONSE(DeleteWorkflowExecution)
 #undef KAIROS_HISTORY_CALL
 #undef KAIROS_HISTORY_CALL_NO_RESPONSE
@@ -223,7 +225,6 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     });                                                                                                             \
   }
   KAIROS_SCHEDULER_CALL(CreateSchedule)
-  KAIROS_SCHEDULER_CALL(DescribeSchedule)
   KAIROS_SCHEDULER_CALL(UpdateSchedule)
   KAIROS_SCHEDULER_CALL(PatchSchedule)
   KAIROS_SCHEDULER_CALL(DeleteSchedule)
@@ -297,6 +298,20 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
       auto* info = resp->mutable_workflow_execution_info();
       if (st.ok() && info->has_search_attributes())
         d_.search_attributes->AddTypeMetadata(ns.id, info->mutable_search_attributes());
+      return st;
+    });
+  }
+
+  grpc::ServerUnaryReactor* DescribeSchedule(grpc::CallbackServerContext* ctx, const wsv1::DescribeScheduleRequest* req,
+                                             wsv1::DescribeScheduleResponse* resp) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {
+      NamespaceRef ns;
+      if (auto st = Admit(req, &ns); !st.ok()) return st;
+      auto st = d_.scheduler->DescribeSchedule(ns, *req, resp);
+      // The action's attributes carry their types, even those given untyped (as Temporal since 1.24).
+      auto* action = resp->mutable_schedule()->mutable_action();
+      if (st.ok() && action->has_start_workflow() && action->start_workflow().has_search_attributes())
+        d_.search_attributes->AddTypeMetadata(ns.id, action->mutable_start_workflow()->mutable_search_attributes());
       return st;
     });
   }

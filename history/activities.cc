@@ -59,21 +59,25 @@ void HistoryEngine::FillActivityTask(const State& s, const records::ActivityInfo
   *resp->mutable_start_to_close_timeout() = a.start_to_close_timeout();
   *resp->mutable_heartbeat_timeout() = a.heartbeat_timeout();
   *resp->mutable_retry_policy() = a.retry_policy();
+  if (a.has_priority()) *resp->mutable_priority() = a.priority();
 }
 
 grpc::Status HistoryEngine::RecordActivityTaskHeartbeat(const NamespaceRef& ns, const wsv1::RecordActivityTaskHeartbeatRequest& req,
                                                         wsv1::RecordActivityTaskHeartbeatResponse* resp) {
   bool cancel = false;
   bool paused = false;
+  bool reset = false;
   auto st = WithActivity(ns, req.task_token(), "", "", "", [&](MutableState& ms, records::ActivityInfo& a) {
     if (req.has_details()) *a.mutable_heartbeat_details() = req.details();
     a.set_last_heartbeat_time_nanos(ms.now());
     cancel = a.cancel_requested();
     paused = a.paused();
+    reset = a.reset_requested();
     return grpc::Status::OK;
   });
   resp->set_cancel_requested(cancel);
   resp->set_activity_paused(paused);
+  resp->set_activity_reset(reset);
   return st;
 }
 
@@ -82,16 +86,19 @@ grpc::Status HistoryEngine::RecordActivityTaskHeartbeatById(const NamespaceRef& 
                                                             wsv1::RecordActivityTaskHeartbeatByIdResponse* resp) {
   bool cancel = false;
   bool paused = false;
+  bool reset = false;
   auto st = WithActivity(ns, "", req.workflow_id(), req.run_id(), req.activity_id(),
                          [&](MutableState& ms, records::ActivityInfo& a) {
                            if (req.has_details()) *a.mutable_heartbeat_details() = req.details();
                            a.set_last_heartbeat_time_nanos(ms.now());
                            cancel = a.cancel_requested();
                            paused = a.paused();
+                           reset = a.reset_requested();
                            return grpc::Status::OK;
                          });
   resp->set_cancel_requested(cancel);
   resp->set_activity_paused(paused);
+  resp->set_activity_reset(reset);
   return st;
 }
 
@@ -263,6 +270,14 @@ grpc::Status HistoryEngine::FailActivity(MutableState& ms, records::ActivityInfo
     *a.mutable_last_failure() = failure;
     a.set_last_worker_identity(identity);
     a.set_attempt(a.attempt() + 1);
+    a.set_last_attempt_complete_time_nanos(ms.now());
+    if (a.reset_heartbeat()) {
+      // Reset with its heartbeat: the attempt that ran kept reporting it, the next starts without.
+      a.clear_heartbeat_details();
+      a.set_last_heartbeat_time_nanos(0);
+    }
+    a.set_reset_requested(false);
+    a.set_reset_heartbeat(false);
     a.set_started(false);
     a.set_started_time_nanos(0);
     a.set_started_identity("");

@@ -4,27 +4,29 @@
 // pause from its next heartbeat response. Unpausing dispatches it again.
 #include <random>
 
+#include "activity_targets.h"
 #include "history_engine.h"
 #include "kairos/history/commands.h"
 
 namespace kairos::history {
-namespace {
-
 grpc::Status ActivityNotFound() {
-  return errors::NotFound("invalid activityID or activity already timed out or invoking workflow is completed");
+  return errors::NotFound("Can't find pending activity with such ID. Invalid activityID or activity already completed");
 }
 
-// The pending activities a request names: the one with `id`, every one of
-// `type`, or all of them.
 std::vector<int64_t> NamedActivities(const records::ExecutionState& s, const std::string& id, const std::string& type,
-                                     bool all = false) {
+                                     bool all) {
   std::vector<int64_t> out;
   for (const auto& [scheduled, a] : s.activities())
     if (all || (id.empty() ? a.activity_type().name() == type : a.activity_id() == id)) out.push_back(scheduled);
   return out;
 }
 
-}  // namespace
+int64_t JitterNanos(int64_t jitter_ms) {
+  if (jitter_ms <= 0) return 0;
+  std::uniform_int_distribution<int64_t> pick(0, jitter_ms - 1);
+  std::random_device rd;
+  return pick(rd) * 1'000'000;
+}
 
 grpc::Status HistoryEngine::PauseActivity(const NamespaceRef& ns, const wsv1::PauseActivityRequest& req) {
   std::lock_guard wf_lock(LockFor(ns.id, req.execution().workflow_id()));
@@ -74,9 +76,7 @@ grpc::Status HistoryEngine::UnpauseActivity(const NamespaceRef& ns, const wsv1::
     // Not running: dispatched now (or within the jitter), in place of any
     // retry the pause held back.
     if (jitter_ms > 0) {
-      std::uniform_int_distribution<int64_t> pick(0, jitter_ms - 1);
-      std::random_device rd;
-      ArmActivityRetry(ms, a, ms.now() + pick(rd) * 1'000'000);
+      ArmActivityRetry(ms, a, ms.now() + JitterNanos(jitter_ms));
       continue;
     }
     a.set_next_attempt_time_nanos(0);

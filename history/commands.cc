@@ -31,26 +31,17 @@ std::optional<CommandError> ScheduleActivity(MutableState& ms, const cv1::Schedu
     if (existing.activity_id() == a.activity_id())
       return Fail(kBad, "Activity with id " + a.activity_id() + " is already pending.");
   }
-  if (Ms(a.schedule_to_close_timeout()) < 0 || Ms(a.schedule_to_start_timeout()) < 0 ||
-      Ms(a.start_to_close_timeout()) < 0 || Ms(a.heartbeat_timeout()) < 0)
-    return Fail(kBad, "A valid timeout may not be negative.");
-  // Temporal's normalisation: one of start-to-close / schedule-to-close is
-  // required; each bounds the other; everything is clamped to the run timeout.
-  int64_t run_timeout = Ms(s.start().workflow_run_timeout());
-  int64_t s2c = Ms(a.schedule_to_close_timeout());
-  int64_t s2s = Ms(a.schedule_to_start_timeout());
-  int64_t st2c = Ms(a.start_to_close_timeout());
-  int64_t hb = Ms(a.heartbeat_timeout());
-  if (s2c <= 0 && st2c <= 0)
-    return Fail(kBad, "A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.");
-  if (run_timeout > 0) {
-    if (s2c <= 0 || s2c > run_timeout) s2c = run_timeout;
+  ActivityTimeoutsMs t{Ms(a.schedule_to_close_timeout()), Ms(a.schedule_to_start_timeout()),
+                       Ms(a.start_to_close_timeout()), Ms(a.heartbeat_timeout())};
+  switch (NormalizeActivityTimeouts(Ms(s.start().workflow_run_timeout()), t)) {
+    case ActivityTimeoutProblem::kNone:
+      break;
+    case ActivityTimeoutProblem::kNegative:
+      return Fail(kBad, "A valid timeout may not be negative.");
+    case ActivityTimeoutProblem::kNoCloseTimeout:
+      return Fail(kBad, "A valid StartToClose or ScheduleToCloseTimeout is not set on ScheduleActivityTaskCommand.");
   }
-  if (s2c > 0) {
-    if (s2s <= 0 || s2s > s2c) s2s = s2c;
-    if (st2c <= 0 || st2c > s2c) st2c = st2c <= 0 ? s2c : std::min(st2c, s2c);
-  }
-  if (hb > st2c && st2c > 0) hb = st2c;
+  auto [s2c, s2s, st2c, hb] = t;
 
   auto& e = ms.AddEvent(enums::EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
   auto* ev = e.mutable_activity_task_scheduled_event_attributes();
@@ -85,6 +76,7 @@ std::optional<CommandError> ScheduleActivity(MutableState& ms, const cv1::Schedu
   *info.mutable_start_to_close_timeout() = ev->start_to_close_timeout();
   *info.mutable_heartbeat_timeout() = ev->heartbeat_timeout();
   *info.mutable_retry_policy() = ev->retry_policy();
+  if (a.has_priority()) *info.mutable_priority() = a.priority();
   info.set_workflow_task_completed_event_id(ms.completed_event_id());
   *info.mutable_input() = a.input();
   *info.mutable_header() = a.header();
@@ -238,6 +230,23 @@ std::optional<CommandError> CancelExternal(MutableState& ms,
 }
 
 }  // namespace
+
+ActivityTimeoutProblem NormalizeActivityTimeouts(int64_t run_timeout_ms, ActivityTimeoutsMs& t) {
+  if (t.schedule_to_close < 0 || t.schedule_to_start < 0 || t.start_to_close < 0 || t.heartbeat < 0)
+    return ActivityTimeoutProblem::kNegative;
+  // Temporal's normalisation: one of start-to-close / schedule-to-close is
+  // required; each bounds the other; everything is clamped to the run timeout.
+  if (t.schedule_to_close <= 0 && t.start_to_close <= 0) return ActivityTimeoutProblem::kNoCloseTimeout;
+  if (run_timeout_ms > 0 && (t.schedule_to_close <= 0 || t.schedule_to_close > run_timeout_ms))
+    t.schedule_to_close = run_timeout_ms;
+  if (t.schedule_to_close > 0) {
+    if (t.schedule_to_start <= 0 || t.schedule_to_start > t.schedule_to_close) t.schedule_to_start = t.schedule_to_close;
+    if (t.start_to_close <= 0 || t.start_to_close > t.schedule_to_close)
+      t.start_to_close = t.start_to_close <= 0 ? t.schedule_to_close : std::min(t.start_to_close, t.schedule_to_close);
+  }
+  if (t.heartbeat > t.start_to_close && t.start_to_close > 0) t.heartbeat = t.start_to_close;
+  return ActivityTimeoutProblem::kNone;
+}
 
 void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& info) {
   auto arm = [&](int64_t timeout_ms, enums::TimeoutType type, int64_t from) {

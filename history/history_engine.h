@@ -186,6 +186,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status UnpauseActivity(const NamespaceRef& ns, const wsv1::UnpauseActivityRequest& req) override;
   grpc::Status UpdateWorkflowExecutionOptions(const NamespaceRef& ns, const wsv1::UpdateWorkflowExecutionOptionsRequest& req,
                                               wsv1::UpdateWorkflowExecutionOptionsResponse* resp) override;
+  grpc::Status ResetActivity(const NamespaceRef& ns, const wsv1::ResetActivityRequest& req) override;
+  grpc::Status UpdateActivityOptions(const NamespaceRef& ns, const wsv1::UpdateActivityOptionsRequest& req,
+                                     wsv1::UpdateActivityOptionsResponse* resp) override;
 
   // ------------------------------------------------------------ deletion (deletion.cc)
   grpc::Status DeleteWorkflowExecution(const NamespaceRef& ns, const wsv1::DeleteWorkflowExecutionRequest& req) override;

@@ -44,6 +44,15 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     if (a.has_last_failure()) *p->mutable_last_failure() = a.last_failure();
     p->set_last_worker_identity(a.started_identity());
     if (a.next_attempt_time_nanos()) *p->mutable_next_attempt_schedule_time() = NanosToTimestamp(a.next_attempt_time_nanos());
+    auto* options = p->mutable_activity_options();
+    options->mutable_task_queue()->set_name(a.task_queue());
+    options->mutable_task_queue()->set_normal_name(a.task_queue());
+    *options->mutable_schedule_to_close_timeout() = a.schedule_to_close_timeout();
+    *options->mutable_schedule_to_start_timeout() = a.schedule_to_start_timeout();
+    *options->mutable_start_to_close_timeout() = a.start_to_close_timeout();
+    *options->mutable_heartbeat_timeout() = a.heartbeat_timeout();
+    *options->mutable_retry_policy() = a.retry_policy();
+    if (a.has_priority()) *options->mutable_priority() = a.priority();
   }
   for (const auto& [id, c] : s.children()) {
     auto* p = resp->add_pending_children();

@@ -41,7 +41,9 @@ Limits Limits::FromDynamicConfig(const std::vector<std::pair<std::string, std::s
       {"limit.memoSize.warn", &l.memo_size_warn},         {"limit.memoSize.error", &l.memo_size_error},
       {"limit.historyCount.warn", &l.history_count_warn}, {"limit.historyCount.error", &l.history_count_error},
       {"limit.historySize.warn", &l.history_size_warn},   {"limit.historySize.error", &l.history_size_error},
-      {"history.maximumSignalsPerExecution", &l.max_signals}};
+      {"history.maximumSignalsPerExecution", &l.max_signals},
+      {"limit.historyCount.suggestContinueAsNew", &l.history_count_suggest},
+      {"limit.historySize.suggestContinueAsNew", &l.history_size_suggest}};
   const std::pair<const char*, int*> keys32[] = {{"limit.numPendingActivities.error", &l.pending_activities},
                                                  {"limit.numPendingChildExecutions.error", &l.pending_children},
                                                  {"limit.numPendingSignals.error", &l.pending_signals},

@@ -54,6 +54,20 @@ std::optional<CommandError> HistoryEngine::ApplyUpdateMessage(MutableState& ms, 
   return std::nullopt;
 }
 
+namespace {
+
+constexpr const char* kClosedBeforeCompletion = "AcceptedUpdateCompletedWorkflow";
+
+// An accepted update the run closed under is "completed" with the server's
+// failure; no worker completed it (Temporal has no outcome for it).
+bool CompletedByWorker(const records::UpdateInfo& u) {
+  if (u.state() != records::UpdateInfo::COMPLETED) return false;
+  const auto& f = u.outcome().failure();
+  return !(f.source() == "Server" && f.application_failure_info().type() == kClosedBeforeCompletion);
+}
+
+}  // namespace
+
 void HistoryEngine::AbortUpdates(MutableState& ms) {
   bool next_run = ms.next_run().has_value();
   for (auto& [id, u] : *ms.s().mutable_updates()) {
@@ -62,7 +76,7 @@ void HistoryEngine::AbortUpdates(MutableState& ms) {
         auto* f = u.mutable_outcome()->mutable_failure();
         f->set_message("Workflow Update failed because the Workflow completed before the Update completed.");
         f->set_source("Server");
-        f->mutable_application_failure_info()->set_type("AcceptedUpdateCompletedWorkflow");
+        f->mutable_application_failure_info()->set_type(kClosedBeforeCompletion);
         f->mutable_application_failure_info()->set_non_retryable(true);
         u.set_state(records::UpdateInfo::COMPLETED);
         break;
@@ -202,12 +216,18 @@ void HistoryEngine::ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::Ex
   {
     std::lock_guard wf_lock(LockFor(ns.id, start.workflow_id()));
     // An update id the current run already knows is that update, whatever
-    // the id policies say (as on Temporal): the caller attaches to it.
+    // the id policies say (as on Temporal): the caller attaches to it. A
+    // closed run only answers for the updates it completed; otherwise the
+    // id policies decide on a new run.
     bool attached = false;
     if (auto current = Current(ns.id, start.workflow_id())) {
       key = {ns.id, start.workflow_id(), current->run_id};
       auto state = Load(key);
-      if (state && state->updates().contains(id)) {
+      const records::UpdateInfo* known = nullptr;
+      if (state) {
+        if (auto it = state->updates().find(id); it != state->updates().end()) known = &it->second;
+      }
+      if (known && (state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING || CompletedByWorker(*known))) {
         start_resp->set_run_id(current->run_id);
         start_resp->set_started(false);
         start_resp->set_status(state->status());

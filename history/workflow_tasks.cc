@@ -294,14 +294,11 @@ void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string&
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     if (w->has_worker_version()) *a->mutable_worker_version() = w->worker_version();
 #pragma GCC diagnostic pop
-    // Temporal's default thresholds for suggesting continue-as-new.
-    constexpr int64_t kSuggestEvents = 4 * 1024;
-    constexpr int64_t kSuggestBytes = 4 * 1024 * 1024;
-    if (ms.s().next_event_id() >= kSuggestEvents) {
+    if (ms.s().next_event_id() >= limits_.history_count_suggest) {
       a->set_suggest_continue_as_new(true);
       a->add_suggest_continue_as_new_reasons(enums::SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS);
     }
-    if (ms.s().history_size_bytes() >= kSuggestBytes) {
+    if (ms.s().history_size_bytes() >= limits_.history_size_suggest) {
       a->set_suggest_continue_as_new(true);
       a->add_suggest_continue_as_new_reasons(enums::SUGGEST_CONTINUE_AS_NEW_REASON_HISTORY_SIZE_TOO_LARGE);
     }

@@ -62,7 +62,10 @@ TEST_CASE("Limits: Temporal's dynamic config keys set them", "[limits]") {
                                       {"limit.blobSize.error", "1024"},
                                       {"limit.numPendingActivities.error", "3"},
                                       {"limit.historySize.error", "not a number"},
+                                      {"limit.historyCount.suggestContinueAsNew", "50"},
                                       {"frontend.enableUpdateWorkflowExecution", "true"}});
+  CHECK(l.history_count_suggest == 50);
+  CHECK(l.history_size_suggest == 4 * 1024 * 1024);
   CHECK(l.history_count_error == 100);
   CHECK(l.blob_size_error == 1024);
   CHECK(l.pending_activities == 3);

@@ -39,6 +39,8 @@ grpc::Status Validate(const wsv1::GetWorkflowExecutionHistoryRequest& req);
 grpc::Status Validate(const wsv1::GetWorkflowExecutionHistoryReverseRequest& req);
 grpc::Status Validate(const wsv1::ResetStickyTaskQueueRequest& req);
 grpc::Status Validate(const wsv1::PauseActivityRequest& req);
+grpc::Status Validate(const wsv1::ResetActivityRequest& req);
+grpc::Status Validate(const wsv1::UpdateActivityOptionsRequest& req);
 grpc::Status Validate(const wsv1::UnpauseActivityRequest& req);
 grpc::Status Validate(const wsv1::QueryWorkflowRequest& req);
 grpc::Status Validate(const wsv1::UpdateWorkflowExecutionRequest& req);

@@ -30,6 +30,13 @@ std::optional<CommandError> ApplyCommands(MutableState& ms,
                                           const ProtocolMessageFn& protocol_message);
 
 // Activity bookkeeping shared with the engine (timeouts, retries, completion).
+struct ActivityTimeoutsMs {
+  int64_t schedule_to_close, schedule_to_start, start_to_close, heartbeat;
+};
+enum class ActivityTimeoutProblem { kNone, kNegative, kNoCloseTimeout };
+// Temporal's checks and normalisation of an activity's timeouts, on schedule
+// and on an options update (whose callers word the problems differently).
+ActivityTimeoutProblem NormalizeActivityTimeouts(int64_t run_timeout_ms, ActivityTimeoutsMs& timeouts);
 void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& activity);
 void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& activity);
 // The activity's next attempt, dispatched by a retry timer at `fire_nanos`.

@@ -123,6 +123,11 @@ class HistoryService {
   virtual grpc::Status UpdateWorkflowExecutionOptions(const NamespaceRef& ns,
                                                       const wsv1::UpdateWorkflowExecutionOptionsRequest& req,
                                                       wsv1::UpdateWorkflowExecutionOptionsResponse* resp) = 0;
+  // Pending activities reset to their first attempt, and their options
+  // changed, by id, type or all (see activity_reset.cc).
+  virtual grpc::Status ResetActivity(const NamespaceRef& ns, const wsv1::ResetActivityRequest& req) = 0;
+  virtual grpc::Status UpdateActivityOptions(const NamespaceRef& ns, const wsv1::UpdateActivityOptionsRequest& req,
+                                             wsv1::UpdateActivityOptionsResponse* resp) = 0;
 
   // A new run from a prefix of a run's history (see reset.cc).
   virtual grpc::Status ResetWorkflowExecution(const NamespaceRef& ns, const wsv1::ResetWorkflowExecutionRequest& req,

@@ -34,6 +34,9 @@ struct Limits {
   int64_t history_count_error = 50 * 1024;      // limit.historyCount.error
   int64_t history_size_warn = 10 * 1024 * 1024; // limit.historySize.warn
   int64_t history_size_error = 50 * 1024 * 1024;// limit.historySize.error
+  // When workflow tasks suggest continue-as-new (Temporal's defaults).
+  int64_t history_count_suggest = 4 * 1024;     // limit.historyCount.suggestContinueAsNew
+  int64_t history_size_suggest = 4 * 1024 * 1024; // limit.historySize.suggestContinueAsNew
 
   // Temporal's dynamic config keys above, as `--dynamic-config-value
   // KEY=VALUE` gives them (a plain number); other keys are left alone.

@@ -28,12 +28,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, extra_args: tuple[str, ...] = ()):
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.log_path = tmp / "kairos.log"
         args = [kairos_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
-                "--headless", "--log-level", "warn", "--db-filename", str(tmp / "kairos.db")]
+                "--headless", "--log-level", "warn", "--db-filename", str(tmp / "kairos.db"), *extra_args]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()

@@ -25,8 +25,11 @@ details_seen: list
 
 @activity.defn
 async def heartbeat_until_paused() -> str:
-    if activity.info().attempt > 1:
-        return f"attempt {activity.info().attempt}"
+    """Heartbeats until cancelled (by a pause or a reset); a later attempt
+    says which it is and the heartbeat details it was given."""
+    info = activity.info()
+    if info.attempt > 1:
+        return f"attempt {info.attempt} details {list(info.heartbeat_details)}"
     try:
         while True:
             activity.heartbeat("working")
@@ -109,7 +112,7 @@ async def pause_running_activity_then_unpause(server):
         assert p.attempt == 2  # The failed attempt counts; the next one waits.
         await assert_still_paused(client, "pausable-wf", 0.5)  # No retry was scheduled.
         await unpause(client, "pausable-wf", id="pausable")
-        assert await handle.result() == "attempt 2"
+        assert await handle.result() == "attempt 2 details ['working']"
 
 
 def test_pause_errors(server):

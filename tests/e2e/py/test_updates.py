@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 from temporalio import workflow
-from temporalio.client import (Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError,
-                               WorkflowUpdateStage)
-from temporalio.exceptions import ApplicationError
+from temporalio.client import (Client, WithStartWorkflowOperation, WorkflowUpdateFailedError,
+                               WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 
@@ -47,10 +48,11 @@ class ReturnsWhileUpdating:
         return "done"
 
     @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
-    async def hold(self) -> str:
+    async def hold(self, block: bool = True) -> str:
         self.got = True
-        await workflow.wait_condition(lambda: False)
-        return "never"
+        if block:
+            await workflow.wait_condition(lambda: False)
+        return "held"
 
 
 def run(coro):
@@ -170,3 +172,34 @@ def test_updates_do_not_block_continue_as_new(server):
 def workflow_event(name: str) -> int:
     from temporalio.api.enums.v1 import EventType
     return EventType.Value("EVENT_TYPE_" + name)
+
+
+@pytest.mark.parametrize("reuse", [WorkflowIDReusePolicy.ALLOW_DUPLICATE, WorkflowIDReusePolicy.REJECT_DUPLICATE])
+def test_update_with_start_does_not_attach_to_unfinished_update_of_closed_run(server, reuse):
+    """A closed run whose update never completed does not answer for that
+    update id: the id reuse policy decides (a new run, or already started)."""
+    async def scenario():
+        client = await Client.connect(server.address)
+        queue, wf_id, update_id = f"tq-{uuid.uuid4()}", f"uws-{uuid.uuid4()}", f"upd-{uuid.uuid4()}"
+
+        def start_op():
+            return WithStartWorkflowOperation(ReturnsWhileUpdating.run, id=wf_id, task_queue=queue,
+                                              id_conflict_policy=WorkflowIDConflictPolicy.FAIL, id_reuse_policy=reuse)
+        async with Worker(client, task_queue=queue, workflows=[ReturnsWhileUpdating]):
+            first = start_op()
+            await client.start_update_with_start_workflow(ReturnsWhileUpdating.hold, True, id=update_id,
+                                                          start_workflow_operation=first,
+                                                          wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+            first_handle = await first.workflow_handle()
+            assert await first_handle.result() == "done"
+            second = start_op()
+            if reuse == WorkflowIDReusePolicy.ALLOW_DUPLICATE:
+                assert await client.execute_update_with_start_workflow(
+                    ReturnsWhileUpdating.hold, False, id=update_id, start_workflow_operation=second) == "held"
+                assert (await second.workflow_handle()).first_execution_run_id != first_handle.first_execution_run_id
+            else:
+                with pytest.raises(WorkflowAlreadyStartedError):
+                    await client.execute_update_with_start_workflow(
+                        ReturnsWhileUpdating.hold, False, id=update_id, start_workflow_operation=second)
+
+    run(scenario())
