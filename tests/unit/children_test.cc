@@ -4,6 +4,7 @@
 // when a run closes.
 #include <catch2/catch.hpp>
 
+#include "history_state_fixtures.h"
 #include "kairos/history/children.h"
 #include "kairos/time_util.h"
 
@@ -15,27 +16,13 @@ namespace {
 
 constexpr int64_t kNow = 1'700'000'000'000'000'000;
 
-struct Env {
-  int64_t counter = 100;
-  Environment env;
+struct Env : testing::CountingEnv {
   Env() {
-    env.next_id = [this] { return ++counter; };
-    env.sticky_alive = [](const std::string&, const std::string&) { return false; };
     env.namespace_id = [](const std::string& name) { return name == "other" ? std::string("other-id") : std::string(); };
   }
 };
 
-records::ExecutionState Parent() {
-  records::ExecutionState s;
-  s.set_namespace_id("ns-id");
-  s.set_namespace_name("default");
-  s.set_workflow_id("parent");
-  s.set_run_id("parent-run");
-  s.set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
-  s.set_next_event_id(5);
-  s.mutable_start()->mutable_task_queue()->set_name("queue");
-  return s;
-}
+records::ExecutionState Parent() { return testing::RunningRun("parent", "parent-run"); }
 
 cv1::StartChildWorkflowExecutionCommandAttributes Command(const std::string& id) {
   cv1::StartChildWorkflowExecutionCommandAttributes a;

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "history_state_fixtures.h"
 #include "kairos/history/nexus_operations.h"
 
 using namespace kairos::history;
@@ -16,27 +17,13 @@ namespace {
 
 constexpr int64_t kNow = 1'700'000'000'000'000'000;
 
-struct Env {
-  int64_t counter = 100;
-  Environment env;
+struct Env : testing::CountingEnv {
   Env() {
-    env.next_id = [this] { return ++counter; };
-    env.sticky_alive = [](const std::string&, const std::string&) { return false; };
     env.nexus_endpoint_id = [](const std::string& name) { return name == "ep" ? std::string("ep-id") : std::string(); };
   }
 };
 
-records::ExecutionState Caller() {
-  records::ExecutionState s;
-  s.set_namespace_id("ns-id");
-  s.set_namespace_name("default");
-  s.set_workflow_id("caller");
-  s.set_run_id("caller-run");
-  s.set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
-  s.set_next_event_id(5);
-  s.mutable_start()->mutable_task_queue()->set_name("queue");
-  return s;
-}
+records::ExecutionState Caller() { return testing::RunningRun("caller", "caller-run"); }
 
 cv1::ScheduleNexusOperationCommandAttributes Command(const std::string& endpoint, int64_t timeout_s = 0) {
   cv1::ScheduleNexusOperationCommandAttributes a;
