@@ -216,11 +216,7 @@ void HistoryEngine::CancelNexusOperation(int64_t row_id, const records::TimerTas
   auto* cancel = req.mutable_cancel_operation();
   cancel->set_service(op.service());
   cancel->set_operation(op.operation());
-  cancel->set_operation_token(op.operation_token());
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  cancel->set_operation_id(op.operation_token());
-#pragma GCC diagnostic pop
+  SetOperationToken(cancel, op.operation_token());
   SendNexusRequest(op, std::move(req), kNexusRequestTimeoutMs,
                    [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
                      OnNexusCancelReply(row_id, t, st, result);

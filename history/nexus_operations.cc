@@ -177,11 +177,7 @@ fv1::Failure NexusOperationFailure(const records::NexusOperationInfo& op, fv1::F
   info->set_endpoint(op.endpoint());
   info->set_service(op.service());
   info->set_operation(op.operation());
-  info->set_operation_token(op.operation_token());
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  info->set_operation_id(op.operation_token());
-#pragma GCC diagnostic pop
+  SetOperationToken(info, op.operation_token());
   *f.mutable_cause() = std::move(cause);
   return f;
 }
@@ -202,11 +198,7 @@ void RecordNexusStarted(MutableState& ms, records::NexusOperationInfo& op, const
   auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_NEXUS_OPERATION_STARTED);
   auto* ev = e.mutable_nexus_operation_started_event_attributes();
   ev->set_scheduled_event_id(op.scheduled_event_id());
-  ev->set_operation_token(token);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  ev->set_operation_id(token);
-#pragma GCC diagnostic pop
+  SetOperationToken(ev, token);
   ev->set_request_id(op.request_id());
   *e.mutable_links() = links;
   op.set_operation_token(token);

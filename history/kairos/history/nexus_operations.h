@@ -32,6 +32,17 @@ std::optional<CommandError> RequestCancelNexusOperation(
 temporal::api::failure::v1::Failure NexusOperationFailure(const records::NexusOperationInfo& op,
                                                           temporal::api::failure::v1::Failure cause);
 // Whether a handler error (NexusHandlerFailureInfo) may be retried.
+// Sets an operation's token on a message that also carries it under its
+// deprecated name, operation_id, which older SDKs still read.
+template <class Message>
+void SetOperationToken(Message* m, const std::string& token) {
+  m->set_operation_token(token);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  m->set_operation_id(token);
+#pragma GCC diagnostic pop
+}
+
 bool NexusHandlerErrorRetryable(const temporal::api::failure::v1::Failure& handler_failure);
 
 // Outcomes; each ends the operation (but Started) and schedules a workflow task.
