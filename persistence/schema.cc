@@ -164,6 +164,51 @@ CREATE TABLE worker_deployments (
   PRIMARY KEY (namespace_id, name)
 ) WITHOUT ROWID;
 )sql",
+      // 10: a run's search attributes kept once in its visibility row (a
+      // JSON object of arrays, for the per-run checks of a query) and their
+      // comparable values once in a table clustered by value (for the
+      // queries that start from a value), instead of a table keyed by run
+      // plus an index by value: one B-tree insert per value, not two.
+      // Text values are kept as their words and are not in the value table
+      // (no query starts from them), nor are booleans.
+      R"sql(
+ALTER TABLE visibility ADD COLUMN search_attributes TEXT;
+CREATE TABLE visibility_values (
+  namespace_id TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  value        NOT NULL,
+  workflow_id  TEXT NOT NULL,
+  run_id       TEXT NOT NULL,
+  PRIMARY KEY (namespace_id, name, value, workflow_id, run_id)
+) WITHOUT ROWID;
+CREATE TEMP TABLE migrated_values AS
+  SELECT a.namespace_id, a.workflow_id, a.run_id, a.name, a.seq,
+         CASE
+           WHEN t.type = 1 THEN a.words
+           WHEN t.type = 6 OR a.name = 'TemporalScheduledStartTime' THEN a.time_value
+           ELSE COALESCE(a.text_value, a.int_value, a.double_value, a.bool_value, a.time_value, a.words)
+         END AS value,
+         IFNULL(t.type, 0) = 1 OR (t.type IS NULL AND a.text_value IS NULL AND a.words IS NOT NULL)
+           OR a.bool_value IS NOT NULL
+           AS unindexed
+  FROM visibility_search_attributes a
+  LEFT JOIN search_attributes t ON t.namespace_id = a.namespace_id AND t.name = a.name;
+DELETE FROM migrated_values WHERE value IS NULL;
+UPDATE visibility SET search_attributes = (
+  SELECT json_group_object(name, json(items)) FROM (
+    SELECT name, json_group_array(value) AS items FROM (
+      SELECT m.name, m.value FROM migrated_values m
+      WHERE m.namespace_id = visibility.namespace_id AND m.workflow_id = visibility.workflow_id
+        AND m.run_id = visibility.run_id
+      ORDER BY m.name, m.seq)
+    GROUP BY name))
+WHERE EXISTS (SELECT 1 FROM migrated_values m WHERE m.namespace_id = visibility.namespace_id
+                AND m.workflow_id = visibility.workflow_id AND m.run_id = visibility.run_id);
+INSERT OR IGNORE INTO visibility_values (namespace_id, name, value, workflow_id, run_id)
+  SELECT namespace_id, name, value, workflow_id, run_id FROM migrated_values WHERE NOT unindexed;
+DROP TABLE migrated_values;
+DROP TABLE visibility_search_attributes;
+)sql",
   };
   return kMigrations;
 }

@@ -19,7 +19,7 @@ constexpr const char* kDeletes[] = {
     "DELETE FROM history_events WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3",
     "DELETE FROM executions WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3",
     "DELETE FROM current_executions WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3",
-    "DELETE FROM visibility_search_attributes WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3",
+    sqlite_visibility::kDeleteRunValues,
     "DELETE FROM visibility WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3",
 };
 

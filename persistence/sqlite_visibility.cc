@@ -3,6 +3,10 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <string>
+#include <variant>
+
+#include "attributes_json.h"
 
 namespace kairos::persistence::sqlite_visibility {
 namespace {
@@ -80,15 +84,60 @@ std::string Where(const VisibilityFilter& filter) {
   return where;
 }
 
+// The value a query may start from (the value table's), if the value is of
+// such a type: not a Text value's words, nor a boolean.
+SqlValue IndexedValue(const SearchAttributeValue& a) {
+  if (a.text) return *a.text;
+  if (a.int_value) return *a.int_value;
+  if (a.double_value) return *a.double_value;
+  if (a.time_nanos) return *a.time_nanos;
+  return std::monostate{};
+}
+
 }  // namespace
 
 grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) {
+  // The attribute column is rewritten whole, merged here when only some
+  // attributes changed; the value rows of those replaced go first, found
+  // through the values the column holds before this write.
+  enum Mode { kKeep = 0, kSet = 1 };
+  const Mode mode = v.search_attributes_changed ? kSet : kKeep;
+  std::string attributes;
+  if (mode == kSet && (v.new_run || v.replaced_search_attributes.empty())) {
+    if (!v.new_run) {
+      sqlite3_stmt* d = prepare(kDeleteRunValues);
+      if (!d) return Error(db, "prepare");
+      BindKey(d, v.key);
+      if (auto st = Run(db, d); !st.ok()) return st;
+    }
+    attributes = AttributesJson(v.search_attributes);
+  } else if (mode == kSet) {
+    std::string old;
+    sqlite3_stmt* r = prepare(
+        "SELECT search_attributes FROM visibility WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
+    if (!r) return Error(db, "prepare");
+    BindKey(r, v.key);
+    if (sqlite3_step(r) == SQLITE_ROW) old = ColumnBytes(r, 0);
+    sqlite3_reset(r);
+    for (const auto& name : v.replaced_search_attributes) {
+      if (!HasAttribute(old, name)) continue;  // A first value (a run's first build id): nothing to delete.
+      sqlite3_stmt* d = prepare(
+          "DELETE FROM visibility_values WHERE namespace_id = ?1 AND name = ?4 AND workflow_id = ?2 AND run_id = ?3 "
+          "AND value IN (SELECT e.value FROM visibility r, json_each(r.search_attributes) o, json_each(o.value) e "
+          "WHERE r.namespace_id = ?1 AND r.workflow_id = ?2 AND r.run_id = ?3 AND o.key = ?4)");
+      if (!d) return Error(db, "prepare");
+      BindKey(d, v.key);
+      BindText(d, 4, name);
+      if (auto st = Run(db, d); !st.ok()) return st;
+    }
+    attributes = MergeAttributesJson(old, v.replaced_search_attributes, v.search_attributes);
+  }
   sqlite3_stmt* s = prepare(
       "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
       "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order, "
       "execution_duration, history_size_bytes, state_transition_count, parent_workflow_id, parent_run_id, "
-      "root_workflow_id, root_run_id, namespace_division) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "root_workflow_id, root_run_id, namespace_division, search_attributes) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (namespace_id, workflow_id, run_id) DO UPDATE SET "
       "workflow_type = excluded.workflow_type, task_queue = excluded.task_queue, status = excluded.status, "
       "start_time_nanos = excluded.start_time_nanos, execution_time_nanos = excluded.execution_time_nanos, "
@@ -97,7 +146,8 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
       "history_size_bytes = excluded.history_size_bytes, state_transition_count = excluded.state_transition_count, "
       "parent_workflow_id = excluded.parent_workflow_id, parent_run_id = excluded.parent_run_id, "
       "root_workflow_id = excluded.root_workflow_id, root_run_id = excluded.root_run_id, "
-      "namespace_division = excluded.namespace_division");
+      "namespace_division = excluded.namespace_division, search_attributes = CASE ?22 "
+      "WHEN 0 THEN visibility.search_attributes ELSE excluded.search_attributes END");
   if (!s) return Error(db, "prepare");
   BindKey(s, v.key);
   BindText(s, 4, v.workflow_type);
@@ -117,40 +167,20 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
   BindTextOrNull(s, 18, v.root_workflow_id);
   BindTextOrNull(s, 19, v.root_run_id);
   BindTextOrNull(s, 20, v.namespace_division);
+  BindTextOrNull(s, 21, attributes);
+  sqlite3_bind_int(s, 22, mode);
   if (auto st = Run(db, s); !st.ok()) return st;
   if (!v.search_attributes_changed) return grpc::Status::OK;
-
-  if (!v.new_run && v.replaced_search_attributes.empty()) {
-    sqlite3_stmt* d = prepare(
-        "DELETE FROM visibility_search_attributes WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
-    if (!d) return Error(db, "prepare");
-    BindKey(d, v.key);
-    if (auto st = Run(db, d); !st.ok()) return st;
-  }
-  for (const auto& name : v.replaced_search_attributes) {
-    sqlite3_stmt* d = prepare(
-        "DELETE FROM visibility_search_attributes WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? "
-        "AND name = ?");
-    if (!d) return Error(db, "prepare");
-    BindKey(d, v.key);
-    BindText(d, 4, name);
-    if (auto st = Run(db, d); !st.ok()) return st;
-  }
-  int64_t seq = 0;
   for (const auto& a : v.search_attributes) {
+    auto value = IndexedValue(a);
+    if (std::holds_alternative<std::monostate>(value)) continue;
     sqlite3_stmt* i = prepare(
-        "INSERT INTO visibility_search_attributes (namespace_id, workflow_id, run_id, name, seq, text_value, words, "
-        "int_value, double_value, bool_value, time_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT OR IGNORE INTO visibility_values (namespace_id, workflow_id, run_id, name, value) "
+        "VALUES (?, ?, ?, ?, ?)");
     if (!i) return Error(db, "prepare");
     BindKey(i, v.key);
     BindText(i, 4, a.name);
-    sqlite3_bind_int64(i, 5, seq++);
-    BindOptional(i, 6, a.text);
-    BindTextOrNull(i, 7, a.words);
-    BindOptional(i, 8, a.int_value);
-    BindOptional(i, 9, a.double_value);
-    BindOptional(i, 10, a.bool_value);
-    BindOptional(i, 11, a.time_nanos);
+    Bind(i, 5, value);
     if (auto st = Run(db, i); !st.ok()) return st;
   }
   return grpc::Status::OK;

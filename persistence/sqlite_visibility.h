@@ -1,5 +1,6 @@
 // The visibility part of the SQLite store: writing a run's visibility row
-// with its search-attribute values, and the filtered, keyset-paged reads of
+// with its search attributes (a JSON column, plus their values in a table
+// clustered by value), and the filtered, keyset-paged reads of
 // visibility queries. Called by SqliteStore with its lock held.
 #pragma once
 
@@ -16,6 +17,14 @@ namespace kairos::persistence::sqlite_visibility {
 
 // Returns a cached, reset statement for constant SQL text (null on error).
 using Prepare = std::function<sqlite3_stmt*(const char* sql)>;
+
+// Deletes a run's rows of visibility_values, found through the values its
+// visibility row holds (run before that row changes or goes); binds the
+// run's key as ?1-?3.
+inline constexpr const char* kDeleteRunValues =
+    "DELETE FROM visibility_values WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3 AND (name, value) IN "
+    "(SELECT o.key, e.value FROM visibility r, json_each(r.search_attributes) o, json_each(o.value) e "
+    "WHERE r.namespace_id = ?1 AND r.workflow_id = ?2 AND r.run_id = ?3)";
 
 grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v);
 grpc::Status WriteDefinitions(sqlite3* db, const Prepare& prepare, const WriteBatch& b);

@@ -50,21 +50,6 @@ const char* SystemColumn(const std::string& field) {
   return nullptr;
 }
 
-// The value column of visibility_search_attributes a type compares.
-const char* ValueColumn(enums::IndexedValueType t) {
-  switch (t) {
-    case enums::INDEXED_VALUE_TYPE_INT: return "a.int_value";
-    case enums::INDEXED_VALUE_TYPE_DOUBLE: return "a.double_value";
-    case enums::INDEXED_VALUE_TYPE_BOOL: return "a.bool_value";
-    case enums::INDEXED_VALUE_TYPE_DATETIME: return "a.time_value";
-    default: return "a.text_value";
-  }
-}
-
-constexpr const char* kSameRun =
-    "FROM visibility_search_attributes a WHERE a.namespace_id = v.namespace_id AND a.workflow_id = v.workflow_id "
-    "AND a.run_id = v.run_id AND a.name = ?";
-
 std::string GoFloat(double d) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%g", d);
@@ -152,12 +137,30 @@ class Translator {
     return c;
   }
 
-  // The column expression, binding what it needs.
+  // The column expression, binding what it needs: a custom or predefined
+  // attribute's (first) value from the run's attribute column.
   std::string ColumnExpr(const Column& c) {
     if (!c.system.empty()) return c.system;
-    params.emplace_back(c.field);
-    return std::string("(SELECT ") + ValueColumn(c.type) + " " + kSameRun + " LIMIT 1)";
+    if (Addressable(c.field)) {
+      params.emplace_back("$.\"" + c.field + "\"[0]");
+      return "json_extract(v.search_attributes, ?)";
+    }
+    return "(SELECT e.value FROM " + Items(c) + " LIMIT 1)";
   }
+
+  // The run's values of the attribute as a table `e` (column `value`): the
+  // items of its array in the attribute column.
+  std::string Items(const Column& c) {
+    if (Addressable(c.field)) {
+      params.emplace_back("$.\"" + c.field + "\"");
+      return "json_each(v.search_attributes, ?) e";
+    }
+    params.emplace_back(c.field);
+    return "json_each((SELECT o.value FROM json_each(v.search_attributes) o WHERE o.key = ?)) e";
+  }
+
+  // SQLite's JSON paths quote a key in double quotes, without escapes.
+  static bool Addressable(const std::string& name) { return name.find('"') == std::string::npos; }
 
  private:
   static bool IsComparisonOp(const std::string& op) {
@@ -253,13 +256,13 @@ class Translator {
     if ((c.type == enums::INDEXED_VALUE_TYPE_KEYWORD || c.type == enums::INDEXED_VALUE_TYPE_KEYWORD_LIST) &&
         (e.op == "=" || e.op == "in")) {
       params.emplace_back(c.field);
-      return std::string(kRunsWhere) + "a.text_value IN " + Placeholders(c, e.values) + ")";
+      return std::string(kRunsWhere) + "a.value IN " + Placeholders(c, e.values) + ")";
     }
     // Numbers and times are indexed too (partial indexes of migration 5).
     if (IsOrdered(c.type) && (e.op == "=" || e.op == "<" || e.op == ">" || e.op == "<=" || e.op == ">=")) {
       params.emplace_back(c.field);
       params.push_back(Value(c, e.values[0]));
-      return std::string(kRunsWhere) + ValueColumn(c.type) + " " + e.op + " ?)";
+      return std::string(kRunsWhere) + "a.value " + e.op + " ?)";
     }
     return "";
   }
@@ -270,9 +273,10 @@ class Translator {
   }
 
   // The runs of the namespace whose value of one attribute (the next
-  // parameter) meets a condition appended by the caller.
+  // parameter) meets a condition appended by the caller, found in the table
+  // of values clustered by value.
   static constexpr const char* kRunsWhere =
-      "(v.workflow_id, v.run_id) IN (SELECT a.workflow_id, a.run_id FROM visibility_search_attributes a "
+      "(v.workflow_id, v.run_id) IN (SELECT a.workflow_id, a.run_id FROM visibility_values a "
       "WHERE a.namespace_id = ?1 AND a.name = ? AND ";
 
   std::string CompareChecked(const Column& c, const Expr& e) {    if (c.type == enums::INDEXED_VALUE_TYPE_KEYWORD_LIST) return ListCompare(c, e);
@@ -299,9 +303,9 @@ class Translator {
     if (!in && e.op != "!=" && e.op != "not in")
       throw QueryError{std::string(kInvalid) + ": operator '" + e.op +
                        "' not supported for KeywordList type search attribute in `" + FormatExpr(e) + "`"};
-    params.emplace_back(c.field);
+    std::string items = Items(c);
     std::string values = Placeholders(c, e.values);
-    return std::string(in ? "EXISTS" : "NOT EXISTS") + " (SELECT 1 " + kSameRun + " AND a.text_value IN " + values +
+    return std::string(in ? "EXISTS" : "NOT EXISTS") + " (SELECT 1 FROM " + items + " WHERE e.value IN " + values +
            ")";
   }
 
@@ -313,13 +317,13 @@ class Translator {
     if (tokens.empty())
       throw QueryError{std::string(kInvalid) + ": unexpected value for Text type search attribute (no tokens found in " +
                        FormatLiteral(e.values[0]) + ")"};
-    params.emplace_back(c.field);
+    std::string items = Items(c);
     std::string any;
     for (const auto& t : tokens) {
       params.emplace_back(" " + t + " ");
-      any += (any.empty() ? "" : " OR ") + std::string("instr(a.words, ?) > 0");
+      any += (any.empty() ? "" : " OR ") + std::string("instr(e.value, ?) > 0");
     }
-    return std::string(e.op == "=" ? "EXISTS" : "NOT EXISTS") + " (SELECT 1 " + kSameRun + " AND (" + any + "))";
+    return std::string(e.op == "=" ? "EXISTS" : "NOT EXISTS") + " (SELECT 1 FROM " + items + " WHERE " + any + ")";
   }
 
   std::string Range(const Expr& e) {
@@ -335,7 +339,7 @@ class Translator {
       params.emplace_back(c.field);
       params.push_back(from);
       params.push_back(to);
-      driver = std::string(kRunsWhere) + ValueColumn(c.type) + " BETWEEN ? AND ?) AND ";
+      driver = std::string(kRunsWhere) + "a.value BETWEEN ? AND ?) AND ";
     }
     std::string col = ColumnExpr(c);
     params.push_back(from);
@@ -350,8 +354,7 @@ class Translator {
     bool null = e.op == "is null";
     if (c.field == "CloseTime") return null ? "v.close_time_nanos = 0" : "v.close_time_nanos != 0";
     if (!c.system.empty()) return c.system + (null ? " IS NULL" : " IS NOT NULL");
-    params.emplace_back(c.field);
-    return std::string(null ? "NOT EXISTS" : "EXISTS") + " (SELECT 1 " + kSameRun + ")";
+    return std::string(null ? "NOT EXISTS" : "EXISTS") + " (SELECT 1 FROM " + Items(c) + ")";
   }
 
   const TypeMap& custom_;

@@ -8,6 +8,7 @@
 
 #include <google/protobuf/struct.pb.h>
 
+#include "kairos/json_text.h"
 #include "kairos/visibility/json_value.h"
 
 namespace kairos::visibility {
@@ -151,23 +152,6 @@ std::vector<std::string> StringValues(const temporal::api::common::v1::SearchAtt
 }
 
 namespace {
-void AppendJsonString(const std::string& item, std::string* json) {
-  *json += '"';
-  for (unsigned char c : item) {
-    if (c == '"' || c == '\\') {
-      *json += '\\';
-      *json += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      *json += buf;
-    } else {
-      *json += static_cast<char>(c);
-    }
-  }
-  *json += '"';
-}
-
 temporal::api::common::v1::Payload JsonPayload(std::string json, const char* type) {
   temporal::api::common::v1::Payload p;
   (*p.mutable_metadata())["encoding"] = "json/plain";

@@ -188,7 +188,7 @@ TEST_CASE("Deleting runs killed with SIGKILL mid-way leaves a consistent databas
   CHECK(Count(db, "SELECT COUNT(*) FROM visibility") == executions);  // ...each one whole.
   CHECK(Count(db, "SELECT COUNT(*) FROM current_executions") == executions);
   CHECK(Count(db, "SELECT COUNT(*) FROM history_events") == executions * 20);
-  CHECK(Count(db, "SELECT COUNT(*) FROM visibility_search_attributes") == executions);
+  CHECK(Count(db, "SELECT COUNT(*) FROM visibility_values") == executions);
   CHECK(Count(db, "SELECT COUNT(*) FROM visibility v WHERE NOT EXISTS (SELECT 1 FROM executions e WHERE "
                   "e.namespace_id = v.namespace_id AND e.workflow_id = v.workflow_id AND e.run_id = v.run_id)") == 0);
   sqlite3_close(db);

@@ -17,6 +17,7 @@
 
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/persistence/store.h"
+#include "schema.h"
 
 namespace fs = std::filesystem;
 using namespace kairos::persistence;
@@ -690,4 +691,55 @@ TEST_CASE("Store: deleted runs' pages go back to the file system past a quarter 
   const int64_t free_pages = std::stoll(QueryText(path, "PRAGMA freelist_count"));
   CHECK(pages < peak / 2);
   CHECK(free_pages <= std::max<int64_t>(256, pages / 4));
+}
+
+TEST_CASE("Store: migration 10 moves a run's search-attribute rows into its JSON column and the value table",
+          "[store]") {
+  TempDir dir;
+  const std::string path = dir.file("kairos.db");
+  // A database as version 9 left it, with rows in every form its writers used.
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);  // Creates the file.
+    sqlite3_close(db);
+  }
+  ExecSql(path, "CREATE TABLE schema_version (version INTEGER NOT NULL)");
+  for (int v = 0; v < 9; ++v) {
+    ExecSql(path, Migrations()[v]);
+    ExecSql(path, "INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
+  }
+  ExecSql(path,
+          "INSERT INTO search_attributes VALUES ('ns-1', 'CustomerId', 2), ('ns-1', 'Amount', 3), "
+          "('ns-1', 'Notes', 1), ('ns-1', 'Vip', 5), ('ns-1', 'DueAt', 6), ('ns-1', 'Tags', 7);"
+          "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
+          "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info) VALUES "
+          "('ns-1', 'wf', 'r1', 'T', 'tq', 1, 1, 1, 0, 1, x''), ('ns-1', 'bare', 'r2', 'T', 'tq', 1, 2, 2, 0, 1, x'');"
+          "INSERT INTO visibility_search_attributes (namespace_id, workflow_id, run_id, name, seq, text_value, words, "
+          "int_value, double_value, bool_value, time_value) VALUES "
+          "('ns-1', 'wf', 'r1', 'CustomerId', 0, 'c1', NULL, NULL, NULL, NULL, NULL), "
+          "('ns-1', 'wf', 'r1', 'Amount', 0, NULL, NULL, 42, 42.0, NULL, NULL), "
+          "('ns-1', 'wf', 'r1', 'Notes', 0, 'Fragile Glass', ' fragile glass ', NULL, NULL, NULL, NULL), "
+          "('ns-1', 'wf', 'r1', 'Vip', 0, NULL, NULL, NULL, NULL, 1, NULL), "
+          "('ns-1', 'wf', 'r1', 'DueAt', 0, '2030-01-01T00:00:00Z', ' 2030 ', NULL, NULL, NULL, 1893456000000000000), "
+          "('ns-1', 'wf', 'r1', 'Tags', 0, 'b', NULL, NULL, NULL, NULL, NULL), "
+          "('ns-1', 'wf', 'r1', 'Tags', 1, 'a', NULL, NULL, NULL, NULL, NULL), "
+          "('ns-1', 'wf', 'r1', 'TemporalChangeVersion', 0, 'fix-1', NULL, NULL, NULL, NULL, NULL)");
+  { auto store = OpenPath(path); }
+  CHECK(QueryText(path, "SELECT MAX(version) FROM schema_version") == std::to_string(CurrentSchemaVersion()));
+  auto json = [&](const std::string& p) {
+    return QueryText(path, "SELECT json_extract(search_attributes, '" + p + "') FROM visibility WHERE run_id = 'r1'");
+  };
+  CHECK(json("$.CustomerId") == "[\"c1\"]");
+  CHECK(json("$.Amount") == "[42]");
+  CHECK(json("$.Notes") == "[\" fragile glass \"]");  // Its words, which a Text query matches.
+  CHECK(json("$.Vip") == "[1]");
+  CHECK(json("$.DueAt") == "[1893456000000000000]");
+  CHECK(json("$.Tags") == "[\"b\",\"a\"]");  // In the list's order.
+  CHECK(json("$.TemporalChangeVersion") == "[\"fix-1\"]");
+  CHECK(QueryText(path, "SELECT search_attributes IS NULL FROM visibility WHERE run_id = 'r2'") == "1");
+  // The values a query starts from, clustered by value; not Text words nor booleans.
+  CHECK(QueryText(path, "SELECT group_concat(name || '=' || value, ' ') FROM (SELECT name, value FROM "
+                        "visibility_values WHERE run_id = 'r1' ORDER BY name, value)") ==
+        "Amount=42 CustomerId=c1 DueAt=1893456000000000000 Tags=a Tags=b TemporalChangeVersion=fix-1");
+  CHECK(QueryText(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'visibility_search_attributes'") == "0");
 }

@@ -112,8 +112,8 @@ TEST_CASE("list filter: IN, NOT IN, BETWEEN, STARTS_WITH, IS NULL", "[visibility
   CHECK(Translate("CloseTime IS NOT NULL").filter.where == std::string("(v.close_time_nanos != 0)") + kDivision);
   CHECK(Translate("ParentWorkflowId is null").filter.where == std::string("(v.parent_workflow_id IS NULL)") + kDivision);
   auto custom = Translate("CustomerId IS NOT NULL");
-  CHECK(custom.filter.where.rfind("(EXISTS (SELECT 1 FROM visibility_search_attributes", 0) == 0);
-  CHECK(Str(custom.filter.params[0]) == "CustomerId");
+  CHECK(custom.filter.where.rfind("(EXISTS (SELECT 1 FROM json_each(v.search_attributes, ?) e)", 0) == 0);
+  CHECK(Str(custom.filter.params[0]) == "$.\"CustomerId\"");
 }
 
 TEST_CASE("list filter: typed values", "[visibility]") {
@@ -137,19 +137,25 @@ TEST_CASE("list filter: typed values", "[visibility]") {
 
 TEST_CASE("list filter: custom attributes compare the run's values", "[visibility]") {
   auto q = Translate("CustomerId = 'c1'");
-  CHECK(q.filter.where.find("(SELECT a.text_value FROM visibility_search_attributes a") != std::string::npos);
-  CHECK(Str(q.filter.params[0]) == "CustomerId");
+  CHECK(q.filter.where.find("json_extract(v.search_attributes, ?) = ?") != std::string::npos);
+  CHECK(Str(q.filter.params[0]) == "CustomerId");  // The value table's driver...
   CHECK(Str(q.filter.params[1]) == "c1");
-  CHECK(Translate("Amount > 3").filter.where.find("a.int_value") != std::string::npos);
-  CHECK(Translate("Score > 3").filter.where.find("a.double_value") != std::string::npos);
-  CHECK(Translate("DueAt > 3").filter.where.find("a.time_value") != std::string::npos);
-  CHECK(Translate("Vip = false").filter.where.find("a.bool_value") != std::string::npos);
+  CHECK(Str(q.filter.params[2]) == "$.\"CustomerId\"[0]");  // ...then the run's own value.
+  CHECK(Str(q.filter.params[3]) == "c1");
+  auto vip = Translate("Vip = false");
+  CHECK(vip.filter.where == std::string("(json_extract(v.search_attributes, ?) = ?)") + kDivision);
+  CHECK(Str(vip.filter.params[0]) == "$.\"Vip\"[0]");
+  auto list = Translate("Tags != 'x'");
+  CHECK(list.filter.where ==
+        std::string("(NOT EXISTS (SELECT 1 FROM json_each(v.search_attributes, ?) e WHERE e.value IN (?)))") +
+            kDivision);
+  CHECK(Str(list.filter.params[0]) == "$.\"Tags\"");
 }
 
 TEST_CASE("list filter: keyword equality starts from the value index where the whole query needs it", "[visibility]") {
   auto q = Translate("CustomerId = 'c1' AND WorkflowType = 'T'");
   CHECK(q.filter.where.rfind("(((v.workflow_id, v.run_id) IN (SELECT a.workflow_id, a.run_id FROM "
-                             "visibility_search_attributes a WHERE a.namespace_id = ?1 AND a.name = ? AND a.text_value IN (?)) AND ",
+                             "visibility_values a WHERE a.namespace_id = ?1 AND a.name = ? AND a.value IN (?)) AND ",
                              0) == 0);
   REQUIRE(q.filter.params.size() == 5);
   CHECK(Str(q.filter.params[1]) == "c1");
@@ -163,12 +169,13 @@ TEST_CASE("list filter: keyword equality starts from the value index where the w
 TEST_CASE("list filter: KeywordList contains; Text matches words", "[visibility]") {
   auto eq = Translate("Tags = 'red'");
   CHECK(eq.filter.where.find("EXISTS (SELECT 1") != std::string::npos);
-  CHECK(eq.filter.where.find("a.text_value IN (?)") != std::string::npos);
+  CHECK(eq.filter.where.find("a.value IN (?)") != std::string::npos);  // The value table's driver.
+  CHECK(eq.filter.where.find("e.value IN (?)") != std::string::npos);  // The run's own items.
   CHECK(Translate("Tags != 'red'").filter.where.rfind("(NOT EXISTS", 0) == 0);
   CHECK(Translate("Tags IN ('a', 'b')").filter.params.size() == 6);
   CHECK(Translate("Tags NOT IN ('a', 'b')").filter.where.rfind("(NOT EXISTS", 0) == 0);
   auto text = Translate("Notes = 'Quick, brown'");
-  CHECK(text.filter.where.find("instr(a.words, ?) > 0 OR instr(a.words, ?) > 0") != std::string::npos);
+  CHECK(text.filter.where.find("instr(e.value, ?) > 0 OR instr(e.value, ?) > 0") != std::string::npos);
   CHECK(Str(text.filter.params[1]) == " quick ");
   CHECK(Str(text.filter.params[2]) == " brown ");
 }

@@ -59,7 +59,7 @@ struct Fixture {
       (*p.mutable_metadata())["encoding"] = "json/plain";
       p.set_data(json);
     }
-    v.search_attributes = IndexValues(sa);
+    v.search_attributes = IndexValues(sa, [this](const std::string& name) { return registry->TypeOf(kNs, name); });
     v.replaced_search_attributes = replaced;
     temporal::api::workflow::v1::WorkflowExecutionInfo info;
     info.mutable_execution()->set_workflow_id(id);
