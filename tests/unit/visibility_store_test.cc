@@ -197,3 +197,20 @@ TEST_CASE("search attributes: per namespace, persisted, Temporal's refusals", "[
   CHECK(ParseTypeName("Datetime") == enums::INDEXED_VALUE_TYPE_DATETIME);
   CHECK_FALSE(ParseTypeName("Float"));
 }
+
+TEST_CASE("visibility store: a list longer than one insert statement's rows is found by each item", "[visibility]") {
+  Fixture f;
+  std::string tags = "[";
+  for (int i = 0; i < 19; ++i) tags += (i ? ",\"t" : "\"t") + std::to_string(i) + "\"";
+  tags += ",\"t3\"]";  // A repeated item.
+  f.Add("a", "Invoice", 1, 10, 0, {{"CustomerId", "\"c1\""}, {"Tags", tags}});
+  f.Add("b", "Invoice", 1, 20, 0, {{"Tags", "[\"t18\"]"}});
+  for (int i = 0; i < 18; ++i) CHECK(f.Set("Tags = 't" + std::to_string(i) + "' AND WorkflowType = 'Invoice'") == Ids{"a"});
+  CHECK(f.Set("Tags = 't18' AND WorkflowType = 'Invoice'") == Ids{"a", "b"});
+  CHECK(f.Set("CustomerId = 'c1' AND Tags = 't18'") == Ids{"a"});
+  // A later write replacing the list leaves none of the old items' rows behind.
+  f.Add("a", "Invoice", 1, 10, 0, {{"Tags", "[\"new\"]"}}, {"Tags"});
+  CHECK(f.Set("Tags = 't5' AND WorkflowType = 'Invoice'").empty());
+  CHECK(f.Set("Tags = 'new' AND WorkflowType = 'Invoice'") == Ids{"a"});
+  CHECK(f.Set("CustomerId = 'c1'") == Ids{"a"});
+}
