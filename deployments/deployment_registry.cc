@@ -243,17 +243,49 @@ void DeploymentRegistry::RecordPoll(const std::string& namespace_id, const std::
   if (auto st = Save(*d); !st.ok()) spdlog::warn("registering version {}:{}: {}", name, build, st.error_message());
 }
 
-std::string DeploymentRegistry::RouteTask(const std::string& namespace_id, const std::string& task_queue,
-                                          const std::string& workflow_id) {
-  std::lock_guard lock(mu_);
+records::WorkerDeploymentRecord* DeploymentRegistry::OwnerOf(const std::string& namespace_id,
+                                                            const std::string& task_queue) {
   auto owner = queue_deployment_.find({namespace_id, task_queue});
-  if (owner == queue_deployment_.end()) return "";
-  auto* d = Find(namespace_id, owner->second);
-  if (d == nullptr) return "";
-  const auto& rc = d->routing_config();
-  if (rc.has_ramping_deployment_version() && RampBucket(workflow_id) < rc.ramping_version_percentage())
-    return VersionString(rc.ramping_deployment_version());
-  return VersionString(rc.current_deployment_version());
+  return owner == queue_deployment_.end() ? nullptr : Find(namespace_id, owner->second);
+}
+
+const depv1::WorkerDeploymentVersion& DeploymentRegistry::Route(const records::WorkerDeploymentRecord& d,
+                                                               const std::string& workflow_id, bool use_ramping) {
+  const auto& rc = d.routing_config();
+  if (rc.has_ramping_deployment_version() &&
+      (use_ramping || RampBucket(workflow_id) < rc.ramping_version_percentage()))
+    return rc.ramping_deployment_version();
+  return rc.current_deployment_version();
+}
+
+std::string DeploymentRegistry::RouteTask(const std::string& namespace_id, const std::string& task_queue,
+                                          const std::string& workflow_id, bool use_ramping) {
+  std::lock_guard lock(mu_);
+  auto* d = OwnerOf(namespace_id, task_queue);
+  return d == nullptr ? "" : VersionString(Route(*d, workflow_id, use_ramping));
+}
+
+std::pair<depv1::WorkerDeploymentVersion, int64_t> DeploymentRegistry::RoutingTarget(const std::string& namespace_id,
+                                                                                     const std::string& task_queue,
+                                                                                     const std::string& workflow_id) {
+  std::lock_guard lock(mu_);
+  auto* d = OwnerOf(namespace_id, task_queue);
+  if (d == nullptr) return {};
+  return {Route(*d, workflow_id, false), d->routing_config().revision_number()};
+}
+
+bool DeploymentRegistry::WorkflowQueueInVersion(const std::string& namespace_id, const std::string& task_queue,
+                                                const std::string& version) {
+  auto colon = version.find(':');
+  if (colon == std::string::npos) return false;
+  std::lock_guard lock(mu_);
+  auto* d = Find(namespace_id, version.substr(0, colon));
+  if (d == nullptr) return false;
+  auto v = d->versions().find(version.substr(colon + 1));
+  if (v == d->versions().end()) return false;
+  return std::any_of(v->second.task_queue_infos().begin(), v->second.task_queue_infos().end(), [&](const auto& q) {
+    return q.name() == task_queue && q.type() == enums::TASK_QUEUE_TYPE_WORKFLOW;
+  });
 }
 
 void DeploymentRegistry::StartDraining(records::WorkerDeploymentRecord& d, const std::string& build, int64_t now) {

@@ -160,6 +160,17 @@ int Run(const ServerOptions& options) {
                                               deployments::Timing::FromDynamicConfig(options.dynamic_config));
   deployments.Load();
   matching->SetVersionRouter(&deployments);
+  history::DeploymentLookup deployment_lookup;
+  deployment_lookup.workflow_queue_in_version = [&deployments](const std::string& ns, const std::string& queue,
+                                                               const std::string& version) {
+    return deployments.WorkflowQueueInVersion(ns, queue, version);
+  };
+  deployment_lookup.routing_target = [&deployments](const std::string& ns, const std::string& queue,
+                                                    const std::string& workflow_id) {
+    auto [version, revision] = deployments.RoutingTarget(ns, queue, workflow_id);
+    return history::RoutingTarget{std::move(version), revision};
+  };
+  history->SetDeployments(std::move(deployment_lookup));
   history->Start();
   auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());
   scheduler->Start();

@@ -68,19 +68,19 @@ TEST_CASE("Deployments: polls register versions; tasks go to the current version
   auto store = Open(path);
   int routing_changes = 0;
   DeploymentRegistry r(store.get(), nullptr, [&] { ++routing_changes; });
-  CHECK(r.RouteTask("ns", "tq", "wf") == "");
+  CHECK(r.RouteTask("ns", "tq", "wf", false) == "");
   r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v1"));
   r.RecordPoll("ns", "tq", records::QueueTask::ACTIVITY, Versioned("orders", "v1"));
   // Registered, not current: new work still goes to unversioned workers.
-  CHECK(r.RouteTask("ns", "tq", "wf") == "");
+  CHECK(r.RouteTask("ns", "tq", "wf", false) == "");
 
   auto st = SetCurrent(r, "never-polled");
   CHECK(st.error_code() == grpc::StatusCode::NOT_FOUND);
   CHECK(st.error_message() == "build ID 'never-polled' not found in Worker Deployment 'orders'");
   REQUIRE(SetCurrent(r, "v1").ok());
   CHECK(routing_changes == 1);
-  CHECK(r.RouteTask("ns", "tq", "wf") == "orders:v1");
-  CHECK(r.RouteTask("other-ns", "tq", "wf") == "");
+  CHECK(r.RouteTask("ns", "tq", "wf", false) == "orders:v1");
+  CHECK(r.RouteTask("other-ns", "tq", "wf", false) == "");
 
   wsv1::DescribeWorkerDeploymentRequest dreq;
   dreq.set_deployment_name("orders");
@@ -92,14 +92,14 @@ TEST_CASE("Deployments: polls register versions; tasks go to the current version
 
   r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v2"));
   REQUIRE(SetCurrent(r, "v2", desc.conflict_token()).ok());
-  CHECK(r.RouteTask("ns", "tq", "wf") == "orders:v2");
+  CHECK(r.RouteTask("ns", "tq", "wf", false) == "orders:v2");
 
   // Durable: a new registry on the reopened store routes the same way.
   store.reset();
   auto reopened = Open(path);
   DeploymentRegistry again(reopened.get(), nullptr, nullptr);
   again.Load();
-  CHECK(again.RouteTask("ns", "tq", "wf") == "orders:v2");
+  CHECK(again.RouteTask("ns", "tq", "wf", false) == "orders:v2");
   wsv1::DescribeWorkerDeploymentVersionRequest vreq;
   vreq.mutable_deployment_version()->set_deployment_name("orders");
   vreq.mutable_deployment_version()->set_build_id("v1");
@@ -121,15 +121,25 @@ TEST_CASE("Deployments: a ramp sends its share of workflows, each always the sam
   std::map<std::string, int> counts;
   for (int i = 0; i < 2000; ++i) {
     std::string wf = "wf-" + std::to_string(i);
-    auto target = r.RouteTask("ns", "tq", wf);
-    CHECK(r.RouteTask("ns", "tq", wf) == target);
+    auto target = r.RouteTask("ns", "tq", wf, false);
+    CHECK(r.RouteTask("ns", "tq", wf, false) == target);
     counts[target]++;
   }
   CHECK(counts["orders:v2"] > 500);
   CHECK(counts["orders:v2"] < 700);
   CHECK(counts["orders:v1"] + counts["orders:v2"] == 2000);
+  // A first task that asks for the ramping version gets it whatever its share,
+  // and RoutingTarget names the same version with the routing revision.
+  for (int i = 0; i < 20; ++i) CHECK(r.RouteTask("ns", "tq", "wf-" + std::to_string(i), true) == "orders:v2");
+  auto [target, revision] = r.RoutingTarget("ns", "tq", "wf-1");
+  CHECK(deployments::VersionString(target) == r.RouteTask("ns", "tq", "wf-1", false));
+  CHECK(revision == 2);
+  CHECK(r.RoutingTarget("ns", "other-tq", "wf-1").second == 0);
+  CHECK(r.WorkflowQueueInVersion("ns", "tq", "orders:v1"));
+  CHECK_FALSE(r.WorkflowQueueInVersion("ns", "other-tq", "orders:v1"));
+  CHECK_FALSE(r.WorkflowQueueInVersion("ns", "tq", "orders:v9"));
   REQUIRE(Ramp(r, "v2", 100).ok());
-  CHECK(r.RouteTask("ns", "tq", "wf-1") == "orders:v2");
+  CHECK(r.RouteTask("ns", "tq", "wf-1", false) == "orders:v2");
   // Promoting the ramping version ends the ramp.
   REQUIRE(SetCurrent(r, "v2").ok());
   wsv1::DescribeWorkerDeploymentRequest dreq;

@@ -60,7 +60,15 @@ class DeploymentRegistry final : public matching::VersionRouter {
   void RecordPoll(const std::string& namespace_id, const std::string& task_queue, records::QueueTask::Kind kind,
                   const temporal::api::deployment::v1::WorkerDeploymentOptions& options) override;
   std::string RouteTask(const std::string& namespace_id, const std::string& task_queue,
-                        const std::string& workflow_id) override;
+                        const std::string& workflow_id, bool use_ramping) override;
+  // The version RouteTask picks (empty: unversioned) and the routing
+  // revision of the queue's deployment (0: the queue has none).
+  std::pair<temporal::api::deployment::v1::WorkerDeploymentVersion, int64_t> RoutingTarget(
+      const std::string& namespace_id, const std::string& task_queue, const std::string& workflow_id);
+  // Whether workers of `version` ("deployment:build") polled `task_queue`
+  // for workflow tasks.
+  bool WorkflowQueueInVersion(const std::string& namespace_id, const std::string& task_queue,
+                              const std::string& version);
 
   // The WorkflowService RPCs, with Temporal's validation and messages.
   grpc::Status DescribeWorkerDeployment(const std::string& namespace_id, const wsv1::DescribeWorkerDeploymentRequest& req,
@@ -91,6 +99,12 @@ class DeploymentRegistry final : public matching::VersionRouter {
  private:
   using Key = std::pair<std::string, std::string>;  // (namespace id, name)
   records::WorkerDeploymentRecord* Find(const std::string& namespace_id, const std::string& name);
+  // Caller holds mu_. The deployment whose versioned workers poll the queue.
+  records::WorkerDeploymentRecord* OwnerOf(const std::string& namespace_id, const std::string& task_queue);
+  // Caller holds mu_.
+  static const temporal::api::deployment::v1::WorkerDeploymentVersion& Route(const records::WorkerDeploymentRecord& d,
+                                                                             const std::string& workflow_id,
+                                                                             bool use_ramping);
   grpc::Status Save(const records::WorkerDeploymentRecord& d);
   // The deployment a routing change names, if the caller's token is current.
   grpc::Status FindForChange(const std::string& namespace_id, const std::string& name,
