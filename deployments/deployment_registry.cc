@@ -27,7 +27,19 @@ std::string NotFoundDeployment(const std::string& name) {
 std::string DottedVersion(const std::string& deployment, const std::string& build) { return deployment + "." + build; }
 
 std::string ConflictToken(const records::WorkerDeploymentRecord& d) {
-  return "kairos-routing-" + std::to_string(d.routing_config().revision_number());
+  std::string token = "kairos-routing-" + std::to_string(d.routing_config().revision_number());
+  if (d.manager_changes() > 0) token += "-manager-" + std::to_string(d.manager_changes());
+  return token;
+}
+
+// Once a manager is set, only the manager changes the routing or deletes
+// versions (Temporal's message).
+grpc::Status CheckManager(const records::WorkerDeploymentRecord& d, const std::string& identity) {
+  if (d.manager_identity().empty() || d.manager_identity() == identity) return grpc::Status::OK;
+  return errors::FailedPrecondition("ManagerIdentity '" + d.manager_identity() +
+                                    "' is set and does not match user identity '" + identity +
+                                    "'; to proceed, set your own identity as the ManagerIdentity, remove the "
+                                    "ManagerIdentity, or wait for the other client to do so");
 }
 
 // An absent token skips the check, as in Temporal.
@@ -243,17 +255,49 @@ void DeploymentRegistry::RecordPoll(const std::string& namespace_id, const std::
   if (auto st = Save(*d); !st.ok()) spdlog::warn("registering version {}:{}: {}", name, build, st.error_message());
 }
 
-std::string DeploymentRegistry::RouteTask(const std::string& namespace_id, const std::string& task_queue,
-                                          const std::string& workflow_id) {
-  std::lock_guard lock(mu_);
+records::WorkerDeploymentRecord* DeploymentRegistry::OwnerOf(const std::string& namespace_id,
+                                                            const std::string& task_queue) {
   auto owner = queue_deployment_.find({namespace_id, task_queue});
-  if (owner == queue_deployment_.end()) return "";
-  auto* d = Find(namespace_id, owner->second);
-  if (d == nullptr) return "";
-  const auto& rc = d->routing_config();
-  if (rc.has_ramping_deployment_version() && RampBucket(workflow_id) < rc.ramping_version_percentage())
-    return VersionString(rc.ramping_deployment_version());
-  return VersionString(rc.current_deployment_version());
+  return owner == queue_deployment_.end() ? nullptr : Find(namespace_id, owner->second);
+}
+
+const depv1::WorkerDeploymentVersion& DeploymentRegistry::Route(const records::WorkerDeploymentRecord& d,
+                                                               const std::string& workflow_id, bool use_ramping) {
+  const auto& rc = d.routing_config();
+  if (rc.has_ramping_deployment_version() &&
+      (use_ramping || RampBucket(workflow_id) < rc.ramping_version_percentage()))
+    return rc.ramping_deployment_version();
+  return rc.current_deployment_version();
+}
+
+std::string DeploymentRegistry::RouteTask(const std::string& namespace_id, const std::string& task_queue,
+                                          const std::string& workflow_id, bool use_ramping) {
+  std::lock_guard lock(mu_);
+  auto* d = OwnerOf(namespace_id, task_queue);
+  return d == nullptr ? "" : VersionString(Route(*d, workflow_id, use_ramping));
+}
+
+std::pair<depv1::WorkerDeploymentVersion, int64_t> DeploymentRegistry::RoutingTarget(const std::string& namespace_id,
+                                                                                     const std::string& task_queue,
+                                                                                     const std::string& workflow_id) {
+  std::lock_guard lock(mu_);
+  auto* d = OwnerOf(namespace_id, task_queue);
+  if (d == nullptr) return {};
+  return {Route(*d, workflow_id, false), d->routing_config().revision_number()};
+}
+
+bool DeploymentRegistry::WorkflowQueueInVersion(const std::string& namespace_id, const std::string& task_queue,
+                                                const std::string& version) {
+  auto colon = version.find(':');
+  if (colon == std::string::npos) return false;
+  std::lock_guard lock(mu_);
+  auto* d = Find(namespace_id, version.substr(0, colon));
+  if (d == nullptr) return false;
+  auto v = d->versions().find(version.substr(colon + 1));
+  if (v == d->versions().end()) return false;
+  return std::any_of(v->second.task_queue_infos().begin(), v->second.task_queue_infos().end(), [&](const auto& q) {
+    return q.name() == task_queue && q.type() == enums::TASK_QUEUE_TYPE_WORKFLOW;
+  });
 }
 
 void DeploymentRegistry::StartDraining(records::WorkerDeploymentRecord& d, const std::string& build, int64_t now) {
@@ -321,6 +365,7 @@ grpc::Status DeploymentRegistry::DescribeWorkerDeployment(const std::string& nam
   *info->mutable_create_time() = NanosToTimestamp(d->create_time_nanos());
   *info->mutable_routing_config() = d->routing_config();
   info->set_last_modifier_identity(d->last_modifier_identity());
+  info->set_manager_identity(d->manager_identity());
   std::vector<const VersionInfo*> versions;
   for (const auto& [build, v] : d->versions()) versions.push_back(&v);
   std::sort(versions.begin(), versions.end(), [](const VersionInfo* a, const VersionInfo* b) {
@@ -331,11 +376,19 @@ grpc::Status DeploymentRegistry::DescribeWorkerDeployment(const std::string& nam
 }
 
 grpc::Status DeploymentRegistry::ListWorkerDeployments(const std::string& namespace_id,
-                                                       const wsv1::ListWorkerDeploymentsRequest&,
+                                                       const wsv1::ListWorkerDeploymentsRequest& req,
                                                        wsv1::ListWorkerDeploymentsResponse* resp) {
+  // Pages in name order; the token is the last name of the page before.
   std::lock_guard lock(mu_);
-  for (auto& [key, d] : deployments_) {
-    if (key.first != namespace_id) continue;
+  const std::string& after = req.next_page_token();
+  auto it = after.empty() ? deployments_.lower_bound({namespace_id, ""})
+                          : deployments_.upper_bound({namespace_id, after});
+  for (; it != deployments_.end() && it->first.first == namespace_id; ++it) {
+    auto& d = it->second;
+    if (req.page_size() > 0 && resp->worker_deployments_size() == req.page_size()) {
+      resp->set_next_page_token(resp->worker_deployments(resp->worker_deployments_size() - 1).name());
+      break;
+    }
     RefreshDrainage(d);
     auto* s = resp->add_worker_deployments();
     s->set_name(d.name());
@@ -374,12 +427,44 @@ grpc::Status DeploymentRegistry::DescribeWorkerDeploymentVersion(const std::stri
   return grpc::Status::OK;
 }
 
+bool DeploymentRegistry::MissesBusyQueues(const std::string& namespace_id, const std::string& name,
+                                          const std::string& build, bool ramping) {
+  if (!queue_stats_ || build.empty()) return false;
+  std::vector<std::pair<std::string, records::QueueTask::Kind>> missing;
+  {
+    std::lock_guard lock(mu_);
+    auto* d = Find(namespace_id, name);
+    if (d == nullptr) return false;
+    const auto& rc = d->routing_config();
+    if (!rc.has_current_deployment_version() || (ramping && rc.ramping_deployment_version().build_id() == build))
+      return false;
+    auto current = d->versions().find(rc.current_deployment_version().build_id());
+    auto next = d->versions().find(build);
+    if (current == d->versions().end() || next == d->versions().end()) return false;
+    for (const auto& q : current->second.task_queue_infos()) {
+      bool served = std::any_of(next->second.task_queue_infos().begin(), next->second.task_queue_infos().end(),
+                                [&](const auto& n) { return n.name() == q.name() && n.type() == q.type(); });
+      auto owner = queue_deployment_.find({namespace_id, q.name()});
+      bool taken_over = owner != queue_deployment_.end() && owner->second != name;
+      if (served || taken_over) continue;
+      missing.emplace_back(q.name(), q.type() == enums::TASK_QUEUE_TYPE_WORKFLOW ? records::QueueTask::WORKFLOW
+                                                                                : records::QueueTask::ACTIVITY);
+    }
+  }
+  // Matching's lock nests the registry's: asked without mu_.
+  return std::any_of(missing.begin(), missing.end(), [&](const auto& q) {
+    auto stats = queue_stats_(namespace_id, q.first, q.second);
+    return stats.backlog_count > 0 || stats.add_rate > 0;
+  });
+}
+
 grpc::Status DeploymentRegistry::SetWorkerDeploymentCurrentVersion(
     const std::string& namespace_id, const wsv1::SetWorkerDeploymentCurrentVersionRequest& req,
     wsv1::SetWorkerDeploymentCurrentVersionResponse* resp) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   std::string build = RequestedBuild(req);
+  bool misses_busy = !req.ignore_missing_task_queues() && MissesBusyQueues(namespace_id, req.deployment_name(), build, false);
   {
     std::lock_guard lock(mu_);
     records::WorkerDeploymentRecord* d = nullptr;
@@ -396,6 +481,11 @@ grpc::Status DeploymentRegistry::SetWorkerDeploymentCurrentVersion(
     }
     int64_t now = NowNanos();
     if (auto st = EnsureVersion(*d, build, req.allow_no_pollers(), now); !st.ok()) return st;
+    if (auto st = CheckManager(*d, req.identity()); !st.ok()) return st;
+    if (misses_busy)
+      return errors::FailedPrecondition("proposed current version '" + d->name() + ":" + build +
+                                        "' is missing active task queues from the current version; these would "
+                                        "become unversioned if it is set as the current version");
     if (!previous.empty()) StartDraining(*d, previous, now);
     if (build.empty()) {
       rc.clear_current_deployment_version();
@@ -432,6 +522,7 @@ grpc::Status DeploymentRegistry::SetWorkerDeploymentRampingVersion(
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   std::string build = RequestedBuild(req);
+  bool misses_busy = !req.ignore_missing_task_queues() && MissesBusyQueues(namespace_id, req.deployment_name(), build, true);
   {
     std::lock_guard lock(mu_);
     records::WorkerDeploymentRecord* d = nullptr;
@@ -444,6 +535,11 @@ grpc::Status DeploymentRegistry::SetWorkerDeploymentRampingVersion(
       return errors::FailedPrecondition("requested ramping version " + DottedVersion(d->name(), build) + " is already current");
     int64_t now = NowNanos();
     if (auto st = EnsureVersion(*d, build, req.allow_no_pollers(), now); !st.ok()) return st;
+    if (auto st = CheckManager(*d, req.identity()); !st.ok()) return st;
+    if (misses_busy)
+      return errors::FailedPrecondition("proposed ramping version '" + d->name() + ":" + build +
+                                        "' is missing active task queues from the current version; these would "
+                                        "become unversioned if it is set as the ramping version");
     std::string previous = rc.ramping_deployment_version().build_id();
     if (!previous.empty() && previous != build) StartDraining(*d, previous, now);
     if (build.empty()) {
@@ -481,6 +577,7 @@ grpc::Status DeploymentRegistry::DeleteWorkerDeploymentVersion(const std::string
   if (!d->versions().contains(wanted.build_id())) return errors::NotFound("Worker Deployment Version not found");
   if (IsCurrent(*d, wanted.build_id()) || IsRamping(*d, wanted.build_id()))
     return errors::FailedPrecondition("version '" + version + "' cannot be deleted since it is current or ramping");
+  if (auto st = CheckManager(*d, req.identity()); !st.ok()) return st;
   RefreshDrainage(*d);
   if (!req.skip_drainage() &&
       d->versions().at(wanted.build_id()).drainage_info().status() == enums::VERSION_DRAINAGE_STATUS_DRAINING)
@@ -511,6 +608,32 @@ grpc::Status DeploymentRegistry::DeleteWorkerDeployment(const std::string& names
   batch.worker_deployment_deletes.emplace_back(namespace_id, req.deployment_name());
   if (auto st = store_->Commit(std::move(batch)); !st.ok()) return st;
   deployments_.erase({namespace_id, req.deployment_name()});
+  return grpc::Status::OK;
+}
+
+grpc::Status DeploymentRegistry::SetWorkerDeploymentManager(const std::string& namespace_id,
+                                                            const wsv1::SetWorkerDeploymentManagerRequest& req,
+                                                            wsv1::SetWorkerDeploymentManagerResponse* resp) {
+  std::string manager = req.self() ? req.identity() : req.manager_identity();
+  // previous_manager_identity is deprecated, but Temporal still fills it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  std::lock_guard lock(mu_);
+  auto* d = Find(namespace_id, req.deployment_name());
+  if (d == nullptr) return errors::NotFound(NotFoundDeployment(req.deployment_name()));
+  if (d->manager_identity() == manager && d->last_modifier_identity() == req.identity()) {
+    resp->set_previous_manager_identity(manager);  // No change.
+    resp->set_conflict_token(ConflictToken(*d));
+    return grpc::Status::OK;
+  }
+  if (auto st = CheckConflictToken(*d, req.conflict_token()); !st.ok()) return st;
+  resp->set_previous_manager_identity(d->manager_identity());
+  d->set_manager_identity(manager);
+  d->set_last_modifier_identity(req.identity());
+  d->set_manager_changes(d->manager_changes() + 1);
+#pragma GCC diagnostic pop
+  if (auto st = Save(*d); !st.ok()) return st;
+  resp->set_conflict_token(ConflictToken(*d));
   return grpc::Status::OK;
 }
 

@@ -268,6 +268,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_DEPLOYMENT_CALL(DeleteWorkerDeploymentVersion)
   KAIROS_DEPLOYMENT_CALL(DeleteWorkerDeployment)
   KAIROS_DEPLOYMENT_CALL(UpdateWorkerDeploymentVersionMetadata)
+  KAIROS_DEPLOYMENT_CALL(SetWorkerDeploymentManager)
 #undef KAIROS_DEPLOYMENT_CALL
 
   // The build-id versioning of before deployments: Temporal 1.32 turns it

@@ -86,12 +86,10 @@ void HistoryEngine::StartChild(int64_t row_id, const records::TimerTask& t) {
     link.set_parent_initiated_event_id(child.initiated_event_id());
     *link.mutable_root_workflow_execution() =
         state->start().has_root_workflow_execution() ? state->start().root_workflow_execution() : Execution(*state);
-    // A pinned parent's child on the parent's own task queue starts on the
-    // parent's version.
-    auto pinned = PinnedDeploymentVersionOf(*state);
-    if (!pinned.build_id().empty() && child.namespace_id() == state->namespace_id() &&
-        child.initiated().task_queue().name() == state->start().task_queue().name())
-      *link.mutable_inherited_pinned_version() = pinned;
+    // A child in the parent's namespace, on a task queue of the parent's
+    // version, starts on it.
+    if (child.namespace_id() == state->namespace_id())
+      CarryVersioningToChild(*state, env_.deployments, child.initiated().task_queue().name(), &link);
   }
 
   std::string run_id;

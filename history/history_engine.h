@@ -380,6 +380,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // --------------------------------------------- Nexus operations (engine_nexus.cc)
  public:
   void SetNexusEndpoints(NexusEndpointLookup lookup) override { nexus_endpoints_ = std::move(lookup); }
+  void SetDeployments(DeploymentLookup lookup) override { env_.deployments = std::move(lookup); }
 
  private:
   // NEXUS_START: sends the start request to the endpoint's handler through

@@ -115,6 +115,7 @@ int64_t MutableState::AddQueueTask(records::QueueTask task) {
   int64_t id = env_.next_id();
   task.set_created_time_nanos(now_);
   task.set_pinned_version(PinnedVersionOf(state_));
+  if (task.kind() == records::QueueTask::WORKFLOW) task.set_use_ramping_version(UsesRampingVersion(state_));
   tasks_.emplace_back(id, std::move(task));
   return id;
 }
@@ -232,6 +233,7 @@ std::vector<hv1::HistoryEvent> MutableState::TransientWorkflowTaskEvents() const
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   if (wft.has_worker_version()) *st->mutable_worker_version() = wft.worker_version();
 #pragma GCC diagnostic pop
+  st->set_target_worker_deployment_version_changed(TargetVersionChanged(state_));
   out.push_back(std::move(started));
   return out;
 }

@@ -1,5 +1,7 @@
 #include "kairos/history/versioning.h"
 
+#include <algorithm>
+
 #include "kairos/history/run_search_attributes.h"
 #include "kairos/visibility/values.h"
 
@@ -103,6 +105,157 @@ std::string PinnedVersionOf(const records::ExecutionState& s) {
   return VersionString(PinnedDeploymentVersionOf(s));
 }
 
+bool QueueKeepsVersion(const DeploymentLookup& lookup, const std::string& namespace_id, const std::string& old_queue,
+                       const std::string& task_queue, const depv1::WorkerDeploymentVersion& v) {
+  if (task_queue == old_queue) return true;
+  return lookup.workflow_queue_in_version && lookup.workflow_queue_in_version(namespace_id, task_queue, VersionString(v));
+}
+
+void CarryVersioningToNextRun(const records::ExecutionState& prev, const DeploymentLookup& lookup,
+                              enums::ContinueAsNewInitiator initiator, enums::ContinueAsNewVersioningBehavior initial_behavior,
+                              temporal::api::history::v1::WorkflowExecutionStartedEventAttributes* next) {
+  next->clear_inherited_pinned_version();
+  next->clear_versioning_override();
+  next->clear_inherited_auto_upgrade_info();
+  next->clear_declined_target_version_upgrade();
+  if (!prev.has_versioning_info()) return;
+  const auto& info = prev.versioning_info();
+  enums::VersioningBehavior behavior;
+  depv1::WorkerDeploymentVersion version;
+  Effective(prev, &behavior, &version);
+  bool pinned_override =
+      info.has_versioning_override() && !VersionString(OverridePinnedVersion(info.versioning_override())).empty();
+  auto inherit_auto_upgrade = [&](enums::ContinueAsNewVersioningBehavior initial) {
+    if (VersionString(version).empty() || info.revision_number() == 0) return;
+    auto* a = next->mutable_inherited_auto_upgrade_info();
+    *a->mutable_source_deployment_version() = version;
+    a->set_source_deployment_revision_number(info.revision_number());
+    a->set_continue_as_new_initial_versioning_behavior(initial);
+  };
+  // Retries and crons stay on the run's task queue.
+  if (initiator == enums::CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE) {
+    if (pinned_override) *next->mutable_versioning_override() = info.versioning_override();
+    return;
+  }
+  if (initiator == enums::CONTINUE_AS_NEW_INITIATOR_RETRY) {
+    if (pinned_override) *next->mutable_versioning_override() = info.versioning_override();
+    if (behavior == enums::VERSIONING_BEHAVIOR_PINNED && prev.start().has_inherited_pinned_version()) {
+      *next->mutable_inherited_pinned_version() = version;
+    } else if (behavior == enums::VERSIONING_BEHAVIOR_AUTO_UPGRADE) {
+      inherit_auto_upgrade(info.continue_as_new_initial_versioning_behavior());
+    }
+    if (prev.start().has_declined_target_version_upgrade())
+      *next->mutable_declined_target_version_upgrade() = prev.start().declined_target_version_upgrade();
+    return;
+  }
+  const std::string& ns = prev.namespace_id();
+  const std::string& old_queue = prev.start().task_queue().name();
+  const std::string& new_queue = next->task_queue().name();
+  bool in_pinned_version = false;
+  if (behavior == enums::VERSIONING_BEHAVIOR_PINNED &&
+      initial_behavior == enums::CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_UNSPECIFIED &&
+      QueueKeepsVersion(lookup, ns, old_queue, new_queue, version)) {
+    in_pinned_version = true;
+    *next->mutable_inherited_pinned_version() = version;
+    // A target it was told of and continued past anyway is declined.
+    if (prev.has_last_notified_target_version())
+      *next->mutable_declined_target_version_upgrade() = prev.last_notified_target_version();
+    else if (prev.start().has_declined_target_version_upgrade())
+      *next->mutable_declined_target_version_upgrade() = prev.start().declined_target_version_upgrade();
+  }
+  if (pinned_override && (new_queue == old_queue || in_pinned_version))
+    *next->mutable_versioning_override() = info.versioning_override();
+  bool upgrades = behavior == enums::VERSIONING_BEHAVIOR_AUTO_UPGRADE ||
+                  (behavior == enums::VERSIONING_BEHAVIOR_PINNED &&
+                   initial_behavior != enums::CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_UNSPECIFIED);
+  if (upgrades && !next->has_inherited_pinned_version() && QueueKeepsVersion(lookup, ns, old_queue, new_queue, version))
+    inherit_auto_upgrade(initial_behavior);
+}
+
+void CarryVersioningToChild(const records::ExecutionState& parent, const DeploymentLookup& lookup,
+                            const std::string& task_queue,
+                            temporal::api::history::v1::WorkflowExecutionStartedEventAttributes* child_start) {
+  if (!parent.has_versioning_info()) return;
+  const auto& info = parent.versioning_info();
+  enums::VersioningBehavior behavior;
+  depv1::WorkerDeploymentVersion version;
+  Effective(parent, &behavior, &version);
+  if (VersionString(version).empty()) return;
+  if (!QueueKeepsVersion(lookup, parent.namespace_id(), parent.start().task_queue().name(), task_queue, version))
+    return;
+  if (behavior == enums::VERSIONING_BEHAVIOR_PINNED) {
+    *child_start->mutable_inherited_pinned_version() = version;
+    if (info.has_versioning_override()) *child_start->mutable_versioning_override() = info.versioning_override();
+  } else if (behavior == enums::VERSIONING_BEHAVIOR_AUTO_UPGRADE && info.revision_number() != 0) {
+    auto* a = child_start->mutable_inherited_auto_upgrade_info();
+    *a->mutable_source_deployment_version() = version;
+    a->set_source_deployment_revision_number(info.revision_number());
+  }
+}
+
+bool ApplyStartedVersioning(records::ExecutionState* s,
+                            const temporal::api::history::v1::WorkflowExecutionStartedEventAttributes& a) {
+  bool changed = false;
+  if (a.has_inherited_pinned_version()) changed |= InheritPinnedVersion(s, a.inherited_pinned_version());
+  if (a.has_inherited_auto_upgrade_info()) {
+    // Auto-upgrade for the first workflow task; the worker's behavior after.
+    const auto& inherited = a.inherited_auto_upgrade_info();
+    auto* info = s->mutable_versioning_info();
+    info->set_behavior(enums::VERSIONING_BEHAVIOR_AUTO_UPGRADE);
+    *info->mutable_deployment_version() = inherited.source_deployment_version();
+    info->set_revision_number(inherited.source_deployment_revision_number());
+    info->set_continue_as_new_initial_versioning_behavior(inherited.continue_as_new_initial_versioning_behavior());
+    changed |= RefreshSearchAttributes(s);
+  }
+  if (a.has_versioning_override()) changed |= SetVersioningOverride(s, a.versioning_override());
+  return changed;
+}
+
+bool TargetVersionChanged(const records::ExecutionState& s) {
+  return s.has_last_notified_target_version() && !PinnedVersionOf(s).empty();
+}
+
+bool NoteWorkflowTaskTarget(records::ExecutionState* s, const RoutingTarget& target) {
+  if (target.revision == 0) return TargetVersionChanged(*s);  // The queue has no deployment.
+  enums::VersioningBehavior behavior;
+  depv1::WorkerDeploymentVersion effective;
+  Effective(*s, &behavior, &effective);
+  const auto& info = s->versioning_info();
+  bool on_target = VersionString(effective) == VersionString(target.version);
+  if (behavior != enums::VERSIONING_BEHAVIOR_PINNED) {
+    // An unpinned run moving to another version is in transition until a
+    // workflow task completes there.
+    if (!on_target && !VersionString(target.version).empty()) {
+      auto* mutable_info = s->mutable_versioning_info();
+      *mutable_info->mutable_version_transition()->mutable_deployment_version() = target.version;
+      mutable_info->set_revision_number(target.revision);
+    }
+    return false;
+  }
+  if (info.has_versioning_override()) {  // The operator decides the version.
+    s->clear_last_notified_target_version();
+    return false;
+  }
+  const auto& declined = s->start().declined_target_version_upgrade();
+  int64_t highest_seen = std::max(s->last_notified_target_version().revision_number(), declined.revision_number());
+  if (on_target && target.revision >= highest_seen) {
+    s->clear_last_notified_target_version();
+  } else if (s->start().has_declined_target_version_upgrade() && target.revision <= declined.revision_number()) {
+    // Continued as new past this target already.
+  } else if (target.revision >= highest_seen) {
+    auto* notified = s->mutable_last_notified_target_version();
+    *notified->mutable_deployment_version() = target.version;
+    notified->set_revision_number(target.revision);
+  }
+  return TargetVersionChanged(*s);
+}
+
+bool UsesRampingVersion(const records::ExecutionState& s) {
+  return s.last_completed_wft_started_event_id() == 0 &&
+         s.versioning_info().continue_as_new_initial_versioning_behavior() ==
+             enums::CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_USE_RAMPING_VERSION;
+}
+
 bool InheritPinnedVersion(records::ExecutionState* s, const depv1::WorkerDeploymentVersion& v) {
   auto* info = s->mutable_versioning_info();
   info->set_behavior(enums::VERSIONING_BEHAVIOR_PINNED);
@@ -118,6 +271,7 @@ bool RecordVersionedTask(records::ExecutionState* s,
   depv1::WorkerDeploymentVersion version;
   version.set_deployment_name(options.deployment_name());
   version.set_build_id(options.build_id());
+  s->mutable_versioning_info()->clear_version_transition();  // It arrived.
   event->set_versioning_behavior(req.versioning_behavior());
   *event->mutable_deployment_version() = version;
   auto* info = s->mutable_versioning_info();

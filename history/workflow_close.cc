@@ -5,6 +5,7 @@
 #include "kairos/ids.h"
 #include "kairos/time_util.h"
 #include "kairos/history/run_search_attributes.h"
+#include "kairos/history/versioning.h"
 
 namespace kairos::history {
 namespace {
@@ -45,6 +46,8 @@ enums::RetryState MaybeRetry(MutableState& ms, const temporal::api::failure::v1:
   if (d.state != enums::RETRY_STATE_IN_PROGRESS) return d.state;
   NextRun next = NextRunFrom(ms, enums::CONTINUE_AS_NEW_INITIATOR_RETRY, d.delay_ms);
   next.start.set_attempt(start.attempt() + 1);
+  CarryVersioningToNextRun(ms.s(), ms.env().deployments, enums::CONTINUE_AS_NEW_INITIATOR_RETRY,
+                           enums::CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_UNSPECIFIED, &next.start);
   if (failure) *next.start.mutable_continued_failure() = *failure;
   ms.next_run() = std::move(next);
   return d.state;
@@ -62,6 +65,8 @@ void MaybeCron(MutableState& ms, const temporal::api::common::v1::Payloads* resu
   if (backoff < 0) return;
   NextRun next = NextRunFrom(ms, enums::CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE, backoff);
   next.start.set_attempt(1);
+  CarryVersioningToNextRun(s, ms.env().deployments, enums::CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE,
+                           enums::CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_UNSPECIFIED, &next.start);
   *next.start.mutable_first_workflow_task_backoff() = MsToDuration(backoff);
   if (result) {
     *next.start.mutable_last_completion_result() = *result;
@@ -144,6 +149,8 @@ void ContinueAsNew(MutableState& ms, const temporal::api::command::v1::ContinueA
   if (c.has_last_completion_result()) *a.mutable_last_completion_result() = c.last_completion_result();
   if (c.has_failure()) *a.mutable_continued_failure() = c.failure();
   a.set_cron_schedule(c.cron_schedule());  // As Temporal: the command's, not inherited.
+  CarryVersioningToNextRun(s, ms.env().deployments, enums::CONTINUE_AS_NEW_INITIATOR_WORKFLOW,
+                           c.initial_versioning_behavior(), &a);
 
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
   auto* ev = e.mutable_workflow_execution_continued_as_new_event_attributes();
@@ -161,7 +168,6 @@ void ContinueAsNew(MutableState& ms, const temporal::api::command::v1::ContinueA
   if (c.has_header()) *ev->mutable_header() = c.header();
   if (c.has_memo()) *ev->mutable_memo() = c.memo();
   if (c.has_search_attributes()) *ev->mutable_search_attributes() = c.search_attributes();
-  (void)s;
   ms.next_run() = std::move(next);
   ms.Close(enums::WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW, e.event_id());
 }

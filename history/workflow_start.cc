@@ -205,6 +205,10 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
     attrs.set_parent_initiated_event_id(parent->parent_initiated_event_id());
     *attrs.mutable_root_workflow_execution() = parent->root_workflow_execution();
     if (parent->has_inherited_pinned_version()) *attrs.mutable_inherited_pinned_version() = parent->inherited_pinned_version();
+    if (parent->has_inherited_auto_upgrade_info())
+      *attrs.mutable_inherited_auto_upgrade_info() = parent->inherited_auto_upgrade_info();
+    if (parent->has_versioning_override() && !attrs.has_versioning_override())
+      *attrs.mutable_versioning_override() = parent->versioning_override();
   }
   // The start delay, or the wait for a cron schedule's first activation.
   int64_t backoff_ms = DurationToMs(attrs.first_workflow_task_backoff());
@@ -299,8 +303,7 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
   *e.mutable_workflow_execution_started_event_attributes() = attrs;
   if (s.has_user_metadata()) *e.mutable_user_metadata() = s.user_metadata();
-  bool inherited = attrs.has_inherited_pinned_version() && InheritPinnedVersion(&s, attrs.inherited_pinned_version());
-  if ((attrs.has_versioning_override() && SetVersioningOverride(&s, attrs.versioning_override())) || inherited) {
+  if (ApplyStartedVersioning(&s, attrs)) {
     ms.mark_search_attribute_changed("TemporalWorkerDeploymentVersion");
     ms.mark_search_attribute_changed("TemporalWorkerDeployment");
     ms.mark_search_attribute_changed("TemporalWorkflowVersioningBehavior");

@@ -271,6 +271,13 @@ void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string&
   }
   for (auto& [id, u] : *ms.s().mutable_updates())
     if (u.state() == records::UpdateInfo::ADMITTED) u.set_state(records::UpdateInfo::SENT);
+  bool target_changed = false;
+  if (env_.deployments.routing_target) {
+    const auto& s = ms.s();
+    target_changed = NoteWorkflowTaskTarget(
+        &ms.s(), env_.deployments.routing_target(s.namespace_id(), s.start().task_queue().name(), s.workflow_id()));
+    w = ms.s().mutable_workflow_task();
+  }
   w->set_started_time_nanos(ms.now());
   w->set_identity(identity);
   if (worker_version.build_id().empty()) w->clear_worker_version(); else *w->mutable_worker_version() = worker_version;
@@ -294,6 +301,7 @@ void HistoryEngine::StartWorkflowTaskLocked(MutableState& ms, const std::string&
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     if (w->has_worker_version()) *a->mutable_worker_version() = w->worker_version();
 #pragma GCC diagnostic pop
+    a->set_target_worker_deployment_version_changed(target_changed);
     if (ms.s().next_event_id() >= limits_.history_count_suggest) {
       a->set_suggest_continue_as_new(true);
       a->add_suggest_continue_as_new_reasons(enums::SUGGEST_CONTINUE_AS_NEW_REASON_TOO_MANY_HISTORY_EVENTS);

@@ -382,7 +382,7 @@ class MatchingServiceImpl final : public MatchingService {
     VersionRouter* router = router_.load();
     if (router == nullptr) return "";
     const std::string& queue = task.normal_task_queue().empty() ? task.task_queue() : task.normal_task_queue();
-    return router->RouteTask(task.namespace_id(), queue, task.workflow_id());
+    return router->RouteTask(task.namespace_id(), queue, task.workflow_id(), task.use_ramping_version());
   }
 
   // Caller holds mu_. The first parked poll of the target's version.

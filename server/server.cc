@@ -159,7 +159,20 @@ int Run(const ServerOptions& options) {
   deployments::DeploymentRegistry deployments(store.get(), count_pinned, [&matching] { matching->Rematch(); },
                                               deployments::Timing::FromDynamicConfig(options.dynamic_config));
   deployments.Load();
+  deployments.SetQueueStats([&matching](const std::string& ns, const std::string& queue,
+                                       kairos::records::QueueTask::Kind kind) { return matching->Stats(ns, queue, kind); });
   matching->SetVersionRouter(&deployments);
+  history::DeploymentLookup deployment_lookup;
+  deployment_lookup.workflow_queue_in_version = [&deployments](const std::string& ns, const std::string& queue,
+                                                               const std::string& version) {
+    return deployments.WorkflowQueueInVersion(ns, queue, version);
+  };
+  deployment_lookup.routing_target = [&deployments](const std::string& ns, const std::string& queue,
+                                                    const std::string& workflow_id) {
+    auto [version, revision] = deployments.RoutingTarget(ns, queue, workflow_id);
+    return history::RoutingTarget{std::move(version), revision};
+  };
+  history->SetDeployments(std::move(deployment_lookup));
   history->Start();
   auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());
   scheduler->Start();

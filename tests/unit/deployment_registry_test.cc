@@ -68,19 +68,19 @@ TEST_CASE("Deployments: polls register versions; tasks go to the current version
   auto store = Open(path);
   int routing_changes = 0;
   DeploymentRegistry r(store.get(), nullptr, [&] { ++routing_changes; });
-  CHECK(r.RouteTask("ns", "tq", "wf") == "");
+  CHECK(r.RouteTask("ns", "tq", "wf", false) == "");
   r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v1"));
   r.RecordPoll("ns", "tq", records::QueueTask::ACTIVITY, Versioned("orders", "v1"));
   // Registered, not current: new work still goes to unversioned workers.
-  CHECK(r.RouteTask("ns", "tq", "wf") == "");
+  CHECK(r.RouteTask("ns", "tq", "wf", false) == "");
 
   auto st = SetCurrent(r, "never-polled");
   CHECK(st.error_code() == grpc::StatusCode::NOT_FOUND);
   CHECK(st.error_message() == "build ID 'never-polled' not found in Worker Deployment 'orders'");
   REQUIRE(SetCurrent(r, "v1").ok());
   CHECK(routing_changes == 1);
-  CHECK(r.RouteTask("ns", "tq", "wf") == "orders:v1");
-  CHECK(r.RouteTask("other-ns", "tq", "wf") == "");
+  CHECK(r.RouteTask("ns", "tq", "wf", false) == "orders:v1");
+  CHECK(r.RouteTask("other-ns", "tq", "wf", false) == "");
 
   wsv1::DescribeWorkerDeploymentRequest dreq;
   dreq.set_deployment_name("orders");
@@ -92,14 +92,14 @@ TEST_CASE("Deployments: polls register versions; tasks go to the current version
 
   r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v2"));
   REQUIRE(SetCurrent(r, "v2", desc.conflict_token()).ok());
-  CHECK(r.RouteTask("ns", "tq", "wf") == "orders:v2");
+  CHECK(r.RouteTask("ns", "tq", "wf", false) == "orders:v2");
 
   // Durable: a new registry on the reopened store routes the same way.
   store.reset();
   auto reopened = Open(path);
   DeploymentRegistry again(reopened.get(), nullptr, nullptr);
   again.Load();
-  CHECK(again.RouteTask("ns", "tq", "wf") == "orders:v2");
+  CHECK(again.RouteTask("ns", "tq", "wf", false) == "orders:v2");
   wsv1::DescribeWorkerDeploymentVersionRequest vreq;
   vreq.mutable_deployment_version()->set_deployment_name("orders");
   vreq.mutable_deployment_version()->set_build_id("v1");
@@ -121,15 +121,25 @@ TEST_CASE("Deployments: a ramp sends its share of workflows, each always the sam
   std::map<std::string, int> counts;
   for (int i = 0; i < 2000; ++i) {
     std::string wf = "wf-" + std::to_string(i);
-    auto target = r.RouteTask("ns", "tq", wf);
-    CHECK(r.RouteTask("ns", "tq", wf) == target);
+    auto target = r.RouteTask("ns", "tq", wf, false);
+    CHECK(r.RouteTask("ns", "tq", wf, false) == target);
     counts[target]++;
   }
   CHECK(counts["orders:v2"] > 500);
   CHECK(counts["orders:v2"] < 700);
   CHECK(counts["orders:v1"] + counts["orders:v2"] == 2000);
+  // A first task that asks for the ramping version gets it whatever its share,
+  // and RoutingTarget names the same version with the routing revision.
+  for (int i = 0; i < 20; ++i) CHECK(r.RouteTask("ns", "tq", "wf-" + std::to_string(i), true) == "orders:v2");
+  auto [target, revision] = r.RoutingTarget("ns", "tq", "wf-1");
+  CHECK(deployments::VersionString(target) == r.RouteTask("ns", "tq", "wf-1", false));
+  CHECK(revision == 2);
+  CHECK(r.RoutingTarget("ns", "other-tq", "wf-1").second == 0);
+  CHECK(r.WorkflowQueueInVersion("ns", "tq", "orders:v1"));
+  CHECK_FALSE(r.WorkflowQueueInVersion("ns", "other-tq", "orders:v1"));
+  CHECK_FALSE(r.WorkflowQueueInVersion("ns", "tq", "orders:v9"));
   REQUIRE(Ramp(r, "v2", 100).ok());
-  CHECK(r.RouteTask("ns", "tq", "wf-1") == "orders:v2");
+  CHECK(r.RouteTask("ns", "tq", "wf-1", false) == "orders:v2");
   // Promoting the ramping version ends the ramp.
   REQUIRE(SetCurrent(r, "v2").ok());
   wsv1::DescribeWorkerDeploymentRequest dreq;
@@ -169,4 +179,95 @@ TEST_CASE("Deployments: a version drains when no open workflow is pinned to it, 
   dd.set_deployment_name("orders");
   wsv1::DeleteWorkerDeploymentResponse dd_resp;
   CHECK(r.DeleteWorkerDeployment("ns", dd, &dd_resp).error_message() == "deployment has versions, can't be deleted");
+}
+
+TEST_CASE("Deployments: a manager identity keeps other clients from changing the routing", "[deployments]") {
+  auto path = TempDbPath();
+  auto store = Open(path);
+  DeploymentRegistry r(store.get(), nullptr, nullptr);
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v1"));
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v2"));
+  wsv1::DescribeWorkerDeploymentRequest dreq;
+  dreq.set_deployment_name("orders");
+  wsv1::DescribeWorkerDeploymentResponse before;
+  REQUIRE(r.DescribeWorkerDeployment("ns", dreq, &before).ok());
+
+  wsv1::SetWorkerDeploymentManagerRequest m;
+  m.set_deployment_name("orders");
+  m.set_identity("alice");
+  m.set_self(true);
+  wsv1::SetWorkerDeploymentManagerResponse mresp;
+  REQUIRE(r.SetWorkerDeploymentManager("ns", m, &mresp).ok());
+  CHECK(mresp.conflict_token() != before.conflict_token());  // Setting the manager is a change.
+  CHECK(SetCurrent(r, "v1", before.conflict_token()).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+
+  // SetCurrent's helper has no identity: not the manager.
+  auto refused = SetCurrent(r, "v1");
+  CHECK(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(refused.error_message().find("ManagerIdentity 'alice' is set and does not match user identity ''") == 0);
+  CHECK(Ramp(r, "v2", 10).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+
+  // It survives a reopen, shows in describe, and is removed by setting it empty.
+  DeploymentRegistry again(store.get(), nullptr, nullptr);
+  again.Load();
+  wsv1::DescribeWorkerDeploymentResponse desc;
+  REQUIRE(again.DescribeWorkerDeployment("ns", dreq, &desc).ok());
+  CHECK(desc.worker_deployment_info().manager_identity() == "alice");
+  m.set_manager_identity("");
+  REQUIRE(again.SetWorkerDeploymentManager("ns", m, &mresp).ok());
+  CHECK(SetCurrent(again, "v1").ok());
+}
+
+TEST_CASE("Deployments: ListWorkerDeployments pages by page_size and next_page_token", "[deployments]") {
+  auto store = Open(TempDbPath());
+  DeploymentRegistry r(store.get(), nullptr, nullptr);
+  for (const char* name : {"a", "b", "c"}) r.RecordPoll("ns", "tq-" + std::string(name), records::QueueTask::WORKFLOW, Versioned(name, "v1"));
+  r.RecordPoll("other-ns", "tq", records::QueueTask::WORKFLOW, Versioned("z", "v1"));
+  wsv1::ListWorkerDeploymentsRequest req;
+  req.set_page_size(2);
+  std::vector<std::string> names;
+  int pages = 0;
+  do {
+    wsv1::ListWorkerDeploymentsResponse resp;
+    REQUIRE(r.ListWorkerDeployments("ns", req, &resp).ok());
+    CHECK(resp.worker_deployments_size() <= 2);
+    for (const auto& d : resp.worker_deployments()) names.push_back(d.name());
+    req.set_next_page_token(resp.next_page_token());
+    ++pages;
+  } while (!req.next_page_token().empty() && pages < 5);
+  CHECK(names == std::vector<std::string>{"a", "b", "c"});
+  CHECK(pages == 2);
+  wsv1::ListWorkerDeploymentsResponse all;
+  REQUIRE(r.ListWorkerDeployments("ns", wsv1::ListWorkerDeploymentsRequest(), &all).ok());
+  CHECK(all.worker_deployments_size() == 3);
+  CHECK(all.next_page_token().empty());
+}
+
+TEST_CASE("Deployments: a version missing a busy task queue of the current one is refused", "[deployments]") {
+  auto store = Open(TempDbPath());
+  DeploymentRegistry r(store.get(), nullptr, nullptr);
+  bool busy = false;
+  r.SetQueueStats([&busy](const std::string&, const std::string& queue, records::QueueTask::Kind) {
+    matching::QueueStats s;
+    if (queue == "only-v1" && busy) s.add_rate = 0.5;
+    return s;
+  });
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v1"));
+  r.RecordPoll("ns", "only-v1", records::QueueTask::WORKFLOW, Versioned("orders", "v1"));
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v2"));
+  REQUIRE(SetCurrent(r, "v1").ok());
+  busy = true;
+  auto refused = Ramp(r, "v2", 10);
+  CHECK(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(refused.error_message().find("proposed ramping version 'orders:v2' is missing active task queues") == 0);
+  CHECK(SetCurrent(r, "v2").error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  wsv1::SetWorkerDeploymentCurrentVersionRequest req;
+  req.set_deployment_name("orders");
+  req.set_build_id("v2");
+  req.set_ignore_missing_task_queues(true);
+  wsv1::SetWorkerDeploymentCurrentVersionResponse resp;
+  CHECK(r.SetWorkerDeploymentCurrentVersion("ns", req, &resp).ok());
+  // An idle queue is no reason to refuse.
+  busy = false;
+  CHECK(SetCurrent(r, "v1").ok());
 }

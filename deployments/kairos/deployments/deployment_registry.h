@@ -54,13 +54,27 @@ class DeploymentRegistry final : public matching::VersionRouter {
   DeploymentRegistry(persistence::Store* store, PinnedCounter count_pinned, std::function<void()> on_routing_change,
                      Timing timing = {});
 
+  // Matching's statistics of a queue, for the missing-task-queue check
+  // (unset: no queue counts as busy). Called without the registry's lock.
+  using QueueStatsLookup = std::function<matching::QueueStats(const std::string& namespace_id, const std::string& task_queue,
+                                                              records::QueueTask::Kind kind)>;
+  void SetQueueStats(QueueStatsLookup stats) { queue_stats_ = std::move(stats); }
+
   // Reads every deployment back from the store (at start).
   void Load();
 
   void RecordPoll(const std::string& namespace_id, const std::string& task_queue, records::QueueTask::Kind kind,
                   const temporal::api::deployment::v1::WorkerDeploymentOptions& options) override;
   std::string RouteTask(const std::string& namespace_id, const std::string& task_queue,
-                        const std::string& workflow_id) override;
+                        const std::string& workflow_id, bool use_ramping) override;
+  // The version RouteTask picks (empty: unversioned) and the routing
+  // revision of the queue's deployment (0: the queue has none).
+  std::pair<temporal::api::deployment::v1::WorkerDeploymentVersion, int64_t> RoutingTarget(
+      const std::string& namespace_id, const std::string& task_queue, const std::string& workflow_id);
+  // Whether workers of `version` ("deployment:build") polled `task_queue`
+  // for workflow tasks.
+  bool WorkflowQueueInVersion(const std::string& namespace_id, const std::string& task_queue,
+                              const std::string& version);
 
   // The WorkflowService RPCs, with Temporal's validation and messages.
   grpc::Status DescribeWorkerDeployment(const std::string& namespace_id, const wsv1::DescribeWorkerDeploymentRequest& req,
@@ -81,6 +95,10 @@ class DeploymentRegistry final : public matching::VersionRouter {
                                              wsv1::DeleteWorkerDeploymentVersionResponse* resp);
   grpc::Status DeleteWorkerDeployment(const std::string& namespace_id, const wsv1::DeleteWorkerDeploymentRequest& req,
                                       wsv1::DeleteWorkerDeploymentResponse* resp);
+  // Only the manager (when one is set) changes the routing or deletes
+  // versions; setting the manager changes the conflict token.
+  grpc::Status SetWorkerDeploymentManager(const std::string& namespace_id, const wsv1::SetWorkerDeploymentManagerRequest& req,
+                                          wsv1::SetWorkerDeploymentManagerResponse* resp);
   grpc::Status UpdateWorkerDeploymentVersionMetadata(const std::string& namespace_id,
                                                      const wsv1::UpdateWorkerDeploymentVersionMetadataRequest& req,
                                                      wsv1::UpdateWorkerDeploymentVersionMetadataResponse* resp);
@@ -91,6 +109,12 @@ class DeploymentRegistry final : public matching::VersionRouter {
  private:
   using Key = std::pair<std::string, std::string>;  // (namespace id, name)
   records::WorkerDeploymentRecord* Find(const std::string& namespace_id, const std::string& name);
+  // Caller holds mu_. The deployment whose versioned workers poll the queue.
+  records::WorkerDeploymentRecord* OwnerOf(const std::string& namespace_id, const std::string& task_queue);
+  // Caller holds mu_.
+  static const temporal::api::deployment::v1::WorkerDeploymentVersion& Route(const records::WorkerDeploymentRecord& d,
+                                                                             const std::string& workflow_id,
+                                                                             bool use_ramping);
   grpc::Status Save(const records::WorkerDeploymentRecord& d);
   // The deployment a routing change names, if the caller's token is current.
   grpc::Status FindForChange(const std::string& namespace_id, const std::string& name,
@@ -98,6 +122,12 @@ class DeploymentRegistry final : public matching::VersionRouter {
   // A new routing revision (stales earlier conflict tokens), saved.
   grpc::Status CommitRoutingChange(records::WorkerDeploymentRecord& d, const std::string& identity,
                                    std::string* conflict_token);
+  // Whether making `build` current (`ramping`: ramping) would leave a task
+  // queue of the current version busy (a backlog, or tasks added lately)
+  // without a worker of the new one, and no other deployment took the queue
+  // over: Temporal refuses that unless ignore_missing_task_queues.
+  bool MissesBusyQueues(const std::string& namespace_id, const std::string& name, const std::string& build,
+                        bool ramping);
   // Versions that stopped being current or ramping start draining.
   void StartDraining(records::WorkerDeploymentRecord& d, const std::string& build_id, int64_t now);
   void RefreshDrainage(records::WorkerDeploymentRecord& d);
@@ -108,6 +138,7 @@ class DeploymentRegistry final : public matching::VersionRouter {
   PinnedCounter count_pinned_;
   Timing timing_;
   std::function<void()> on_routing_change_;
+  QueueStatsLookup queue_stats_;
   std::mutex mu_;
   std::map<Key, records::WorkerDeploymentRecord> deployments_;
   std::map<Key, std::string> queue_deployment_;  // (namespace id, task queue) -> deployment

@@ -12,6 +12,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include "kairos/history/versioning.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
 
 namespace kairos {
@@ -145,6 +146,9 @@ class HistoryService {
 
   // The Nexus endpoint registry, set before Start (none: every endpoint is unknown).
   virtual void SetNexusEndpoints(NexusEndpointLookup lookup) = 0;
+  // Worker deployments, set before Start (none: nothing versioned is
+  // inherited across task queues and no target version changes).
+  virtual void SetDeployments(DeploymentLookup lookup) = 0;
 };
 
 struct Limits;

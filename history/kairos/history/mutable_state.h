@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "kairos/history/versioning.h"
 #include "kairos/records.pb.h"
 #include "temporal/api/history/v1/message.pb.h"
 
@@ -48,6 +49,8 @@ struct Environment {
   // Why a run's search attributes are too big (Temporal's per-value and
   // total limits); empty when they fit. Unset: no limit.
   std::function<std::string(const temporal::api::common::v1::SearchAttributes&)> search_attribute_size_error;
+  // Worker deployments' routing, for what versioning a run hands on.
+  DeploymentLookup deployments;
 };
 
 // Facts a change records for the metrics, reported once it is committed.

@@ -51,9 +51,9 @@ class VersionRouter {
                           const temporal::api::deployment::v1::WorkerDeploymentOptions& options) = 0;
   // The version whose workers take a task of `workflow_id` on this queue
   // that is not pinned: the current one, or the ramping one for the ramp's
-  // share of workflows.
+  // share of workflows (`use_ramping`: the ramping one whatever its share).
   virtual std::string RouteTask(const std::string& namespace_id, const std::string& task_queue,
-                                const std::string& workflow_id) = 0;
+                                const std::string& workflow_id, bool use_ramping) = 0;
 };
 
 // The version a worker's deployment options name (empty: unversioned).

@@ -51,15 +51,6 @@ func versionedWorkflows(build string) (pinned, autoUpgrade any, activityFn any) 
 	return
 }
 
-// versionedParent waits for "go", then runs a pinned child on its own task
-// queue and returns the child's result.
-func versionedParent(ctx workflow.Context) (string, error) {
-	workflow.GetSignalChannel(ctx, "go").Receive(ctx, nil)
-	var out string
-	err := workflow.ExecuteChildWorkflow(ctx, "VersionedPinned", false).Get(ctx, &out)
-	return out, err
-}
-
 // versioningSetup gives a test its client, context, task queue and
 // deployment name on srv.
 func versioningSetup(t *testing.T, srv *server, timeout time.Duration) (client.Client, context.Context, string, string) {
@@ -96,7 +87,7 @@ func startVersionedWorker(t *testing.T, c client.Client, tq, deployment, build s
 	w.RegisterWorkflowWithOptions(pinned, workflow.RegisterOptions{Name: "VersionedPinned", VersioningBehavior: workflow.VersioningBehaviorPinned})
 	w.RegisterWorkflowWithOptions(auto, workflow.RegisterOptions{Name: "VersionedAutoUpgrade", VersioningBehavior: workflow.VersioningBehaviorAutoUpgrade})
 	w.RegisterActivityWithOptions(act, activity.RegisterOptions{Name: "WhichBuild"})
-	w.RegisterWorkflowWithOptions(versionedParent, workflow.RegisterOptions{Name: "VersionedParent", VersioningBehavior: workflow.VersioningBehaviorPinned})
+	registerContinuingWorkflows(w, build, true)
 	if err := w.Start(); err != nil {
 		t.Fatalf("starting worker %s: %v", build, err)
 	}
@@ -174,7 +165,7 @@ func replayVersioned(t *testing.T, events []*historypb.HistoryEvent) {
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflowWithOptions(pinned, workflow.RegisterOptions{Name: "VersionedPinned"})
 	replayer.RegisterWorkflowWithOptions(auto, workflow.RegisterOptions{Name: "VersionedAutoUpgrade"})
-	replayer.RegisterWorkflowWithOptions(versionedParent, workflow.RegisterOptions{Name: "VersionedParent"})
+	registerContinuingWorkflows(replayer, "any", false)
 	if err := replayer.ReplayWorkflowHistory(newTestLogger(t), &historypb.History{Events: events}); err != nil {
 		t.Fatalf("replaying history failed: %v\nhistory:\n%s", err, formatHistory(events))
 	}
@@ -544,39 +535,5 @@ func TestVersioningCLI(t *testing.T) {
 	out = run("describe", "--name", dep, "--output", "json")
 	if strings.Contains(out, `"BuildID": "v1"`) || !strings.Contains(out, `"BuildID": "v2"`) {
 		t.Errorf("v1 still described after delete-version:\n%s", out)
-	}
-}
-
-// A child of a pinned parent, on the parent's task queue, starts on the
-// parent's version even after another version became current.
-func TestVersioningChildOfPinnedParent(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, serverOptions{})
-	c, ctx, tq, dep := versioningSetup(t, srv, 120*time.Second)
-
-	runBuild(t, ctx, c, tq, dep, "v1")
-	setCurrent(t, ctx, c, dep, "v1")
-	parent, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "parent-" + tq, TaskQueue: tq}, "VersionedParent")
-	requireNoError(t, err, "starting the parent")
-	waitVersioningInfo(t, ctx, c, parent.GetID(), func(vi *workflowpb.WorkflowExecutionVersioningInfo) bool {
-		return vi.GetDeploymentVersion().GetBuildId() == "v1"
-	})
-	runBuild(t, ctx, c, tq, dep, "v2")
-	setCurrent(t, ctx, c, dep, "v2")
-	requireNoError(t, c.SignalWorkflow(ctx, parent.GetID(), "", "go", nil), "signalling")
-	if got := runResult(t, c, parent); got != "v1/v1" {
-		t.Errorf("child of a parent pinned to v1 ran %q, want v1/v1", got)
-	}
-	events := getHistory(t, c, parent.GetID(), "")
-	replayVersioned(t, events)
-	started := eventsOfType(events, enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED)
-	if len(started) != 1 {
-		t.Fatalf("want one child started:\n%s", formatHistory(events))
-	}
-	child := started[0].GetChildWorkflowExecutionStartedEventAttributes().GetWorkflowExecution()
-	childEvents := getHistory(t, c, child.GetWorkflowId(), child.GetRunId())
-	replayVersioned(t, childEvents)
-	if v := childEvents[0].GetWorkflowExecutionStartedEventAttributes().GetInheritedPinnedVersion(); v.GetBuildId() != "v1" {
-		t.Errorf("child's inherited pinned version %v, want v1", v)
 	}
 }

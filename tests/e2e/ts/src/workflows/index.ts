@@ -12,3 +12,4 @@ export * from './failures';
 export * from './messages';
 export * from './children';
 export * from './webui';
+export * from './versioning';
