@@ -116,6 +116,7 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     if (!build.build_id().empty()) *a->mutable_worker_version() = build;
+    a->set_binary_checksum(req.binary_checksum());
 #pragma GCC diagnostic pop
     if (RecordWorkerBuild(&ms->s(), build)) ms->mark_search_attribute_changed("BuildIds");
     if (RecordVersionedTask(&ms->s(), req, a)) {
@@ -177,7 +178,10 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     temporal::api::failure::v1::Failure failure;
     failure.set_message(message);
     failure.mutable_server_failure_info()->set_non_retryable(true);
-    FailWorkflowTask(*failed, error->cause, &failure, req.identity());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    FailWorkflowTask(*failed, error->cause, &failure, req.identity(), req.binary_checksum());
+#pragma GCC diagnostic pop
     if (error->terminate) {
       spdlog::warn("terminating workflow_id={} run_id={}: {}", state->workflow_id(), state->run_id(), message);
       TerminateRun(*failed, message, "history-service", nullptr);
@@ -236,7 +240,11 @@ grpc::Status HistoryEngine::RespondWorkflowTaskFailed(const NamespaceRef& ns, co
   auto state = Load(key);
   if (auto st = CheckStartedWorkflowTask(state, token); !st.ok()) return st;
   MutableState ms(*state, env_, NowNanos());
-  FailWorkflowTask(ms, req.cause(), req.has_failure() ? &req.failure() : nullptr, req.identity());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  FailWorkflowTask(ms, req.cause(), req.has_failure() ? &req.failure() : nullptr, req.identity(),
+                   req.binary_checksum());
+#pragma GCC diagnostic pop
   return Commit(ms);
 }
 
@@ -378,7 +386,8 @@ grpc::Status HistoryEngine::FillWorkflowTaskResponse(const State& s, wsv1::PollW
 }
 
 void HistoryEngine::FailWorkflowTask(MutableState& ms, enums::WorkflowTaskFailedCause cause,
-                                     const temporal::api::failure::v1::Failure* failure, const std::string& identity) {
+                                     const temporal::api::failure::v1::Failure* failure, const std::string& identity,
+                                     const std::string& binary_checksum) {
   ReadmitUpdates(ms);
   // A speculative task (one scheduled for an update) that fails is recorded
   // like any other first attempt: scheduled, started, failed.
@@ -392,6 +401,10 @@ void HistoryEngine::FailWorkflowTask(MutableState& ms, enums::WorkflowTaskFailed
     a->set_cause(cause);
     if (failure) *a->mutable_failure() = *failure;
     a->set_identity(identity);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    a->set_binary_checksum(binary_checksum);
+#pragma GCC diagnostic pop
   }
   ms.ClearWorkflowTask();
   ms.ClearSticky();
