@@ -9,9 +9,15 @@ import uuid
 from temporalio import workflow
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.workflowservice.v1 import ResetStickyTaskQueueRequest
+from temporalio.api.workflowservice.v1 import (DescribeWorkerDeploymentRequest, ResetStickyTaskQueueRequest,
+                                               SetWorkerDeploymentCurrentVersionRequest)
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkerDeploymentConfig
+
+import pytest
+
+from conftest import Server
 
 failed_once: set[str] = set()
 
@@ -89,5 +95,52 @@ def test_failed_workflow_task_names_no_build(server):
         builds = task_builds(history.events)
         assert builds[:2] == [("started", "2.0"), ("failed", "")], builds
         assert builds[-1] == ("completed", "2.0"), builds
+
+    asyncio.run(scenario())
+
+
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
+class PinnedTwoTasks:
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.sleep(0.01)
+        return workflow.info().get_current_build_id()
+
+
+@pytest.fixture
+def server_with_deployments(tmp_path):
+    srv = Server(tmp_path, ("--dynamic-config-value", "system.enableDeploymentVersions=true",
+                            "--dynamic-config-value", "frontend.workerVersioningWorkflowAPIs=true"))
+    yield srv
+    assert srv.stop() == 0
+
+
+def test_versioned_deployment_worker_names_its_build_on_completed_tasks(server_with_deployments):
+    async def scenario():
+        client = await Client.connect(server_with_deployments.address)
+        tq = f"deployed-{uuid.uuid4()}"
+        version = WorkerDeploymentVersion(deployment_name=f"dep-{uuid.uuid4().hex[:8]}", build_id="b1")
+        async with Worker(client, task_queue=tq, workflows=[PinnedTwoTasks], workflow_runner=UnsandboxedWorkflowRunner(),
+                          deployment_config=WorkerDeploymentConfig(version=version, use_worker_versioning=True)):
+            for _ in range(100):  # the version exists once its worker has polled
+                try:
+                    described = await client.workflow_service.describe_worker_deployment(
+                        DescribeWorkerDeploymentRequest(namespace="default", deployment_name=version.deployment_name))
+                    if described.worker_deployment_info.version_summaries:
+                        break
+                except Exception:
+                    pass
+                await asyncio.sleep(0.1)
+            await client.workflow_service.set_worker_deployment_current_version(SetWorkerDeploymentCurrentVersionRequest(
+                namespace="default", deployment_name=version.deployment_name, version=version.to_canonical_string(),
+                conflict_token=described.conflict_token))
+            handle = await client.start_workflow(PinnedTwoTasks.run, id=f"deployed-{uuid.uuid4()}", task_queue=tq)
+            assert await handle.result() == "b1"
+        history = await handle.fetch_history()
+        assert task_builds(history.events) == [("started", ""), ("completed", "b1")] * 2
+        info = (await handle.describe()).raw_description.workflow_execution_info
+        assert info.most_recent_worker_version_stamp.build_id == "b1"
+        build_ids = info.search_attributes.indexed_fields["BuildIds"].data.decode()
+        assert '"unversioned:b1"' in build_ids and '"unversioned"' not in build_ids, build_ids
 
     asyncio.run(scenario())
