@@ -124,6 +124,13 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
       ms->mark_search_attribute_changed("TemporalWorkflowVersioningBehavior");
     }
     if (RecordWorkerBuild(&ms->s(), build, a->versioning_behavior())) ms->mark_search_attribute_changed("BuildIds");
+    // The deployment the worker names, versioned or not (the old Deployment's series when it names none).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    a->set_worker_deployment_name(req.deployment_options().deployment_name().empty()
+                                      ? req.deployment().series_name()
+                                      : req.deployment_options().deployment_name());
+#pragma GCC diagnostic pop
     if (req.has_sdk_metadata()) *a->mutable_sdk_metadata() = req.sdk_metadata();
     if (req.has_metering_metadata()) *a->mutable_metering_metadata() = req.metering_metadata();
     ms->set_completed_event_id(e.event_id());

@@ -138,6 +138,8 @@ def test_versioned_deployment_worker_names_its_build_on_completed_tasks(server_w
             assert await handle.result() == "b1"
         history = await handle.fetch_history()
         assert task_builds(history.events) == [("started", ""), ("completed", "b1")] * 2
+        assert all(e.workflow_task_completed_event_attributes.worker_deployment_name == version.deployment_name
+                   for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
         info = (await handle.describe()).raw_description.workflow_execution_info
         assert info.most_recent_worker_version_stamp.build_id == "b1"
         build_ids = info.search_attributes.indexed_fields["BuildIds"].data.decode()
