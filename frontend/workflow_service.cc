@@ -121,6 +121,9 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     caps->set_eager_workflow_start(true);
     caps->set_supports_schedules(true);
     caps->set_count_group_by_execution_status(true);
+    // Without it, SDKs report their build id only as a binary checksum, and
+    // workflow tasks carry no worker version for workflow.info() to read.
+    caps->set_build_id_based_versioning(true);
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;

@@ -255,9 +255,12 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // Updates handed to a workflow task that did not answer them wait for the next one.
   static void ReadmitUpdates(MutableState& ms);
   // Records a failed workflow task (first attempt only; later ones are
-  // transient) and schedules the next attempt on the workflow's own queue.
+  // transient), naming the worker by identity and binary checksum (as
+  // Temporal does: not by its build), and schedules the next attempt on the
+  // workflow's own queue.
   void FailWorkflowTask(MutableState& ms, enums::WorkflowTaskFailedCause cause,
-                        const temporal::api::failure::v1::Failure* failure, const std::string& identity);
+                        const temporal::api::failure::v1::Failure* failure, const std::string& identity,
+                        const std::string& binary_checksum = {});
   void TerminateRun(MutableState& ms, const std::string& reason, const std::string& identity,
                     const common::Payloads* details);
 

@@ -127,7 +127,8 @@ bool ApplyWorkflowTaskEvent(const hv1::HistoryEvent& e, records::ExecutionState*
       s->set_last_completed_wft_started_event_id(e.workflow_task_completed_event_attributes().started_event_id());
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-      RecordWorkerBuild(s, e.workflow_task_completed_event_attributes().worker_version());
+      RecordWorkerBuild(s, e.workflow_task_completed_event_attributes().worker_version(),
+                        e.workflow_task_completed_event_attributes().versioning_behavior());
 #pragma GCC diagnostic pop
       w->Clear();
       return true;
@@ -309,7 +310,8 @@ void RecordResetPoint(records::ExecutionState* s, const std::string& binary_chec
 #pragma GCC diagnostic pop
 }
 
-bool RecordWorkerBuild(records::ExecutionState* s, const temporal::api::common::v1::WorkerVersionStamp& stamp) {
+bool RecordWorkerBuild(records::ExecutionState* s, const temporal::api::common::v1::WorkerVersionStamp& stamp,
+                       enums::VersioningBehavior behavior) {
   if (stamp.build_id().empty()) return false;
   *s->mutable_most_recent_worker_version_stamp() = stamp;
   constexpr const char* kBuildIds = "BuildIds";
@@ -323,6 +325,8 @@ bool RecordWorkerBuild(records::ExecutionState* s, const temporal::api::common::
   std::vector<std::string> wanted;
   if (stamp.use_versioning()) {
     wanted = {"versioned:" + stamp.build_id()};
+  } else if (behavior != enums::VERSIONING_BEHAVIOR_UNSPECIFIED) {
+    wanted = {"unversioned:" + stamp.build_id()};
   } else {
     wanted = {"unversioned", "unversioned:" + stamp.build_id()};
   }

@@ -12,18 +12,22 @@
 namespace kairos::history {
 namespace {
 
-// The build a worker reports: the version stamp or capabilities it sends,
-// else the build id of its deployment options (versioned when its mode is).
-common::WorkerVersionStamp ReportedBuild(const std::string& build_id, bool use_versioning,
-                                         const temporal::api::deployment::v1::WorkerDeploymentOptions& deployment) {
+// The build a polling worker names on the task's started event, as Temporal
+// files it: the build id of its version capabilities, none for a worker of a
+// versioned deployment (its version is on the completed event instead).
+common::WorkerVersionStamp StartedBuild(const wsv1::PollWorkflowTaskQueueRequest& poll) {
   common::WorkerVersionStamp stamp;
-  if (!build_id.empty()) {
-    stamp.set_build_id(build_id);
-    stamp.set_use_versioning(use_versioning);
-  } else if (!deployment.build_id().empty()) {
-    stamp.set_build_id(deployment.build_id());
-    stamp.set_use_versioning(deployment.worker_versioning_mode() == enums::WORKER_VERSIONING_MODE_VERSIONED);
-  }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  const auto& caps = poll.worker_version_capabilities();
+  const auto& deployment = poll.deployment_options();
+  if (deployment.worker_versioning_mode() == enums::WORKER_VERSIONING_MODE_VERSIONED &&
+      !deployment.deployment_name().empty())
+    return stamp;
+  if (caps.use_versioning() && !caps.deployment_series_name().empty()) return stamp;
+  stamp.set_build_id(caps.build_id());
+  stamp.set_use_versioning(caps.use_versioning());
+#pragma GCC diagnostic pop
   return stamp;
 }
 
@@ -46,11 +50,7 @@ grpc::Status HistoryEngine::StartWorkflowTask(int64_t task_id, const records::Qu
   // version than the task's): the worker that took it has nothing cached.
   if (ms.s().workflow_task().sticky() && poll.task_queue().name() != ms.s().workflow_task().task_queue())
     ms.s().mutable_workflow_task()->set_sticky(false);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  const auto& caps = poll.worker_version_capabilities();
-  StartWorkflowTaskLocked(ms, poll.identity(), ReportedBuild(caps.build_id(), caps.use_versioning(), poll.deployment_options()));
-#pragma GCC diagnostic pop
+  StartWorkflowTaskLocked(ms, poll.identity(), StartedBuild(poll));
   const auto& started = ms.s().workflow_task();
   ms.RecordTaskStart({false, started.sticky(), ms.now() - started.scheduled_time_nanos()});
   ms.DeleteQueueTask(task_id);
@@ -96,8 +96,8 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
   }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  const auto& stamp = req.worker_version_stamp();
-  const auto build = ReportedBuild(stamp.build_id(), stamp.use_versioning(), req.deployment_options());
+  // The completed event carries the stamp as the worker sent it, as on Temporal.
+  const auto build = req.worker_version_stamp();
 #pragma GCC diagnostic pop
   std::optional<CommandError> error = CheckCommandLimits(limits_, *state, req);
   if (!error && completes && !ms->s().buffered_events().empty()) {
@@ -116,13 +116,21 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     if (!build.build_id().empty()) *a->mutable_worker_version() = build;
+    a->set_binary_checksum(req.binary_checksum());
 #pragma GCC diagnostic pop
-    if (RecordWorkerBuild(&ms->s(), build)) ms->mark_search_attribute_changed("BuildIds");
     if (RecordVersionedTask(&ms->s(), req, a)) {
       ms->mark_search_attribute_changed("TemporalWorkerDeploymentVersion");
       ms->mark_search_attribute_changed("TemporalWorkerDeployment");
       ms->mark_search_attribute_changed("TemporalWorkflowVersioningBehavior");
     }
+    if (RecordWorkerBuild(&ms->s(), build, a->versioning_behavior())) ms->mark_search_attribute_changed("BuildIds");
+    // The deployment the worker names, versioned or not (the old Deployment's series when it names none).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    a->set_worker_deployment_name(req.deployment_options().deployment_name().empty()
+                                      ? req.deployment().series_name()
+                                      : req.deployment_options().deployment_name());
+#pragma GCC diagnostic pop
     if (req.has_sdk_metadata()) *a->mutable_sdk_metadata() = req.sdk_metadata();
     if (req.has_metering_metadata()) *a->mutable_metering_metadata() = req.metering_metadata();
     ms->set_completed_event_id(e.event_id());
@@ -177,7 +185,10 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     temporal::api::failure::v1::Failure failure;
     failure.set_message(message);
     failure.mutable_server_failure_info()->set_non_retryable(true);
-    FailWorkflowTask(*failed, error->cause, &failure, req.identity());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    FailWorkflowTask(*failed, error->cause, &failure, req.identity(), req.binary_checksum());
+#pragma GCC diagnostic pop
     if (error->terminate) {
       spdlog::warn("terminating workflow_id={} run_id={}: {}", state->workflow_id(), state->run_id(), message);
       TerminateRun(*failed, message, "history-service", nullptr);
@@ -236,7 +247,11 @@ grpc::Status HistoryEngine::RespondWorkflowTaskFailed(const NamespaceRef& ns, co
   auto state = Load(key);
   if (auto st = CheckStartedWorkflowTask(state, token); !st.ok()) return st;
   MutableState ms(*state, env_, NowNanos());
-  FailWorkflowTask(ms, req.cause(), req.has_failure() ? &req.failure() : nullptr, req.identity());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  FailWorkflowTask(ms, req.cause(), req.has_failure() ? &req.failure() : nullptr, req.identity(),
+                   req.binary_checksum());
+#pragma GCC diagnostic pop
   return Commit(ms);
 }
 
@@ -386,7 +401,8 @@ grpc::Status HistoryEngine::FillWorkflowTaskResponse(const State& s, wsv1::PollW
 }
 
 void HistoryEngine::FailWorkflowTask(MutableState& ms, enums::WorkflowTaskFailedCause cause,
-                                     const temporal::api::failure::v1::Failure* failure, const std::string& identity) {
+                                     const temporal::api::failure::v1::Failure* failure, const std::string& identity,
+                                     const std::string& binary_checksum) {
   ReadmitUpdates(ms);
   // A speculative task (one scheduled for an update) that fails is recorded
   // like any other first attempt: scheduled, started, failed.
@@ -400,6 +416,10 @@ void HistoryEngine::FailWorkflowTask(MutableState& ms, enums::WorkflowTaskFailed
     a->set_cause(cause);
     if (failure) *a->mutable_failure() = *failure;
     a->set_identity(identity);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    a->set_binary_checksum(binary_checksum);
+#pragma GCC diagnostic pop
   }
   ms.ClearWorkflowTask();
   ms.ClearSticky();

@@ -36,8 +36,11 @@ void RecordResetPoint(records::ExecutionState* state, const std::string& binary_
 // files it when the task queue has no versioning rules: describe's most
 // recent worker version stamp, and the BuildIds search attribute, which
 // gathers "unversioned" and "unversioned:<id>" (or "versioned:<id>" for a
-// worker that asked for versioning), each once. Returns whether BuildIds
-// changed. A stamp without a build id changes nothing.
-bool RecordWorkerBuild(records::ExecutionState* state, const temporal::api::common::v1::WorkerVersionStamp& stamp);
+// worker that asked for build-id versioning; without the bare "unversioned"
+// for a task that reported a deployment versioning behavior), each once.
+// Returns whether BuildIds changed. A stamp without a build id changes
+// nothing.
+bool RecordWorkerBuild(records::ExecutionState* state, const temporal::api::common::v1::WorkerVersionStamp& stamp,
+                       temporal::api::enums::v1::VersioningBehavior behavior);
 
 }  // namespace kairos::history
