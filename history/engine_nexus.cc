@@ -54,6 +54,15 @@ std::string HeaderValue(const google::protobuf::Map<std::string, std::string>& h
 
 std::string Millis(int64_t ms) { return std::to_string(ms) + "ms"; }
 
+// A handler's answer's Nexus links, those that name workflow events.
+google::protobuf::RepeatedPtrField<common::Link> WorkflowEventLinks(
+    const google::protobuf::RepeatedPtrField<nexusv1::Link>& nexus_links) {
+  google::protobuf::RepeatedPtrField<common::Link> links;
+  for (const auto& l : nexus_links)
+    if (auto link = WorkflowEventLinkFromUrl(l.url())) *links.Add() = *link;
+  return links;
+}
+
 }  // namespace
 
 std::optional<std::pair<records::NexusOperationInfo, std::string>> HistoryEngine::NexusStepOperation(
@@ -152,19 +161,18 @@ void HistoryEngine::OnNexusStartReply(int64_t row_id, const records::TimerTask& 
   } else {
     const auto& so = result.response.start_operation();
     switch (so.variant_case()) {
-      case nexusv1::StartOperationResponse::kSyncSuccess:
-        RecordNexusCompleted(ms, id, so.sync_success().has_payload() ? &so.sync_success().payload() : nullptr);
+      case nexusv1::StartOperationResponse::kSyncSuccess: {
+        auto links = WorkflowEventLinks(so.sync_success().links());
+        RecordNexusCompleted(ms, id, so.sync_success().has_payload() ? &so.sync_success().payload() : nullptr, &links);
         break;
+      }
       case nexusv1::StartOperationResponse::kAsyncSuccess: {
         const auto& async = so.async_success();
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
         std::string token = async.operation_token().empty() ? async.operation_id() : async.operation_token();
 #pragma GCC diagnostic pop
-        google::protobuf::RepeatedPtrField<common::Link> links;
-        for (const auto& l : async.links())
-          if (auto link = WorkflowEventLinkFromUrl(l.url())) *links.Add() = *link;
-        RecordNexusStarted(ms, op, token, links);
+        RecordNexusStarted(ms, op, token, WorkflowEventLinks(async.links()));
         break;
       }
       case nexusv1::StartOperationResponse::kFailure:

@@ -210,7 +210,8 @@ void RecordNexusStarted(MutableState& ms, records::NexusOperationInfo& op, const
   ms.ScheduleWorkflowTask();
 }
 
-void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const common::Payload* result) {
+void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const common::Payload* result,
+                          const google::protobuf::RepeatedPtrField<common::Link>* links) {
   auto& ops = *ms.s().mutable_nexus_operations();
   auto it = ops.find(scheduled_event_id);
   if (it == ops.end()) return;
@@ -219,6 +220,7 @@ void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const co
   ev->set_scheduled_event_id(scheduled_event_id);
   if (result) *ev->mutable_result() = *result;
   ev->set_request_id(it->second.request_id());
+  if (links) *e.mutable_links() = *links;
   DropNexusTimers(ms, it->second);
   ops.erase(it);
   ms.ScheduleWorkflowTask();
@@ -340,6 +342,29 @@ std::optional<common::Link> WorkflowEventLinkFromUrl(const std::string& url) {
     r->set_event_id(event_id);
     r->set_event_type(type);
   }
+  return link;
+}
+
+common::Link StartedEventLink(const std::string& ns, const std::string& workflow_id, const std::string& run_id) {
+  common::Link link;
+  auto* we = link.mutable_workflow_event();
+  we->set_namespace_(ns);
+  we->set_workflow_id(workflow_id);
+  we->set_run_id(run_id);
+  we->mutable_event_ref()->set_event_id(1);
+  we->mutable_event_ref()->set_event_type(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+  return link;
+}
+
+common::Link RequestIdLink(const std::string& ns, const std::string& workflow_id, const std::string& run_id,
+                           const std::string& request_id, enums::EventType event_type) {
+  common::Link link;
+  auto* we = link.mutable_workflow_event();
+  we->set_namespace_(ns);
+  we->set_workflow_id(workflow_id);
+  we->set_run_id(run_id);
+  we->mutable_request_id_ref()->set_request_id(request_id);
+  we->mutable_request_id_ref()->set_event_type(event_type);
   return link;
 }
 

@@ -62,6 +62,7 @@ void MaybeCron(MutableState& ms, const temporal::api::common::v1::Payloads* resu
   if (backoff < 0) return;
   NextRun next = NextRunFrom(ms, enums::CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE, backoff);
   next.start.set_attempt(1);
+  next.start.clear_completion_callbacks();  // This run's close reports to them (Temporal's rule).
   *next.start.mutable_first_workflow_task_backoff() = MsToDuration(backoff);
   if (result) {
     *next.start.mutable_last_completion_result() = *result;
