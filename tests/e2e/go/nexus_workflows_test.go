@@ -54,9 +54,12 @@ func NexusCallerWorkflow(ctx workflow.Context, call nexusCall) (string, error) {
 
 // NexusHandlerWorkflow backs the asynchronous operation: an input starting
 // with "wait" waits for a "finish" signal (whose value it returns), an input
-// "fail" fails, anything else answers after a short timer.
+// "fail" fails, one starting with "continue" continues as new (with "after "
+// before it), anything else answers after a short timer.
 func NexusHandlerWorkflow(ctx workflow.Context, input string) (string, error) {
 	switch {
+	case strings.HasPrefix(input, "continue"):
+		return "", workflow.NewContinueAsNewError(ctx, NexusHandlerWorkflow, "after "+input)
 	case strings.HasPrefix(input, "wait"):
 		// Cancellation (the caller's cancel request) ends the wait.
 		var value string
@@ -92,7 +95,11 @@ func newNexusService(flakyCalls *atomic.Int32) *nexus.Service {
 	})
 	greet := temporalnexus.NewWorkflowRunOperation("greet", NexusHandlerWorkflow,
 		func(ctx context.Context, input string, _ nexus.StartOperationOptions) (client.StartWorkflowOptions, error) {
-			return client.StartWorkflowOptions{ID: nexusHandlerWorkflowID(input)}, nil
+			opts := client.StartWorkflowOptions{ID: nexusHandlerWorkflowID(input)}
+			if strings.HasPrefix(input, "cron") {
+				opts.CronSchedule = "@every 1s"
+			}
+			return opts, nil
 		})
 	fail := nexus.NewSyncOperation("fail", func(ctx context.Context, input string, _ nexus.StartOperationOptions) (string, error) {
 		if input == "operation" {
