@@ -105,13 +105,22 @@ void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask
   const auto& [op, ns_name] = *step;
   int64_t timeout_ms = kNexusRequestTimeoutMs;
   nexusv1::Request req;
-  if (op.schedule_to_close_ms() > 0) {
-    int64_t left_ms = op.schedule_to_close_ms() - (NowNanos() - op.scheduled_time_nanos()) / 1'000'000;
-    if (left_ms <= 0) return;  // The timeout step ends the operation.
-    timeout_ms = std::min(timeout_ms, left_ms);
-    if (HeaderValue(op.header(), "operation-timeout").empty())
-      (*req.mutable_header())["operation-timeout"] = Millis(left_ms);
+  // As Temporal: the request waits at most what is left of schedule-to-start
+  // (or else schedule-to-close); the handler is told the operation's timeout,
+  // start-to-close bounded by what is left of schedule-to-close.
+  const int64_t elapsed_ms = (NowNanos() - op.scheduled_time_nanos()) / 1'000'000;
+  const int64_t bound_ms = op.schedule_to_start_ms() > 0 ? op.schedule_to_start_ms() : op.schedule_to_close_ms();
+  if (bound_ms > 0) {
+    if (bound_ms - elapsed_ms <= 0) return;  // The timeout step ends the operation.
+    timeout_ms = std::min(timeout_ms, bound_ms - elapsed_ms);
   }
+  int64_t operation_timeout_ms = op.start_to_close_ms();
+  if (op.schedule_to_close_ms() > 0) {
+    int64_t left_ms = op.schedule_to_close_ms() - elapsed_ms;
+    operation_timeout_ms = operation_timeout_ms > 0 ? std::min(operation_timeout_ms, left_ms) : left_ms;
+  }
+  if (operation_timeout_ms > 0 && HeaderValue(op.header(), "operation-timeout").empty())
+    (*req.mutable_header())["operation-timeout"] = Millis(operation_timeout_ms);
   auto* start = req.mutable_start_operation();
   start->set_service(op.service());
   start->set_operation(op.operation());
@@ -204,14 +213,20 @@ void HistoryEngine::TimeOutNexusOperation(int64_t row_id, const records::TimerTa
   std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
   auto state = Load(key);
   const auto* pending = PendingOperation(state, t.event_id());
-  if (!pending || pending->timeout_row_id() != row_id) {
+  // Which of the operation's timeouts this step is.
+  auto type = !pending                                         ? enums::TIMEOUT_TYPE_UNSPECIFIED
+              : pending->timeout_row_id() == row_id            ? enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE
+              : pending->schedule_to_start_row_id() == row_id  ? enums::TIMEOUT_TYPE_SCHEDULE_TO_START
+              : pending->start_to_close_row_id() == row_id     ? enums::TIMEOUT_TYPE_START_TO_CLOSE
+                                                               : enums::TIMEOUT_TYPE_UNSPECIFIED;
+  if (type == enums::TIMEOUT_TYPE_UNSPECIFIED) {
     DropTimerRow(row_id);
     return;
   }
   MutableState ms(*state, env_, NowNanos());
   fv1::Failure cause;
   cause.set_message("operation timed out");
-  cause.mutable_timeout_failure_info()->set_timeout_type(enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE);
+  cause.mutable_timeout_failure_info()->set_timeout_type(type);
   RecordNexusEnded(ms, t.event_id(), NexusEnd::kTimedOut, std::move(cause));
   if (auto st = Commit(ms); !st.ok()) RetryStepLater(row_id, t);
 }

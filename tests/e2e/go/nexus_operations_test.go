@@ -148,6 +148,14 @@ func TestNexusAsyncWorkflowOperation(t *testing.T) {
 		l[0].GetWorkflowEvent().GetEventRef().GetEventType() != enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED {
 		t.Fatalf("handler's callback does not link to the caller: %v", l)
 	}
+	// Describe lists the callback, reported once the run has closed.
+	desc, err := p.handler.DescribeWorkflowExecution(testCtx(t, 5*time.Second), nexusHandlerWorkflowID("async-1"), "")
+	requireNoError(t, err, "describe the handler workflow")
+	if cbs := desc.Callbacks; len(cbs) != 1 || cbs[0].GetTrigger().GetWorkflowClosed() == nil ||
+		cbs[0].State != enumspb.CALLBACK_STATE_SUCCEEDED || cbs[0].GetCallback().GetNexus().GetUrl() == "" ||
+		cbs[0].RegistrationTime == nil {
+		t.Fatalf("described callbacks: %v", cbs)
+	}
 }
 
 // A handler workflow that continues as new passes its completion callback to
@@ -235,6 +243,55 @@ func TestNexusHandlerErrors(t *testing.T) {
 	}
 	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
 		enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+}
+
+// The command's schedule-to-start timeout ends an operation that a retryable
+// handler error keeps from starting; its start-to-close timeout ends one
+// started but not finished in time. Each writes NexusOperationTimedOut with
+// its timeout type, and the scheduled event carries the timeouts.
+func TestNexusOperationStartTimeouts(t *testing.T) {
+	p := startNexusPair(t)
+	requireTimedOut := func(run client.WorkflowRun, want enumspb.TimeoutType, nexusEvents ...enumspb.EventType) {
+		t.Helper()
+		err := getResult(t, p.caller, run, 30*time.Second, nil)
+		var timeoutErr *temporal.TimeoutError
+		if !errors.As(err, &timeoutErr) || timeoutErr.TimeoutType() != want {
+			t.Fatalf("want a %v timeout, got %v", want, describeErr(err))
+		}
+		events := p.callerHistory(t, run)
+		requireNexusEvents(t, events, nexusEvents...)
+		timedOut := eventsOfType(events, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)[0].GetNexusOperationTimedOutEventAttributes()
+		if f := timedOut.Failure; f.Message != "nexus operation completed unsuccessfully" ||
+			f.Cause.Message != "operation timed out" || f.Cause.GetTimeoutFailureInfo().GetTimeoutType() != want {
+			t.Fatalf("timed-out failure: %v", f)
+		}
+	}
+
+	run := p.start(t, "nexus-schedule-to-start", nexusCall{Operation: "fail", Input: "unavailable", Timeout: time.Minute,
+		ScheduleToStart: 2 * time.Second})
+	requireTimedOut(run, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+	scheduled := eventsOfType(getHistory(t, p.caller, run.GetID(), ""), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)[0].
+		GetNexusOperationScheduledEventAttributes()
+	if scheduled.ScheduleToStartTimeout.AsDuration() != 2*time.Second ||
+		scheduled.ScheduleToCloseTimeout.AsDuration() != time.Minute {
+		t.Fatalf("scheduled event: %v", scheduled)
+	}
+
+	run = p.start(t, "nexus-start-to-close", nexusCall{Operation: "greet", Input: "wait-start-to-close", Timeout: time.Minute,
+		StartToClose: 2 * time.Second})
+	requireTimedOut(run, enumspb.TIMEOUT_TYPE_START_TO_CLOSE, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+	// Longer than schedule-to-close: written as schedule-to-close, as Temporal trims it.
+	run = p.start(t, "nexus-start-to-close-trimmed", nexusCall{Operation: "greet", Input: "wait-trimmed", Timeout: 3 * time.Second,
+		StartToClose: time.Hour})
+	requireTimedOut(run, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+	scheduled = eventsOfType(getHistory(t, p.caller, run.GetID(), ""), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)[0].
+		GetNexusOperationScheduledEventAttributes()
+	if scheduled.StartToCloseTimeout.AsDuration() != 3*time.Second {
+		t.Fatalf("scheduled event: %v", scheduled)
+	}
 }
 
 // A schedule-to-close timeout ends an operation whose workflow runs on.

@@ -22,6 +22,9 @@ type nexusCall struct {
 	Operation string
 	Input     string
 	Timeout   time.Duration
+	// The command's schedule-to-start and start-to-close timeouts.
+	ScheduleToStart time.Duration
+	StartToClose    time.Duration
 	// Cancel the operation once it has started, then wait for its outcome.
 	CancelAfterStart bool
 	// Cancel the operation after this long, started or not.
@@ -31,7 +34,8 @@ type nexusCall struct {
 // NexusCallerWorkflow runs one Nexus operation and returns its result.
 func NexusCallerWorkflow(ctx workflow.Context, call nexusCall) (string, error) {
 	c := workflow.NewNexusClient(call.Endpoint, nexusServiceName)
-	opts := workflow.NexusOperationOptions{ScheduleToCloseTimeout: call.Timeout}
+	opts := workflow.NexusOperationOptions{ScheduleToCloseTimeout: call.Timeout,
+		ScheduleToStartTimeout: call.ScheduleToStart, StartToCloseTimeout: call.StartToClose}
 	opCtx, cancel := workflow.WithCancel(ctx)
 	fut := c.ExecuteOperation(opCtx, call.Operation, call.Input, opts)
 	if call.CancelAfterStart {
@@ -104,6 +108,9 @@ func newNexusService(flakyCalls *atomic.Int32) *nexus.Service {
 	fail := nexus.NewSyncOperation("fail", func(ctx context.Context, input string, _ nexus.StartOperationOptions) (string, error) {
 		if input == "operation" {
 			return "", nexus.NewOperationFailedError("the operation failed")
+		}
+		if input == "unavailable" {
+			return "", nexus.HandlerErrorf(nexus.HandlerErrorTypeUnavailable, "not now")
 		}
 		return "", nexus.HandlerErrorf(nexus.HandlerErrorTypeBadRequest, "bad input %q", input)
 	})
