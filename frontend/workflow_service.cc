@@ -121,6 +121,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     caps->set_eager_workflow_start(true);
     caps->set_supports_schedules(true);
     caps->set_count_group_by_execution_status(true);
+    caps->set_nexus(true);  // As Temporal with its HTTP API on; SDKs check it before Nexus calls.
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
