@@ -201,7 +201,8 @@ grpc::Status BatchEngine::Apply(const records::BatchOperationRecord& rec, const 
       if (op.has_header()) *r.mutable_header() = op.header();
       r.set_identity(op.identity());
       r.set_request_id(RequestId(rec, execution));
-      return history_->SignalWorkflowExecution(ns, r);
+      wsv1::SignalWorkflowExecutionResponse ignored;
+      return history_->SignalWorkflowExecution(ns, r, &ignored);
     }
     case wsv1::StartBatchOperationRequest::kDeletionOperation: {
       wsv1::DeleteWorkflowExecutionRequest r;

@@ -124,6 +124,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     // Without it, SDKs report their build id only as a binary checksum, and
     // workflow tasks carry no worker version for workflow.info() to read.
     caps->set_build_id_based_versioning(true);
+    caps->set_nexus(true);  // As Temporal with its HTTP API on; SDKs check it before Nexus calls.
     auto* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -196,10 +197,10 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL(RecordActivityTaskHeartbeatById)
   KAIROS_HISTORY_CALL(GetWorkflowExecutionHistoryReverse)
   KAIROS_HISTORY_CALL(SignalWithStartWorkflowExecution)
+  KAIROS_HISTORY_CALL(SignalWorkflowExecution)
   KAIROS_HISTORY_CALL(ResetWorkflowExecution)
   KAIROS_HISTORY_CALL(UpdateWorkflowExecutionOptions)
   KAIROS_HISTORY_CALL(UpdateActivityOptions)
-  KAIROS_HISTORY_CALL_NO_RESPONSE(SignalWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondQueryTaskCompleted)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RequestCancelWorkflowExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RespondActivityTaskCompleted)

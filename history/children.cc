@@ -308,8 +308,12 @@ void ArmCloseSteps(MutableState& ms) {
     ms.AddTimer(std::move(t));
   };
   if (s.start().has_parent_workflow_execution() && !ms.next_run()) arm(records::TimerTask::REPORT_TO_PARENT);
-  // A run started by a Nexus operation reports its outcome to the caller.
-  if (s.start().completion_callbacks_size() > 0 && !ms.next_run()) arm(records::TimerTask::NEXUS_CALLBACK);
+  // A run started by a Nexus operation reports its outcome to the caller,
+  // as on Temporal when it closes for good or hands over to a cron run (a
+  // run that continues as new or is retried passes its callbacks on).
+  bool cron_next = ms.next_run() && ms.next_run()->start.initiator() == enums::CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE;
+  if (s.start().completion_callbacks_size() > 0 && (!ms.next_run() || cron_next))
+    arm(records::TimerTask::NEXUS_CALLBACK);
   bool policy = false;
   for (const auto& [id, child] : s.children()) policy |= child.parent_close_policy() != enums::PARENT_CLOSE_POLICY_ABANDON;
   if (policy) arm(records::TimerTask::PARENT_CLOSE_POLICY);

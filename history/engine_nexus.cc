@@ -54,6 +54,15 @@ std::string HeaderValue(const google::protobuf::Map<std::string, std::string>& h
 
 std::string Millis(int64_t ms) { return std::to_string(ms) + "ms"; }
 
+// A handler's answer's Nexus links, those that name workflow events.
+google::protobuf::RepeatedPtrField<common::Link> WorkflowEventLinks(
+    const google::protobuf::RepeatedPtrField<nexusv1::Link>& nexus_links) {
+  google::protobuf::RepeatedPtrField<common::Link> links;
+  for (const auto& l : nexus_links)
+    if (auto link = WorkflowEventLinkFromUrl(l.url())) *links.Add() = *link;
+  return links;
+}
+
 }  // namespace
 
 std::optional<std::pair<records::NexusOperationInfo, std::string>> HistoryEngine::NexusStepOperation(
@@ -96,13 +105,22 @@ void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask
   const auto& [op, ns_name] = *step;
   int64_t timeout_ms = kNexusRequestTimeoutMs;
   nexusv1::Request req;
-  if (op.schedule_to_close_ms() > 0) {
-    int64_t left_ms = op.schedule_to_close_ms() - (NowNanos() - op.scheduled_time_nanos()) / 1'000'000;
-    if (left_ms <= 0) return;  // The timeout step ends the operation.
-    timeout_ms = std::min(timeout_ms, left_ms);
-    if (HeaderValue(op.header(), "operation-timeout").empty())
-      (*req.mutable_header())["operation-timeout"] = Millis(left_ms);
+  // As Temporal: the request waits at most what is left of schedule-to-start
+  // (or else schedule-to-close); the handler is told the operation's timeout,
+  // start-to-close bounded by what is left of schedule-to-close.
+  const int64_t elapsed_ms = (NowNanos() - op.scheduled_time_nanos()) / 1'000'000;
+  const int64_t bound_ms = op.schedule_to_start_ms() > 0 ? op.schedule_to_start_ms() : op.schedule_to_close_ms();
+  if (bound_ms > 0) {
+    if (bound_ms - elapsed_ms <= 0) return;  // The timeout step ends the operation.
+    timeout_ms = std::min(timeout_ms, bound_ms - elapsed_ms);
   }
+  int64_t operation_timeout_ms = op.start_to_close_ms();
+  if (op.schedule_to_close_ms() > 0) {
+    int64_t left_ms = op.schedule_to_close_ms() - elapsed_ms;
+    operation_timeout_ms = operation_timeout_ms > 0 ? std::min(operation_timeout_ms, left_ms) : left_ms;
+  }
+  if (operation_timeout_ms > 0 && HeaderValue(op.header(), "operation-timeout").empty())
+    (*req.mutable_header())["operation-timeout"] = Millis(operation_timeout_ms);
   auto* start = req.mutable_start_operation();
   start->set_service(op.service());
   start->set_operation(op.operation());
@@ -152,19 +170,18 @@ void HistoryEngine::OnNexusStartReply(int64_t row_id, const records::TimerTask& 
   } else {
     const auto& so = result.response.start_operation();
     switch (so.variant_case()) {
-      case nexusv1::StartOperationResponse::kSyncSuccess:
-        RecordNexusCompleted(ms, id, so.sync_success().has_payload() ? &so.sync_success().payload() : nullptr);
+      case nexusv1::StartOperationResponse::kSyncSuccess: {
+        auto links = WorkflowEventLinks(so.sync_success().links());
+        RecordNexusCompleted(ms, id, so.sync_success().has_payload() ? &so.sync_success().payload() : nullptr, &links);
         break;
+      }
       case nexusv1::StartOperationResponse::kAsyncSuccess: {
         const auto& async = so.async_success();
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
         std::string token = async.operation_token().empty() ? async.operation_id() : async.operation_token();
 #pragma GCC diagnostic pop
-        google::protobuf::RepeatedPtrField<common::Link> links;
-        for (const auto& l : async.links())
-          if (auto link = WorkflowEventLinkFromUrl(l.url())) *links.Add() = *link;
-        RecordNexusStarted(ms, op, token, links);
+        RecordNexusStarted(ms, op, token, WorkflowEventLinks(async.links()));
         break;
       }
       case nexusv1::StartOperationResponse::kFailure:
@@ -196,14 +213,20 @@ void HistoryEngine::TimeOutNexusOperation(int64_t row_id, const records::TimerTa
   std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
   auto state = Load(key);
   const auto* pending = PendingOperation(state, t.event_id());
-  if (!pending || pending->timeout_row_id() != row_id) {
+  // Which of the operation's timeouts this step is.
+  auto type = !pending                                         ? enums::TIMEOUT_TYPE_UNSPECIFIED
+              : pending->timeout_row_id() == row_id            ? enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE
+              : pending->schedule_to_start_row_id() == row_id  ? enums::TIMEOUT_TYPE_SCHEDULE_TO_START
+              : pending->start_to_close_row_id() == row_id     ? enums::TIMEOUT_TYPE_START_TO_CLOSE
+                                                               : enums::TIMEOUT_TYPE_UNSPECIFIED;
+  if (type == enums::TIMEOUT_TYPE_UNSPECIFIED) {
     DropTimerRow(row_id);
     return;
   }
   MutableState ms(*state, env_, NowNanos());
   fv1::Failure cause;
   cause.set_message("operation timed out");
-  cause.mutable_timeout_failure_info()->set_timeout_type(enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE);
+  cause.mutable_timeout_failure_info()->set_timeout_type(type);
   RecordNexusEnded(ms, t.event_id(), NexusEnd::kTimedOut, std::move(cause));
   if (auto st = Commit(ms); !st.ok()) RetryStepLater(row_id, t);
 }

@@ -111,7 +111,7 @@ void HistoryEngine::DeliverExternal(int64_t row_id, const records::TimerTask& t)
       if (!seen && !over_signal_limit) {
         MutableState tm(*target, env_, NowNanos());
         if (signal) {
-          AddSignal(tm, SignalInput{request.signal_name(), request.input(), request.header(), "", dedupe, &source_exec});
+          AddSignal(tm, SignalInput{request.signal_name(), request.input(), request.header(), "", dedupe, &source_exec, {}});
         } else {
           AddCancelRequest(tm, request.reason(), "", dedupe, t.event_id(), &source_exec);
         }

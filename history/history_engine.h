@@ -126,7 +126,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status SignalWithStartWorkflowExecution(const NamespaceRef& ns,
                                                 const wsv1::SignalWithStartWorkflowExecutionRequest& req,
                                                 wsv1::SignalWithStartWorkflowExecutionResponse* resp) override;
-  grpc::Status SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) override;
+  grpc::Status SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req,
+                                       wsv1::SignalWorkflowExecutionResponse* resp) override;
   grpc::Status RequestCancelWorkflowExecution(const NamespaceRef& ns,
                                               const wsv1::RequestCancelWorkflowExecutionRequest& req) override;
 
@@ -137,9 +138,15 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
     std::string identity;
     std::string request_id;
     const common::WorkflowExecution* external = nullptr;
+    // The request's links, written on the signaled event (a Nexus handler's
+    // link to the caller's operation).
+    google::protobuf::RepeatedPtrField<common::Link> links;
   };
 
   void AddSignal(MutableState& ms, const SignalInput& signal);
+  // A start that found the run already going and uses it: what its
+  // on-conflict options attach to that run (request id, callbacks, links).
+  void AttachToRunningWorkflow(MutableState& ms, const wsv1::StartWorkflowExecutionRequest& req);
   void AddCancelRequest(MutableState& ms, const std::string& reason, const std::string& identity,
                         const std::string& request_id, int64_t external_initiated_event_id,
                         const common::WorkflowExecution* external);
@@ -240,8 +247,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
 
   // Writes the started event of a new run and arms what it needs: its
   // timeouts, and either its first workflow task or the backoff before it.
+  // `links`: the start request's, on the started event.
   void InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEventAttributes attrs, int64_t backoff_ms,
-               const std::function<void(MutableState&)>& before_first_task = nullptr);
+               const std::function<void(MutableState&)>& before_first_task = nullptr,
+               const google::protobuf::RepeatedPtrField<common::Link>* links = nullptr);
   State FreshState(const std::string& ns_id, const std::string& ns_name, const std::string& workflow_id,
                    const std::string& run_id, const std::string& first_run_id, const std::string& request_id);
 

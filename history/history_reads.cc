@@ -69,6 +69,8 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     p->set_operation(op.operation());
     p->set_operation_token(op.operation_token());
     *p->mutable_schedule_to_close_timeout() = MsToDuration(op.schedule_to_close_ms());
+    if (op.schedule_to_start_ms() > 0) *p->mutable_schedule_to_start_timeout() = MsToDuration(op.schedule_to_start_ms());
+    if (op.start_to_close_ms() > 0) *p->mutable_start_to_close_timeout() = MsToDuration(op.start_to_close_ms());
     *p->mutable_scheduled_time() = NanosToTimestamp(op.scheduled_time_nanos());
     p->set_state(op.started_event_id() ? enums::PENDING_NEXUS_OPERATION_STATE_STARTED
                  : op.attempt() > 0    ? enums::PENDING_NEXUS_OPERATION_STATE_BACKING_OFF
@@ -76,6 +78,22 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     p->set_attempt(op.attempt());
     if (op.has_last_attempt_failure()) *p->mutable_last_attempt_failure() = op.last_attempt_failure();
     p->set_scheduled_event_id(op.scheduled_event_id());
+  }
+  // The run's completion callbacks (a Nexus operation's, given at start or
+  // attached later), waiting for its close, then reported (the report is a
+  // durable step that is repeated until it lands, so it is shown as done).
+  for (const auto& cb : s.start().completion_callbacks()) {
+    auto* info = resp->add_callbacks();
+    *info->mutable_callback() = cb;
+    info->mutable_trigger()->mutable_workflow_closed();
+    *info->mutable_registration_time() = NanosToTimestamp(s.start_time_nanos());
+    bool waiting = s.status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING ||
+                   s.status() == enums::WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW;
+    info->set_state(waiting ? enums::CALLBACK_STATE_STANDBY : enums::CALLBACK_STATE_SUCCEEDED);
+    if (!waiting) {
+      info->set_attempt(1);
+      *info->mutable_last_attempt_complete_time() = NanosToTimestamp(s.close_time_nanos());
+    }
   }
   if (s.workflow_task().attempt() > 0) {
     auto* p = resp->mutable_pending_workflow_task();

@@ -32,7 +32,8 @@ records::TimerTask NexusStep(records::TimerTask::Kind kind, int64_t scheduled_ev
 }
 
 void DropNexusTimers(MutableState& ms, const records::NexusOperationInfo& op) {
-  for (int64_t row : {op.start_row_id(), op.timeout_row_id(), op.cancel_row_id()})
+  for (int64_t row : {op.start_row_id(), op.timeout_row_id(), op.cancel_row_id(), op.schedule_to_start_row_id(),
+                      op.start_to_close_row_id()})
     if (row != 0) ms.DeleteTimer(row);
 }
 
@@ -111,8 +112,27 @@ std::optional<CommandError> ScheduleNexusOperation(MutableState& ms,
   if (a.operation().empty()) return Bad(kBad, "operation name is not set on command");
   std::string endpoint_id = ms.env().nexus_endpoint_id ? ms.env().nexus_endpoint_id(a.endpoint()) : "";
   if (endpoint_id.empty()) return Bad(kBad, "endpoint \"" + a.endpoint() + "\" not found");
-  if (a.schedule_to_close_timeout().seconds() < 0 || a.schedule_to_close_timeout().nanos() < 0)
-    return Bad(kBad, "ScheduleToCloseTimeout is invalid: negative duration");
+  auto negative = [](const google::protobuf::Duration& d) { return d.seconds() < 0 || d.nanos() < 0; };
+  if (negative(a.schedule_to_close_timeout()))
+    return Bad(kBad, "ScheduleNexusOperationCommandAttributes.ScheduleToCloseTimeout is invalid: negative duration");
+  if (negative(a.schedule_to_start_timeout()))
+    return Bad(kBad, "ScheduleNexusOperationCommandAttributes.ScheduleToStartTimeout is invalid: negative duration");
+  if (negative(a.start_to_close_timeout()))
+    return Bad(kBad, "ScheduleNexusOperationCommandAttributes.StartToCloseTimeout is invalid: negative duration");
+  // As Temporal: schedule-to-close at most the run timeout, the other two at
+  // most schedule-to-close.
+  int64_t schedule_to_close = DurationToMs(a.schedule_to_close_timeout());
+  int64_t run_timeout = DurationToMs(ms.s().start().workflow_run_timeout());
+  if (run_timeout > 0 && (schedule_to_close == 0 || schedule_to_close > run_timeout)) schedule_to_close = run_timeout;
+  int64_t schedule_to_start = DurationToMs(a.schedule_to_start_timeout());
+  int64_t start_to_close = DurationToMs(a.start_to_close_timeout());
+  if (schedule_to_close > 0) {
+    schedule_to_start = std::min(schedule_to_start, schedule_to_close);
+    start_to_close = std::min(start_to_close, schedule_to_close);
+  }
+  auto given = [](const google::protobuf::Duration& requested, int64_t ms) {
+    return DurationToMs(requested) == ms ? requested : MsToDuration(ms);
+  };
 
   auto& e = ms.AddEvent(enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED);
   auto* ev = e.mutable_nexus_operation_scheduled_event_attributes();
@@ -120,7 +140,11 @@ std::optional<CommandError> ScheduleNexusOperation(MutableState& ms,
   ev->set_service(a.service());
   ev->set_operation(a.operation());
   if (a.has_input()) *ev->mutable_input() = a.input();
-  *ev->mutable_schedule_to_close_timeout() = a.schedule_to_close_timeout();
+  *ev->mutable_schedule_to_close_timeout() = given(a.schedule_to_close_timeout(), schedule_to_close);
+  if (a.has_schedule_to_start_timeout())
+    *ev->mutable_schedule_to_start_timeout() = given(a.schedule_to_start_timeout(), schedule_to_start);
+  if (a.has_start_to_close_timeout())
+    *ev->mutable_start_to_close_timeout() = given(a.start_to_close_timeout(), start_to_close);
   *ev->mutable_nexus_header() = a.nexus_header();
   ev->set_workflow_task_completed_event_id(ms.completed_event_id());
   ev->set_request_id(NewUuid());
@@ -135,12 +159,17 @@ std::optional<CommandError> ScheduleNexusOperation(MutableState& ms,
   if (a.has_input()) *op.mutable_input() = a.input();
   *op.mutable_header() = a.nexus_header();
   op.set_request_id(ev->request_id());
-  op.set_schedule_to_close_ms(DurationToMs(a.schedule_to_close_timeout()));
+  op.set_schedule_to_close_ms(schedule_to_close);
+  op.set_schedule_to_start_ms(schedule_to_start);
+  op.set_start_to_close_ms(start_to_close);
   op.set_scheduled_time_nanos(ms.now());
   op.set_start_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_START, e.event_id(), ms.now())));
   if (op.schedule_to_close_ms() > 0)
     op.set_timeout_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_TIMEOUT, e.event_id(),
                                                 ms.now() + op.schedule_to_close_ms() * 1'000'000)));
+  if (op.schedule_to_start_ms() > 0)
+    op.set_schedule_to_start_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_TIMEOUT, e.event_id(),
+                                                          ms.now() + op.schedule_to_start_ms() * 1'000'000)));
   (*ms.s().mutable_nexus_operations())[e.event_id()] = std::move(op);
   return std::nullopt;
 }
@@ -205,12 +234,18 @@ void RecordNexusStarted(MutableState& ms, records::NexusOperationInfo& op, const
   op.set_started_event_id(e.event_id());
   if (op.start_row_id() != 0) ms.DeleteTimer(op.start_row_id());
   op.set_start_row_id(0);
+  if (op.schedule_to_start_row_id() != 0) ms.DeleteTimer(op.schedule_to_start_row_id());
+  op.set_schedule_to_start_row_id(0);
+  if (op.start_to_close_ms() > 0)
+    op.set_start_to_close_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_TIMEOUT, op.scheduled_event_id(),
+                                                       ms.now() + op.start_to_close_ms() * 1'000'000)));
   if (op.cancel_requested_event_id() != 0 && op.cancel_row_id() == 0)
     op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, op.scheduled_event_id(), ms.now())));
   ms.ScheduleWorkflowTask();
 }
 
-void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const common::Payload* result) {
+void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const common::Payload* result,
+                          const google::protobuf::RepeatedPtrField<common::Link>* links) {
   auto& ops = *ms.s().mutable_nexus_operations();
   auto it = ops.find(scheduled_event_id);
   if (it == ops.end()) return;
@@ -219,6 +254,7 @@ void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const co
   ev->set_scheduled_event_id(scheduled_event_id);
   if (result) *ev->mutable_result() = *result;
   ev->set_request_id(it->second.request_id());
+  if (links) *e.mutable_links() = *links;
   DropNexusTimers(ms, it->second);
   ops.erase(it);
   ms.ScheduleWorkflowTask();
@@ -340,6 +376,29 @@ std::optional<common::Link> WorkflowEventLinkFromUrl(const std::string& url) {
     r->set_event_id(event_id);
     r->set_event_type(type);
   }
+  return link;
+}
+
+common::Link StartedEventLink(const std::string& ns, const std::string& workflow_id, const std::string& run_id) {
+  common::Link link;
+  auto* we = link.mutable_workflow_event();
+  we->set_namespace_(ns);
+  we->set_workflow_id(workflow_id);
+  we->set_run_id(run_id);
+  we->mutable_event_ref()->set_event_id(1);
+  we->mutable_event_ref()->set_event_type(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
+  return link;
+}
+
+common::Link RequestIdLink(const std::string& ns, const std::string& workflow_id, const std::string& run_id,
+                           const std::string& request_id, enums::EventType event_type) {
+  common::Link link;
+  auto* we = link.mutable_workflow_event();
+  we->set_namespace_(ns);
+  we->set_workflow_id(workflow_id);
+  we->set_run_id(run_id);
+  we->mutable_request_id_ref()->set_request_id(request_id);
+  we->mutable_request_id_ref()->set_event_type(event_type);
   return link;
 }
 

@@ -228,7 +228,7 @@ void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExe
   for (const auto& ev : after) {
     if (signals && ev.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
       const auto& sig = ev.workflow_execution_signaled_event_attributes();
-      SignalInput in{sig.signal_name(), sig.input(), sig.header(), sig.identity(), sig.request_id(), nullptr};
+      SignalInput in{sig.signal_name(), sig.input(), sig.header(), sig.identity(), sig.request_id(), nullptr, {}};
       AddSignal(ms, in);
     }
     // Updates the base run accepted after the point reach the new run's

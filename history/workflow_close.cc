@@ -67,6 +67,7 @@ void MaybeCron(MutableState& ms, const temporal::api::common::v1::Payloads* resu
   next.start.set_attempt(1);
   CarryVersioningToNextRun(s, ms.env().deployments, enums::CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE,
                            enums::CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_UNSPECIFIED, &next.start);
+  next.start.clear_completion_callbacks();  // This run's close reports to them (Temporal's rule).
   *next.start.mutable_first_workflow_task_backoff() = MsToDuration(backoff);
   if (result) {
     *next.start.mutable_last_completion_result() = *result;

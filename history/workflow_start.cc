@@ -5,6 +5,7 @@
 #include "kairos/history/state_rebuild.h"
 #include "kairos/history/limits.h"
 #include "kairos/cron.h"
+#include "kairos/history/nexus_operations.h"
 
 namespace kairos::history {
 
@@ -40,7 +41,9 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
   if (req.has_priority()) *start.mutable_priority() = req.priority();
   if (req.has_user_metadata()) *start.mutable_user_metadata() = req.user_metadata();
   if (req.has_versioning_override()) *start.mutable_versioning_override() = req.versioning_override();
-  SignalInput signal{req.signal_name(), req.signal_input(), req.header(), req.identity(), req.request_id()};
+  *start.mutable_links() = req.links();
+  SignalInput signal{req.signal_name(), req.signal_input(), req.header(), req.identity(), req.request_id(), nullptr,
+                     req.links()};
   if (auto st = CheckStartLimits(limits_, start); !st.ok()) return st;
   if (auto st = CheckSignalLimits(limits_, req.signal_input(), req.workflow_id(), ""); !st.ok()) return st;
   std::lock_guard wf_lock(LockFor(ns.id, req.workflow_id()));
@@ -56,6 +59,8 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
     if (auto st = Commit(ms); !st.ok()) return st;
     resp->set_run_id(current->run_id);
     resp->set_started(false);
+    *resp->mutable_signal_link() = RequestIdLink(ns.name, req.workflow_id(), current->run_id, req.request_id(),
+                                                 enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
     return grpc::Status::OK;
   }
   // Signal-with-start signals a running workflow unless told otherwise.
@@ -65,10 +70,13 @@ grpc::Status HistoryEngine::SignalWithStartWorkflowExecution(const NamespaceRef&
   if (auto st = StartLocked(ns, start, &signal, &started); !st.ok()) return st;
   resp->set_run_id(started.run_id());
   resp->set_started(started.started());
+  *resp->mutable_signal_link() = RequestIdLink(ns.name, req.workflow_id(), started.run_id(), req.request_id(),
+                                               enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
   return grpc::Status::OK;
 }
 
-grpc::Status HistoryEngine::SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) {
+grpc::Status HistoryEngine::SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req,
+                                                    wsv1::SignalWorkflowExecutionResponse* resp) {
   if (auto st = CheckSignalLimits(limits_, req.input(), req.workflow_execution().workflow_id(), req.workflow_execution().run_id());
       !st.ok())
     return st;
@@ -76,13 +84,17 @@ grpc::Status HistoryEngine::SignalWorkflowExecution(const NamespaceRef& ns, cons
   StatePtr state;
   if (auto st = Resolve(ns.id, req.workflow_execution(), &state); !st.ok()) return st;
   if (state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING) return AlreadyCompleted();
+  *resp->mutable_link() = RequestIdLink(ns.name, state->workflow_id(), state->run_id(), req.request_id(),
+                                        enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
   if (!req.request_id().empty()) {
     for (const auto& id : state->signal_request_ids())
       if (id == req.request_id()) return grpc::Status::OK;  // Already delivered.
   }
   if (AtSignalLimit(limits_, *state)) return SignalLimitExceeded();
   MutableState ms(*state, env_, NowNanos());
-  AddSignal(ms, SignalInput{req.signal_name(), req.input(), req.header(), req.identity(), req.request_id()});
+  SignalInput signal{req.signal_name(), req.input(), req.header(), req.identity(), req.request_id(), nullptr,
+                     req.links()};
+  AddSignal(ms, signal);
   return Commit(ms);
 }
 
@@ -111,6 +123,7 @@ void HistoryEngine::AddSignal(MutableState& ms, const SignalInput& signal) {
   if (signal.header.fields_size() > 0) *a->mutable_header() = signal.header;
   a->set_request_id(signal.request_id);
   if (signal.external) *a->mutable_external_workflow_execution() = *signal.external;
+  *e.mutable_links() = signal.links;
   ms.s().set_signal_count(ms.s().signal_count() + 1);
   if (!signal.request_id.empty()) {
     auto* ids = ms.s().mutable_signal_request_ids();
@@ -120,6 +133,22 @@ void HistoryEngine::AddSignal(MutableState& ms, const SignalInput& signal) {
     if (ids->size() > kRememberedSignalIds) ids->DeleteSubrange(0, ids->size() - kRememberedSignalIds);
   }
   ms.ScheduleWorkflowTask();
+}
+
+void HistoryEngine::AttachToRunningWorkflow(MutableState& ms, const wsv1::StartWorkflowExecutionRequest& req) {
+  const auto& attach = req.on_conflict_options();
+  // As Temporal: one options-updated event, even when nothing is attached.
+  auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED);
+  e.set_worker_may_ignore(true);
+  auto* a = e.mutable_workflow_execution_options_updated_event_attributes();
+  if (attach.attach_request_id()) a->set_attached_request_id(req.request_id());
+  if (attach.attach_completion_callbacks()) {
+    *a->mutable_attached_completion_callbacks() = req.completion_callbacks();
+    // The run's callbacks (kept with its start, so that they follow it to a
+    // next run) now include these: its close reports to them too.
+    for (const auto& cb : req.completion_callbacks()) *ms.s().mutable_start()->add_completion_callbacks() = cb;
+  }
+  if (attach.attach_links()) *e.mutable_links() = req.links();
 }
 
 void HistoryEngine::AddCancelRequest(MutableState& ms, const std::string& reason, const std::string& identity,
@@ -146,6 +175,7 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
       resp->set_run_id(current->run_id);
       resp->set_started(true);
       resp->set_status(static_cast<enums::WorkflowExecutionStatus>(current->status));
+      *resp->mutable_link() = StartedEventLink(ns.name, req.workflow_id(), current->run_id);
       return grpc::Status::OK;
     }
     if (current->status == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
@@ -153,17 +183,23 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
       if (req.workflow_id_reuse_policy() == kReuseTerminateIfRunning)
         policy = enums::WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING;
       if (policy == enums::WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING) {
-        if (signal) {
+        const auto& attach = req.on_conflict_options();
+        if (signal || req.has_on_conflict_options()) {
           auto state = Load({ns.id, req.workflow_id(), current->run_id});
           if (!state) return errors::Internal("current run is missing");
-          if (AtSignalLimit(limits_, *state)) return SignalLimitExceeded();
+          if (signal && AtSignalLimit(limits_, *state)) return SignalLimitExceeded();
           MutableState ms(*state, env_, NowNanos());
-          AddSignal(ms, *signal);
+          if (signal) AddSignal(ms, *signal);
+          if (req.has_on_conflict_options()) AttachToRunningWorkflow(ms, req);
           if (auto st = Commit(ms); !st.ok()) return st;
         }
         resp->set_run_id(current->run_id);
         resp->set_started(false);
         resp->set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+        *resp->mutable_link() = attach.attach_request_id()
+                                    ? RequestIdLink(ns.name, req.workflow_id(), current->run_id, req.request_id(),
+                                                    enums::EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED)
+                                    : StartedEventLink(ns.name, req.workflow_id(), current->run_id);
         return grpc::Status::OK;
       }
       if (policy != enums::WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING) {
@@ -215,7 +251,8 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
   InitRun(*ms, std::move(attrs), backoff_ms,
           [&](MutableState& m) {
             if (signal) AddSignal(m, *signal);
-          });
+          },
+          &req.links());
   // Eager start: the first workflow task goes back in the response, already
   // started, instead of through the task queue (only for a run that starts
   // now; a delayed one waits for its backoff).
@@ -230,6 +267,7 @@ grpc::Status HistoryEngine::StartLocked(const NamespaceRef& ns, const wsv1::Star
   resp->set_run_id(started.run_id());
   resp->set_started(true);
   resp->set_status(enums::WORKFLOW_EXECUTION_STATUS_RUNNING);
+  *resp->mutable_link() = StartedEventLink(ns.name, req.workflow_id(), started.run_id());
   if (eager) return FillWorkflowTaskResponse(started, resp->mutable_eager_workflow_task());
   return grpc::Status::OK;
 }
@@ -294,7 +332,8 @@ hv1::WorkflowExecutionStartedEventAttributes HistoryEngine::StartedAttributes(co
 }
 
 void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEventAttributes attrs, int64_t backoff_ms,
-                            const std::function<void(MutableState&)>& before_first_task) {
+                            const std::function<void(MutableState&)>& before_first_task,
+                            const google::protobuf::RepeatedPtrField<common::Link>* links) {
   auto& s = ms.s();
   if (attrs.original_execution_run_id().empty()) attrs.set_original_execution_run_id(s.run_id());
   // Temporal writes the backoff on every started event, 0s when there is none.
@@ -303,6 +342,7 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
   *e.mutable_workflow_execution_started_event_attributes() = attrs;
   if (s.has_user_metadata()) *e.mutable_user_metadata() = s.user_metadata();
+  if (links) *e.mutable_links() = *links;
   if (ApplyStartedVersioning(&s, attrs)) {
     ms.mark_search_attribute_changed("TemporalWorkerDeploymentVersion");
     ms.mark_search_attribute_changed("TemporalWorkerDeployment");

@@ -85,7 +85,8 @@ class HistoryService {
   virtual grpc::Status RespondActivityTaskCanceledById(const NamespaceRef& ns,
                                                        const wsv1::RespondActivityTaskCanceledByIdRequest& req) = 0;
 
-  virtual grpc::Status SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req) = 0;
+  virtual grpc::Status SignalWorkflowExecution(const NamespaceRef& ns, const wsv1::SignalWorkflowExecutionRequest& req,
+                                               wsv1::SignalWorkflowExecutionResponse* resp) = 0;
   virtual grpc::Status SignalWithStartWorkflowExecution(const NamespaceRef& ns,
                                                         const wsv1::SignalWithStartWorkflowExecutionRequest& req,
                                                         wsv1::SignalWithStartWorkflowExecutionResponse* resp) = 0;

@@ -48,7 +48,8 @@ bool NexusHandlerErrorRetryable(const temporal::api::failure::v1::Failure& handl
 // Outcomes; each ends the operation (but Started) and schedules a workflow task.
 void RecordNexusStarted(MutableState& ms, records::NexusOperationInfo& op, const std::string& token,
                         const google::protobuf::RepeatedPtrField<temporal::api::common::v1::Link>& links);
-void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const temporal::api::common::v1::Payload* result);
+void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const temporal::api::common::v1::Payload* result,
+                          const google::protobuf::RepeatedPtrField<temporal::api::common::v1::Link>* links = nullptr);
 enum class NexusEnd { kFailed, kCanceled, kTimedOut };
 void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end,
                       temporal::api::failure::v1::Failure cause);
@@ -62,6 +63,15 @@ void RecordNexusCancelRequestOutcome(MutableState& ms, records::NexusOperationIn
 std::string NexusWorkflowEventLinkUrl(const std::string& ns, const std::string& workflow_id, const std::string& run_id,
                                       int64_t event_id, const std::string& event_type);
 std::optional<temporal::api::common::v1::Link> WorkflowEventLinkFromUrl(const std::string& url);
+
+// The links Temporal answers a start or a signal with (a Nexus handler hands
+// them back to the caller): to a run's started event (always event 1), or to
+// the event a request id made, whose id is not known yet (a buffered signal).
+temporal::api::common::v1::Link StartedEventLink(const std::string& ns, const std::string& workflow_id,
+                                                 const std::string& run_id);
+temporal::api::common::v1::Link RequestIdLink(const std::string& ns, const std::string& workflow_id,
+                                              const std::string& run_id, const std::string& request_id,
+                                              temporal::api::enums::v1::EventType event_type);
 
 std::string HexEncode(const std::string& bytes);
 std::string HexDecode(const std::string& hex);

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/nexus-rpc/sdk-go/nexus"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	nexuspb "go.temporal.io/api/nexus/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -146,6 +148,59 @@ func TestNexusAsyncWorkflowOperation(t *testing.T) {
 		l[0].GetWorkflowEvent().GetEventRef().GetEventType() != enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED {
 		t.Fatalf("handler's callback does not link to the caller: %v", l)
 	}
+	// Describe lists the callback, reported once the run has closed.
+	desc, err := p.handler.DescribeWorkflowExecution(testCtx(t, 5*time.Second), nexusHandlerWorkflowID("async-1"), "")
+	requireNoError(t, err, "describe the handler workflow")
+	if cbs := desc.Callbacks; len(cbs) != 1 || cbs[0].GetTrigger().GetWorkflowClosed() == nil ||
+		cbs[0].State != enumspb.CALLBACK_STATE_SUCCEEDED || cbs[0].GetCallback().GetNexus().GetUrl() == "" ||
+		cbs[0].RegistrationTime == nil {
+		t.Fatalf("described callbacks: %v", cbs)
+	}
+}
+
+// A handler workflow that continues as new passes its completion callback to
+// the next run, whose close completes the operation; a cron handler
+// workflow's first run reports to the callback and the next cron run has none
+// (Temporal's rules: continue-as-new and retries inherit callbacks, cron runs
+// do not).
+func TestNexusHandlerContinueAsNewAndCron(t *testing.T) {
+	p := startNexusPair(t)
+	run := p.start(t, "nexus-can", nexusCall{Operation: "greet", Input: "continue-1", Timeout: time.Minute})
+	var out string
+	requireNoError(t, getResult(t, p.caller, run, 30*time.Second, &out), "caller result")
+	if out != "hello after continue-1" {
+		t.Fatalf("result %q", out)
+	}
+	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+	handlerID := nexusHandlerWorkflowID("continue-1")
+	second := getHistory(t, p.handler, handlerID, "")
+	replayHistory(t, second, NexusHandlerWorkflow)
+	attrs := second[0].GetWorkflowExecutionStartedEventAttributes()
+	if attrs.ContinuedExecutionRunId == "" || len(attrs.CompletionCallbacks) != 1 {
+		t.Fatalf("the continued run does not carry the callback: %v", attrs)
+	}
+	first := getHistory(t, p.handler, handlerID, attrs.ContinuedExecutionRunId)
+	replayHistory(t, first, NexusHandlerWorkflow)
+	requireEventTypes(t, first[len(first)-1:], enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW)
+
+	run = p.start(t, "nexus-cron", nexusCall{Operation: "greet", Input: "cron-1", Timeout: time.Minute})
+	requireNoError(t, getResult(t, p.caller, run, 30*time.Second, &out), "cron caller result")
+	if out != "hello cron-1" {
+		t.Fatalf("cron result %q", out)
+	}
+	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+	cronID := nexusHandlerWorkflowID("cron-1")
+	next := getHistory(t, p.handler, cronID, "")
+	nextAttrs := next[0].GetWorkflowExecutionStartedEventAttributes()
+	if nextAttrs.Initiator != enumspb.CONTINUE_AS_NEW_INITIATOR_CRON_SCHEDULE || len(nextAttrs.CompletionCallbacks) != 0 {
+		t.Fatalf("the next cron run: %v", nextAttrs)
+	}
+	_, err := p.handler.WorkflowService().TerminateWorkflowExecution(testCtx(t, 5*time.Second),
+		&workflowservice.TerminateWorkflowExecutionRequest{Namespace: nexusHandlerNamespace,
+			WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: cronID}})
+	requireNoError(t, err, "terminate the cron workflow")
 }
 
 // Handler errors: a non-retryable one fails the operation at once, a
@@ -188,6 +243,55 @@ func TestNexusHandlerErrors(t *testing.T) {
 	}
 	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
 		enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
+}
+
+// The command's schedule-to-start timeout ends an operation that a retryable
+// handler error keeps from starting; its start-to-close timeout ends one
+// started but not finished in time. Each writes NexusOperationTimedOut with
+// its timeout type, and the scheduled event carries the timeouts.
+func TestNexusOperationStartTimeouts(t *testing.T) {
+	p := startNexusPair(t)
+	requireTimedOut := func(run client.WorkflowRun, want enumspb.TimeoutType, nexusEvents ...enumspb.EventType) {
+		t.Helper()
+		err := getResult(t, p.caller, run, 30*time.Second, nil)
+		var timeoutErr *temporal.TimeoutError
+		if !errors.As(err, &timeoutErr) || timeoutErr.TimeoutType() != want {
+			t.Fatalf("want a %v timeout, got %v", want, describeErr(err))
+		}
+		events := p.callerHistory(t, run)
+		requireNexusEvents(t, events, nexusEvents...)
+		timedOut := eventsOfType(events, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)[0].GetNexusOperationTimedOutEventAttributes()
+		if f := timedOut.Failure; f.Message != "nexus operation completed unsuccessfully" ||
+			f.Cause.Message != "operation timed out" || f.Cause.GetTimeoutFailureInfo().GetTimeoutType() != want {
+			t.Fatalf("timed-out failure: %v", f)
+		}
+	}
+
+	run := p.start(t, "nexus-schedule-to-start", nexusCall{Operation: "fail", Input: "unavailable", Timeout: time.Minute,
+		ScheduleToStart: 2 * time.Second})
+	requireTimedOut(run, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+	scheduled := eventsOfType(getHistory(t, p.caller, run.GetID(), ""), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)[0].
+		GetNexusOperationScheduledEventAttributes()
+	if scheduled.ScheduleToStartTimeout.AsDuration() != 2*time.Second ||
+		scheduled.ScheduleToCloseTimeout.AsDuration() != time.Minute {
+		t.Fatalf("scheduled event: %v", scheduled)
+	}
+
+	run = p.start(t, "nexus-start-to-close", nexusCall{Operation: "greet", Input: "wait-start-to-close", Timeout: time.Minute,
+		StartToClose: 2 * time.Second})
+	requireTimedOut(run, enumspb.TIMEOUT_TYPE_START_TO_CLOSE, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+	// Longer than schedule-to-close: written as schedule-to-close, as Temporal trims it.
+	run = p.start(t, "nexus-start-to-close-trimmed", nexusCall{Operation: "greet", Input: "wait-trimmed", Timeout: 3 * time.Second,
+		StartToClose: time.Hour})
+	requireTimedOut(run, enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+	scheduled = eventsOfType(getHistory(t, p.caller, run.GetID(), ""), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)[0].
+		GetNexusOperationScheduledEventAttributes()
+	if scheduled.StartToCloseTimeout.AsDuration() != 3*time.Second {
+		t.Fatalf("scheduled event: %v", scheduled)
+	}
 }
 
 // A schedule-to-close timeout ends an operation whose workflow runs on.

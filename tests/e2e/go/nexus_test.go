@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 )
 
 // The temporal CLI's `operator nexus endpoint` commands: create, list, get,
@@ -114,5 +115,22 @@ func TestNexusEndpointCLI(t *testing.T) {
 	out, err = run("operator", "nexus", "endpoint", "get", "--name", "my-endpoint")
 	if err == nil || !strings.Contains(out, `endpoint not found: "my-endpoint"`) {
 		t.Fatalf("get after delete: %v\n%s", err, out)
+	}
+}
+
+// GetSystemInfo reports Nexus as Temporal's dev server does; namespaces do
+// not offer standalone Nexus operations (Temporal's are off without
+// nexusoperation.enableStandalone and CHASM).
+func TestNexusCapabilities(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	c := newClient(t, srv.Addr(), "default")
+	info, err := c.WorkflowService().GetSystemInfo(testCtx(t, 5*time.Second), &workflowservice.GetSystemInfoRequest{})
+	requireNoError(t, err, "GetSystemInfo")
+	if !info.GetCapabilities().GetNexus() {
+		t.Fatalf("capabilities: %v", info.GetCapabilities())
+	}
+	ns := describeNamespace(t, newNamespaceClient(t, srv.Addr()), "default")
+	if ns.GetNamespaceInfo().GetCapabilities().GetStandaloneNexusOperation() {
+		t.Fatalf("namespace capabilities: %v", ns.GetNamespaceInfo().GetCapabilities())
 	}
 }

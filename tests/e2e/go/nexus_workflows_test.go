@@ -22,6 +22,9 @@ type nexusCall struct {
 	Operation string
 	Input     string
 	Timeout   time.Duration
+	// The command's schedule-to-start and start-to-close timeouts.
+	ScheduleToStart time.Duration
+	StartToClose    time.Duration
 	// Cancel the operation once it has started, then wait for its outcome.
 	CancelAfterStart bool
 	// Cancel the operation after this long, started or not.
@@ -31,7 +34,8 @@ type nexusCall struct {
 // NexusCallerWorkflow runs one Nexus operation and returns its result.
 func NexusCallerWorkflow(ctx workflow.Context, call nexusCall) (string, error) {
 	c := workflow.NewNexusClient(call.Endpoint, nexusServiceName)
-	opts := workflow.NexusOperationOptions{ScheduleToCloseTimeout: call.Timeout}
+	opts := workflow.NexusOperationOptions{ScheduleToCloseTimeout: call.Timeout,
+		ScheduleToStartTimeout: call.ScheduleToStart, StartToCloseTimeout: call.StartToClose}
 	opCtx, cancel := workflow.WithCancel(ctx)
 	fut := c.ExecuteOperation(opCtx, call.Operation, call.Input, opts)
 	if call.CancelAfterStart {
@@ -54,9 +58,12 @@ func NexusCallerWorkflow(ctx workflow.Context, call nexusCall) (string, error) {
 
 // NexusHandlerWorkflow backs the asynchronous operation: an input starting
 // with "wait" waits for a "finish" signal (whose value it returns), an input
-// "fail" fails, anything else answers after a short timer.
+// "fail" fails, one starting with "continue" continues as new (with "after "
+// before it), anything else answers after a short timer.
 func NexusHandlerWorkflow(ctx workflow.Context, input string) (string, error) {
 	switch {
+	case strings.HasPrefix(input, "continue"):
+		return "", workflow.NewContinueAsNewError(ctx, NexusHandlerWorkflow, "after "+input)
 	case strings.HasPrefix(input, "wait"):
 		// Cancellation (the caller's cancel request) ends the wait.
 		var value string
@@ -92,11 +99,18 @@ func newNexusService(flakyCalls *atomic.Int32) *nexus.Service {
 	})
 	greet := temporalnexus.NewWorkflowRunOperation("greet", NexusHandlerWorkflow,
 		func(ctx context.Context, input string, _ nexus.StartOperationOptions) (client.StartWorkflowOptions, error) {
-			return client.StartWorkflowOptions{ID: nexusHandlerWorkflowID(input)}, nil
+			opts := client.StartWorkflowOptions{ID: nexusHandlerWorkflowID(input)}
+			if strings.HasPrefix(input, "cron") {
+				opts.CronSchedule = "@every 1s"
+			}
+			return opts, nil
 		})
 	fail := nexus.NewSyncOperation("fail", func(ctx context.Context, input string, _ nexus.StartOperationOptions) (string, error) {
 		if input == "operation" {
 			return "", nexus.NewOperationFailedError("the operation failed")
+		}
+		if input == "unavailable" {
+			return "", nexus.HandlerErrorf(nexus.HandlerErrorTypeUnavailable, "not now")
 		}
 		return "", nexus.HandlerErrorf(nexus.HandlerErrorTypeBadRequest, "bad input %q", input)
 	})
