@@ -67,7 +67,17 @@ describe('HTTP API', () => {
         // Signal: the workflow sees it, as the SDK's result and query show.
         const signalled = await call(http, 'POST', `${path}/signal/approve`, { input: ['alice'] });
         assert.equal(signalled.status, 200, JSON.stringify(signalled.body));
-        assert.deepEqual(signalled.body, {});
+        // As Temporal 1.32: a link to the signaled event, by request id (none given here).
+        assert.deepEqual(signalled.body, {
+          link: {
+            workflowEvent: {
+              namespace: 'default',
+              workflowId,
+              runId: grpcDescribe.runId,
+              requestIdRef: { eventType: 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' },
+            },
+          },
+        });
         assert.equal(await handle.result(), 'approved by alice');
         const after = await call(http, 'POST', `${path}/query/approver`, { query: {} });
         assert.deepEqual(after.body.queryResult, ['alice']);
