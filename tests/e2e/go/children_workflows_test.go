@@ -117,8 +117,11 @@ func ParentOfBlockedChildren(ctx workflow.Context, in ParentInput) (string, erro
 	if in.Children == 0 {
 		return "next run", nil
 	}
+	// The children do not follow the parent's cancellation: otherwise the
+	// SDK's own cancel requests to them race the close policy under test.
+	children, _ := workflow.NewDisconnectedContext(ctx)
 	for i := 0; i < in.Children; i++ {
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		cctx := workflow.WithChildOptions(children, workflow.ChildWorkflowOptions{
 			WorkflowID:        fmt.Sprintf("%s-child-%d", in.ChildIDPrefix, i),
 			ParentClosePolicy: in.Policy,
 		})
