@@ -123,11 +123,11 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
       if (!HasAttribute(old, name)) continue;  // A first value (a run's first build id): nothing to delete.
       sqlite3_stmt* d = prepare(
           "DELETE FROM visibility_values WHERE namespace_id = ?1 AND name = ?4 AND workflow_id = ?2 AND run_id = ?3 "
-          "AND value IN (SELECT e.value FROM visibility r, json_each(r.search_attributes) o, json_each(o.value) e "
-          "WHERE r.namespace_id = ?1 AND r.workflow_id = ?2 AND r.run_id = ?3 AND o.key = ?4)");
+          "AND value IN (SELECT e.value FROM json_each(?5) o, json_each(o.value) e WHERE o.key = ?4)");
       if (!d) return Error(db, "prepare");
       BindKey(d, v.key);
       BindText(d, 4, name);
+      BindText(d, 5, old);  // The column as read above, not read again.
       if (auto st = Run(db, d); !st.ok()) return st;
     }
     attributes = MergeAttributesJson(old, v.replaced_search_attributes, v.search_attributes);
