@@ -125,6 +125,9 @@ class SqliteStore final : public Store {
   grpc::Status Migrate();
   grpc::Status ReserveIdRange();
   void CommitGroup(const std::vector<Writer*>& group);
+  // One transaction for all of the group's batches; on a failure none is
+  // kept and the error is returned (and set on the batch that failed).
+  grpc::Status CommitTogether(const std::vector<Writer*>& group);
   void RefreshPlannerStats();  // Caller holds db_mu_.
   void ReclaimFreePages();     // Caller holds db_mu_, outside a transaction.
   int64_t PragmaInt(const char* sql);  // A one-number PRAGMA (a literal: cached).
@@ -309,31 +312,27 @@ grpc::Status SqliteStore::Commit(WriteBatch batch) {
 void SqliteStore::CommitGroup(const std::vector<Writer*>& group) {
   std::lock_guard lock(db_mu_);
   auto started = std::chrono::steady_clock::now();
-  grpc::Status begin = Exec("BEGIN IMMEDIATE");
-  if (!begin.ok()) {
-    for (Writer* w : group) w->status = begin;
-    return;
+  grpc::Status together = CommitTogether(group);
+  if (!together.ok() && group.size() > 1) {
+    // A batch failed (or the commit did): each batch again in a transaction
+    // of its own, so that a failing batch fails alone. Batches are checked
+    // before they reach the store, so this path is for I/O errors and bugs;
+    // the common path pays no savepoint, whose sub-journal would copy every
+    // page a batch touches.
+    for (Writer* w : group) CommitTogether({w});
   }
   for (Writer* w : group) {
-    // Each batch in a savepoint of its own: a failing batch fails alone.
-    Exec("SAVEPOINT batch");
-    w->status = Apply(*w->batch);
-    if (!w->status.ok()) Exec("ROLLBACK TO batch");
-    Exec("RELEASE batch");
-  }
-  grpc::Status commit = Exec("COMMIT");
-  if (!commit.ok()) {
-    Exec("ROLLBACK");
-    for (Writer* w : group) w->status = commit;
-    if (commit_errors_ != nullptr) commit_errors_->Inc();
+    if (!w->status.ok()) {
+      if (commit_errors_ != nullptr) commit_errors_->Inc();
+      break;
+    }
   }
   if (commit_latency_ != nullptr) {
     commit_latency_->ObserveDuration(std::chrono::steady_clock::now() - started);
     commit_batches_->Observe(group.size());
   }
-  if (commit.ok())
-    for (Writer* w : group)
-      if (w->status.ok()) runs_deleted_since_reclaim_ += static_cast<int64_t>(w->batch->execution_deletes.size());
+  for (Writer* w : group)
+    if (w->status.ok()) runs_deleted_since_reclaim_ += static_cast<int64_t>(w->batch->execution_deletes.size());
   if (runs_deleted_since_reclaim_ >= 200) {
     runs_deleted_since_reclaim_ = 0;
     ReclaimFreePages();
@@ -344,6 +343,24 @@ void SqliteStore::CommitGroup(const std::vector<Writer*>& group) {
     // Often while the database is young, then every 100k batches.
     next_stats_refresh_ = std::min(batches_committed_ * 2, batches_committed_ + 100'000);
   }
+}
+
+grpc::Status SqliteStore::CommitTogether(const std::vector<Writer*>& group) {
+  grpc::Status status = Step(Prepare("BEGIN IMMEDIATE"));
+  for (Writer* w : group) {
+    if (!status.ok()) {
+      w->status = status;
+      continue;
+    }
+    w->status = Apply(*w->batch);
+    status = w->status;
+  }
+  if (status.ok()) status = Step(Prepare("COMMIT"));
+  if (status.ok()) return status;
+  if (!sqlite3_get_autocommit(db_.get())) Step(Prepare("ROLLBACK"));
+  for (Writer* w : group)
+    if (w->status.ok()) w->status = status;  // Not kept either.
+  return status;
 }
 
 void SqliteStore::RefreshPlannerStats() {
