@@ -12,6 +12,7 @@ namespace kairos::persistence::sqlite_visibility {
 namespace {
 
 constexpr int64_t kRunning = std::numeric_limits<int64_t>::max();
+constexpr int kStatusRunning = 1;  // temporal.api.enums.v1.WorkflowExecutionStatus
 
 struct StmtDeleter {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
@@ -94,6 +95,89 @@ SqlValue IndexedValue(const SearchAttributeValue& a) {
   return std::monostate{};
 }
 
+// The whole row, inserted or replacing the one there.
+grpc::Status Upsert(sqlite3* db, const Prepare& prepare, const VisibilityRow& v, const std::string& attributes,
+                    int mode) {
+  sqlite3_stmt* s = prepare(
+      "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
+      "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order, "
+      "execution_duration, history_size_bytes, state_transition_count, parent_workflow_id, parent_run_id, "
+      "root_workflow_id, root_run_id, namespace_division, search_attributes) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (namespace_id, workflow_id, run_id) DO UPDATE SET "
+      "workflow_type = excluded.workflow_type, task_queue = excluded.task_queue, status = excluded.status, "
+      "start_time_nanos = excluded.start_time_nanos, execution_time_nanos = excluded.execution_time_nanos, "
+      "close_time_nanos = excluded.close_time_nanos, history_length = excluded.history_length, "
+      "info = excluded.info, close_order = excluded.close_order, execution_duration = excluded.execution_duration, "
+      "history_size_bytes = excluded.history_size_bytes, state_transition_count = excluded.state_transition_count, "
+      "parent_workflow_id = excluded.parent_workflow_id, parent_run_id = excluded.parent_run_id, "
+      "root_workflow_id = excluded.root_workflow_id, root_run_id = excluded.root_run_id, "
+      "namespace_division = excluded.namespace_division, search_attributes = CASE ?22 "
+      "WHEN 0 THEN visibility.search_attributes ELSE excluded.search_attributes END");
+  if (!s) return Error(db, "prepare");
+  BindKey(s, v.key);
+  BindText(s, 4, v.workflow_type);
+  BindText(s, 5, v.task_queue);
+  sqlite3_bind_int(s, 6, v.status);
+  sqlite3_bind_int64(s, 7, v.start_time_nanos);
+  sqlite3_bind_int64(s, 8, v.execution_time_nanos);
+  sqlite3_bind_int64(s, 9, v.close_time_nanos);
+  sqlite3_bind_int64(s, 10, v.history_length);
+  sqlite3_bind_blob(s, 11, v.info.data(), static_cast<int>(v.info.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(s, 12, v.close_time_nanos ? v.close_time_nanos : kRunning);
+  BindOptional(s, 13, v.execution_duration_nanos);
+  sqlite3_bind_int64(s, 14, v.history_size_bytes);
+  sqlite3_bind_int64(s, 15, v.state_transition_count);
+  BindTextOrNull(s, 16, v.parent_workflow_id);
+  BindTextOrNull(s, 17, v.parent_run_id);
+  BindTextOrNull(s, 18, v.root_workflow_id);
+  BindTextOrNull(s, 19, v.root_run_id);
+  BindTextOrNull(s, 20, v.namespace_division);
+  BindTextOrNull(s, 21, attributes);
+  sqlite3_bind_int(s, 22, mode);
+  return Run(db, s);
+}
+
+// A row already there, changed in the columns that change after a run's
+// start: those of no index while it runs, and the status and close order
+// when it closes. SQLite rewrites an index entry whenever an UPDATE sets one
+// of its columns, even to the value it had, so the full upsert would dirty
+// four index pages at every write. *written: false when there was no row.
+grpc::Status Update(sqlite3* db, const Prepare& prepare, const VisibilityRow& v, const std::string& attributes,
+                    int mode, bool* written) {
+  constexpr const char* kRunningUpdate =
+      "UPDATE visibility SET task_queue = ?4, history_length = ?5, info = ?6, execution_duration = ?7, "
+      "history_size_bytes = ?8, state_transition_count = ?9, "
+      "search_attributes = CASE ?11 WHEN 0 THEN search_attributes ELSE ?10 END "
+      "WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3";
+  constexpr const char* kClosingUpdate =
+      "UPDATE visibility SET task_queue = ?4, history_length = ?5, info = ?6, execution_duration = ?7, "
+      "history_size_bytes = ?8, state_transition_count = ?9, "
+      "search_attributes = CASE ?11 WHEN 0 THEN search_attributes ELSE ?10 END, "
+      "status = ?12, close_time_nanos = ?13, close_order = ?14 "
+      "WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3";
+  const bool closed = v.close_time_nanos != 0 || v.status != kStatusRunning;
+  sqlite3_stmt* s = prepare(closed ? kClosingUpdate : kRunningUpdate);
+  if (!s) return Error(db, "prepare");
+  BindKey(s, v.key);
+  BindText(s, 4, v.task_queue);
+  sqlite3_bind_int64(s, 5, v.history_length);
+  sqlite3_bind_blob(s, 6, v.info.data(), static_cast<int>(v.info.size()), SQLITE_TRANSIENT);
+  BindOptional(s, 7, v.execution_duration_nanos);
+  sqlite3_bind_int64(s, 8, v.history_size_bytes);
+  sqlite3_bind_int64(s, 9, v.state_transition_count);
+  BindTextOrNull(s, 10, attributes);
+  sqlite3_bind_int(s, 11, mode);
+  if (closed) {
+    sqlite3_bind_int(s, 12, v.status);
+    sqlite3_bind_int64(s, 13, v.close_time_nanos);
+    sqlite3_bind_int64(s, 14, v.close_time_nanos);
+  }
+  if (auto st = Run(db, s); !st.ok()) return st;
+  *written = sqlite3_changes(db) > 0;
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) {
@@ -132,44 +216,13 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
     }
     attributes = MergeAttributesJson(old, v.replaced_search_attributes, v.search_attributes);
   }
-  sqlite3_stmt* s = prepare(
-      "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
-      "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order, "
-      "execution_duration, history_size_bytes, state_transition_count, parent_workflow_id, parent_run_id, "
-      "root_workflow_id, root_run_id, namespace_division, search_attributes) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT (namespace_id, workflow_id, run_id) DO UPDATE SET "
-      "workflow_type = excluded.workflow_type, task_queue = excluded.task_queue, status = excluded.status, "
-      "start_time_nanos = excluded.start_time_nanos, execution_time_nanos = excluded.execution_time_nanos, "
-      "close_time_nanos = excluded.close_time_nanos, history_length = excluded.history_length, "
-      "info = excluded.info, close_order = excluded.close_order, execution_duration = excluded.execution_duration, "
-      "history_size_bytes = excluded.history_size_bytes, state_transition_count = excluded.state_transition_count, "
-      "parent_workflow_id = excluded.parent_workflow_id, parent_run_id = excluded.parent_run_id, "
-      "root_workflow_id = excluded.root_workflow_id, root_run_id = excluded.root_run_id, "
-      "namespace_division = excluded.namespace_division, search_attributes = CASE ?22 "
-      "WHEN 0 THEN visibility.search_attributes ELSE excluded.search_attributes END");
-  if (!s) return Error(db, "prepare");
-  BindKey(s, v.key);
-  BindText(s, 4, v.workflow_type);
-  BindText(s, 5, v.task_queue);
-  sqlite3_bind_int(s, 6, v.status);
-  sqlite3_bind_int64(s, 7, v.start_time_nanos);
-  sqlite3_bind_int64(s, 8, v.execution_time_nanos);
-  sqlite3_bind_int64(s, 9, v.close_time_nanos);
-  sqlite3_bind_int64(s, 10, v.history_length);
-  sqlite3_bind_blob(s, 11, v.info.data(), static_cast<int>(v.info.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_int64(s, 12, v.close_time_nanos ? v.close_time_nanos : kRunning);
-  BindOptional(s, 13, v.execution_duration_nanos);
-  sqlite3_bind_int64(s, 14, v.history_size_bytes);
-  sqlite3_bind_int64(s, 15, v.state_transition_count);
-  BindTextOrNull(s, 16, v.parent_workflow_id);
-  BindTextOrNull(s, 17, v.parent_run_id);
-  BindTextOrNull(s, 18, v.root_workflow_id);
-  BindTextOrNull(s, 19, v.root_run_id);
-  BindTextOrNull(s, 20, v.namespace_division);
-  BindTextOrNull(s, 21, attributes);
-  sqlite3_bind_int(s, 22, mode);
-  if (auto st = Run(db, s); !st.ok()) return st;
+  bool written = false;
+  if (!v.new_run) {
+    if (auto st = Update(db, prepare, v, attributes, mode, &written); !st.ok()) return st;
+  }
+  if (!written) {
+    if (auto st = Upsert(db, prepare, v, attributes, mode); !st.ok()) return st;
+  }
   if (!v.search_attributes_changed) return grpc::Status::OK;
   for (const auto& a : v.search_attributes) {
     auto value = IndexedValue(a);
