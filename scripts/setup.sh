@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build ccache pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-          libsqlite3-dev libspdlog-dev catch2 libcli11-dev libabsl-dev tzdata python3-venv
+          libsqlite3-dev libspdlog-dev catch2 libcli11-dev libabsl-dev libjemalloc-dev tzdata python3-venv
           libcpp-httplib-dev nlohmann-json3-dev chromium
           python3-prometheus-client openssl)
 missing=()
