@@ -1,5 +1,7 @@
 // Activity tasks: starting them, heartbeats, and their completion, failure
 // or cancellation (with retries per policy).
+#include <utility>
+
 #include "history_engine.h"
 #include "kairos/history/commands.h"
 #include "kairos/history/limits.h"
@@ -27,7 +29,8 @@ grpc::Status HistoryEngine::StartActivityTask(int64_t task_id, const records::Qu
   MarkActivityStarted(ms, started, poll.identity());
   ms.RecordTaskStart({true, false, ms.now() - started.attempt_scheduled_time_nanos()});
   if (auto st = Commit(ms); !st.ok()) return st;
-  FillActivityTask(ms.s(), ms.s().activities().at(task.scheduled_event_id()), poll.namespace_(), resp);
+  const auto& committed = std::as_const(ms).s();  // Shared with the cache: read only.
+  FillActivityTask(committed, committed.activities().at(task.scheduled_event_id()), poll.namespace_(), resp);
   return grpc::Status::OK;
 }
 

@@ -1,5 +1,6 @@
 // The history engine's core: construction, start/stop, per-workflow locking,
 // the mutable-state cache, and the one-transaction commit of changes.
+#include <utility>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/wire_format_lite.h>
@@ -206,11 +207,12 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
   for (MutableState* ms : changes) metrics_.OnCommitted(*ms);
   std::vector<std::string> touched;
   for (size_t i = 0; i < changes.size(); ++i) {
-    const State& s = changes[i]->s();
+    const State& s = std::as_const(*changes[i]).s();
     ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
-    // Closed runs are read back from the store when asked for.
+    // Closed runs are read back from the store when asked for. The cache
+    // shares the committed state (no copy): a later change copies it.
     if (s.status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) {
-      states_.Put(RunKey(key), std::make_shared<State>(s));
+      states_.Put(RunKey(key), changes[i]->Publish());
     } else {
       states_.Erase(RunKey(key));
     }
@@ -228,9 +230,11 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     bool has_queries;
     {
       std::lock_guard lock(queries_mu_);
-      has_queries = queries_by_run_.contains(RunKey({ms->s().namespace_id(), ms->s().workflow_id(), ms->s().run_id()}));
+      const State& s = std::as_const(*ms).s();
+      has_queries = queries_by_run_.contains(RunKey({s.namespace_id(), s.workflow_id(), s.run_id()}));
     }
-    if (has_queries) DispatchQueries({ms->s().namespace_id(), ms->s().workflow_id(), ms->s().run_id()});
+    const State& s = std::as_const(*ms).s();
+    if (has_queries) DispatchQueries({s.namespace_id(), s.workflow_id(), s.run_id()});
   }
   return grpc::Status::OK;
 }

@@ -1,5 +1,6 @@
 // Workflow tasks: starting them, their completion or failure, and the
 // sticky task queue.
+#include <utility>
 #include <spdlog/spdlog.h>
 
 #include "history_engine.h"
@@ -55,7 +56,8 @@ grpc::Status HistoryEngine::StartWorkflowTask(int64_t task_id, const records::Qu
   ms.RecordTaskStart({false, started.sticky(), ms.now() - started.scheduled_time_nanos()});
   ms.DeleteQueueTask(task_id);
   if (auto st = Commit(ms); !st.ok()) return st;
-  return FillWorkflowTaskResponse(ms.s(), resp);
+  // Read through const: the committed state is shared with the cache.
+  return FillWorkflowTaskResponse(std::as_const(ms).s(), resp);
 }
 
 grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns, const wsv1::RespondWorkflowTaskCompletedRequest& req,
@@ -216,8 +218,9 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
   }
   if (auto st = Commit(*ms); !st.ok()) return st;
   AnswerQueries(req);
-  for (int64_t id : eager) FillActivityTask(ms->s(), ms->s().activities().at(id), ns.name, resp->add_activity_tasks());
-  if (return_task) return FillWorkflowTaskResponse(ms->s(), resp->mutable_workflow_task());
+  const auto& committed = std::as_const(*ms).s();  // Shared with the cache: read only.
+  for (int64_t id : eager) FillActivityTask(committed, committed.activities().at(id), ns.name, resp->add_activity_tasks());
+  if (return_task) return FillWorkflowTaskResponse(committed, resp->mutable_workflow_task());
   return grpc::Status::OK;
 }
 

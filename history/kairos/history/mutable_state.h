@@ -4,6 +4,7 @@
 // engine commits the result atomically and then applies the side effects.
 #pragma once
 
+#include <memory>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -74,8 +75,18 @@ class MutableState {
  public:
   MutableState(records::ExecutionState state, const Environment& env, int64_t now_nanos);
 
-  records::ExecutionState& s() { return state_; }
-  const records::ExecutionState& s() const { return state_; }
+  // A change through s() after Publish copies the state first, so that the
+  // published (cached) one stays as it was committed.
+  records::ExecutionState& s() {
+    if (published_) Unshare();
+    return *state_;
+  }
+  const records::ExecutionState& s() const { return *state_; }
+  // The committed state, for the cache to share without a copy.
+  std::shared_ptr<const records::ExecutionState> Publish() {
+    published_ = true;
+    return state_;
+  }
   int64_t now() const { return now_; }
   const Environment& env() const { return env_; }
   std::string SearchAttributeError(const std::string& namespace_id, const std::string& namespace_name,
@@ -83,9 +94,9 @@ class MutableState {
     return env_.search_attribute_error ? env_.search_attribute_error(namespace_id, namespace_name, sa) : "";
   }
 
-  bool IsRunning() const { return state_.status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING; }
-  bool HasWorkflowTask() const { return state_.workflow_task().attempt() > 0; }
-  bool WorkflowTaskStarted() const { return state_.workflow_task().started_event_id() != 0; }
+  bool IsRunning() const { return s().status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING; }
+  bool HasWorkflowTask() const { return s().workflow_task().attempt() > 0; }
+  bool WorkflowTaskStarted() const { return s().workflow_task().started_event_id() != 0; }
 
   // Appends an event with the next id. The reference is valid until the
   // next event is added.
@@ -161,8 +172,10 @@ class MutableState {
 
  private:
   hv1::HistoryEvent MakeEvent(enums::EventType type, int64_t id) const;
+  void Unshare();
 
-  records::ExecutionState state_;
+  std::shared_ptr<records::ExecutionState> state_;
+  bool published_ = false;
   const Environment& env_;
   const int64_t now_;
   std::deque<hv1::HistoryEvent> events_;
