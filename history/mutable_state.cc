@@ -211,9 +211,9 @@ void MutableState::WriteWorkflowTaskScheduled() {
   wft->set_scheduled_event_id(e.event_id());
 }
 
-std::vector<hv1::HistoryEvent> MutableState::TransientWorkflowTaskEvents() const {
+std::vector<hv1::HistoryEvent> TransientWorkflowTaskEvents(const records::ExecutionState& state) {
   std::vector<hv1::HistoryEvent> out;
-  const auto& wft = s().workflow_task();
+  const auto& wft = state.workflow_task();
   if (!wft.transient() || wft.started_event_id() == 0) return out;
   hv1::HistoryEvent scheduled;
   scheduled.set_event_id(wft.scheduled_event_id());
@@ -222,7 +222,7 @@ std::vector<hv1::HistoryEvent> MutableState::TransientWorkflowTaskEvents() const
   auto* sa = scheduled.mutable_workflow_task_scheduled_event_attributes();
   sa->mutable_task_queue()->set_name(wft.task_queue());
   sa->mutable_task_queue()->set_kind(wft.sticky() ? enums::TASK_QUEUE_KIND_STICKY : enums::TASK_QUEUE_KIND_NORMAL);
-  if (wft.sticky()) sa->mutable_task_queue()->set_normal_name(s().start().task_queue().name());
+  if (wft.sticky()) sa->mutable_task_queue()->set_normal_name(state.start().task_queue().name());
   *sa->mutable_start_to_close_timeout() = wft.start_to_close_timeout();
   sa->set_attempt(wft.attempt());
   out.push_back(std::move(scheduled));
@@ -238,9 +238,13 @@ std::vector<hv1::HistoryEvent> MutableState::TransientWorkflowTaskEvents() const
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   if (wft.has_worker_version()) *st->mutable_worker_version() = wft.worker_version();
 #pragma GCC diagnostic pop
-  st->set_target_worker_deployment_version_changed(TargetVersionChanged(s()));
+  st->set_target_worker_deployment_version_changed(TargetVersionChanged(state));
   out.push_back(std::move(started));
   return out;
+}
+
+std::vector<hv1::HistoryEvent> MutableState::TransientWorkflowTaskEvents() const {
+  return history::TransientWorkflowTaskEvents(s());
 }
 
 void MutableState::MaterializeTransientWorkflowTask() {

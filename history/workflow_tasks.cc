@@ -379,8 +379,7 @@ grpc::Status HistoryEngine::FillWorkflowTaskResponse(const State& s, wsv1::PollW
   // the task nor the read of it grows with the history.
   auto rows = store_->ReadEvents(key, first, s.next_event_id(), kDefaultHistoryPageSize);
   for (auto& bytes : rows) events->Add()->ParseFromString(bytes);
-  MutableState view(s, env_, 0);
-  auto transient = view.TransientWorkflowTaskEvents();
+  auto transient = TransientWorkflowTaskEvents(s);
   int64_t next = first + static_cast<int64_t>(rows.size());
   if (next < s.next_event_id()) {
     records::HistoryPageToken token;

@@ -71,6 +71,10 @@ struct TaskStart {
   int64_t schedule_to_start_nanos;
 };
 
+// The events of a run's transient workflow task, as the worker must see
+// them (none when its task is not transient or not started).
+std::vector<hv1::HistoryEvent> TransientWorkflowTaskEvents(const records::ExecutionState& state);
+
 class MutableState {
  public:
   MutableState(records::ExecutionState state, const Environment& env, int64_t now_nanos);
