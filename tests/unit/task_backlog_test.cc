@@ -9,6 +9,8 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -269,4 +271,27 @@ TEST_CASE("Matching: a backlog larger than memory is dispatched once, oldest fir
   CHECK(dispatched == queued);
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+TEST_CASE("Store: task rows are counted and paged by queue key, rows without a key apart", "[backlog]") {
+  std::unique_ptr<kairos::persistence::Store> store;
+  REQUIRE(kairos::persistence::OpenSqliteStore({}, &store).ok());
+  kairos::persistence::WriteBatch b;
+  for (int i = 0; i < 5; ++i) b.task_inserts.push_back({store->NextId(), "a" + std::to_string(i), "queue-a"});
+  for (int i = 0; i < 3; ++i) b.task_inserts.push_back({store->NextId(), "old" + std::to_string(i), ""});
+  for (int i = 0; i < 2; ++i) b.task_inserts.push_back({store->NextId(), "b" + std::to_string(i), "queue-b"});
+  REQUIRE(store->Commit(std::move(b)).ok());
+  std::map<std::string, int64_t> counts;
+  for (const auto& c : store->CountTaskBacklogs()) counts[c.queue] = c.count;
+  CHECK(counts == std::map<std::string, int64_t>{{"", 3}, {"queue-a", 5}, {"queue-b", 2}});
+  auto first = store->LoadTaskPage("queue-a", std::numeric_limits<int64_t>::min(), 3);
+  REQUIRE(first.size() == 3);
+  CHECK(first[0].task == "a0");
+  CHECK(first[2].task == "a2");
+  auto rest = store->LoadTaskPage("queue-a", first.back().id, 3);
+  REQUIRE(rest.size() == 2);
+  CHECK(rest[0].task == "a3");
+  CHECK(rest[1].queue == "queue-a");
+  CHECK(store->LoadTaskPage("", std::numeric_limits<int64_t>::min(), 10).size() == 3);
+  CHECK(store->LoadTaskPage("queue-c", std::numeric_limits<int64_t>::min(), 10).empty());
 }
