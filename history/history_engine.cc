@@ -62,8 +62,11 @@ void HistoryEngine::Start() {
   matching_->SetBacklogReader([this](const std::string& queue, int64_t after_id, int limit) {
     std::vector<matching::StoredTask> out;
     for (auto& row : store_->LoadTaskPage(queue, after_id, limit)) {
+      // A row that does not parse still counts in the page (a short page
+      // ends the queue's reads); dispatched, it is found stale and dropped.
       matching::StoredTask t{row.id, {}};
-      if (t.task.ParseFromString(row.task)) out.push_back(std::move(t));
+      if (!t.task.ParseFromString(row.task)) spdlog::warn("task row {} does not parse", row.id);
+      out.push_back(std::move(t));
     }
     return out;
   });

@@ -93,7 +93,8 @@ struct QueueStats {
 std::string TaskQueueKey(const records::QueueTask& task);
 
 // Reads a queue's stored rows: ids after `after_id` under `queue_key`, in id
-// order, at most `limit` (rows that do not parse are left out).
+// order, at most `limit`, every row of the page (one that does not parse as
+// an empty task: a short page means the store has no more).
 struct StoredTask {
   int64_t id = 0;
   records::QueueTask task;
