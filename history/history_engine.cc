@@ -1,6 +1,8 @@
 // The history engine's core: construction, start/stop, per-workflow locking,
 // the mutable-state cache, and the one-transaction commit of changes.
+#include <limits>
 #include <utility>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/wire_format_lite.h>
@@ -56,12 +58,34 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
 HistoryEngine::~HistoryEngine() { Stop(); }
 
 void HistoryEngine::Start() {
+  // Queued tasks are read into matching a page per queue as each drains;
+  // known before the timers start, which may queue more.
+  matching_->SetBacklogReader([this](const std::string& queue, int64_t after_id, int limit) {
+    std::vector<matching::StoredTask> out;
+    for (auto& row : store_->LoadTaskPage(queue, after_id, limit)) {
+      // A row that does not parse still counts in the page (a short page
+      // ends the queue's reads); dispatched, it is found stale and dropped.
+      matching::StoredTask t{row.id, {}};
+      if (!t.task.ParseFromString(row.task)) spdlog::warn("task row {} does not parse", row.id);
+      out.push_back(std::move(t));
+    }
+    return out;
+  });
+  for (const auto& backlog : store_->CountTaskBacklogs())
+    if (!backlog.queue.empty()) matching_->AddStoredBacklog(backlog.queue, backlog.count);
+  // Rows written before tasks were stored by queue are queued whole, once.
+  constexpr int kLegacyPage = 1000;
+  for (int64_t after = std::numeric_limits<int64_t>::min();;) {
+    auto rows = store_->LoadTaskPage("", after, kLegacyPage);
+    for (auto& row : rows) {
+      records::QueueTask t;
+      if (t.ParseFromString(row.task)) matching_->AddTask(row.id, std::move(t), /*stored=*/false);
+      after = row.id;
+    }
+    if (static_cast<int>(rows.size()) < kLegacyPage) break;
+  }
   // Timers are paged in from the store by due time as they approach.
   timers_.Start([this](const persistence::TimerPageQuery& page) { return store_->LoadTimers(page); });
-  for (auto& row : store_->LoadTasks()) {
-    records::QueueTask t;
-    if (t.ParseFromString(row.task)) matching_->AddTask(row.id, std::move(t));
-  }
 }
 
 void HistoryEngine::Stop() {
@@ -184,7 +208,8 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     made_current.push_back(is_current);
     batch.executions.push_back({key, s.SerializeAsString(), is_current, s.status(), s.start_request_id()});
     for (const auto& e : ms->new_events()) batch.events.push_back({key, e.event_id(), e.SerializeAsString()});
-    for (const auto& [id, t] : ms->tasks()) batch.task_inserts.push_back({id, t.SerializeAsString()});
+    for (const auto& [id, t] : ms->tasks())
+      batch.task_inserts.push_back({id, t.SerializeAsString(), matching::TaskQueueKey(t)});
     for (int64_t id : ms->task_deletes()) batch.task_deletes.push_back(id);
     for (const auto& [id, t] : ms->timers()) batch.timer_inserts.push_back({id, t.fire_time_nanos(), t.SerializeAsString()});
     for (int64_t id : ms->timer_deletes()) batch.timer_deletes.push_back(id);

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kairos/executor.h"
+#include "kairos/matching/task_backlog.h"
 #include "kairos/matching/task_rate.h"
 #include "kairos/metrics/registry.h"
 #include "kairos/time_util.h"
@@ -56,13 +57,9 @@ namespace {
 // A worker that stopped polling this long ago is not trusted with sticky tasks.
 constexpr int64_t kStickyPollerLivenessNanos = 10'000'000'000;
 
-struct QueuedTask {
-  int64_t id;
-  records::QueueTask task;
-};
-
 struct Queue {
-  std::deque<QueuedTask> tasks;
+  explicit Queue(int max_in_memory) : tasks(max_in_memory) {}
+  TaskBacklog tasks;
   std::list<PollHandle> parked;
   std::map<std::string, int64_t> pollers;  // identity -> last access (nanos)
   int64_t last_poll_nanos = 0;
@@ -93,7 +90,8 @@ struct NexusPending {
 
 class MatchingServiceImpl final : public MatchingService {
  public:
-  MatchingServiceImpl(Executor* executor, metrics::Registry* registry) : executor_(executor) {
+  MatchingServiceImpl(Executor* executor, metrics::Registry* registry, MatchingOptions options)
+      : executor_(executor), options_(options) {
     if (registry != nullptr) {
       std::vector<std::string> labels = {"namespace", "operation", "service_name", "task_type", "taskqueue"};
       poll_success_ = registry->AddCounter("poll_success", "Polls that were handed a task", labels);
@@ -104,7 +102,7 @@ class MatchingServiceImpl final : public MatchingService {
       backlog_hook_ = registry->AddScrapeHook([this] {
         std::lock_guard lock(mu_);
         for (auto& [key, q] : queues_)
-          if (q.metrics.backlog != nullptr) q.metrics.backlog->Set(static_cast<double>(q.tasks.size()));
+          if (q.metrics.backlog != nullptr) q.metrics.backlog->Set(static_cast<double>(q.tasks.Count()));
       });
     }
     sweeper_ = std::thread([this] { SweepLoop(); });
@@ -122,9 +120,23 @@ class MatchingServiceImpl final : public MatchingService {
   void SetTaskStarter(TaskStarter* starter) override { starter_ = starter; }
   void SetVersionRouter(VersionRouter* router) override { router_.store(router); }
 
-  void AddTask(int64_t task_id, records::QueueTask task) override {
+  void SetBacklogReader(BacklogReader reader) override {
+    std::lock_guard lock(mu_);
+    reader_ = std::move(reader);
+  }
+
+  void AddStoredBacklog(const std::string& queue_key, int64_t count) override {
+    std::lock_guard lock(mu_);
+    Queue& q = QueueOf(queue_key);
+    q.tasks.AddStored(count);
+    MaybeRead(queue_key, q);
+  }
+
+  void AddTask(int64_t task_id, records::QueueTask task, bool stored) override {
     PollHandle poll;
+    Matches late;
     std::string target = TargetOf(task);
+    stored = stored && task.query_id().empty() && task.kind() != records::QueueTask::NEXUS;
     {
       std::lock_guard lock(mu_);
       auto key = QueueKey(task.namespace_id(), task.task_queue(), task.kind());
@@ -136,20 +148,29 @@ class MatchingServiceImpl final : public MatchingService {
           task.set_task_queue(task.normal_task_queue());
           task.clear_normal_task_queue();
           key = QueueKey(task.namespace_id(), task.task_queue(), task.kind());
+          stored = false;  // Its row is under the sticky queue's key.
         }
       }
-      Queue& q = queues_[key];
+      Queue& q = QueueOf(key);
       Count(q.added, NowNanos());
-      auto match = task.normal_task_queue().empty() ? FindParked(q, target) : q.parked.begin();
+      auto match = q.parked.end();
+      if (q.tasks.MaySyncMatch(task_id, stored))
+        match = task.normal_task_queue().empty() ? FindParked(q, target) : q.parked.begin();
       if (match != q.parked.end()) {
         poll = *match;
         q.parked.erase(match);
         poll->state = Poll::State::kDispatching;
         poll->sync_match = true;
       } else {
-        q.tasks.push_back({task_id, std::move(task)});
-        return;
+        // A task of a spilled queue whose id the reads have passed goes to
+        // memory: a poll parked meanwhile takes it.
+        if (q.tasks.Add({task_id, std::move(task)}, stored) && q.tasks.spilled() && !q.parked.empty())
+          MatchParked(q, &late);
       }
+    }
+    if (!poll) {
+      DispatchAll(std::move(late));
+      return;
     }
     executor_->Submit([this, poll, t = QueuedTask{task_id, std::move(task)}]() mutable { Dispatch(poll, std::move(t)); });
   }
@@ -200,7 +221,7 @@ class MatchingServiceImpl final : public MatchingService {
       id = ++next_nexus_id_;
       nexus_[id] = NexusPending{std::move(request), deadline, std::move(reply), namespace_id};
     }
-    AddTask(id, std::move(task));
+    AddTask(id, std::move(task), /*stored=*/false);
   }
 
   PollHandle PollNexusTasks(const std::string& namespace_id, const wsv1::PollNexusTaskQueueRequest* request,
@@ -238,24 +259,12 @@ class MatchingServiceImpl final : public MatchingService {
   }
 
   void Rematch() override {
-    std::vector<std::pair<PollHandle, QueuedTask>> matched;
+    Matches matched;
     {
       std::lock_guard lock(mu_);
-      for (auto& [key, q] : queues_) {
-        for (auto it = q.parked.begin(); it != q.parked.end() && !q.tasks.empty();) {
-          auto task = TakeRoutable(q, *it);
-          if (!task) {
-            ++it;
-            continue;
-          }
-          (*it)->state = Poll::State::kDispatching;
-          matched.emplace_back(*it, std::move(*task));
-          it = q.parked.erase(it);
-        }
-      }
+      for (auto& [key, q] : queues_) MatchParked(q, &matched);
     }
-    for (auto& [poll, task] : matched)
-      executor_->Submit([this, poll, t = std::move(task)]() mutable { Dispatch(poll, std::move(t)); });
+    DispatchAll(std::move(matched));
   }
 
   void CancelPoll(const PollHandle& poll) override {
@@ -263,7 +272,7 @@ class MatchingServiceImpl final : public MatchingService {
       std::lock_guard lock(mu_);
       poll->cancelled = true;
       if (poll->state != Poll::State::kParked) return;  // Dispatch finishes it.
-      queues_[poll->queue_key].parked.remove(poll);
+      QueueOf(poll->queue_key).parked.remove(poll);
       poll->state = Poll::State::kDone;
     }
     poll->done(grpc::Status(grpc::StatusCode::CANCELLED, "poll cancelled by the client"));
@@ -280,7 +289,7 @@ class MatchingServiceImpl final : public MatchingService {
     std::vector<PollHandle> expired;
     {
       std::lock_guard lock(mu_);
-      Queue& q = queues_[QueueKey(namespace_id, task_queue, records::QueueTask::WORKFLOW)];
+      Queue& q = QueueOf(QueueKey(namespace_id, task_queue, records::QueueTask::WORKFLOW));
       q.shut_down = true;
       q.last_poll_nanos = 0;
       for (auto& p : q.parked) {
@@ -308,12 +317,8 @@ class MatchingServiceImpl final : public MatchingService {
     if (it == queues_.end()) return out;
     Queue& q = it->second;
     int64_t now = NowNanos();
-    out.backlog_count = static_cast<int64_t>(q.tasks.size());
-    for (const auto& t : q.tasks) {
-      int64_t created = t.task.created_time_nanos();
-      if (created > 0 && (out.oldest_task_created_nanos == 0 || created < out.oldest_task_created_nanos))
-        out.oldest_task_created_nanos = created;
-    }
+    out.backlog_count = q.tasks.Count();
+    out.oldest_task_created_nanos = q.tasks.OldestCreatedNanos();
     if (q.added) out.add_rate = q.added->PerSecond(now);
     if (q.dispatched) out.dispatch_rate = q.dispatched->PerSecond(now);
     return out;
@@ -346,7 +351,7 @@ class MatchingServiceImpl final : public MatchingService {
       if (shut_down_) {
         poll->state = Poll::State::kDone;
       } else {
-        Queue& q = queues_[poll->queue_key];
+        Queue& q = QueueOf(poll->queue_key);
         int64_t now = NowNanos();
         q.pollers[identity] = now;
         q.last_poll_nanos = now;
@@ -409,11 +414,71 @@ class MatchingServiceImpl final : public MatchingService {
   std::optional<QueuedTask> TakeRoutable(Queue& q, const PollHandle& poll) {
     for (auto it = q.tasks.begin(); it != q.tasks.end(); ++it) {
       if (!Routable(*it, poll)) continue;
-      QueuedTask t = std::move(*it);
-      q.tasks.erase(it);
+      QueuedTask t = q.tasks.Take(it);
+      MaybeRead(poll->queue_key, q);
       return t;
     }
     return std::nullopt;
+  }
+
+  using Matches = std::vector<std::pair<PollHandle, QueuedTask>>;
+
+  // Caller holds mu_. Hands waiting tasks to the queue's parked polls.
+  void MatchParked(Queue& q, Matches* matched) {
+    for (auto it = q.parked.begin(); it != q.parked.end() && !q.tasks.empty_in_memory();) {
+      auto task = TakeRoutable(q, *it);
+      if (!task) {
+        ++it;
+        continue;
+      }
+      (*it)->state = Poll::State::kDispatching;
+      matched->emplace_back(*it, std::move(*task));
+      it = q.parked.erase(it);
+    }
+  }
+
+  void DispatchAll(Matches matched) {
+    for (auto& [poll, task] : matched)
+      executor_->Submit([this, poll, t = std::move(task)]() mutable { Dispatch(poll, std::move(t)); });
+  }
+
+  // Caller holds mu_. The queue, created on first use.
+  Queue& QueueOf(const std::string& key) {
+    auto it = queues_.find(key);
+    if (it == queues_.end()) it = queues_.try_emplace(key, options_.max_tasks_in_memory_per_queue).first;
+    return it->second;
+  }
+
+  // Caller holds mu_. Starts reading the queue's next page from the store
+  // when its in-memory part runs low; the read runs on the executor.
+  void MaybeRead(const std::string& key, Queue& q) {
+    if (!reader_ || shut_down_) return;
+    auto request = q.tasks.NextRead();
+    if (!request) return;
+    executor_->Submit([this, key, request = *request] { ReadPage(key, request); });
+  }
+
+  void ReadPage(const std::string& key, TaskBacklog::PageRequest request) {
+    BacklogReader reader;
+    {
+      std::lock_guard lock(mu_);
+      if (shut_down_) return;  // The store may be closing; the rows stay for the next start.
+      reader = reader_;
+    }
+    std::vector<StoredTask> rows = reader(key, request.after_id, request.limit);
+    Matches matched;
+    {
+      std::lock_guard lock(mu_);
+      std::vector<QueuedTask> tasks;
+      tasks.reserve(rows.size());
+      for (auto& r : rows) tasks.push_back({r.id, std::move(r.task)});
+      Queue& q = QueueOf(key);
+      q.tasks.FinishRead(request, std::move(tasks));
+      if (shut_down_) return;
+      MatchParked(q, &matched);
+      MaybeRead(key, q);
+    }
+    DispatchAll(std::move(matched));
   }
 
   // Caller holds mu_ (the router's lock nests inside it, never around it).
@@ -435,7 +500,7 @@ class MatchingServiceImpl final : public MatchingService {
       if (st.ok()) {
         {
           std::lock_guard lock(mu_);
-          Count(queues_[poll->queue_key].dispatched, NowNanos());
+          Count(QueueOf(poll->queue_key).dispatched, NowNanos());
         }
         if (poll->metrics != nullptr && poll->metrics->success != nullptr) {
           poll->metrics->success->Inc();
@@ -450,7 +515,7 @@ class MatchingServiceImpl final : public MatchingService {
         ClearResponse(poll);
         {
           std::lock_guard lock(mu_);
-          queues_[poll->queue_key].tasks.push_front(std::move(task));
+          QueueOf(poll->queue_key).tasks.PutBack(std::move(task));
         }
         Finish(poll, grpc::Status::OK);
         return;
@@ -463,7 +528,7 @@ class MatchingServiceImpl final : public MatchingService {
         if (poll->cancelled || shut_down_) {
           poll->state = Poll::State::kDone;
         } else {
-          next = TakeOrPark(queues_[poll->queue_key], poll);
+          next = TakeOrPark(QueueOf(poll->queue_key), poll);
           if (!next) return;  // Parked again.
         }
       }
@@ -528,6 +593,7 @@ class MatchingServiceImpl final : public MatchingService {
       auto now = SteadyClock::now();
       std::vector<PollHandle> expired;
       for (auto& [key, q] : queues_) {
+        if (q.tasks.spilled()) MaybeRead(key, q);
         for (auto it = q.parked.begin(); it != q.parked.end();) {
           if ((*it)->expires <= now) {
             (*it)->state = Poll::State::kDone;
@@ -561,6 +627,8 @@ class MatchingServiceImpl final : public MatchingService {
   }
 
   Executor* executor_;
+  const MatchingOptions options_;
+  BacklogReader reader_;  // Guarded by mu_.
   TaskStarter* starter_ = nullptr;
   std::atomic<VersionRouter*> router_{nullptr};
   std::mutex mu_;
@@ -585,8 +653,13 @@ std::string PollerVersion(const temporal::api::deployment::v1::WorkerDeploymentO
   return options.deployment_name() + ":" + options.build_id();
 }
 
-std::unique_ptr<MatchingService> NewMatchingService(Executor* executor, metrics::Registry* metrics) {
-  return std::make_unique<MatchingServiceImpl>(executor, metrics);
+std::string TaskQueueKey(const records::QueueTask& task) {
+  return QueueKey(task.namespace_id(), task.task_queue(), task.kind());
+}
+
+std::unique_ptr<MatchingService> NewMatchingService(Executor* executor, metrics::Registry* metrics,
+                                                    MatchingOptions options) {
+  return std::make_unique<MatchingServiceImpl>(executor, metrics, options);
 }
 
 }  // namespace kairos::matching

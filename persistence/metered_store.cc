@@ -58,6 +58,12 @@ class MeteredStore final : public Store {
   std::vector<TaskRow> LoadTasks() override {
     return Timed("GetTasks", [&] { return inner_->LoadTasks(); });
   }
+  std::vector<TaskBacklog> CountTaskBacklogs() override {
+    return Timed("CountTaskBacklogs", [&] { return inner_->CountTaskBacklogs(); });
+  }
+  std::vector<TaskRow> LoadTaskPage(const std::string& queue, int64_t after_id, int limit) override {
+    return Timed("GetTasks", [&] { return inner_->LoadTaskPage(queue, after_id, limit); });
+  }
   std::vector<TimerRow> LoadTimers(const TimerPageQuery& page) override {
     return Timed("GetTimerTasks", [&] { return inner_->LoadTimers(page); });
   }

@@ -209,6 +209,13 @@ INSERT OR IGNORE INTO visibility_values (namespace_id, name, value, workflow_id,
 DROP TABLE migrated_values;
 DROP TABLE visibility_search_attributes;
 )sql",
+      // 11: queued tasks are paged into matching per queue (oldest first),
+      // not loaded whole at start-up. Rows written before this have an
+      // empty queue and are loaded whole once.
+      R"sql(
+ALTER TABLE tasks ADD COLUMN queue TEXT NOT NULL DEFAULT '';
+CREATE INDEX tasks_by_queue ON tasks (queue);
+)sql",
   };
   return kMigrations;
 }

@@ -88,6 +88,8 @@ class SqliteStore final : public Store {
   std::vector<std::string> ReadEventsReverse(const ExecutionKey& key, int64_t last_event_id,
                                              int max_count) override;
   std::vector<TaskRow> LoadTasks() override;
+  std::vector<TaskBacklog> CountTaskBacklogs() override;
+  std::vector<TaskRow> LoadTaskPage(const std::string& queue, int64_t after_id, int limit) override;
   std::vector<TimerRow> LoadTimers(const TimerPageQuery& page) override;
   std::optional<VisibilityRow> GetVisibility(const ExecutionKey& key) override;
   std::vector<ScheduleRow> LoadSchedules() override;
@@ -446,9 +448,10 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
     if (auto st = Step(s); !st.ok()) return st;
   }
   for (const auto& t : b.task_inserts) {
-    sqlite3_stmt* s = Prepare("INSERT INTO tasks (id, task) VALUES (?, ?)");
+    sqlite3_stmt* s = Prepare("INSERT INTO tasks (id, task, queue) VALUES (?, ?, ?)");
     sqlite3_bind_int64(s, 1, t.id);
     BindBlob(s, 2, t.task);
+    BindText(s, 3, t.queue);
     if (auto st = Step(s); !st.ok()) return st;
   }
   for (int64_t id : b.task_deletes) {
@@ -619,8 +622,33 @@ std::vector<std::string> SqliteStore::ReadEventsReverse(const ExecutionKey& key,
 std::vector<TaskRow> SqliteStore::LoadTasks() {
   std::lock_guard lock(db_mu_);
   std::vector<TaskRow> out;
-  sqlite3_stmt* s = Prepare("SELECT id, task FROM tasks ORDER BY id");
-  while (s && sqlite3_step(s) == SQLITE_ROW) out.push_back({sqlite3_column_int64(s, 0), ColumnBytes(s, 1)});
+  sqlite3_stmt* s = Prepare("SELECT id, task, queue FROM tasks ORDER BY id");
+  while (s && sqlite3_step(s) == SQLITE_ROW)
+    out.push_back({sqlite3_column_int64(s, 0), ColumnBytes(s, 1), ColumnBytes(s, 2)});
+  if (s) sqlite3_reset(s);
+  return out;
+}
+
+std::vector<TaskBacklog> SqliteStore::CountTaskBacklogs() {
+  std::lock_guard lock(db_mu_);
+  std::vector<TaskBacklog> out;
+  sqlite3_stmt* s = Prepare("SELECT queue, COUNT(*) FROM tasks INDEXED BY tasks_by_queue GROUP BY queue");
+  while (s && sqlite3_step(s) == SQLITE_ROW) out.push_back({ColumnBytes(s, 0), sqlite3_column_int64(s, 1)});
+  if (s) sqlite3_reset(s);
+  return out;
+}
+
+std::vector<TaskRow> SqliteStore::LoadTaskPage(const std::string& queue, int64_t after_id, int limit) {
+  std::lock_guard lock(db_mu_);
+  std::vector<TaskRow> out;
+  sqlite3_stmt* s =
+      Prepare("SELECT id, task FROM tasks INDEXED BY tasks_by_queue WHERE queue = ? AND id > ? ORDER BY id LIMIT ?");
+  if (s) {
+    BindText(s, 1, queue);
+    sqlite3_bind_int64(s, 2, after_id);
+    sqlite3_bind_int(s, 3, limit);
+  }
+  while (s && sqlite3_step(s) == SQLITE_ROW) out.push_back({sqlite3_column_int64(s, 0), ColumnBytes(s, 1), queue});
   if (s) sqlite3_reset(s);
   return out;
 }

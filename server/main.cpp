@@ -48,6 +48,7 @@ struct Flags {
   size_t cache_max_workflows = 10'000;
   int64_t timer_lookahead_ms = 60'000;
   int timer_page_size = 2'000;
+  int task_queue_memory = 1'000;
   kairos::auth::AuthOptions auth;
   int auth_reload_seconds = 10;
 };
@@ -90,6 +91,12 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
       ->group("Testing")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{10}, int64_t{86'400'000}));
+  cmd->add_option("--task-queue-memory", f.task_queue_memory,
+                  "Testing: tasks a task queue keeps in memory; older ones wait in the database and are read "
+                  "back in pages as the queue drains")
+      ->group("Testing")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1'000'000));
   cmd->add_option("--timer-page-size", f.timer_page_size, "Testing: timers read from the database at a time")
       ->group("Testing")
       ->capture_default_str()
@@ -168,6 +175,7 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.cache_max_workflows = f.cache_max_workflows;
   o.timer_lookahead_ms = f.timer_lookahead_ms;
   o.timer_page_size = f.timer_page_size;
+  o.task_queue_memory = f.task_queue_memory;
   o.auth = f.auth;
   o.auth.reload_interval = std::chrono::seconds(f.auth_reload_seconds);
   return o;

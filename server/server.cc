@@ -118,7 +118,9 @@ int Run(const ServerOptions& options) {
   }
 
   auto executor = std::make_unique<Executor>(options.executor_threads);
-  auto matching = matching::NewMatchingService(executor.get(), &registry);
+  matching::MatchingOptions matching_options;
+  matching_options.max_tasks_in_memory_per_queue = options.task_queue_memory;
+  auto matching = matching::NewMatchingService(executor.get(), &registry, matching_options);
   visibility::SearchAttributeRegistry search_attributes(store.get());
   visibility::SearchAttributeValidator search_attribute_validator(&search_attributes);
   // Temporal's limit.* dynamic config keys set the per-workflow limits.

@@ -36,6 +36,7 @@ struct ServerOptions {
   size_t cache_max_workflows = 10'000;  // Running runs whose state stays in memory.
   int64_t timer_lookahead_ms = 60'000;   // Timers due this far ahead are paged into memory...
   int timer_page_size = 2'000;           // ...this many rows at a time.
+  int task_queue_memory = 1'000;         // Tasks a queue keeps in memory; the rest are paged in.
   auth::AuthOptions auth;       // Authorization of every RPC when enabled().
 };
 

@@ -13,6 +13,8 @@
 //     its gRPC health check answers SERVING;
 //   - timer_lag_p50/p99_ms: lag of timers due within seconds, fired while
 //     the sleepers are pending (TimerFired event time minus due time).
+//
+// With -backlog N it runs the backlog benchmark instead (backlog.go).
 package main
 
 import (
@@ -54,6 +56,7 @@ type config struct {
 	pollers     int
 	db          string
 	serverArgs  string
+	backlog     int
 }
 
 const taskQueue = "scale"
@@ -68,8 +71,13 @@ func main() {
 	flag.IntVar(&cfg.pollers, "pollers", 16, "workflow task pollers")
 	flag.StringVar(&cfg.db, "db", "", "SQLite file (default: a temporary one)")
 	flag.StringVar(&cfg.serverArgs, "server-args", "", "extra server flags, space separated")
+	flag.IntVar(&cfg.backlog, "backlog", 0, "instead: queue this many activity tasks with no worker, restart, drain")
 	flag.Parse()
-	if err := run(cfg); err != nil {
+	runner := run
+	if cfg.backlog > 0 {
+		runner = runBacklog
+	}
+	if err := runner(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "scalegen:", err)
 		os.Exit(1)
 	}

@@ -1,7 +1,8 @@
-// Task queues: tasks that history committed wait here (in memory, backed by
-// their persisted rows) until a worker's long poll takes them. A poll that
-// finds nothing parks without holding a thread; the first task to arrive is
-// handed to it directly.
+// Task queues: tasks that history committed wait here until a worker's long
+// poll takes them. A poll that finds nothing parks without holding a thread;
+// the first task to arrive is handed to it directly. A queue keeps a bounded
+// number of its tasks in memory; the rest stay in their rows in the store and
+// are read back a page at a time, oldest first (task_backlog.h).
 #pragma once
 
 #include <chrono>
@@ -87,6 +88,25 @@ struct QueueStats {
   double dispatch_rate = 0;
 };
 
+// The key a task's row is stored under, so that a queue's rows can be read
+// back in pages: its namespace, task queue and kind.
+std::string TaskQueueKey(const records::QueueTask& task);
+
+// Reads a queue's stored rows: ids after `after_id` under `queue_key`, in id
+// order, at most `limit`, every row of the page (one that does not parse as
+// an empty task: a short page means the store has no more).
+struct StoredTask {
+  int64_t id = 0;
+  records::QueueTask task;
+};
+using BacklogReader =
+    std::function<std::vector<StoredTask>(const std::string& queue_key, int64_t after_id, int limit)>;
+
+struct MatchingOptions {
+  // Tasks a queue keeps in memory; newer stored ones wait in the store.
+  int max_tasks_in_memory_per_queue = 1000;
+};
+
 class MatchingService {
  public:
   virtual ~MatchingService() = default;
@@ -98,8 +118,17 @@ class MatchingService {
   // offered again to the parked polls they may now go to.
   virtual void Rematch() = 0;
 
-  // Makes a committed task available for dispatch.
-  virtual void AddTask(int64_t task_id, records::QueueTask task) = 0;
+  // Reads queues' stored rows (set before AddStoredBacklog or AddTask;
+  // without one every task stays in memory).
+  virtual void SetBacklogReader(BacklogReader reader) = 0;
+  // At start-up: `count` rows wait in the store under `queue_key`; they are
+  // read in pages as the queue drains.
+  virtual void AddStoredBacklog(const std::string& queue_key, int64_t count) = 0;
+
+  // Makes a committed task available for dispatch. `stored`: its row is
+  // stored under TaskQueueKey(task), so it may be left there until its page
+  // is read (query and Nexus tasks, never stored, stay in memory anyway).
+  virtual void AddTask(int64_t task_id, records::QueueTask task, bool stored = true) = 0;
 
   // Long polls. `done` runs exactly once, on an executor thread: OK with the
   // response filled, OK with an empty response when the poll expires, or an
@@ -144,6 +173,7 @@ class MatchingService {
 };
 
 // `metrics`: poll outcomes and backlogs are reported there (null: nowhere).
-std::unique_ptr<MatchingService> NewMatchingService(Executor* executor, metrics::Registry* metrics = nullptr);
+std::unique_ptr<MatchingService> NewMatchingService(Executor* executor, metrics::Registry* metrics = nullptr,
+                                                    MatchingOptions options = {});
 
 }  // namespace kairos::matching

@@ -51,7 +51,14 @@ struct EventWrite {
 
 struct TaskRow {
   int64_t id = 0;
-  std::string task;  // Serialized records::QueueTask.
+  std::string task;   // Serialized records::QueueTask.
+  std::string queue;  // The key its rows are paged by (matching's queue key); empty: none.
+};
+
+// How many rows wait under one queue key.
+struct TaskBacklog {
+  std::string queue;
+  int64_t count = 0;
 };
 
 struct TimerRow {
@@ -214,6 +221,12 @@ class Store {
                                                      int max_count) = 0;
 
   virtual std::vector<TaskRow> LoadTasks() = 0;
+  // The rows of each queue key (one pass over an index, not the rows).
+  virtual std::vector<TaskBacklog> CountTaskBacklogs() = 0;
+  // A page of one queue's rows: ids after `after_id`, ascending, at most
+  // `limit`; read through an index on the queue, so that a page costs the
+  // same however many rows wait.
+  virtual std::vector<TaskRow> LoadTaskPage(const std::string& queue, int64_t after_id, int limit) = 0;
   // Read through an index on the due time, so that a page costs the same
   // however many timers wait further out.
   virtual std::vector<TimerRow> LoadTimers(const TimerPageQuery& page = {}) = 0;
