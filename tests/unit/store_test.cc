@@ -164,7 +164,7 @@ TEST_CASE("Store: reopening keeps committed data", "[store]") {
     auto store = OpenPath(path);
     WriteBatch b = NewExecution(k, 3);
     b.namespace_upserts.push_back({"ns-1", "default", "record-bytes"});
-    b.task_inserts.push_back({store->NextId(), "task"});
+    b.task_inserts.push_back({store->NextId(), "task", ""});
     b.timer_inserts.push_back({store->NextId(), 12345, "timer"});
     REQUIRE(store->Commit(std::move(b)).ok());
   }
@@ -235,7 +235,7 @@ TEST_CASE("Store: a failing batch leaves nothing written", "[store]") {
     b.namespace_upserts.push_back({"ns-1", "default", "r"});
     b.executions.push_back(Execution(Key("wf-other")));
     b.events.push_back(Event(k, 1));  // No execution row for k.
-    b.task_inserts.push_back({store->NextId(), "t"});
+    b.task_inserts.push_back({store->NextId(), "t", ""});
     CHECK_FALSE(store->Commit(std::move(b)).ok());
     CHECK_FALSE(store->LoadExecution(Key("wf-other")).has_value());
     CHECK_FALSE(store->GetCurrentRun("ns-1", "wf-other").has_value());
@@ -329,7 +329,7 @@ TEST_CASE("Store: group commit of 8 threads x 200 batches", "[store]") {
           const ExecutionKey k = Key("wf-" + std::to_string(t) + "-" + std::to_string(i));
           WriteBatch b = NewExecution(k, 2);
           int64_t id = store->NextId();
-          b.task_inserts.push_back({id, "task-" + std::to_string(t) + "-" + std::to_string(i)});
+          b.task_inserts.push_back({id, "task-" + std::to_string(t) + "-" + std::to_string(i), ""});
           if (!store->Commit(std::move(b)).ok()) failures++;
           task_ids[t].push_back(id);
         }
@@ -417,7 +417,7 @@ TEST_CASE("Store: data acknowledged by Commit survives an unclean stop", "[store
   REQUIRE(store->Commit(NewExecution(k, 5)).ok());
   int64_t task_id = store->NextId();
   WriteBatch b;
-  b.task_inserts.push_back({task_id, "task"});
+  b.task_inserts.push_back({task_id, "task", ""});
   b.executions.push_back(Execution(k, "state-after-5"));
   REQUIRE(store->Commit(std::move(b)).ok());
   int64_t last_id = store->NextId();
@@ -478,7 +478,7 @@ TEST_CASE("Store: LoadTasks and LoadTimers reflect inserts and deletes", "[store
   for (int i = 0; i < 6; ++i) ids.push_back(store->NextId());
 
   WriteBatch b;
-  for (int i = 0; i < 3; ++i) b.task_inserts.push_back({ids[i], "task-" + std::to_string(i)});
+  for (int i = 0; i < 3; ++i) b.task_inserts.push_back({ids[i], "task-" + std::to_string(i), ""});
   b.timer_inserts.push_back({ids[3], 3000, "timer-late"});
   b.timer_inserts.push_back({ids[4], 1000, "timer-early"});
   b.timer_inserts.push_back({ids[5], 2000, "timer-mid"});
@@ -514,7 +514,7 @@ TEST_CASE("Store: LoadTasks and LoadTimers reflect inserts and deletes", "[store
 
   // A task id that exists already makes the batch fail.
   WriteBatch dup;
-  dup.task_inserts.push_back({ids[0], "again"});
+  dup.task_inserts.push_back({ids[0], "again", ""});
   CHECK_FALSE(store->Commit(std::move(dup)).ok());
   CHECK(store->LoadTasks()[0].task == "task-0");
 }
