@@ -246,3 +246,26 @@ func TestNexusStandaloneOperations(t *testing.T) {
 	}
 	t.Logf("describe of an unknown operation: %v", err)
 }
+
+// A standalone operation's start and its handler run's completion are
+// durable: the operation completes after a server kill -9.
+func TestNexusStandaloneOperationAcrossKill9(t *testing.T) {
+	p := startNexusPairWith(t, standaloneNexusConfig)
+	s := standaloneOps{p: p, ws: p.caller.WorkflowService()}
+	started, err := s.start(t, "kill9-op", "greet", "wait-standalone-kill9", nil)
+	requireNoError(t, err, "start kill9-op")
+	s.poll(t, "kill9-op", enumspb.NEXUS_OPERATION_WAIT_STAGE_STARTED)
+	p.srv.Kill9()
+	p.srv.Restart(t)
+	err = p.handler.SignalWorkflow(testCtx(t, 30*time.Second), nexusHandlerWorkflowID("wait-standalone-kill9"), "", "finish",
+		"done after restart")
+	requireNoError(t, err, "signal handler workflow")
+	s.ws = p.caller.WorkflowService()
+	closed := s.poll(t, "kill9-op", enumspb.NEXUS_OPERATION_WAIT_STAGE_CLOSED)
+	if closed.RunId != started.RunId || decodePayloadString(t, closed.GetResult()) != "done after restart" {
+		t.Fatalf("outcome after restart %v", closed)
+	}
+	if info := s.describe(t, "kill9-op").Info; info.Status != enumspb.NEXUS_OPERATION_EXECUTION_STATUS_COMPLETED {
+		t.Fatalf("describe after restart %v", info)
+	}
+}
