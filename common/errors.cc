@@ -75,6 +75,14 @@ grpc::Status WorkflowAlreadyStarted(const std::string& message, const std::strin
   return WithDetail(grpc::StatusCode::ALREADY_EXISTS, message, d);
 }
 
+grpc::Status NexusOperationAlreadyStarted(const std::string& message, const std::string& start_request_id,
+                                          const std::string& run_id) {
+  ed::NexusOperationExecutionAlreadyStartedFailure d;
+  d.set_start_request_id(start_request_id);
+  d.set_run_id(run_id);
+  return WithDetail(grpc::StatusCode::ALREADY_EXISTS, message, d);
+}
+
 grpc::Status QueryFailed(const std::string& m) {
   return WithDetail(grpc::StatusCode::INVALID_ARGUMENT, m, ed::QueryFailedFailure());
 }

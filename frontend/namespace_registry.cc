@@ -56,6 +56,7 @@ void NamespaceRegistry::FillCapabilities(records::NamespaceRecord* rec) const {
   caps->set_eager_workflow_start(true);
   caps->set_sync_update(true);
   caps->set_async_update(true);
+  caps->set_standalone_nexus_operation(true);  // StartNexusOperationExecution and the rest.
   rec->mutable_info()->set_supports_schedules(true);
   // Temporal's defaults (limit.blobSize.error, limit.memoSize.error); SDKs
   // read them and refuse larger payloads before sending them.

@@ -6,10 +6,12 @@
 #include "kairos/errors.h"
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
+#include "kairos/frontend/nexus_operation_lists.h"
 #include "kairos/frontend/reactors.h"
 #include "kairos/frontend/request_validation.h"
 #include "kairos/frontend/task_queue_describe.h"
 #include "kairos/history/history_service.h"
+#include "kairos/history/nexus_operations.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/time_util.h"
@@ -215,6 +217,11 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL_NO_RESPONSE(UnpauseActivity)
   KAIROS_HISTORY_CALL_NO_RESPONSE(ResetActivity)
   KAIROS_HISTORY_CALL_NO_RESPONSE(DeleteWorkflowExecution)
+  KAIROS_HISTORY_CALL(StartNexusOperationExecution)
+  KAIROS_HISTORY_CALL(DescribeNexusOperationExecution)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(RequestCancelNexusOperationExecution)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(TerminateNexusOperationExecution)
+  KAIROS_HISTORY_CALL_NO_RESPONSE(DeleteNexusOperationExecution)
 #undef KAIROS_HISTORY_CALL
 #undef KAIROS_HISTORY_CALL_NO_RESPONSE
 
@@ -338,6 +345,49 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_VISIBILITY_CALL(ListClosedWorkflowExecutions, ListClosed)
 #undef KAIROS_VISIBILITY_CALL
 
+  // Standalone Nexus operations, listed from their carrier runs' rows.
+  grpc::ServerUnaryReactor* ListNexusOperationExecutions(grpc::CallbackServerContext* ctx,
+                                                         const wsv1::ListNexusOperationExecutionsRequest* req,
+                                                         wsv1::ListNexusOperationExecutionsResponse* resp) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {
+      NamespaceRef ns;
+      if (auto st = Admit(req, &ns); !st.ok()) return st;
+      wsv1::ListWorkflowExecutionsRequest runs_req;
+      runs_req.set_namespace_(req->namespace_());
+      runs_req.set_page_size(req->page_size());
+      runs_req.set_next_page_token(req->next_page_token());
+      runs_req.set_query(CarrierQuery(req->query()));
+      wsv1::ListWorkflowExecutionsResponse runs;
+      auto st = d_.visibility->List(history::StandaloneNexusNamespaceId(ns.id), runs_req, &runs);
+      if (!st.ok()) return st;
+      for (const auto& run : runs.executions()) *resp->add_operations() = NexusOperationListInfo(run);
+      resp->set_next_page_token(runs.next_page_token());
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::ServerUnaryReactor* CountNexusOperationExecutions(grpc::CallbackServerContext* ctx,
+                                                          const wsv1::CountNexusOperationExecutionsRequest* req,
+                                                          wsv1::CountNexusOperationExecutionsResponse* resp) override {
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {
+      NamespaceRef ns;
+      if (auto st = Admit(req, &ns); !st.ok()) return st;
+      wsv1::CountWorkflowExecutionsRequest runs_req;
+      runs_req.set_namespace_(req->namespace_());
+      runs_req.set_query(CarrierQuery(req->query()));
+      wsv1::CountWorkflowExecutionsResponse runs;
+      auto st = d_.visibility->Count(history::StandaloneNexusNamespaceId(ns.id), runs_req, &runs);
+      if (!st.ok()) return st;
+      resp->set_count(runs.count());
+      for (const auto& g : runs.groups()) {
+        auto* out = resp->add_groups();
+        *out->mutable_group_values() = g.group_values();
+        out->set_count(g.count());
+      }
+      return grpc::Status::OK;
+    });
+  }
+
   // Calls that may wait inside history (long polls on a workflow's state).
   // History waits answer empty a second before the caller's deadline; queries
   // then fail with DEADLINE_EXCEEDED. Update waits end after 20 s with the
@@ -364,6 +414,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_WAIT(UpdateWorkflowExecution, UpdateWaitExpiry)
   KAIROS_HISTORY_WAIT(PollWorkflowExecutionUpdate, UpdateWaitExpiry)
   KAIROS_HISTORY_WAIT(ExecuteMultiOperation, UpdateWaitExpiry)
+  KAIROS_HISTORY_WAIT(PollNexusOperationExecution, HistoryWaitExpiry)
 #undef KAIROS_HISTORY_WAIT
 
   // ------------------------------------------------------------- polls

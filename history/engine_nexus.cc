@@ -17,6 +17,7 @@ namespace fv1 = temporal::api::failure::v1;
 namespace nexusv1 = temporal::api::nexus::v1;
 
 constexpr char kWorkflowEventLinkType[] = "temporal.api.common.v1.Link.WorkflowEvent";
+constexpr char kNexusOperationLinkType[] = "temporal.api.common.v1.Link.NexusOperation";
 
 fv1::Failure HandlerFailure(const std::string& type, const std::string& message) {
   fv1::Failure f;
@@ -135,9 +136,14 @@ void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask
   token.set_request_id(op.request_id());
   (*start->mutable_callback_header())[kNexusCallbackTokenHeader] = HexEncode(token.SerializeAsString());
   auto* link = start->add_links();
-  link->set_url(NexusWorkflowEventLinkUrl(ns_name, t.workflow_id(), t.run_id(), op.scheduled_event_id(),
-                                          "NexusOperationScheduled"));
-  link->set_type(kWorkflowEventLinkType);
+  if (IsStandaloneNexusNamespaceId(t.namespace_id())) {
+    link->set_url(NexusOperationLinkUrl(ns_name, t.workflow_id(), t.run_id()));
+    link->set_type(kNexusOperationLinkType);
+  } else {
+    link->set_url(NexusWorkflowEventLinkUrl(ns_name, t.workflow_id(), t.run_id(), op.scheduled_event_id(),
+                                            "NexusOperationScheduled"));
+    link->set_type(kWorkflowEventLinkType);
+  }
   SendNexusRequest(op, std::move(req), timeout_ms,
                    [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
                      OnNexusStartReply(row_id, t, st, result);

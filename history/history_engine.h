@@ -391,6 +391,24 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
 
   // --------------------------------------------- Nexus operations (engine_nexus.cc)
  public:
+  grpc::Status StartNexusOperationExecution(const NamespaceRef& ns, const wsv1::StartNexusOperationExecutionRequest& req,
+                                            wsv1::StartNexusOperationExecutionResponse* resp) override;
+  grpc::Status DescribeNexusOperationExecution(const NamespaceRef& ns,
+                                               const wsv1::DescribeNexusOperationExecutionRequest& req,
+                                               wsv1::DescribeNexusOperationExecutionResponse* resp) override;
+  void PollNexusOperationExecution(const NamespaceRef& ns, const wsv1::PollNexusOperationExecutionRequest* req,
+                                   wsv1::PollNexusOperationExecutionResponse* resp, Deadline deadline,
+                                   Done done) override;
+  grpc::Status RequestCancelNexusOperationExecution(const NamespaceRef& ns,
+                                                    const wsv1::RequestCancelNexusOperationExecutionRequest& req) override;
+  grpc::Status TerminateNexusOperationExecution(const NamespaceRef& ns,
+                                                const wsv1::TerminateNexusOperationExecutionRequest& req) override;
+  grpc::Status DeleteNexusOperationExecution(const NamespaceRef& ns,
+                                             const wsv1::DeleteNexusOperationExecutionRequest& req) override;
+  // The standalone operation `id` (run `run_id`, or the latest), with the
+  // carrier's lock held by the caller.
+  grpc::Status ResolveStandaloneNexus(const NamespaceRef& ns, const std::string& id, const std::string& run_id,
+                                      StatePtr* out);
   void SetNexusEndpoints(NexusEndpointLookup lookup) override { nexus_endpoints_ = std::move(lookup); }
   void SetDeployments(DeploymentLookup lookup) override { env_.deployments = std::move(lookup); }
 

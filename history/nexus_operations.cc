@@ -37,6 +37,35 @@ void DropNexusTimers(MutableState& ms, const records::NexusOperationInfo& op) {
     if (row != 0) ms.DeleteTimer(row);
 }
 
+// A workflow caller hears of its operation's progress in a workflow task; a
+// standalone operation's carrier run has no workflow.
+void WakeCaller(MutableState& ms) {
+  if (!ms.s().has_standalone_nexus()) ms.ScheduleWorkflowTask();
+}
+
+// A standalone operation's end: its outcome and status, and its carrier run
+// closes (the operation is kept on the standalone record).
+void CloseStandalone(MutableState& ms, const records::NexusOperationInfo& op,
+                     temporal::api::enums::v1::NexusOperationExecutionStatus status, const common::Payload* result,
+                     const fv1::Failure* failure) {
+  auto* sn = ms.s().mutable_standalone_nexus();
+  *sn->mutable_operation() = op;
+  sn->set_status(status);
+  if (result) *sn->mutable_result() = *result;
+  else if (failure) *sn->mutable_failure() = *failure;
+  else sn->mutable_result();
+  sn->set_last_attempt_complete_time_nanos(ms.now());
+  enums::WorkflowExecutionStatus run_status = enums::WORKFLOW_EXECUTION_STATUS_COMPLETED;
+  switch (status) {
+    case temporal::api::enums::v1::NEXUS_OPERATION_EXECUTION_STATUS_FAILED: run_status = enums::WORKFLOW_EXECUTION_STATUS_FAILED; break;
+    case temporal::api::enums::v1::NEXUS_OPERATION_EXECUTION_STATUS_CANCELED: run_status = enums::WORKFLOW_EXECUTION_STATUS_CANCELED; break;
+    case temporal::api::enums::v1::NEXUS_OPERATION_EXECUTION_STATUS_TERMINATED: run_status = enums::WORKFLOW_EXECUTION_STATUS_TERMINATED; break;
+    case temporal::api::enums::v1::NEXUS_OPERATION_EXECUTION_STATUS_TIMED_OUT: run_status = enums::WORKFLOW_EXECUTION_STATUS_TIMED_OUT; break;
+    default: break;
+  }
+  ms.Close(run_status, ms.s().next_event_id() - 1);
+}
+
 std::string UpperSnake(const std::string& camel) {
   std::string out;
   for (size_t i = 0; i < camel.size(); ++i) {
@@ -241,7 +270,11 @@ void RecordNexusStarted(MutableState& ms, records::NexusOperationInfo& op, const
                                                        ms.now() + op.start_to_close_ms() * 1'000'000)));
   if (op.cancel_requested_event_id() != 0 && op.cancel_row_id() == 0)
     op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, op.scheduled_event_id(), ms.now())));
-  ms.ScheduleWorkflowTask();
+  if (ms.s().has_standalone_nexus()) {
+    *ms.s().mutable_standalone_nexus()->mutable_links() = links;
+    ms.s().mutable_standalone_nexus()->set_last_attempt_complete_time_nanos(ms.now());
+  }
+  WakeCaller(ms);
 }
 
 void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const common::Payload* result,
@@ -256,8 +289,14 @@ void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const co
   ev->set_request_id(it->second.request_id());
   if (links) *e.mutable_links() = *links;
   DropNexusTimers(ms, it->second);
+  if (ms.s().has_standalone_nexus()) {
+    if (links) *ms.s().mutable_standalone_nexus()->mutable_links() = *links;
+    common::Payload empty;
+    CloseStandalone(ms, it->second, temporal::api::enums::v1::NEXUS_OPERATION_EXECUTION_STATUS_COMPLETED,
+                    result ? result : &empty, nullptr);
+  }
   ops.erase(it);
-  ms.ScheduleWorkflowTask();
+  WakeCaller(ms);
 }
 
 void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end, fv1::Failure cause) {
@@ -265,6 +304,17 @@ void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end
   auto it = ops.find(scheduled_event_id);
   if (it == ops.end()) return;
   const auto& op = it->second;
+  if (ms.s().has_standalone_nexus()) {
+    // A standalone operation's outcome is the handler's failure itself.
+    namespace ev1 = temporal::api::enums::v1;
+    auto status = end == NexusEnd::kCanceled   ? ev1::NEXUS_OPERATION_EXECUTION_STATUS_CANCELED
+                  : end == NexusEnd::kTimedOut ? ev1::NEXUS_OPERATION_EXECUTION_STATUS_TIMED_OUT
+                                               : ev1::NEXUS_OPERATION_EXECUTION_STATUS_FAILED;
+    DropNexusTimers(ms, op);
+    CloseStandalone(ms, op, status, nullptr, &cause);
+    ops.erase(it);
+    return;
+  }
   auto failure = NexusOperationFailure(op, std::move(cause));
   switch (end) {
     case NexusEnd::kFailed: {
@@ -297,8 +347,22 @@ void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end
   ms.ScheduleWorkflowTask();
 }
 
+void TerminateStandaloneNexus(MutableState& ms, const std::string& reason) {
+  fv1::Failure failure;
+  failure.set_message(reason);
+  failure.mutable_terminated_failure_info();
+  auto& ops = *ms.s().mutable_nexus_operations();
+  auto it = ops.find(1);
+  if (it == ops.end()) return;
+  DropNexusTimers(ms, it->second);
+  CloseStandalone(ms, it->second, temporal::api::enums::v1::NEXUS_OPERATION_EXECUTION_STATUS_TERMINATED, nullptr,
+                  &failure);
+  ops.erase(it);
+}
+
 void RetryNexusStart(MutableState& ms, records::NexusOperationInfo& op, fv1::Failure failure) {
   op.set_attempt(op.attempt() + 1);
+  if (ms.s().has_standalone_nexus()) ms.s().mutable_standalone_nexus()->set_last_attempt_complete_time_nanos(ms.now());
   *op.mutable_last_attempt_failure() = std::move(failure);
   if (op.start_row_id() != 0) ms.DeleteTimer(op.start_row_id());
   op.set_start_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_START, op.scheduled_event_id(),
@@ -320,7 +384,13 @@ void RecordNexusCancelRequestOutcome(MutableState& ms, records::NexusOperationIn
     ev->set_requested_event_id(op.cancel_requested_event_id());
     ev->set_scheduled_event_id(op.scheduled_event_id());
   }
-  ms.ScheduleWorkflowTask();
+  if (ms.s().has_standalone_nexus()) {
+    auto* sn = ms.s().mutable_standalone_nexus();
+    sn->set_cancel_state(failure ? temporal::api::enums::v1::NEXUS_OPERATION_CANCELLATION_STATE_FAILED
+                                 : temporal::api::enums::v1::NEXUS_OPERATION_CANCELLATION_STATE_SUCCEEDED);
+    sn->set_cancel_completed_time_nanos(ms.now());
+  }
+  WakeCaller(ms);
 }
 
 std::string NexusWorkflowEventLinkUrl(const std::string& ns, const std::string& workflow_id, const std::string& run_id,
@@ -328,6 +398,11 @@ std::string NexusWorkflowEventLinkUrl(const std::string& ns, const std::string& 
   return "temporal:///namespaces/" + PercentEncode(ns) + "/workflows/" + PercentEncode(workflow_id) + "/" +
          PercentEncode(run_id) + "/history?eventID=" + std::to_string(event_id) + "&eventType=" + event_type +
          "&referenceType=EventReference";
+}
+
+std::string NexusOperationLinkUrl(const std::string& ns, const std::string& operation_id, const std::string& run_id) {
+  return "temporal:///namespaces/" + PercentEncode(ns) + "/nexus-operations/" + PercentEncode(operation_id) + "/" +
+         PercentEncode(run_id) + "/details";
 }
 
 std::optional<common::Link> WorkflowEventLinkFromUrl(const std::string& url) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kairos/history/history_service.h"
+#include "kairos/history/nexus_operations.h"
 #include "kairos/time_util.h"
 
 namespace kairos::history {
@@ -37,6 +38,8 @@ int RetentionWorker::RunPass(int64_t now_nanos) {
     if (retention_ms <= 0) continue;
     int64_t cutoff = now_nanos - retention_ms * 1'000'000;
     deleted += history_->DeleteClosedRunsBefore(ns.namespace_id, cutoff, options_.batch);
+    // The namespace's closed standalone Nexus operations go after the same retention.
+    deleted += history_->DeleteClosedRunsBefore(StandaloneNexusNamespaceId(ns.namespace_id), cutoff, options_.batch);
   }
   return deleted;
 }

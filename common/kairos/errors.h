@@ -20,6 +20,8 @@ grpc::Status NamespaceNotFound(const std::string& ns);
 grpc::Status NamespaceAlreadyExists(const std::string& ns);
 grpc::Status WorkflowAlreadyStarted(const std::string& message, const std::string& start_request_id,
                                     const std::string& run_id);
+grpc::Status NexusOperationAlreadyStarted(const std::string& message, const std::string& start_request_id,
+                                          const std::string& run_id);
 grpc::Status QueryFailed(const std::string& message);
 grpc::Status ResourceExhausted(const std::string& message);
 grpc::Status Canceled(const std::string& message);

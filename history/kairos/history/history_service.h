@@ -145,6 +145,25 @@ class HistoryService {
   // many went.
   virtual int DeleteClosedRunsBefore(const std::string& namespace_id, int64_t closed_before_nanos, int limit) = 0;
 
+  // Standalone Nexus operations (standalone_nexus.cc): each is carried by a
+  // hidden run (see StandaloneNexusNamespaceId); the poll waits until the
+  // stage asked for or the deadline.
+  virtual grpc::Status StartNexusOperationExecution(const NamespaceRef& ns,
+                                                    const wsv1::StartNexusOperationExecutionRequest& req,
+                                                    wsv1::StartNexusOperationExecutionResponse* resp) = 0;
+  virtual grpc::Status DescribeNexusOperationExecution(const NamespaceRef& ns,
+                                                       const wsv1::DescribeNexusOperationExecutionRequest& req,
+                                                       wsv1::DescribeNexusOperationExecutionResponse* resp) = 0;
+  virtual void PollNexusOperationExecution(const NamespaceRef& ns, const wsv1::PollNexusOperationExecutionRequest* req,
+                                           wsv1::PollNexusOperationExecutionResponse* resp, Deadline deadline,
+                                           Done done) = 0;
+  virtual grpc::Status RequestCancelNexusOperationExecution(const NamespaceRef& ns,
+                                                            const wsv1::RequestCancelNexusOperationExecutionRequest& req) = 0;
+  virtual grpc::Status TerminateNexusOperationExecution(const NamespaceRef& ns,
+                                                        const wsv1::TerminateNexusOperationExecutionRequest& req) = 0;
+  virtual grpc::Status DeleteNexusOperationExecution(const NamespaceRef& ns,
+                                                     const wsv1::DeleteNexusOperationExecutionRequest& req) = 0;
+
   // The Nexus endpoint registry, set before Start (none: every endpoint is unknown).
   virtual void SetNexusEndpoints(NexusEndpointLookup lookup) = 0;
   // Worker deployments, set before Start (none: nothing versioned is

@@ -22,6 +22,21 @@ inline constexpr char kNexusCallbackTokenHeader[] = "Temporal-Callback-Token";
 // default request timeout).
 inline constexpr int64_t kNexusRequestTimeoutMs = 10'000;
 
+// A standalone Nexus operation (StartNexusOperationExecution) is carried by
+// a hidden run keyed by the operation id under its namespace's id with this
+// suffix: workflow lists and ids never meet it, and the operation's steps
+// are those of a workflow's operation (its scheduled event id is 1).
+inline constexpr char kStandaloneNexusSuffix[] = "/nexus-operations";
+inline std::string StandaloneNexusNamespaceId(const std::string& namespace_id) {
+  return namespace_id + kStandaloneNexusSuffix;
+}
+inline bool IsStandaloneNexusNamespaceId(const std::string& id) {
+  const std::string suffix = kStandaloneNexusSuffix;
+  return id.size() > suffix.size() && id.compare(id.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+// The link to a standalone operation that its start request carries.
+std::string NexusOperationLinkUrl(const std::string& ns, const std::string& operation_id, const std::string& run_id);
+
 std::optional<CommandError> ScheduleNexusOperation(MutableState& ms,
                                                    const temporal::api::command::v1::ScheduleNexusOperationCommandAttributes& a);
 std::optional<CommandError> RequestCancelNexusOperation(
@@ -54,6 +69,10 @@ enum class NexusEnd { kFailed, kCanceled, kTimedOut };
 void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end,
                       temporal::api::failure::v1::Failure cause);
 // A start request failed in a way worth retrying: the next attempt after a backoff.
+// Ends a standalone operation now (terminate, delete): its carrier closes
+// with a terminated failure (message: the reason) as the outcome; the
+// handler is not told.
+void TerminateStandaloneNexus(MutableState& ms, const std::string& reason);
 void RetryNexusStart(MutableState& ms, records::NexusOperationInfo& op, temporal::api::failure::v1::Failure failure);
 void RecordNexusCancelRequestOutcome(MutableState& ms, records::NexusOperationInfo& op,
                                      const temporal::api::failure::v1::Failure* failure);

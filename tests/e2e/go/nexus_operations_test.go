@@ -35,7 +35,13 @@ type nexusPair struct {
 
 func startNexusPair(t *testing.T) *nexusPair {
 	t.Helper()
-	p := &nexusPair{srv: startServer(t, serverOptions{Namespaces: []string{nexusHandlerNamespace}})}
+	return startNexusPairWith(t, nil)
+}
+
+// startNexusPairWith starts the pair on a server given these dynamic config values.
+func startNexusPairWith(t *testing.T, dynamicConfig []string) *nexusPair {
+	t.Helper()
+	p := &nexusPair{srv: startServer(t, serverOptions{Namespaces: []string{nexusHandlerNamespace}, DynamicConfig: dynamicConfig})}
 	p.caller = newClient(t, p.srv.Addr(), "default")
 	p.handler = newClient(t, p.srv.Addr(), nexusHandlerNamespace)
 	p.callerTQ = taskQueueFor(t) + "-caller"

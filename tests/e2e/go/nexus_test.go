@@ -118,11 +118,11 @@ func TestNexusEndpointCLI(t *testing.T) {
 	}
 }
 
-// GetSystemInfo reports Nexus as Temporal's dev server does; namespaces do
-// not offer standalone Nexus operations (Temporal's are off without
-// nexusoperation.enableStandalone and CHASM).
+// GetSystemInfo reports Nexus as Temporal's dev server does; namespaces
+// offer standalone Nexus operations (Temporal's only with
+// nexusoperation.enableStandalone and CHASM, which Kairos has always).
 func TestNexusCapabilities(t *testing.T) {
-	srv := startServer(t, serverOptions{})
+	srv := startServer(t, serverOptions{DynamicConfig: standaloneNexusConfig})
 	c := newClient(t, srv.Addr(), "default")
 	info, err := c.WorkflowService().GetSystemInfo(testCtx(t, 5*time.Second), &workflowservice.GetSystemInfoRequest{})
 	requireNoError(t, err, "GetSystemInfo")
@@ -130,7 +130,7 @@ func TestNexusCapabilities(t *testing.T) {
 		t.Fatalf("capabilities: %v", info.GetCapabilities())
 	}
 	ns := describeNamespace(t, newNamespaceClient(t, srv.Addr()), "default")
-	if ns.GetNamespaceInfo().GetCapabilities().GetStandaloneNexusOperation() {
+	if !ns.GetNamespaceInfo().GetCapabilities().GetStandaloneNexusOperation() {
 		t.Fatalf("namespace capabilities: %v", ns.GetNamespaceInfo().GetCapabilities())
 	}
 }

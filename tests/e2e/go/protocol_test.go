@@ -276,9 +276,9 @@ func TestGzipAndLargePayloads(t *testing.T) {
 	}
 
 	// An RPC Kairos does not implement says which one.
-	_, err = svc.DescribeNexusOperationExecution(ctx, &workflowservice.DescribeNexusOperationExecutionRequest{
-		Namespace: "default", OperationId: "op"})
-	if status.Code(err) != codes.Unimplemented || !bytes.Contains([]byte(err.Error()), []byte("DescribeNexusOperationExecution")) {
-		t.Errorf("DescribeNexusOperationExecution: got %v, want UNIMPLEMENTED naming the RPC", err)
+	_, err = svc.DescribeActivityExecution(ctx, &workflowservice.DescribeActivityExecutionRequest{
+		Namespace: "default", ActivityId: "act"})
+	if status.Code(err) != codes.Unimplemented || !bytes.Contains([]byte(err.Error()), []byte("DescribeActivityExecution")) {
+		t.Errorf("DescribeActivityExecution: got %v, want UNIMPLEMENTED naming the RPC", err)
 	}
 }
