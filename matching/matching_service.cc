@@ -70,7 +70,13 @@ struct Queue {
   bool shut_down = false;
   QueueMetrics metrics;
   // From the queue's first task on, as Temporal's trackers.
-  std::optional<TaskRate> added, dispatched;
+  struct Rates {
+    std::optional<TaskRate> added, dispatched;
+  };
+  Rates rates;
+  // The same per version: adds by the task's target version when it was
+  // added, dispatches by the worker's version ("": unversioned).
+  std::map<std::string, Rates> by_version;
 };
 
 void Count(std::optional<TaskRate>& rate, int64_t now) {
@@ -139,7 +145,8 @@ class MatchingServiceImpl final : public MatchingService {
         }
       }
       Queue& q = queues_[key];
-      Count(q.added, NowNanos());
+      Count(q.rates.added, NowNanos());
+      if (task.normal_task_queue().empty()) Count(q.by_version[target].added, NowNanos());
       auto match = task.normal_task_queue().empty() ? FindParked(q, target) : q.parked.begin();
       if (match != q.parked.end()) {
         poll = *match;
@@ -302,21 +309,12 @@ class MatchingServiceImpl final : public MatchingService {
   }
 
   QueueStats Stats(const std::string& namespace_id, const std::string& task_queue, Kind kind) override {
-    std::lock_guard lock(mu_);
-    QueueStats out;
-    auto it = queues_.find(QueueKey(namespace_id, task_queue, kind));
-    if (it == queues_.end()) return out;
-    Queue& q = it->second;
-    int64_t now = NowNanos();
-    out.backlog_count = static_cast<int64_t>(q.tasks.size());
-    for (const auto& t : q.tasks) {
-      int64_t created = t.task.created_time_nanos();
-      if (created > 0 && (out.oldest_task_created_nanos == 0 || created < out.oldest_task_created_nanos))
-        out.oldest_task_created_nanos = created;
-    }
-    if (q.added) out.add_rate = q.added->PerSecond(now);
-    if (q.dispatched) out.dispatch_rate = q.dispatched->PerSecond(now);
-    return out;
+    return Measure(namespace_id, task_queue, kind, nullptr);
+  }
+
+  QueueStats VersionStats(const std::string& namespace_id, const std::string& task_queue, Kind kind,
+                          const std::string& version) override {
+    return Measure(namespace_id, task_queue, kind, &version);
   }
 
   void Shutdown() override {
@@ -385,6 +383,33 @@ class MatchingServiceImpl final : public MatchingService {
     return router->RouteTask(task.namespace_id(), queue, task.workflow_id(), task.use_ramping_version());
   }
 
+  // The whole queue (`version` null) or one version's part of it.
+  QueueStats Measure(const std::string& namespace_id, const std::string& task_queue, Kind kind,
+                     const std::string* version) {
+    std::lock_guard lock(mu_);
+    QueueStats out;
+    auto it = queues_.find(QueueKey(namespace_id, task_queue, kind));
+    if (it == queues_.end()) return out;
+    Queue& q = it->second;
+    for (const auto& t : q.tasks) {
+      if (version != nullptr && t.task.pinned_version() != *version) continue;
+      ++out.backlog_count;
+      int64_t created = t.task.created_time_nanos();
+      if (created > 0 && (out.oldest_task_created_nanos == 0 || created < out.oldest_task_created_nanos))
+        out.oldest_task_created_nanos = created;
+    }
+    Queue::Rates* rates = &q.rates;
+    if (version != nullptr) {
+      auto v = q.by_version.find(*version);
+      if (v == q.by_version.end()) return out;
+      rates = &v->second;
+    }
+    int64_t now = NowNanos();
+    if (rates->added) out.add_rate = rates->added->PerSecond(now);
+    if (rates->dispatched) out.dispatch_rate = rates->dispatched->PerSecond(now);
+    return out;
+  }
+
   // Caller holds mu_. The first parked poll of the target's version.
   static std::list<PollHandle>::iterator FindParked(Queue& q, const std::string& target) {
     for (auto it = q.parked.begin(); it != q.parked.end(); ++it)
@@ -435,7 +460,9 @@ class MatchingServiceImpl final : public MatchingService {
       if (st.ok()) {
         {
           std::lock_guard lock(mu_);
-          Count(queues_[poll->queue_key].dispatched, NowNanos());
+          Queue& q = queues_[poll->queue_key];
+          Count(q.rates.dispatched, NowNanos());
+          Count(q.by_version[poll->version].dispatched, NowNanos());
         }
         if (poll->metrics != nullptr && poll->metrics->success != nullptr) {
           poll->metrics->success->Inc();
