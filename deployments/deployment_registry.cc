@@ -409,28 +409,81 @@ grpc::Status DeploymentRegistry::DescribeWorkerDeploymentVersion(const std::stri
                                                                  const wsv1::DescribeWorkerDeploymentVersionRequest& req,
                                                                  wsv1::DescribeWorkerDeploymentVersionResponse* resp) {
   auto wanted = RequestedVersion(req);
-  std::lock_guard lock(mu_);
-  auto* d = Find(namespace_id, wanted.deployment_name());
-  if (d == nullptr || !d->versions().contains(wanted.build_id()))
-    return errors::NotFound("Worker Deployment Version not found");
-  RefreshDrainage(*d);
-  const auto& v = d->versions().at(wanted.build_id());
-  auto* info = resp->mutable_worker_deployment_version_info();
-  *info = v;
-  info->set_status(StatusOf(*d, v));
-  if (IsRamping(*d, wanted.build_id())) info->set_ramp_percentage(d->routing_config().ramping_version_percentage());
-  for (const auto& q : v.task_queue_infos()) {
-    auto* t = resp->add_version_task_queues();
-    t->set_name(q.name());
-    t->set_type(q.type());
+  std::string version = VersionString(wanted);
+  std::vector<QueueRouting> routings;
+  {
+    std::lock_guard lock(mu_);
+    auto* d = Find(namespace_id, wanted.deployment_name());
+    if (d == nullptr || !d->versions().contains(wanted.build_id()))
+      return errors::NotFound("Worker Deployment Version not found");
+    RefreshDrainage(*d);
+    const auto& v = d->versions().at(wanted.build_id());
+    auto* info = resp->mutable_worker_deployment_version_info();
+    *info = v;
+    info->set_status(StatusOf(*d, v));
+    if (IsRamping(*d, wanted.build_id())) info->set_ramp_percentage(d->routing_config().ramping_version_percentage());
+    for (const auto& q : v.task_queue_infos()) {
+      auto* t = resp->add_version_task_queues();
+      t->set_name(q.name());
+      t->set_type(q.type());
+      routings.push_back(RoutingOf(namespace_id, q.name()));
+    }
+  }
+  if (!req.report_task_queue_stats() || !queue_stats_) return grpc::Status::OK;
+  // Matching's lock nests the registry's: asked without mu_.
+  for (int i = 0; i < resp->version_task_queues_size(); ++i) {
+    auto* t = resp->mutable_version_task_queues(i);
+    auto kind = t->type() == enums::TASK_QUEUE_TYPE_WORKFLOW ? records::QueueTask::WORKFLOW : records::QueueTask::ACTIVITY;
+    auto stats = VersionQueueStats(namespace_id, t->name(), kind, version, routings[i]);
+    matching::FillTaskQueueStats(stats, t->mutable_stats());
+    matching::FillTaskQueueStats(stats, &(*t->mutable_stats_by_priority_key())[matching::kDefaultPriorityKey]);
   }
   return grpc::Status::OK;
+}
+
+QueueRouting DeploymentRegistry::RoutingOf(const std::string& namespace_id, const std::string& task_queue) {
+  QueueRouting out;
+  auto* d = OwnerOf(namespace_id, task_queue);
+  if (d == nullptr) return out;
+  const auto& rc = d->routing_config();
+  out.current = VersionString(rc.current_deployment_version());
+  if (rc.has_ramping_deployment_version()) {
+    out.ramping = VersionString(rc.ramping_deployment_version());
+    out.ramp_percentage = rc.ramping_version_percentage();
+  }
+  return out;
+}
+
+matching::QueueStats DeploymentRegistry::VersionQueueStats(const std::string& namespace_id, const std::string& task_queue,
+                                                           records::QueueTask::Kind kind, const std::string& version,
+                                                           const QueueRouting& routing) {
+  return AttributedStats(queue_stats_(namespace_id, task_queue, kind, version),
+                         queue_stats_(namespace_id, task_queue, kind, ""), routing, version);
+}
+
+matching::QueueStats AttributedStats(const matching::QueueStats& own, const matching::QueueStats& unpinned,
+                                     const QueueRouting& routing, const std::string& version) {
+  if (version.empty()) return own;
+  bool ramps = routing.ramp_percentage > 0;
+  if (version == routing.current) {
+    return matching::MergeStats(own, ramps ? matching::SplitByRamp(unpinned, routing.ramp_percentage).first : unpinned);
+  }
+  if (ramps && version == routing.ramping) {
+    return matching::MergeStats(own, matching::SplitByRamp(unpinned, routing.ramp_percentage).second);
+  }
+  return own;
 }
 
 bool DeploymentRegistry::MissesBusyQueues(const std::string& namespace_id, const std::string& name,
                                           const std::string& build, bool ramping) {
   if (!queue_stats_ || build.empty()) return false;
-  std::vector<std::pair<std::string, records::QueueTask::Kind>> missing;
+  struct Missing {
+    std::string queue;
+    records::QueueTask::Kind kind;
+    QueueRouting routing;
+  };
+  std::vector<Missing> missing;
+  std::string current_version;
   {
     std::lock_guard lock(mu_);
     auto* d = Find(namespace_id, name);
@@ -441,19 +494,22 @@ bool DeploymentRegistry::MissesBusyQueues(const std::string& namespace_id, const
     auto current = d->versions().find(rc.current_deployment_version().build_id());
     auto next = d->versions().find(build);
     if (current == d->versions().end() || next == d->versions().end()) return false;
+    current_version = VersionString(rc.current_deployment_version());
     for (const auto& q : current->second.task_queue_infos()) {
       bool served = std::any_of(next->second.task_queue_infos().begin(), next->second.task_queue_infos().end(),
                                 [&](const auto& n) { return n.name() == q.name() && n.type() == q.type(); });
       auto owner = queue_deployment_.find({namespace_id, q.name()});
       bool taken_over = owner != queue_deployment_.end() && owner->second != name;
       if (served || taken_over) continue;
-      missing.emplace_back(q.name(), q.type() == enums::TASK_QUEUE_TYPE_WORKFLOW ? records::QueueTask::WORKFLOW
-                                                                                : records::QueueTask::ACTIVITY);
+      missing.push_back({q.name(),
+                         q.type() == enums::TASK_QUEUE_TYPE_WORKFLOW ? records::QueueTask::WORKFLOW : records::QueueTask::ACTIVITY,
+                         RoutingOf(namespace_id, q.name())});
     }
   }
-  // Matching's lock nests the registry's: asked without mu_.
-  return std::any_of(missing.begin(), missing.end(), [&](const auto& q) {
-    auto stats = queue_stats_(namespace_id, q.first, q.second);
+  // Matching's lock nests the registry's: asked without mu_. As Temporal,
+  // the current version's statistics of the queue.
+  return std::any_of(missing.begin(), missing.end(), [&](const Missing& q) {
+    auto stats = VersionQueueStats(namespace_id, q.queue, q.kind, current_version, q.routing);
     return stats.backlog_count > 0 || stats.add_rate > 0;
   });
 }

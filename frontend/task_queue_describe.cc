@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kairos/matching/queue_stats.h"
 #include "kairos/time_util.h"
 
 namespace kairos::frontend {
@@ -17,7 +18,6 @@ constexpr double kPollerRate = 100000;
 // Temporal's first block of task ids; Kairos hands ids out from one store
 // range, so this only fills in the shape the CLI prints.
 constexpr int64_t kTaskIdBlockEnd = 100000;
-constexpr int32_t kDefaultPriorityKey = 3;
 constexpr int64_t kZeroTimeSeconds = -62135596800;
 
 records::QueueTask::Kind KindOf(enums::TaskQueueType type) {
@@ -32,16 +32,6 @@ void AddPollers(matching::MatchingService* matching, const std::string& ns, cons
     *info->mutable_last_access_time() = NanosToTimestamp(p.last_access_time_nanos);
     info->set_rate_per_second(kPollerRate);
   }
-}
-
-void FillStats(const matching::QueueStats& q, tqv1::TaskQueueStats* stats) {
-  stats->set_approximate_backlog_count(q.backlog_count);
-  // Present, as Temporal's (zero when nothing waits).
-  int64_t age = q.oldest_task_created_nanos ? std::max<int64_t>(0, NowNanos() - q.oldest_task_created_nanos) : 0;
-  stats->mutable_approximate_backlog_age()->set_seconds(age / 1'000'000'000);
-  stats->mutable_approximate_backlog_age()->set_nanos(static_cast<int32_t>(age % 1'000'000'000));
-  stats->set_tasks_add_rate(static_cast<float>(q.add_rate));
-  stats->set_tasks_dispatch_rate(static_cast<float>(q.dispatch_rate));
 }
 
 }  // namespace
@@ -62,7 +52,7 @@ void DescribeTaskQueue(matching::MatchingService* matching, const std::string& n
       auto& info = (*version.mutable_types_info())[type];
       auto kind = KindOf(static_cast<enums::TaskQueueType>(type));
       if (req.report_pollers()) AddPollers(matching, ns, queue, kind, info.mutable_pollers());
-      if (req.report_stats()) FillStats(matching->Stats(ns, queue, kind), info.mutable_stats());
+      if (req.report_stats()) matching::FillTaskQueueStats(matching->Stats(ns, queue, kind), info.mutable_stats());
     }
     return;
   }
@@ -70,9 +60,8 @@ void DescribeTaskQueue(matching::MatchingService* matching, const std::string& n
   auto stats = matching->Stats(ns, queue, kind);
   AddPollers(matching, ns, queue, kind, resp->mutable_pollers());
   if (req.report_stats()) {
-    FillStats(stats, resp->mutable_stats());
-    // Kairos has no task priorities: everything is under the default key.
-    FillStats(stats, &(*resp->mutable_stats_by_priority_key())[kDefaultPriorityKey]);
+    matching::FillTaskQueueStats(stats, resp->mutable_stats());
+    matching::FillTaskQueueStats(stats, &(*resp->mutable_stats_by_priority_key())[matching::kDefaultPriorityKey]);
   }
   // An unversioned queue, as Temporal describes one (the zero time: year 1).
   resp->mutable_versioning_info()->set_current_version("__unversioned__");

@@ -35,11 +35,8 @@ grpc::Status HistoryEngine::UpdateWorkflowExecutionOptions(const NamespaceRef& n
   a->set_identity(req.identity());
   bool unset = !req.workflow_execution_options().has_versioning_override();
   if (unset) a->set_unset_versioning_override(true); else *a->mutable_versioning_override() = wanted;
-  if (SetVersioningOverride(&ms.s(), unset ? temporal::api::workflow::v1::VersioningOverride() : wanted)) {
-    ms.mark_search_attribute_changed("TemporalWorkerDeploymentVersion");
-    ms.mark_search_attribute_changed("TemporalWorkerDeployment");
-    ms.mark_search_attribute_changed("TemporalWorkflowVersioningBehavior");
-  }
+  if (SetVersioningOverride(&ms.s(), unset ? temporal::api::workflow::v1::VersioningOverride() : wanted))
+    MarkVersioningSearchAttributesChanged(ms);
   if (auto st = Commit(ms); !st.ok()) return st;
   if (!unset) *resp->mutable_workflow_execution_options()->mutable_versioning_override() = wanted;
   return grpc::Status::OK;

@@ -4,6 +4,7 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include "kairos/errors.h"
+#include "kairos/history/versioning.h"
 
 namespace kairos::history {
 
@@ -52,8 +53,6 @@ grpc::Status CheckPostResetOperations(const wsv1::ResetWorkflowExecutionRequest&
       if (!IsFieldPath(wpb::WorkflowExecutionOptions::descriptor(), path))
         return errors::InvalidArgument("error applying update_options: proto: invalid path \"" + path +
                                        "\" for message \"temporal.api.workflow.v1.WorkflowExecutionOptions\"");
-      if (Under(path, "versioning_override"))
-        return errors::InvalidArgument("versioning_override needs worker versioning, which Kairos does not have");
       if (Under(path, "time_skipping_config"))
         return errors::InvalidArgument("time_skipping_config needs time skipping, which Kairos does not have");
     }
@@ -67,6 +66,8 @@ void ApplyPostResetOperations(MutableState& ms, const wsv1::ResetWorkflowExecuti
     auto* start = ms.s().mutable_start();
     const bool had = start->has_priority();
     const temporal::api::common::v1::Priority before = start->priority();
+    const wpb::VersioningOverride override_before = ms.s().versioning_info().versioning_override();
+    wpb::VersioningOverride override = override_before;
     for (const auto& path : op.update_workflow_options().update_mask().paths()) {
       if (path == "priority") {
         if (options.has_priority()) *start->mutable_priority() = options.priority(); else start->clear_priority();
@@ -76,16 +77,21 @@ void ApplyPostResetOperations(MutableState& ms, const wsv1::ResetWorkflowExecuti
         start->mutable_priority()->set_fairness_key(options.priority().fairness_key());
       } else if (path == "priority.fairness_weight") {
         start->mutable_priority()->set_fairness_weight(options.priority().fairness_weight());
+      } else if (Under(path, "versioning_override")) {
+        override = options.versioning_override();
       }
     }
-    if (had == start->has_priority() &&
+    const bool override_changed = !google::protobuf::util::MessageDifferencer::Equals(override_before, override);
+    if (!override_changed && had == start->has_priority() &&
         google::protobuf::util::MessageDifferencer::Equals(before, start->priority()))
       continue;
     auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED);
     e.set_worker_may_ignore(true);
     auto* a = e.mutable_workflow_execution_options_updated_event_attributes();
-    a->set_unset_versioning_override(true);  // No override: Temporal writes it unset.
+    // The run's override after the operation; none: Temporal writes it unset.
+    if (override.ByteSizeLong() == 0) a->set_unset_versioning_override(true); else *a->mutable_versioning_override() = override;
     if (start->has_priority()) *a->mutable_priority() = start->priority();
+    if (override_changed && SetVersioningOverride(&ms.s(), override)) MarkVersioningSearchAttributesChanged(ms);
   }
 }
 

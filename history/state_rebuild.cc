@@ -3,6 +3,7 @@
 #include "kairos/time_util.h"
 #include "kairos/visibility/values.h"
 #include "kairos/history/run_search_attributes.h"
+#include "kairos/history/versioning.h"
 
 #include <algorithm>
 
@@ -20,6 +21,7 @@ void ApplyStarted(const hv1::HistoryEvent& e, records::ExecutionState* s) {
   s->set_start_time_nanos(at);
   s->set_execution_time_nanos(at + DurationToMs(a.first_workflow_task_backoff()) * 1'000'000);
   KeepStartAttributes(a, s);
+  ApplyStartedVersioning(s, a);
 }
 
 }  // namespace
@@ -130,6 +132,7 @@ bool ApplyWorkflowTaskEvent(const hv1::HistoryEvent& e, records::ExecutionState*
       RecordWorkerBuild(s, e.workflow_task_completed_event_attributes().worker_version(),
                         e.workflow_task_completed_event_attributes().versioning_behavior());
 #pragma GCC diagnostic pop
+      ApplyCompletedVersioning(s, e.workflow_task_completed_event_attributes());
       w->Clear();
       return true;
     case enums::EVENT_TYPE_WORKFLOW_TASK_FAILED:
@@ -278,6 +281,13 @@ bool ApplyOtherEvent(const hv1::HistoryEvent& e, records::ExecutionState* s) {
       auto& u = (*s->mutable_updates())[a.meta().update_id()];
       u.set_state(records::UpdateInfo::COMPLETED);
       *u.mutable_outcome() = a.outcome();
+      return true;
+    }
+    case enums::EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED: {
+      const auto& a = e.workflow_execution_options_updated_event_attributes();
+      if (a.has_versioning_override() || a.unset_versioning_override())
+        SetVersioningOverride(s, a.versioning_override());
+      if (a.has_priority()) *s->mutable_start()->mutable_priority() = a.priority();
       return true;
     }
     case enums::EVENT_TYPE_MARKER_RECORDED:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kairos/history/mutable_state.h"
 #include "kairos/history/run_search_attributes.h"
 #include "kairos/visibility/values.h"
 
@@ -55,8 +56,21 @@ void Effective(const records::ExecutionState& s, enums::VersioningBehavior* beha
   }
 }
 
-// Rewrites the three attributes from the effective versioning; returns
-// whether any changed.
+// BuildIds as Temporal keeps it: the unversioned (or assigned) sentinel
+// first, then "pinned:<deployment>:<build>" while the run is pinned, then
+// the builds workers reported.
+std::vector<std::string> WithPinnedEntry(const std::vector<std::string>& ids, const std::string& pinned) {
+  std::vector<std::string> out;
+  for (const auto& id : ids)
+    if (id == "unversioned" || id.rfind("assigned:", 0) == 0) out.push_back(id);
+  if (!pinned.empty()) out.push_back("pinned:" + pinned);
+  for (const auto& id : ids)
+    if (id != "unversioned" && id.rfind("assigned:", 0) != 0 && id.rfind("pinned:", 0) != 0) out.push_back(id);
+  return out;
+}
+
+// Rewrites the versioning attributes from the effective versioning (and
+// BuildIds' pinned entry); returns whether any changed.
 bool RefreshSearchAttributes(records::ExecutionState* s) {
   enums::VersioningBehavior behavior;
   depv1::WorkerDeploymentVersion effective;
@@ -86,6 +100,12 @@ bool RefreshSearchAttributes(records::ExecutionState* s) {
   put("TemporalWorkerDeploymentVersion", version);
   put("TemporalWorkerDeployment", deployment);
   put("TemporalWorkflowVersioningBehavior", behavior_name);
+  auto ids = visibility::StringValues(sa, "BuildIds");
+  auto wanted = WithPinnedEntry(ids, behavior == enums::VERSIONING_BEHAVIOR_PINNED ? version : "");
+  if (wanted != ids) {
+    if (wanted.empty()) fields.erase("BuildIds"); else fields["BuildIds"] = visibility::KeywordListPayload(wanted);
+    changed = true;
+  }
   if (changed) SetSearchAttributes(s, sa);
   return changed;
 }
@@ -268,20 +288,41 @@ bool RecordVersionedTask(records::ExecutionState* s,
                          temporal::api::history::v1::WorkflowTaskCompletedEventAttributes* event) {
   const auto& options = req.deployment_options();
   if (options.worker_versioning_mode() != enums::WORKER_VERSIONING_MODE_VERSIONED) return false;
-  depv1::WorkerDeploymentVersion version;
-  version.set_deployment_name(options.deployment_name());
-  version.set_build_id(options.build_id());
-  s->mutable_versioning_info()->clear_version_transition();  // It arrived.
   event->set_versioning_behavior(req.versioning_behavior());
-  *event->mutable_deployment_version() = version;
+  event->mutable_deployment_version()->set_deployment_name(options.deployment_name());
+  event->mutable_deployment_version()->set_build_id(options.build_id());
+  return ApplyCompletedVersioning(s, *event);
+}
+
+bool ApplyCompletedVersioning(records::ExecutionState* s,
+                              const temporal::api::history::v1::WorkflowTaskCompletedEventAttributes& event) {
+  const auto& version = event.deployment_version();
+  if (version.build_id().empty() && version.deployment_name().empty()) return false;
+  // Every version a task completed on, once each, in order.
+  bool used_changed = false;
+  auto sa = SearchAttributesOf(*s);
+  auto used = visibility::StringValues(sa, "TemporalUsedWorkerDeploymentVersions");
+  if (std::find(used.begin(), used.end(), VersionString(version)) == used.end()) {
+    used.push_back(VersionString(version));
+    (*sa.mutable_indexed_fields())["TemporalUsedWorkerDeploymentVersions"] = visibility::KeywordListPayload(used);
+    SetSearchAttributes(s, sa);
+    used_changed = true;
+  }
   auto* info = s->mutable_versioning_info();
-  info->set_behavior(req.versioning_behavior());
+  info->clear_version_transition();  // It arrived.
+  info->set_behavior(event.versioning_behavior());
   *info->mutable_deployment_version() = version;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  info->set_version(options.deployment_name() + "." + options.build_id());
+  info->set_version(version.deployment_name() + "." + version.build_id());
 #pragma GCC diagnostic pop
-  return RefreshSearchAttributes(s);
+  return RefreshSearchAttributes(s) || used_changed;
+}
+
+void MarkVersioningSearchAttributesChanged(MutableState& ms) {
+  for (const char* name : {"TemporalWorkerDeploymentVersion", "TemporalWorkerDeployment",
+                           "TemporalWorkflowVersioningBehavior", "BuildIds", "TemporalUsedWorkerDeploymentVersions"})
+    ms.mark_search_attribute_changed(name);
 }
 
 bool SetVersioningOverride(records::ExecutionState* s, const VersioningOverride& o) {

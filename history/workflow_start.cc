@@ -343,11 +343,7 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
   *e.mutable_workflow_execution_started_event_attributes() = attrs;
   if (s.has_user_metadata()) *e.mutable_user_metadata() = s.user_metadata();
   if (links) *e.mutable_links() = *links;
-  if (ApplyStartedVersioning(&s, attrs)) {
-    ms.mark_search_attribute_changed("TemporalWorkerDeploymentVersion");
-    ms.mark_search_attribute_changed("TemporalWorkerDeployment");
-    ms.mark_search_attribute_changed("TemporalWorkflowVersioningBehavior");
-  }
+  if (ApplyStartedVersioning(&s, attrs)) MarkVersioningSearchAttributesChanged(ms);
   KeepStartAttributes(std::move(attrs), &s);
   s.set_start_time_nanos(ms.now());
   s.set_execution_time_nanos(ms.now() + backoff_ms * 1'000'000);

@@ -120,11 +120,7 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     if (!build.build_id().empty()) *a->mutable_worker_version() = build;
     a->set_binary_checksum(req.binary_checksum());
 #pragma GCC diagnostic pop
-    if (RecordVersionedTask(&ms->s(), req, a)) {
-      ms->mark_search_attribute_changed("TemporalWorkerDeploymentVersion");
-      ms->mark_search_attribute_changed("TemporalWorkerDeployment");
-      ms->mark_search_attribute_changed("TemporalWorkflowVersioningBehavior");
-    }
+    if (RecordVersionedTask(&ms->s(), req, a)) MarkVersioningSearchAttributesChanged(*ms);
     if (RecordWorkerBuild(&ms->s(), build, a->versioning_behavior())) ms->mark_search_attribute_changed("BuildIds");
     // The deployment the worker names, versioned or not (the old Deployment's series when it names none).
 #pragma GCC diagnostic push

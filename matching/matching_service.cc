@@ -67,7 +67,13 @@ struct Queue {
   bool shut_down = false;
   QueueMetrics metrics;
   // From the queue's first task on, as Temporal's trackers.
-  std::optional<TaskRate> added, dispatched;
+  struct Rates {
+    std::optional<TaskRate> added, dispatched;
+  };
+  Rates rates;
+  // The same per version: adds by the task's target version when it was
+  // added, dispatches by the worker's version ("": unversioned).
+  std::map<std::string, Rates> by_version;
 };
 
 void Count(std::optional<TaskRate>& rate, int64_t now) {
@@ -152,7 +158,8 @@ class MatchingServiceImpl final : public MatchingService {
         }
       }
       Queue& q = QueueOf(key);
-      Count(q.added, NowNanos());
+      Count(q.rates.added, NowNanos());
+      if (task.normal_task_queue().empty()) Count(q.by_version[target].added, NowNanos());
       auto match = q.parked.end();
       if (q.tasks.MaySyncMatch(task_id, stored))
         match = task.normal_task_queue().empty() ? FindParked(q, target) : q.parked.begin();
@@ -311,17 +318,12 @@ class MatchingServiceImpl final : public MatchingService {
   }
 
   QueueStats Stats(const std::string& namespace_id, const std::string& task_queue, Kind kind) override {
-    std::lock_guard lock(mu_);
-    QueueStats out;
-    auto it = queues_.find(QueueKey(namespace_id, task_queue, kind));
-    if (it == queues_.end()) return out;
-    Queue& q = it->second;
-    int64_t now = NowNanos();
-    out.backlog_count = q.tasks.Count();
-    out.oldest_task_created_nanos = q.tasks.OldestCreatedNanos();
-    if (q.added) out.add_rate = q.added->PerSecond(now);
-    if (q.dispatched) out.dispatch_rate = q.dispatched->PerSecond(now);
-    return out;
+    return Measure(namespace_id, task_queue, kind, nullptr);
+  }
+
+  QueueStats VersionStats(const std::string& namespace_id, const std::string& task_queue, Kind kind,
+                          const std::string& version) override {
+    return Measure(namespace_id, task_queue, kind, &version);
   }
 
   void Shutdown() override {
@@ -388,6 +390,44 @@ class MatchingServiceImpl final : public MatchingService {
     if (router == nullptr) return "";
     const std::string& queue = task.normal_task_queue().empty() ? task.task_queue() : task.normal_task_queue();
     return router->RouteTask(task.namespace_id(), queue, task.workflow_id(), task.use_ramping_version());
+  }
+
+  // The whole queue (`version` null) or one version's part of it.
+  QueueStats Measure(const std::string& namespace_id, const std::string& task_queue, Kind kind,
+                     const std::string* version) {
+    std::lock_guard lock(mu_);
+    QueueStats out;
+    auto it = queues_.find(QueueKey(namespace_id, task_queue, kind));
+    if (it == queues_.end()) return out;
+    Queue& q = it->second;
+    if (version == nullptr) {
+      out.backlog_count = q.tasks.Count();
+      out.oldest_task_created_nanos = q.tasks.OldestCreatedNanos();
+    } else {
+      // A version's own part: the tasks pinned to it. Those not in memory
+      // (left in the store, or just arrived during a read) are not decoded:
+      // they count as unpinned, with the queue's newest tasks.
+      int64_t in_memory = 0;
+      for (const auto& t : q.tasks) {
+        ++in_memory;
+        if (t.task.pinned_version() != *version) continue;
+        ++out.backlog_count;
+        int64_t created = t.task.created_time_nanos();
+        if (created > 0 && (out.oldest_task_created_nanos == 0 || created < out.oldest_task_created_nanos))
+          out.oldest_task_created_nanos = created;
+      }
+      if (version->empty()) out.backlog_count += q.tasks.Count() - in_memory;
+    }
+    Queue::Rates* rates = &q.rates;
+    if (version != nullptr) {
+      auto v = q.by_version.find(*version);
+      if (v == q.by_version.end()) return out;
+      rates = &v->second;
+    }
+    int64_t now = NowNanos();
+    if (rates->added) out.add_rate = rates->added->PerSecond(now);
+    if (rates->dispatched) out.dispatch_rate = rates->dispatched->PerSecond(now);
+    return out;
   }
 
   // Caller holds mu_. The first parked poll of the target's version.
@@ -500,7 +540,9 @@ class MatchingServiceImpl final : public MatchingService {
       if (st.ok()) {
         {
           std::lock_guard lock(mu_);
-          Count(QueueOf(poll->queue_key).dispatched, NowNanos());
+          Queue& q = QueueOf(poll->queue_key);
+          Count(q.rates.dispatched, NowNanos());
+          Count(q.by_version[poll->version].dispatched, NowNanos());
         }
         if (poll->metrics != nullptr && poll->metrics->success != nullptr) {
           poll->metrics->success->Inc();

@@ -165,8 +165,8 @@ int Run(const ServerOptions& options) {
   deployments::DeploymentRegistry deployments(store.get(), count_pinned, [&matching] { matching->Rematch(); },
                                               deployments::Timing::FromDynamicConfig(options.dynamic_config));
   deployments.Load();
-  deployments.SetQueueStats([&matching](const std::string& ns, const std::string& queue,
-                                       kairos::records::QueueTask::Kind kind) { return matching->Stats(ns, queue, kind); });
+  deployments.SetQueueStats([&matching](const std::string& ns, const std::string& queue, kairos::records::QueueTask::Kind kind,
+                                       const std::string& version) { return matching->VersionStats(ns, queue, kind, version); });
   matching->SetVersionRouter(&deployments);
   history::DeploymentLookup deployment_lookup;
   deployment_lookup.workflow_queue_in_version = [&deployments](const std::string& ns, const std::string& queue,

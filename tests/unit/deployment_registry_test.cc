@@ -16,6 +16,8 @@
 namespace fs = std::filesystem;
 using namespace kairos;
 using deployments::DeploymentRegistry;
+using deployments::AttributedStats;
+using deployments::QueueRouting;
 namespace wsv1 = temporal::api::workflowservice::v1;
 namespace enums = temporal::api::enums::v1;
 
@@ -247,7 +249,7 @@ TEST_CASE("Deployments: a version missing a busy task queue of the current one i
   auto store = Open(TempDbPath());
   DeploymentRegistry r(store.get(), nullptr, nullptr);
   bool busy = false;
-  r.SetQueueStats([&busy](const std::string&, const std::string& queue, records::QueueTask::Kind) {
+  r.SetQueueStats([&busy](const std::string&, const std::string& queue, records::QueueTask::Kind, const std::string&) {
     matching::QueueStats s;
     if (queue == "only-v1" && busy) s.add_rate = 0.5;
     return s;
@@ -270,4 +272,62 @@ TEST_CASE("Deployments: a version missing a busy task queue of the current one i
   // An idle queue is no reason to refuse.
   busy = false;
   CHECK(SetCurrent(r, "v1").ok());
+}
+
+TEST_CASE("Deployments: a version's task queue statistics are attributed as Temporal's", "[deployments]") {
+  matching::QueueStats own;
+  own.backlog_count = 1;
+  own.oldest_task_created_nanos = 500;
+  own.add_rate = 1;
+  matching::QueueStats unpinned;
+  unpinned.backlog_count = 4;
+  unpinned.oldest_task_created_nanos = 100;
+  unpinned.add_rate = 4;
+  QueueRouting routing{"orders:v1", "", 0};
+  // The current version has every unpinned task, another only its own.
+  auto current = AttributedStats(own, unpinned, routing, "orders:v1");
+  CHECK(current.backlog_count == 5);
+  CHECK(current.oldest_task_created_nanos == 100);
+  CHECK(current.add_rate == 5);
+  CHECK(AttributedStats(own, unpinned, routing, "orders:v2").backlog_count == 1);
+  // A 25 % ramp: shares rounded up (3 and 1 of 4), rates split exactly.
+  routing = {"orders:v1", "orders:v2", 25};
+  current = AttributedStats(own, unpinned, routing, "orders:v1");
+  CHECK(current.backlog_count == 4);
+  CHECK(current.add_rate == 4);
+  auto ramping = AttributedStats(own, unpinned, routing, "orders:v2");
+  CHECK(ramping.backlog_count == 2);
+  CHECK(ramping.add_rate == 2);
+  CHECK(ramping.oldest_task_created_nanos == 100);
+  // Nothing waits: no age.
+  CHECK(AttributedStats({}, {}, routing, "orders:v2").oldest_task_created_nanos == 0);
+}
+
+TEST_CASE("Deployments: describe reports task queue statistics only when asked", "[deployments]") {
+  auto store = Open(TempDbPath());
+  DeploymentRegistry r(store.get(), nullptr, nullptr);
+  r.SetQueueStats([](const std::string&, const std::string&, records::QueueTask::Kind kind, const std::string& version) {
+    matching::QueueStats s;
+    if (kind == records::QueueTask::WORKFLOW) s.backlog_count = version.empty() ? 3 : 1;
+    return s;
+  });
+  r.RecordPoll("ns", "tq", records::QueueTask::WORKFLOW, Versioned("orders", "v1"));
+  r.RecordPoll("ns", "tq", records::QueueTask::ACTIVITY, Versioned("orders", "v1"));
+  REQUIRE(SetCurrent(r, "v1").ok());
+  wsv1::DescribeWorkerDeploymentVersionRequest req;
+  req.mutable_deployment_version()->set_deployment_name("orders");
+  req.mutable_deployment_version()->set_build_id("v1");
+  wsv1::DescribeWorkerDeploymentVersionResponse plain;
+  REQUIRE(r.DescribeWorkerDeploymentVersion("ns", req, &plain).ok());
+  REQUIRE(plain.version_task_queues_size() == 2);
+  CHECK(!plain.version_task_queues(0).has_stats());
+  req.set_report_task_queue_stats(true);
+  wsv1::DescribeWorkerDeploymentVersionResponse with;
+  REQUIRE(r.DescribeWorkerDeploymentVersion("ns", req, &with).ok());
+  for (const auto& q : with.version_task_queues()) {
+    int64_t want = q.type() == temporal::api::enums::v1::TASK_QUEUE_TYPE_WORKFLOW ? 4 : 0;
+    CHECK(q.stats().approximate_backlog_count() == want);
+    CHECK(q.stats().has_approximate_backlog_age());
+    CHECK(q.stats_by_priority_key().at(matching::kDefaultPriorityKey).approximate_backlog_count() == want);
+  }
 }

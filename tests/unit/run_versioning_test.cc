@@ -213,3 +213,29 @@ TEST_CASE("run versioning: children inherit on a task queue of the parent's vers
   CHECK(child.inherited_auto_upgrade_info().continue_as_new_initial_versioning_behavior() ==
         enums::CONTINUE_AS_NEW_VERSIONING_BEHAVIOR_UNSPECIFIED);
 }
+
+TEST_CASE("run versioning: BuildIds' pinned entry and the versions a run used, as Temporal writes them", "[history]") {
+  kairos::records::ExecutionState s;
+  temporal::api::history::v1::WorkflowTaskCompletedEventAttributes event;
+  CHECK(RecordVersionedTask(&s, Completed("v1", enums::VERSIONING_BEHAVIOR_PINNED), &event));
+  CHECK(Attribute(s, "BuildIds") == "[\"pinned:orders:v1\"]");
+  CHECK(Attribute(s, "TemporalUsedWorkerDeploymentVersions") == "[\"orders:v1\"]");
+  // Auto-upgrade on v2: no pinned entry; both versions used, once each.
+  CHECK(RecordVersionedTask(&s, Completed("v2", enums::VERSIONING_BEHAVIOR_AUTO_UPGRADE), &event));
+  CHECK(RecordVersionedTask(&s, Completed("v1", enums::VERSIONING_BEHAVIOR_AUTO_UPGRADE), &event));
+  CHECK(Attribute(s, "BuildIds").empty());
+  CHECK(Attribute(s, "TemporalUsedWorkerDeploymentVersions") == "[\"orders:v1\",\"orders:v2\"]");
+}
+
+TEST_CASE("run versioning: a completed task's event gives a rebuilt run its versioning", "[history]") {
+  kairos::records::ExecutionState s;
+  temporal::api::history::v1::WorkflowTaskCompletedEventAttributes unversioned;
+  CHECK_FALSE(ApplyCompletedVersioning(&s, unversioned));
+  temporal::api::history::v1::WorkflowTaskCompletedEventAttributes event;
+  event.set_versioning_behavior(enums::VERSIONING_BEHAVIOR_PINNED);
+  event.mutable_deployment_version()->set_deployment_name("orders");
+  event.mutable_deployment_version()->set_build_id("v1");
+  CHECK(ApplyCompletedVersioning(&s, event));
+  CHECK(PinnedVersionOf(s) == "orders:v1");
+  CHECK(s.versioning_info().behavior() == enums::VERSIONING_BEHAVIOR_PINNED);
+}

@@ -16,6 +16,7 @@
 #include <grpcpp/support/status.h>
 
 #include "kairos/matching/matching_service.h"
+#include "kairos/matching/queue_stats.h"
 #include "kairos/records.pb.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
 
@@ -47,6 +48,21 @@ struct Timing {
   static Timing FromDynamicConfig(const std::vector<std::pair<std::string, std::string>>& values);
 };
 
+// How a queue routes its unpinned tasks: versions as "deployment:build"
+// (empty: unversioned workers).
+struct QueueRouting {
+  std::string current;
+  std::string ramping;
+  double ramp_percentage = 0;  // Above 0: a ramp is on (maybe to unversioned).
+};
+
+// A version's statistics on a queue as Temporal 1.32 attributes them: its
+// own (pinned) tasks, plus the share of the queue's unpinned tasks that
+// routing gives it — all of them for the current version, or with a ramp
+// the current and the ramping version's shares (matching::SplitByRamp).
+matching::QueueStats AttributedStats(const matching::QueueStats& own, const matching::QueueStats& unpinned,
+                                     const QueueRouting& routing, const std::string& version);
+
 class DeploymentRegistry final : public matching::VersionRouter {
  public:
   // `on_routing_change` runs (outside the registry's lock) after a current
@@ -54,10 +70,13 @@ class DeploymentRegistry final : public matching::VersionRouter {
   DeploymentRegistry(persistence::Store* store, PinnedCounter count_pinned, std::function<void()> on_routing_change,
                      Timing timing = {});
 
-  // Matching's statistics of a queue, for the missing-task-queue check
-  // (unset: no queue counts as busy). Called without the registry's lock.
+  // Matching's statistics of one version's part of a queue ("": the
+  // unpinned tasks; matching::MatchingService::VersionStats), for
+  // describe's task queue statistics and the missing-task-queue check
+  // (unset: none, no queue counts as busy). Called without the registry's
+  // lock.
   using QueueStatsLookup = std::function<matching::QueueStats(const std::string& namespace_id, const std::string& task_queue,
-                                                              records::QueueTask::Kind kind)>;
+                                                              records::QueueTask::Kind kind, const std::string& version)>;
   void SetQueueStats(QueueStatsLookup stats) { queue_stats_ = std::move(stats); }
 
   // Reads every deployment back from the store (at start).
@@ -111,6 +130,12 @@ class DeploymentRegistry final : public matching::VersionRouter {
   records::WorkerDeploymentRecord* Find(const std::string& namespace_id, const std::string& name);
   // Caller holds mu_. The deployment whose versioned workers poll the queue.
   records::WorkerDeploymentRecord* OwnerOf(const std::string& namespace_id, const std::string& task_queue);
+  // Caller holds mu_. How the queue's deployment routes it.
+  QueueRouting RoutingOf(const std::string& namespace_id, const std::string& task_queue);
+  // Called without mu_: the version's attributed statistics on the queue.
+  matching::QueueStats VersionQueueStats(const std::string& namespace_id, const std::string& task_queue,
+                                         records::QueueTask::Kind kind, const std::string& version,
+                                         const QueueRouting& routing);
   // Caller holds mu_.
   static const temporal::api::deployment::v1::WorkerDeploymentVersion& Route(const records::WorkerDeploymentRecord& d,
                                                                              const std::string& workflow_id,

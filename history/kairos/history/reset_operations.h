@@ -1,8 +1,8 @@
 // Post-reset operations (ResetWorkflowExecutionRequest.post_reset_operations),
 // as Temporal 1.32 takes them: only UpdateWorkflowOptions, applied to the
 // reset's new run before its first workflow task. Of the options, Kairos
-// takes the priority (plain data); a versioning override or a time-skipping
-// configuration needs features Kairos does not have and is refused.
+// takes the priority and the versioning override; a time-skipping
+// configuration needs a feature Kairos does not have and is refused.
 #pragma once
 
 #include <grpcpp/support/status.h>

@@ -16,6 +16,8 @@
 
 namespace kairos::history {
 
+class MutableState;
+
 // Where an unpinned workflow task goes now: the version ("" unversioned)
 // and the routing revision of the task queue's deployment that decided it
 // (0: the queue has no deployment).
@@ -103,6 +105,19 @@ bool UsesRampingVersion(const records::ExecutionState& state);
 bool RecordVersionedTask(records::ExecutionState* state,
                          const temporal::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest& req,
                          temporal::api::history::v1::WorkflowTaskCompletedEventAttributes* event);
+
+// What a WorkflowTaskCompleted event records of a versioned worker
+// (nothing for an unversioned one), applied to the run as when the task
+// completed: rebuilding a run from its history (reset) gives it the
+// versioning of its last completed task, as Temporal's replay does.
+bool ApplyCompletedVersioning(records::ExecutionState* state,
+                              const temporal::api::history::v1::WorkflowTaskCompletedEventAttributes& event);
+
+// Marks every search attribute the functions above may change
+// (TemporalWorkerDeploymentVersion, TemporalWorkerDeployment,
+// TemporalWorkflowVersioningBehavior, BuildIds' pinned entry,
+// TemporalUsedWorkerDeploymentVersions) for visibility.
+void MarkVersioningSearchAttributesChanged(MutableState& ms);
 
 // Sets (or, with an empty override, removes) the run's versioning override.
 // Returns whether the run's search attributes changed.

@@ -167,6 +167,13 @@ class MatchingService {
                                           records::QueueTask::Kind kind) = 0;
   virtual QueueStats Stats(const std::string& namespace_id, const std::string& task_queue,
                            records::QueueTask::Kind kind) = 0;
+  // One version's part of a normal queue, as Temporal's physical queue of
+  // that version counts it: the backlog of tasks pinned to it ("": the
+  // unpinned tasks), tasks added while it was their target, tasks its
+  // workers took. Attributing the unpinned backlog to the current or
+  // ramping version is the caller's.
+  virtual QueueStats VersionStats(const std::string& namespace_id, const std::string& task_queue,
+                                  records::QueueTask::Kind kind, const std::string& version) = 0;
 
   // Answers every parked poll with an empty response (server shutdown).
   virtual void Shutdown() = 0;

@@ -77,3 +77,31 @@ func TestVersioningMissingTaskQueues(t *testing.T) {
 		Namespace: "default", DeploymentName: dep, BuildId: "v2", IgnoreMissingTaskQueues: true})
 	requireNoError(t, err, "setting v2 current, ignoring the missing queue")
 }
+
+// Temporal 1.32 does not ask whether a version still has pollers before it
+// ramps or becomes current: a version whose workers stopped (and fell out
+// of the poller history) is accepted without allow_no_pollers or
+// ignore_missing_task_queues.
+func TestVersioningGonePollersMayBecomeCurrent(t *testing.T) {
+	t.Parallel()
+	c, ctx, tq, dep := versioningSetup(t, drainingServer(t), 120*time.Second)
+	runBuild(t, ctx, c, tq, dep, "v1")
+	v2 := runBuild(t, ctx, c, tq, dep, "v2")
+	setCurrent(t, ctx, c, dep, "v1")
+	v2.Stop()
+	// The poller history's TTL is 1 s on this server: what ends v2's pollers
+	// is time passing.
+	time.Sleep(3 * time.Second)
+
+	svc := c.WorkflowService()
+	_, err := svc.SetWorkerDeploymentRampingVersion(ctx, &workflowservice.SetWorkerDeploymentRampingVersionRequest{
+		Namespace: "default", DeploymentName: dep, BuildId: "v2", Percentage: 10, Identity: "versioning-test"})
+	requireNoError(t, err, "ramping v2 without pollers")
+	setCurrent(t, ctx, c, dep, "v2")
+	d, err := svc.DescribeWorkerDeployment(ctx, &workflowservice.DescribeWorkerDeploymentRequest{Namespace: "default", DeploymentName: dep})
+	requireNoError(t, err, "describing the deployment")
+	rc := d.GetWorkerDeploymentInfo().GetRoutingConfig()
+	if rc.GetCurrentDeploymentVersion().GetBuildId() != "v2" || rc.GetRampingDeploymentVersion() != nil {
+		t.Errorf("routing %v, want v2 current and no ramp", rc)
+	}
+}
