@@ -20,7 +20,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -163,23 +162,11 @@ func startBacklogWorkflows(s *server, concurrency, n int, prefix string) error {
 }
 
 func runBacklog(cfg config) error {
-	dir, err := os.MkdirTemp("", "scalegen")
+	s, stop, err := startFileServer(cfg)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	s := &server{cfg: cfg, db: filepath.Join(dir, "kairos.db")}
-	if cfg.db != "" {
-		s.db = cfg.db
-	}
-	if s.port, err = freePort(); err != nil {
-		return err
-	}
-	if _, err := s.start(); err != nil {
-		return err
-	}
-	defer s.stop()
-	out("server", cfg.bin+" (SQLite file, WAL) "+cfg.serverArgs)
+	defer stop()
 	out("backlog", cfg.backlog)
 
 	var scheduled, completed atomic.Int64

@@ -295,27 +295,38 @@ func percentile(sorted []float64, p float64) float64 {
 	return sorted[int(p*float64(len(sorted)-1))]
 }
 
-func run(cfg config) error {
+// startFileServer starts the server on a free port over a fresh SQLite file
+// (or -db); stop stops it and removes the file's directory.
+func startFileServer(cfg config) (s *server, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "scalegen")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer os.RemoveAll(dir)
-	s := &server{cfg: cfg, db: filepath.Join(dir, "kairos.db")}
+	s = &server{cfg: cfg, db: filepath.Join(dir, "kairos.db")}
 	if cfg.db != "" {
 		s.db = cfg.db
 	}
-	if s.port, err = freePort(); err != nil {
-		return err
+	if s.port, err = freePort(); err == nil {
+		_, err = s.start()
 	}
-	if _, err := s.start(); err != nil {
-		return err
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
 	}
-	defer s.stop()
 	out("server", cfg.bin+" (SQLite file, WAL) "+cfg.serverArgs)
+	return s, func() { s.stop(); os.RemoveAll(dir) }, nil
+}
+
+func run(cfg config) error {
+	s, stop, err := startFileServer(cfg)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	out("workflows", cfg.workflows)
 
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // On an early error return too; cancelling twice is harmless.
 	w := &worker{}
 	wg := w.run(ctx, s, cfg.pollers)
 	fresh := func(prefix string) (float64, error) {
