@@ -48,8 +48,13 @@ func TestCronEveryTwoSeconds(t *testing.T) {
 			t.Errorf("run %d: first workflow task at %v, before its scheduled time %v", i, wft, execution)
 		}
 		if i > 1 {
-			if gap := execution.Sub(prevExecution); gap < 1900*time.Millisecond || gap > 2100*time.Millisecond {
-				t.Errorf("run %d: %v after the previous run's scheduled time, want 2s", i, gap)
+			// "@every 2s" steps from the previous scheduled time with its
+			// sub-second part dropped (robfig's schedules, as on Temporal),
+			// and the backoff to it is rounded up to whole seconds: the run
+			// is due in [next, next+1s).
+			next := prevExecution.Truncate(time.Second).Add(2 * time.Second)
+			if execution.Before(next.Add(-50*time.Millisecond)) || !execution.Before(next.Add(1100*time.Millisecond)) {
+				t.Errorf("run %d: scheduled %v, want in [%v, %v + 1s) after the previous run's %v", i, execution, next, next, prevExecution)
 			}
 			if a.GetContinuedExecutionRunId() == "" || a.GetLastCompletionResult() == nil {
 				t.Errorf("run %d: continued from %q, last completion result %v", i, a.GetContinuedExecutionRunId(), a.GetLastCompletionResult())
