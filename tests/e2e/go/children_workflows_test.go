@@ -104,7 +104,7 @@ func LineItemTotal(ctx workflow.Context, item LineItem, pause time.Duration) (in
 type ParentInput struct {
 	ChildIDPrefix string
 	Children      int
-	Policy   enumspb.ParentClosePolicy
+	Policy        enumspb.ParentClosePolicy
 	// How the parent ends after signalFinish: "complete", "fail" or
 	// "continue-as-new" (the next run ends at once); a cancellation of the
 	// parent ends it as canceled.

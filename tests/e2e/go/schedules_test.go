@@ -230,8 +230,8 @@ func TestScheduleOverlapPolicies(t *testing.T) {
 		policy enumspb.ScheduleOverlapPolicy
 		// Once two more spec times came due while the first run was running:
 		running, terminated, canceled, skipped, buffered int
-		dropped   int // Starts that never ran (not counted by the schedule).
-		untracked bool
+		dropped                                          int // Starts that never ran (not counted by the schedule).
+		untracked                                        bool
 	}{
 		{policy: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, running: 1, skipped: 2},
 		{policy: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE, running: 1, buffered: 1, skipped: 1},
@@ -385,7 +385,7 @@ func TestSchedulePoliciesAndQuery(t *testing.T) {
 	limited, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID: "twice", Spec: every, RemainingActions: 2,
 		TypedSearchAttributes: temporal.NewSearchAttributes(team.ValueSet("billing")),
-		Action: &client.ScheduleWorkflowAction{ID: "twice", Workflow: ScheduledEcho, Args: []any{"x"}, TaskQueue: queue},
+		Action:                &client.ScheduleWorkflowAction{ID: "twice", Workflow: ScheduledEcho, Args: []any{"x"}, TaskQueue: queue},
 	})
 	if err != nil {
 		t.Fatalf("Create: %v", err)
