@@ -12,6 +12,9 @@ namespace kairos::persistence::sqlite_visibility {
 namespace {
 
 constexpr int64_t kRunning = std::numeric_limits<int64_t>::max();
+
+// The list order's first key: the close time, or kRunning (first) while open.
+int64_t CloseOrder(const VisibilityRow& v) { return v.close_time_nanos ? v.close_time_nanos : kRunning; }
 constexpr int kStatusRunning = 1;  // temporal.api.enums.v1.WorkflowExecutionStatus
 
 struct StmtDeleter {
@@ -124,7 +127,7 @@ grpc::Status Upsert(sqlite3* db, const Prepare& prepare, const VisibilityRow& v,
   sqlite3_bind_int64(s, 9, v.close_time_nanos);
   sqlite3_bind_int64(s, 10, v.history_length);
   sqlite3_bind_blob(s, 11, v.info.data(), static_cast<int>(v.info.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_int64(s, 12, v.close_time_nanos ? v.close_time_nanos : kRunning);
+  sqlite3_bind_int64(s, 12, CloseOrder(v));
   BindOptional(s, 13, v.execution_duration_nanos);
   sqlite3_bind_int64(s, 14, v.history_size_bytes);
   sqlite3_bind_int64(s, 15, v.state_transition_count);
@@ -171,7 +174,7 @@ grpc::Status Update(sqlite3* db, const Prepare& prepare, const VisibilityRow& v,
   if (closed) {
     sqlite3_bind_int(s, 12, v.status);
     sqlite3_bind_int64(s, 13, v.close_time_nanos);
-    sqlite3_bind_int64(s, 14, v.close_time_nanos);
+    sqlite3_bind_int64(s, 14, CloseOrder(v));
   }
   if (auto st = Run(db, s); !st.ok()) return st;
   *written = sqlite3_changes(db) > 0;
