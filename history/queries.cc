@@ -2,6 +2,7 @@
 // a workflow task, and their answers.
 #include "history_engine.h"
 #include "kairos/history/versioning.h"
+#include "wire_history.h"
 
 namespace kairos::history {
 
@@ -145,8 +146,9 @@ grpc::Status HistoryEngine::StartQueryTask(const records::QueueTask& task, wsv1:
   resp->set_attempt(1);
   *resp->mutable_workflow_execution_task_queue() = s.start().task_queue();
   *resp->mutable_query() = std::move(query);
-  for (auto& bytes : store_->ReadEvents(key, 1, s.next_event_id(), std::numeric_limits<int>::max()))
-    resp->mutable_history()->add_events()->ParseFromString(bytes);
+  WireHistory history(resp);
+  for (const auto& bytes : store_->ReadEvents(key, 1, s.next_event_id(), std::numeric_limits<int>::max()))
+    history.AddSerialized(bytes);
   return grpc::Status::OK;
 }
 

@@ -7,6 +7,7 @@
 #include "kairos/history/limits.h"
 #include "kairos/history/state_rebuild.h"
 #include "kairos/history/versioning.h"
+#include "wire_history.h"
 
 #include <random>
 
@@ -369,12 +370,12 @@ grpc::Status HistoryEngine::FillWorkflowTaskResponse(const State& s, wsv1::PollW
   int64_t first = 1;
   if (w.sticky() && s.last_completed_wft_started_event_id() > 0) first = s.last_completed_wft_started_event_id() + 1;
   ExecutionKey key{s.namespace_id(), s.workflow_id(), s.run_id()};
-  auto* events = resp->mutable_history()->mutable_events();
+  WireHistory history(resp);
   // A long history comes in pages, as from Temporal: the first here, the
   // others from GetWorkflowExecutionHistory with the token, so that neither
   // the task nor the read of it grows with the history.
   auto rows = store_->ReadEvents(key, first, s.next_event_id(), kDefaultHistoryPageSize);
-  for (auto& bytes : rows) events->Add()->ParseFromString(bytes);
+  for (const auto& bytes : rows) history.AddSerialized(bytes);
   auto transient = TransientWorkflowTaskEvents(s);
   int64_t next = first + static_cast<int64_t>(rows.size());
   if (next < s.next_event_id()) {
@@ -384,7 +385,7 @@ grpc::Status HistoryEngine::FillWorkflowTaskResponse(const State& s, wsv1::PollW
     for (auto& e : transient) *token.add_transient_events() = std::move(e);
     resp->set_next_page_token(token.SerializeAsString());
   } else {
-    for (auto& e : transient) *events->Add() = std::move(e);
+    for (const auto& e : transient) history.Add(e);
   }
   AttachQueries(s, resp);
   for (const auto& [id, u] : s.updates()) {

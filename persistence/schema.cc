@@ -216,6 +216,53 @@ DROP TABLE visibility_search_attributes;
 ALTER TABLE tasks ADD COLUMN queue TEXT NOT NULL DEFAULT '';
 CREATE INDEX tasks_by_queue ON tasks (queue);
 )sql",
+      // 12: the visibility table gets a rowid. A WITHOUT ROWID table keeps
+      // at most about 1 KB of a row in its B-tree page; a row with a few
+      // search attributes is larger, and its rest went to an overflow page
+      // of its own, mostly empty, written again at every update. A rowid
+      // table keeps rows of up to about 4 KB in the page, and its indexes
+      // hold the 8-byte rowid instead of the whole primary key.
+      R"sql(
+CREATE TABLE visibility_by_rowid (
+  namespace_id           TEXT NOT NULL,
+  workflow_id            TEXT NOT NULL,
+  run_id                 TEXT NOT NULL,
+  workflow_type          TEXT NOT NULL,
+  task_queue             TEXT NOT NULL,
+  status                 INTEGER NOT NULL,
+  start_time_nanos       INTEGER NOT NULL,
+  execution_time_nanos   INTEGER NOT NULL,
+  close_time_nanos       INTEGER NOT NULL,
+  history_length         INTEGER NOT NULL,
+  info                   BLOB NOT NULL,
+  close_order            INTEGER NOT NULL DEFAULT 9223372036854775807,
+  execution_duration     INTEGER,
+  history_size_bytes     INTEGER NOT NULL DEFAULT 0,
+  state_transition_count INTEGER NOT NULL DEFAULT 0,
+  parent_workflow_id     TEXT,
+  parent_run_id          TEXT,
+  root_workflow_id       TEXT,
+  root_run_id            TEXT,
+  namespace_division     TEXT,
+  search_attributes      TEXT,
+  UNIQUE (namespace_id, workflow_id, run_id)
+);
+INSERT INTO visibility_by_rowid (namespace_id, workflow_id, run_id, workflow_type, task_queue, status,
+    start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order,
+    execution_duration, history_size_bytes, state_transition_count, parent_workflow_id, parent_run_id,
+    root_workflow_id, root_run_id, namespace_division, search_attributes)
+  SELECT namespace_id, workflow_id, run_id, workflow_type, task_queue, status,
+    start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order,
+    execution_duration, history_size_bytes, state_transition_count, parent_workflow_id, parent_run_id,
+    root_workflow_id, root_run_id, namespace_division, search_attributes
+  FROM visibility ORDER BY close_order DESC, start_time_nanos DESC;
+DROP TABLE visibility;
+ALTER TABLE visibility_by_rowid RENAME TO visibility;
+CREATE INDEX visibility_by_start ON visibility (namespace_id, start_time_nanos DESC);
+CREATE INDEX visibility_in_order ON visibility (namespace_id, close_order DESC, start_time_nanos DESC, run_id);
+CREATE INDEX visibility_by_type ON visibility (namespace_id, workflow_type);
+CREATE INDEX visibility_by_status ON visibility (namespace_id, status);
+)sql",
   };
   return kMigrations;
 }

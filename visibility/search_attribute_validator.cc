@@ -152,6 +152,22 @@ bool Decodes(const Value& v, const std::string& raw, enums::IndexedValueType typ
   }
 }
 
+// The common shapes, a plain string or an integer, accepted without
+// building a Value. False is no verdict: the general path decides, and
+// words the error.
+bool DecodesQuickly(const std::string& data, enums::IndexedValueType type) {
+  if (data.size() >= 2 && data.front() == '"' && data.back() == '"') {
+    if (type != enums::INDEXED_VALUE_TYPE_KEYWORD && type != enums::INDEXED_VALUE_TYPE_TEXT) return false;
+    for (size_t i = 1; i + 1 < data.size(); ++i)
+      if (data[i] == '"' || data[i] == '\\' || static_cast<unsigned char>(data[i]) < 0x20) return false;
+    return true;
+  }
+  if (type != enums::INDEXED_VALUE_TYPE_INT && type != enums::INDEXED_VALUE_TYPE_DOUBLE) return false;
+  size_t digits = !data.empty() && data[0] == '-' ? 1 : 0;
+  if (data.size() > digits + 1 && data[digits] == '0') return false;  // JSON has no leading zeros.
+  return IsIntegerLiteral(data);
+}
+
 }  // namespace
 
 bool DecodesAs(const Payload& payload, enums::IndexedValueType type, std::string* shown) {
@@ -166,6 +182,7 @@ bool DecodesAs(const Payload& payload, enums::IndexedValueType type, std::string
     *shown = out + "]";
     return false;
   }
+  if (encoding == "json/plain" && DecodesQuickly(payload.data(), type)) return true;
   auto parsed = encoding == "json/plain" ? ParseJsonValue(payload.data()) : std::nullopt;
   if (!parsed) {
     *shown = PayloadText(payload);

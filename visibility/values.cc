@@ -47,19 +47,26 @@ bool IsInteger(const std::string& s) {
 }
 
 
+// The value of one scalar, in the form a query of the attribute's type
+// compares (see query_sql.cc's ValueColumn and TextCompare), or in every
+// form when the type is not known.
 void AddScalar(const std::string& name, const Value& v, const std::string& raw,
-               std::vector<persistence::SearchAttributeValue>* out) {
+               std::optional<enums::IndexedValueType> type, std::vector<persistence::SearchAttributeValue>* out) {
+  auto wants = [&](enums::IndexedValueType t) { return !type || *type == t; };
   persistence::SearchAttributeValue a;
   a.name = name;
   switch (v.kind_case()) {
     case Value::kStringValue:
-      a.text = v.string_value();
-      a.words = Words(v.string_value());
-      a.time_nanos = ParseRfc3339(v.string_value());
+      if (!type || *type == enums::INDEXED_VALUE_TYPE_KEYWORD || *type == enums::INDEXED_VALUE_TYPE_KEYWORD_LIST ||
+          *type == enums::INDEXED_VALUE_TYPE_UNSPECIFIED)
+        a.text = v.string_value();
+      if (wants(enums::INDEXED_VALUE_TYPE_TEXT)) a.words = Words(v.string_value());
+      if (wants(enums::INDEXED_VALUE_TYPE_DATETIME)) a.time_nanos = ParseRfc3339(v.string_value());
       break;
     case Value::kNumberValue: {
       double d = v.number_value();
-      a.double_value = d;
+      if (wants(enums::INDEXED_VALUE_TYPE_DOUBLE)) a.double_value = d;
+      if (!wants(enums::INDEXED_VALUE_TYPE_INT)) break;
       std::string trimmed = raw;
       while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
       while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.erase(0, 1);
@@ -71,34 +78,12 @@ void AddScalar(const std::string& name, const Value& v, const std::string& raw,
       break;
     }
     case Value::kBoolValue:
-      a.bool_value = v.bool_value() ? 1 : 0;
+      if (wants(enums::INDEXED_VALUE_TYPE_BOOL)) a.bool_value = v.bool_value() ? 1 : 0;
       break;
     default:
       return;
   }
   out->push_back(std::move(a));
-}
-
-// Drops the forms a query of the type never compares (see query_sql.cc's
-// ValueColumn and TextCompare).
-void KeepFormOf(enums::IndexedValueType type, persistence::SearchAttributeValue* a) {
-  auto text = std::move(a->text);
-  auto words = std::move(a->words);
-  auto int_value = a->int_value;
-  auto double_value = a->double_value;
-  auto bool_value = a->bool_value;
-  auto time_nanos = a->time_nanos;
-  persistence::SearchAttributeValue kept;
-  kept.name = std::move(a->name);
-  *a = std::move(kept);
-  switch (type) {
-    case enums::INDEXED_VALUE_TYPE_INT: a->int_value = int_value; break;
-    case enums::INDEXED_VALUE_TYPE_DOUBLE: a->double_value = double_value; break;
-    case enums::INDEXED_VALUE_TYPE_BOOL: a->bool_value = bool_value; break;
-    case enums::INDEXED_VALUE_TYPE_DATETIME: a->time_nanos = time_nanos; break;
-    case enums::INDEXED_VALUE_TYPE_TEXT: a->words = std::move(words); break;
-    default: a->text = std::move(text); break;  // Keyword, KeywordList.
-  }
 }
 
 }  // namespace
@@ -107,21 +92,19 @@ std::vector<persistence::SearchAttributeValue> IndexValues(const temporal::api::
                                                            const TypeLookup& type_of) {
   std::vector<persistence::SearchAttributeValue> out;
   for (const auto& [name, payload] : sa.indexed_fields()) {
-    size_t first = out.size();
     auto enc = payload.metadata().find("encoding");
     if (enc != payload.metadata().end() && enc->second == "binary/null") continue;
     auto v = ParseJsonValue(payload.data());
     if (!v) continue;
+    auto type = type_of ? type_of(name) : std::nullopt;
     if (v->kind_case() == Value::kListValue) {
       for (const auto& item : v->list_value().values()) {
         std::string raw = item.kind_case() == Value::kNumberValue ? std::to_string(item.number_value()) : "";
-        AddScalar(name, item, raw, &out);
+        AddScalar(name, item, raw, type, &out);
       }
     } else {
-      AddScalar(name, *v, payload.data(), &out);
+      AddScalar(name, *v, payload.data(), type, &out);
     }
-    if (auto type = type_of ? type_of(name) : std::nullopt)
-      for (size_t i = first; i < out.size(); ++i) KeepFormOf(*type, &out[i]);
   }
   return out;
 }

@@ -70,6 +70,14 @@ TEST_CASE("values decode as Temporal decodes each type", "[search-attributes]") 
   CHECK(Shown(R"(["a",1])", INDEXED_VALUE_TYPE_KEYWORD_LIST) == "[a 1]");
 
   CHECK(Shown(R"({"b":[true,null],"a":1})", INDEXED_VALUE_TYPE_TEXT) == "map[a:1 b:[true <nil>]]");
+
+  // Shapes the quick check leaves to the JSON reader: escapes, leading zeros.
+  CHECK(Shown(R"("a\"b")", INDEXED_VALUE_TYPE_KEYWORD).empty());
+  CHECK(Shown(R"("a\u00e9")", INDEXED_VALUE_TYPE_TEXT).empty());
+  CHECK(!Shown("007", INDEXED_VALUE_TYPE_INT).empty());
+  CHECK(!Shown("-", INDEXED_VALUE_TYPE_INT).empty());
+  CHECK(Shown("-0", INDEXED_VALUE_TYPE_INT).empty());
+  CHECK(Shown("0", INDEXED_VALUE_TYPE_DOUBLE).empty());
 }
 
 TEST_CASE("null and an empty list unset any type; other encodings do not decode", "[search-attributes]") {

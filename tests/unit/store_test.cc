@@ -743,3 +743,47 @@ TEST_CASE("Store: migration 10 moves a run's search-attribute rows into its JSON
         "Amount=42 CustomerId=c1 DueAt=1893456000000000000 Tags=a Tags=b TemporalChangeVersion=fix-1");
   CHECK(QueryText(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'visibility_search_attributes'") == "0");
 }
+
+TEST_CASE("Store: migration 12 keeps every visibility row and its indexes in a table with a rowid", "[store]") {
+  TempDir dir;
+  const std::string path = dir.file("kairos.db");
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);  // Creates the file.
+    sqlite3_close(db);
+  }
+  ExecSql(path, "CREATE TABLE schema_version (version INTEGER NOT NULL)");
+  for (int v = 0; v < 11; ++v) {
+    ExecSql(path, Migrations()[v]);
+    ExecSql(path, "INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
+  }
+  ExecSql(path,
+          "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
+          "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order, "
+          "execution_duration, history_size_bytes, state_transition_count, parent_workflow_id, parent_run_id, "
+          "root_workflow_id, root_run_id, namespace_division, search_attributes) VALUES "
+          "('ns-1', 'open', 'r1', 'T', 'tq', 1, 10, 10, 0, 3, x'0102', 9223372036854775807, NULL, 100, 4, NULL, NULL, "
+          "'open', 'r1', NULL, '{\"CustomerId\":[\"c1\"]}'), "
+          "('ns-1', 'closed', 'r2', 'T', 'tq', 2, 5, 5, 20, 9, x'03', 20, 15, 300, 8, 'p', 'pr', 'p', 'pr', 'd', NULL)");
+  { auto store = OpenPath(path); }
+  CHECK(QueryText(path, "SELECT MAX(version) FROM schema_version") == std::to_string(CurrentSchemaVersion()));
+  CHECK(QueryText(path, "SELECT group_concat(workflow_id || ':' || status || ':' || close_order || ':' || "
+                        "hex(info) || ':' || IFNULL(search_attributes, '-') || ':' || IFNULL(parent_run_id, '-') || "
+                        "':' || IFNULL(namespace_division, '-'), ' ') FROM "
+                        "(SELECT * FROM visibility ORDER BY workflow_id)") ==
+        "closed:2:20:03:-:pr:d open:1:9223372036854775807:0102:{\"CustomerId\":[\"c1\"]}:-:-");
+  CHECK(QueryText(path, "SELECT COUNT(rowid) FROM visibility") == "2");
+  CHECK(QueryText(path, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'index' "
+                        "AND tbl_name = 'visibility' AND sql IS NOT NULL ORDER BY name)") ==
+        "visibility_by_start visibility_by_status visibility_by_type visibility_in_order");
+  // The run's key stays unique: the upsert's ON CONFLICT needs it.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  int rc = sqlite3_exec(db,
+                        "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
+                        "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info) "
+                        "VALUES ('ns-1', 'open', 'r1', 'T', 'tq', 1, 1, 1, 0, 1, x'')",
+                        nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  CHECK(rc == SQLITE_CONSTRAINT);
+}
