@@ -216,14 +216,18 @@ DROP TABLE visibility_search_attributes;
 ALTER TABLE tasks ADD COLUMN queue TEXT NOT NULL DEFAULT '';
 CREATE INDEX tasks_by_queue ON tasks (queue);
 )sql",
-      // 12: the visibility table gets a rowid. A WITHOUT ROWID table keeps
-      // at most about 1 KB of a row in its B-tree page; a row with a few
-      // search attributes is larger, and its rest went to an overflow page
-      // of its own, mostly empty, written again at every update. A rowid
-      // table keeps rows of up to about 4 KB in the page, and its indexes
-      // hold the 8-byte rowid instead of the whole primary key.
+      // 12: the visibility table gets an integer id, and value rows name
+      // their run by it. A WITHOUT ROWID table keeps at most about 1 KB of a
+      // row in its B-tree page; a row with a few search attributes is
+      // larger, and its rest went to an overflow page of its own, mostly
+      // empty, written again at every update. A table with an integer key
+      // keeps rows of up to about 4 KB in the page, its indexes hold the
+      // 8-byte id instead of the whole run key, and a query reaches a run
+      // from a value row by that id in one B-tree search. The id is an
+      // INTEGER PRIMARY KEY, which VACUUM keeps (it renumbers bare rowids).
       R"sql(
-CREATE TABLE visibility_by_rowid (
+CREATE TABLE visibility_by_id (
+  id                     INTEGER PRIMARY KEY,
   namespace_id           TEXT NOT NULL,
   workflow_id            TEXT NOT NULL,
   run_id                 TEXT NOT NULL,
@@ -247,7 +251,7 @@ CREATE TABLE visibility_by_rowid (
   search_attributes      TEXT,
   UNIQUE (namespace_id, workflow_id, run_id)
 );
-INSERT INTO visibility_by_rowid (namespace_id, workflow_id, run_id, workflow_type, task_queue, status,
+INSERT INTO visibility_by_id (namespace_id, workflow_id, run_id, workflow_type, task_queue, status,
     start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order,
     execution_duration, history_size_bytes, state_transition_count, parent_workflow_id, parent_run_id,
     root_workflow_id, root_run_id, namespace_division, search_attributes)
@@ -256,8 +260,21 @@ INSERT INTO visibility_by_rowid (namespace_id, workflow_id, run_id, workflow_typ
     execution_duration, history_size_bytes, state_transition_count, parent_workflow_id, parent_run_id,
     root_workflow_id, root_run_id, namespace_division, search_attributes
   FROM visibility ORDER BY close_order DESC, start_time_nanos DESC;
+CREATE TABLE visibility_values_by_id (
+  namespace_id TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  value        NOT NULL,
+  run          INTEGER NOT NULL,
+  PRIMARY KEY (namespace_id, name, value, run)
+) WITHOUT ROWID;
+INSERT INTO visibility_values_by_id (namespace_id, name, value, run)
+  SELECT a.namespace_id, a.name, a.value, v.id FROM visibility_values a
+  JOIN visibility_by_id v
+    ON v.namespace_id = a.namespace_id AND v.workflow_id = a.workflow_id AND v.run_id = a.run_id;
+DROP TABLE visibility_values;
 DROP TABLE visibility;
-ALTER TABLE visibility_by_rowid RENAME TO visibility;
+ALTER TABLE visibility_by_id RENAME TO visibility;
+ALTER TABLE visibility_values_by_id RENAME TO visibility_values;
 CREATE INDEX visibility_by_start ON visibility (namespace_id, start_time_nanos DESC);
 CREATE INDEX visibility_in_order ON visibility (namespace_id, close_order DESC, start_time_nanos DESC, run_id);
 CREATE INDEX visibility_by_type ON visibility (namespace_id, workflow_type);

@@ -82,6 +82,18 @@ grpc::Status Run(sqlite3* db, sqlite3_stmt* s) {
   return grpc::Status::OK;
 }
 
+// The id of a run's row, which its value rows name; 0 when there is none.
+grpc::Status RowId(sqlite3* db, const Prepare& prepare, const ExecutionKey& key, int64_t* id) {
+  sqlite3_stmt* s = prepare("SELECT id FROM visibility WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
+  if (!s) return Error(db, "prepare");
+  BindKey(s, key);
+  int rc = sqlite3_step(s);
+  *id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Error(db, "read");
+  return grpc::Status::OK;
+}
+
 std::string Where(const VisibilityFilter& filter) {
   std::string where = "v.namespace_id = ?1";
   if (!filter.where.empty()) where += " AND (" + filter.where + ")";
@@ -98,9 +110,10 @@ SqlValue IndexedValue(const SearchAttributeValue& a) {
   return std::monostate{};
 }
 
-// The whole row, inserted or replacing the one there.
+// The whole row, inserted or replacing the one there. *inserted: the id of
+// a row it inserted, 0 when it replaced one.
 grpc::Status Upsert(sqlite3* db, const Prepare& prepare, const VisibilityRow& v, const std::string& attributes,
-                    int mode) {
+                    int mode, int64_t* inserted) {
   sqlite3_stmt* s = prepare(
       "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
       "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order, "
@@ -138,7 +151,12 @@ grpc::Status Upsert(sqlite3* db, const Prepare& prepare, const VisibilityRow& v,
   BindTextOrNull(s, 20, v.namespace_division);
   BindTextOrNull(s, 21, attributes);
   sqlite3_bind_int(s, 22, mode);
-  return Run(db, s);
+  // An upsert that updates leaves the last inserted rowid as it was.
+  const int64_t before = sqlite3_last_insert_rowid(db);
+  if (auto st = Run(db, s); !st.ok()) return st;
+  const int64_t after = sqlite3_last_insert_rowid(db);
+  *inserted = after != before ? after : 0;
+  return grpc::Status::OK;
 }
 
 // A row already there, changed in the columns that change after a run's
@@ -190,6 +208,7 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
   enum Mode { kKeep = 0, kSet = 1 };
   const Mode mode = v.search_attributes_changed ? kSet : kKeep;
   std::string attributes;
+  int64_t run = 0;  // The row's id, which its value rows name: read where they are written.
   if (mode == kSet && (v.new_run || v.replaced_search_attributes.empty())) {
     if (!v.new_run) {
       sqlite3_stmt* d = prepare(kDeleteRunValues);
@@ -201,20 +220,24 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
   } else if (mode == kSet) {
     std::string old;
     sqlite3_stmt* r = prepare(
-        "SELECT search_attributes FROM visibility WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
+        "SELECT id, search_attributes FROM visibility WHERE namespace_id = ? AND workflow_id = ? AND run_id = ?");
     if (!r) return Error(db, "prepare");
     BindKey(r, v.key);
-    if (sqlite3_step(r) == SQLITE_ROW) old = ColumnBytes(r, 0);
+    if (sqlite3_step(r) == SQLITE_ROW) {
+      run = sqlite3_column_int64(r, 0);
+      old = ColumnBytes(r, 1);
+    }
     sqlite3_reset(r);
     for (const auto& name : v.replaced_search_attributes) {
       if (!HasAttribute(old, name)) continue;  // A first value (a run's first build id): nothing to delete.
       sqlite3_stmt* d = prepare(
-          "DELETE FROM visibility_values WHERE namespace_id = ?1 AND name = ?4 AND workflow_id = ?2 AND run_id = ?3 "
-          "AND value IN (SELECT e.value FROM json_each(?5) o, json_each(o.value) e WHERE o.key = ?4)");
+          "DELETE FROM visibility_values WHERE namespace_id = ?1 AND name = ?2 AND run = ?3 "
+          "AND value IN (SELECT e.value FROM json_each(?4) o, json_each(o.value) e WHERE o.key = ?2)");
       if (!d) return Error(db, "prepare");
-      BindKey(d, v.key);
-      BindText(d, 4, name);
-      BindText(d, 5, old);  // The column as read above, not read again.
+      BindText(d, 1, v.key.namespace_id);
+      BindText(d, 2, name);
+      sqlite3_bind_int64(d, 3, run);
+      BindText(d, 4, old);  // The column as read above, not read again.
       if (auto st = Run(db, d); !st.ok()) return st;
     }
     attributes = MergeAttributesJson(old, v.replaced_search_attributes, v.search_attributes);
@@ -224,19 +247,22 @@ grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v) 
     if (auto st = Update(db, prepare, v, attributes, mode, &written); !st.ok()) return st;
   }
   if (!written) {
-    if (auto st = Upsert(db, prepare, v, attributes, mode); !st.ok()) return st;
+    if (auto st = Upsert(db, prepare, v, attributes, mode, &run); !st.ok()) return st;
   }
-  if (!v.search_attributes_changed) return grpc::Status::OK;
+  if (!v.search_attributes_changed || v.search_attributes.empty()) return grpc::Status::OK;
+  if (run == 0) {
+    if (auto st = RowId(db, prepare, v.key, &run); !st.ok()) return st;
+  }
   for (const auto& a : v.search_attributes) {
     auto value = IndexedValue(a);
     if (std::holds_alternative<std::monostate>(value)) continue;
-    sqlite3_stmt* i = prepare(
-        "INSERT OR IGNORE INTO visibility_values (namespace_id, workflow_id, run_id, name, value) "
-        "VALUES (?, ?, ?, ?, ?)");
+    sqlite3_stmt* i =
+        prepare("INSERT OR IGNORE INTO visibility_values (namespace_id, name, value, run) VALUES (?, ?, ?, ?)");
     if (!i) return Error(db, "prepare");
-    BindKey(i, v.key);
-    BindText(i, 4, a.name);
-    Bind(i, 5, value);
+    BindText(i, 1, v.key.namespace_id);
+    BindText(i, 2, a.name);
+    Bind(i, 3, value);
+    sqlite3_bind_int64(i, 4, run);
     if (auto st = Run(db, i); !st.ok()) return st;
   }
   return grpc::Status::OK;

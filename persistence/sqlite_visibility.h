@@ -22,9 +22,9 @@ using Prepare = std::function<sqlite3_stmt*(const char* sql)>;
 // visibility row holds (run before that row changes or goes); binds the
 // run's key as ?1-?3.
 inline constexpr const char* kDeleteRunValues =
-    "DELETE FROM visibility_values WHERE namespace_id = ?1 AND workflow_id = ?2 AND run_id = ?3 AND (name, value) IN "
-    "(SELECT o.key, e.value FROM visibility r, json_each(r.search_attributes) o, json_each(o.value) e "
-    "WHERE r.namespace_id = ?1 AND r.workflow_id = ?2 AND r.run_id = ?3)";
+    "DELETE FROM visibility_values WHERE (namespace_id, name, value, run) IN "
+    "(SELECT r.namespace_id, o.key, e.value, r.id FROM visibility r, json_each(r.search_attributes) o, "
+    "json_each(o.value) e WHERE r.namespace_id = ?1 AND r.workflow_id = ?2 AND r.run_id = ?3)";
 
 grpc::Status Write(sqlite3* db, const Prepare& prepare, const VisibilityRow& v);
 grpc::Status WriteDefinitions(sqlite3* db, const Prepare& prepare, const WriteBatch& b);

@@ -276,7 +276,7 @@ class Translator {
   // parameter) meets a condition appended by the caller, found in the table
   // of values clustered by value.
   static constexpr const char* kRunsWhere =
-      "(v.workflow_id, v.run_id) IN (SELECT a.workflow_id, a.run_id FROM visibility_values a "
+      "v.id IN (SELECT a.run FROM visibility_values a "
       "WHERE a.namespace_id = ?1 AND a.name = ? AND ";
 
   std::string CompareChecked(const Column& c, const Expr& e) {    if (c.type == enums::INDEXED_VALUE_TYPE_KEYWORD_LIST) return ListCompare(c, e);

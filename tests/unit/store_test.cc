@@ -739,12 +739,13 @@ TEST_CASE("Store: migration 10 moves a run's search-attribute rows into its JSON
   CHECK(QueryText(path, "SELECT search_attributes IS NULL FROM visibility WHERE run_id = 'r2'") == "1");
   // The values a query starts from, clustered by value; not Text words nor booleans.
   CHECK(QueryText(path, "SELECT group_concat(name || '=' || value, ' ') FROM (SELECT name, value FROM "
-                        "visibility_values WHERE run_id = 'r1' ORDER BY name, value)") ==
+                        "visibility_values WHERE run = (SELECT id FROM visibility WHERE run_id = 'r1') "
+                        "ORDER BY name, value)") ==
         "Amount=42 CustomerId=c1 DueAt=1893456000000000000 Tags=a Tags=b TemporalChangeVersion=fix-1");
   CHECK(QueryText(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'visibility_search_attributes'") == "0");
 }
 
-TEST_CASE("Store: migration 12 keeps every visibility row and its indexes in a table with a rowid", "[store]") {
+TEST_CASE("Store: migration 12 keeps every visibility row, its indexes and its values, which name the run by its id", "[store]") {
   TempDir dir;
   const std::string path = dir.file("kairos.db");
   {
@@ -764,7 +765,9 @@ TEST_CASE("Store: migration 12 keeps every visibility row and its indexes in a t
           "root_workflow_id, root_run_id, namespace_division, search_attributes) VALUES "
           "('ns-1', 'open', 'r1', 'T', 'tq', 1, 10, 10, 0, 3, x'0102', 9223372036854775807, NULL, 100, 4, NULL, NULL, "
           "'open', 'r1', NULL, '{\"CustomerId\":[\"c1\"]}'), "
-          "('ns-1', 'closed', 'r2', 'T', 'tq', 2, 5, 5, 20, 9, x'03', 20, 15, 300, 8, 'p', 'pr', 'p', 'pr', 'd', NULL)");
+          "('ns-1', 'closed', 'r2', 'T', 'tq', 2, 5, 5, 20, 9, x'03', 20, 15, 300, 8, 'p', 'pr', 'p', 'pr', 'd', NULL);"
+          "INSERT INTO visibility_values (namespace_id, name, value, workflow_id, run_id) VALUES "
+          "('ns-1', 'CustomerId', 'c1', 'open', 'r1'), ('ns-1', 'Amount', 7, 'closed', 'r2')");
   { auto store = OpenPath(path); }
   CHECK(QueryText(path, "SELECT MAX(version) FROM schema_version") == std::to_string(CurrentSchemaVersion()));
   CHECK(QueryText(path, "SELECT group_concat(workflow_id || ':' || status || ':' || close_order || ':' || "
@@ -772,7 +775,11 @@ TEST_CASE("Store: migration 12 keeps every visibility row and its indexes in a t
                         "':' || IFNULL(namespace_division, '-'), ' ') FROM "
                         "(SELECT * FROM visibility ORDER BY workflow_id)") ==
         "closed:2:20:03:-:pr:d open:1:9223372036854775807:0102:{\"CustomerId\":[\"c1\"]}:-:-");
-  CHECK(QueryText(path, "SELECT COUNT(rowid) FROM visibility") == "2");
+  CHECK(QueryText(path, "SELECT COUNT(*) FROM visibility WHERE id IS NOT NULL") == "2");
+  // Each value row names its run by the run's id.
+  CHECK(QueryText(path, "SELECT group_concat(v.workflow_id || ':' || a.name || '=' || a.value, ' ') FROM "
+                        "(SELECT * FROM visibility_values ORDER BY name) a JOIN visibility v ON v.id = a.run") ==
+        "closed:Amount=7 open:CustomerId=c1");
   CHECK(QueryText(path, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'index' "
                         "AND tbl_name = 'visibility' AND sql IS NOT NULL ORDER BY name)") ==
         "visibility_by_start visibility_by_status visibility_by_type visibility_in_order");

@@ -154,7 +154,7 @@ TEST_CASE("list filter: custom attributes compare the run's values", "[visibilit
 
 TEST_CASE("list filter: keyword equality starts from the value index where the whole query needs it", "[visibility]") {
   auto q = Translate("CustomerId = 'c1' AND WorkflowType = 'T'");
-  CHECK(q.filter.where.rfind("(((v.workflow_id, v.run_id) IN (SELECT a.workflow_id, a.run_id FROM "
+  CHECK(q.filter.where.rfind("((v.id IN (SELECT a.run FROM "
                              "visibility_values a WHERE a.namespace_id = ?1 AND a.name = ? AND a.value IN (?)) AND ",
                              0) == 0);
   REQUIRE(q.filter.params.size() == 5);
