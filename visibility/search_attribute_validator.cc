@@ -168,6 +168,17 @@ bool DecodesQuickly(const std::string& data, enums::IndexedValueType type) {
   return IsIntegerLiteral(data);
 }
 
+// The map's entries sorted by name, so that the attribute a message names
+// does not vary with the map's order.
+using Entry = std::pair<const std::string*, const Payload*>;
+std::vector<Entry> SortedEntries(const temporal::api::common::v1::SearchAttributes& sa) {
+  std::vector<Entry> entries;
+  entries.reserve(sa.indexed_fields().size());
+  for (const auto& [name, payload] : sa.indexed_fields()) entries.emplace_back(&name, &payload);
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return *a.first < *b.first; });
+  return entries;
+}
+
 }  // namespace
 
 bool DecodesAs(const Payload& payload, enums::IndexedValueType type, std::string* shown) {
@@ -199,43 +210,41 @@ bool DecodesAs(const Payload& payload, enums::IndexedValueType type, std::string
 grpc::Status SearchAttributeValidator::Validate(const std::string& namespace_id, const std::string& namespace_name,
                                                 const temporal::api::common::v1::SearchAttributes& sa) const {
   if (sa.indexed_fields().empty()) return grpc::Status::OK;
-  // Sorted, so that the attribute a message names does not vary.
-  std::vector<std::string> names;
-  for (const auto& [name, _] : sa.indexed_fields()) names.push_back(name);
-  std::sort(names.begin(), names.end());
+  const auto entries = SortedEntries(sa);
   // Names are mapped to their columns first: an unregistered one fails there.
-  for (const auto& name : names) {
-    if (!registry_->TypeOf(namespace_id, name))
+  std::vector<enums::IndexedValueType> types;
+  types.reserve(entries.size());
+  for (const auto& [name, _] : entries) {
+    auto type = registry_->TypeOf(namespace_id, *name);
+    if (!type)
       return errors::InvalidArgument("Namespace " + namespace_name + " has no mapping defined for search attribute " +
-                                     name);
+                                     *name);
+    types.push_back(*type);
   }
-  if (static_cast<int>(names.size()) > limits_.max_keys)
-    return errors::InvalidArgument("number of search attributes " + std::to_string(names.size()) + " exceeds limit " +
-                                   std::to_string(limits_.max_keys));
-  for (const auto& name : names) {
+  if (static_cast<int>(entries.size()) > limits_.max_keys)
+    return errors::InvalidArgument("number of search attributes " + std::to_string(entries.size()) +
+                                   " exceeds limit " + std::to_string(limits_.max_keys));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string& name = *entries[i].first;
     if (SystemAttributes().contains(name) ||
         (PredefinedAttributes().contains(name) && !SettablePredefined().contains(name)))
       return errors::InvalidArgument(name + " attribute can't be set in SearchAttributes");
-    auto type = *registry_->TypeOf(namespace_id, name);
     std::string shown;
-    if (!DecodesAs(sa.indexed_fields().at(name), type, &shown))
-      return errors::InvalidArgument("invalid value for search attribute " + name + " of type " + TypeName(type) + ": " +
-                                     shown);
+    if (!DecodesAs(*entries[i].second, types[i], &shown))
+      return errors::InvalidArgument("invalid value for search attribute " + name + " of type " +
+                                     TypeName(types[i]) + ": " + shown);
   }
   return grpc::Status::OK;
 }
 
 grpc::Status SearchAttributeValidator::ValidateSize(const temporal::api::common::v1::SearchAttributes& sa) const {
-  std::vector<std::string> names;
-  for (const auto& [name, _] : sa.indexed_fields()) names.push_back(name);
-  std::sort(names.begin(), names.end());
-  for (const auto& name : names) {
-    size_t size = sa.indexed_fields().at(name).data().size();
+  for (const auto& [name, payload] : SortedEntries(sa)) {
+    size_t size = payload->data().size();
     if (size > static_cast<size_t>(limits_.max_value_bytes))
-      return errors::InvalidArgument("search attribute " + name + " value size " + std::to_string(size) +
+      return errors::InvalidArgument("search attribute " + *name + " value size " + std::to_string(size) +
                                      " exceeds size limit " + std::to_string(limits_.max_value_bytes));
   }
-  size_t total = sa.ByteSizeLong();
+  const size_t total = sa.ByteSizeLong();
   if (total > static_cast<size_t>(limits_.max_total_bytes))
     return errors::InvalidArgument("total size of search attributes " + std::to_string(total) + " exceeds size limit " +
                                    std::to_string(limits_.max_total_bytes));

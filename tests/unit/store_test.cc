@@ -106,6 +106,20 @@ void ExecSql(const std::string& path, const std::string& sql) {
   REQUIRE(rc == SQLITE_OK);
 }
 
+// A database file as schema version `version` left it.
+void CreateAtSchemaVersion(const std::string& path, int version) {
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);  // Creates the file.
+    sqlite3_close(db);
+  }
+  ExecSql(path, "CREATE TABLE schema_version (version INTEGER NOT NULL)");
+  for (int v = 0; v < version; ++v) {
+    ExecSql(path, Migrations()[v]);
+    ExecSql(path, "INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
+  }
+}
+
 ExecutionKey Key(const std::string& wf, const std::string& run = "run-1") { return {"ns-1", wf, run}; }
 
 // Event payloads contain a NUL byte so that blob round-tripping is checked.
@@ -698,16 +712,7 @@ TEST_CASE("Store: migration 10 moves a run's search-attribute rows into its JSON
   TempDir dir;
   const std::string path = dir.file("kairos.db");
   // A database as version 9 left it, with rows in every form its writers used.
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);  // Creates the file.
-    sqlite3_close(db);
-  }
-  ExecSql(path, "CREATE TABLE schema_version (version INTEGER NOT NULL)");
-  for (int v = 0; v < 9; ++v) {
-    ExecSql(path, Migrations()[v]);
-    ExecSql(path, "INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
-  }
+  CreateAtSchemaVersion(path, 9);
   ExecSql(path,
           "INSERT INTO search_attributes VALUES ('ns-1', 'CustomerId', 2), ('ns-1', 'Amount', 3), "
           "('ns-1', 'Notes', 1), ('ns-1', 'Vip', 5), ('ns-1', 'DueAt', 6), ('ns-1', 'Tags', 7);"
@@ -748,16 +753,7 @@ TEST_CASE("Store: migration 10 moves a run's search-attribute rows into its JSON
 TEST_CASE("Store: migration 12 keeps every visibility row, its indexes and its values, which name the run by its id", "[store]") {
   TempDir dir;
   const std::string path = dir.file("kairos.db");
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);  // Creates the file.
-    sqlite3_close(db);
-  }
-  ExecSql(path, "CREATE TABLE schema_version (version INTEGER NOT NULL)");
-  for (int v = 0; v < 11; ++v) {
-    ExecSql(path, Migrations()[v]);
-    ExecSql(path, "INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
-  }
+  CreateAtSchemaVersion(path, 11);
   ExecSql(path,
           "INSERT INTO visibility (namespace_id, workflow_id, run_id, workflow_type, task_queue, status, "
           "start_time_nanos, execution_time_nanos, close_time_nanos, history_length, info, close_order, "
