@@ -6,6 +6,7 @@
 #include "kairos/history/limits.h"
 #include "kairos/cron.h"
 #include "kairos/history/nexus_operations.h"
+#include "kairos/history/run_search_attributes.h"
 
 namespace kairos::history {
 
@@ -339,12 +340,25 @@ void HistoryEngine::InitRun(MutableState& ms, hv1::WorkflowExecutionStartedEvent
   // Temporal writes the backoff on every started event, 0s when there is none.
   if (!attrs.has_first_workflow_task_backoff()) *attrs.mutable_first_workflow_task_backoff() = MsToDuration(backoff_ms);
   attrs.set_first_execution_run_id(s.first_execution_run_id());
+  // The search attributes go to the event without a copy; the state keeps
+  // them serialized (KeepStartAttributes would serialize the same map).
+  std::optional<common::SearchAttributes> search_attributes;
+  if (attrs.has_search_attributes()) {
+    search_attributes.emplace();
+    search_attributes->Swap(attrs.mutable_search_attributes());
+    attrs.clear_search_attributes();
+  }
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
-  *e.mutable_workflow_execution_started_event_attributes() = attrs;
+  auto* started = e.mutable_workflow_execution_started_event_attributes();
+  *started = attrs;
   if (s.has_user_metadata()) *e.mutable_user_metadata() = s.user_metadata();
   if (links) *e.mutable_links() = *links;
   if (ApplyStartedVersioning(&s, attrs)) MarkVersioningSearchAttributesChanged(ms);
   KeepStartAttributes(std::move(attrs), &s);
+  if (search_attributes) {
+    SetSearchAttributes(&s, *search_attributes);
+    started->mutable_search_attributes()->Swap(&*search_attributes);
+  }
   s.set_start_time_nanos(ms.now());
   s.set_execution_time_nanos(ms.now() + backoff_ms * 1'000'000);
   ms.mark_visibility_changed();
