@@ -74,8 +74,9 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     p->set_operation_id(op.operation_token());  // As Temporal still fills it.
 #pragma GCC diagnostic pop
     *p->mutable_schedule_to_close_timeout() = MsToDuration(op.schedule_to_close_ms());
-    if (op.schedule_to_start_ms() > 0) *p->mutable_schedule_to_start_timeout() = MsToDuration(op.schedule_to_start_ms());
-    if (op.start_to_close_ms() > 0) *p->mutable_start_to_close_timeout() = MsToDuration(op.start_to_close_ms());
+    // All three, zero when not set, as Temporal gives them.
+    *p->mutable_schedule_to_start_timeout() = MsToDuration(op.schedule_to_start_ms());
+    *p->mutable_start_to_close_timeout() = MsToDuration(op.start_to_close_ms());
     *p->mutable_scheduled_time() = NanosToTimestamp(op.scheduled_time_nanos());
     // As Temporal counts them: every answered attempt, the start's too; the
     // start clears the failures before it.

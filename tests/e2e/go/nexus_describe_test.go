@@ -60,7 +60,8 @@ func TestNexusDescribePendingOperations(t *testing.T) {
 	default:
 		t.Fatalf("state after a failed attempt: %v", op)
 	}
-	if op.CancellationInfo != nil || op.ScheduledEventId != 5 {
+	if op.CancellationInfo != nil || op.ScheduledEventId != 5 || op.ScheduleToStartTimeout == nil ||
+		op.StartToCloseTimeout == nil || op.ScheduleToCloseTimeout.AsDuration() != time.Minute {
 		t.Fatalf("retrying operation: %v", op)
 	}
 	requireNoError(t, p.caller.TerminateWorkflow(testCtx(t, 10*time.Second), retrying.GetID(), "", "done"), "terminate")
