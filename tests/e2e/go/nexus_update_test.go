@@ -203,3 +203,16 @@ func (p *nexusPair) requireUpdateCallback(t *testing.T, target client.WorkflowRu
 		t.Fatalf("callbacks: %v", d.Callbacks)
 	}
 }
+
+// An update-backed operation whose server is killed (-9) while the update
+// runs: the update's completion still reaches the caller after the restart.
+func TestNexusUpdateOperationAcrossKill9(t *testing.T) {
+	p := startNexusPairWith(t, updateCallbacksConfig)
+	p.startUpdatable(t, "updatable-kill9")
+	run := p.startUpdateCall(t, "nexus-update-kill9", nexusUpdateInput{WorkflowID: "updatable-kill9", Value: "held"})
+	waitForEvent(t, p.caller, run.GetID(), run.GetRunID(), enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, 30*time.Second)
+	p.srv.Kill9()
+	p.srv.Restart(t)
+	requireNoError(t, p.handler.SignalWorkflow(testCtx(t, 30*time.Second), "updatable-kill9", "", "release", nil), "release")
+	p.requireCompletedAsync(t, run, "from pending to held")
+}

@@ -159,19 +159,28 @@ type nexusUpdateInput struct {
 
 // NexusUpdatableWorkflow backs the "update" operation: update "set" takes a
 // second (a timer, so that the operation is asynchronous), then answers the
-// change; "fail" fails the update; "hang" never completes. The run ends
-// once set to "done", or at once on a "quit" signal (leaving a hanging
-// update without its outcome).
+// change; "fail" fails the update; "hang" never completes; "held" waits
+// for a "release" signal first. The run ends once set to "done", or at once
+// on a "quit" signal (leaving a hanging update without its outcome).
 func NexusUpdatableWorkflow(ctx workflow.Context) (string, error) {
 	status := "pending"
-	quit := false
+	quit, released := false, false
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		workflow.GetSignalChannel(ctx, "quit").Receive(ctx, nil)
 		quit = true
 	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		workflow.GetSignalChannel(ctx, "release").Receive(ctx, nil)
+		released = true
+	})
 	err := workflow.SetUpdateHandler(ctx, "set", func(ctx workflow.Context, value string) (string, error) {
 		if value == "hang" {
 			return "", workflow.Await(ctx, func() bool { return false })
+		}
+		if value == "held" {
+			if err := workflow.Await(ctx, func() bool { return released }); err != nil {
+				return "", err
+			}
 		}
 		if err := workflow.Sleep(ctx, time.Second); err != nil {
 			return "", err
