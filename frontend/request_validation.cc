@@ -488,4 +488,12 @@ void Normalize(wsv1::ExecuteMultiOperationRequest* r) {
   }
 }
 
+history::SystemNexusAdmission SystemNexusAdmission(const visibility::SearchAttributeValidator* search_attributes) {
+  return [search_attributes](const history::NamespaceRef& ns, wsv1::SignalWithStartWorkflowExecutionRequest* req) {
+    Normalize(req);
+    if (auto st = Validate(*req); !st.ok()) return st;
+    return search_attributes->ValidateAll(ns.id, ns.name, req->search_attributes());
+  };
+}
+
 }  // namespace kairos::frontend

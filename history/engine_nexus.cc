@@ -9,6 +9,7 @@
 
 #include "history_engine.h"
 #include "kairos/history/nexus_operations.h"
+#include "kairos/history/system_nexus.h"
 
 namespace kairos::history {
 namespace {
@@ -23,6 +24,45 @@ fv1::Failure HandlerFailure(const std::string& type, const std::string& message)
   fv1::Failure f;
   f.set_message(message);
   f.mutable_nexus_handler_failure_info()->set_type(type);
+  return f;
+}
+
+// The Nexus handler error type a gRPC status answers as (Temporal's mapping
+// of its service errors).
+std::string HandlerErrorType(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "BAD_REQUEST";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "CONFLICT";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "UNAUTHORIZED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "NOT_IMPLEMENTED";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "UPSTREAM_TIMEOUT";
+    default:
+      return "INTERNAL";
+  }
+}
+
+// A request that got no answer (the handler's worker did not take or answer
+// it in time), as the attempt's failure.
+fv1::Failure RequestFailure(const grpc::Status& status) {
+  fv1::Failure f;
+  f.set_message(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "request timed out"
+                                                                            : status.error_message());
+  f.mutable_application_failure_info();
   return f;
 }
 
@@ -144,10 +184,49 @@ void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask
                                             "NexusOperationScheduled"));
     link->set_type(kWorkflowEventLinkType);
   }
-  SendNexusRequest(op, std::move(req), timeout_ms,
-                   [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
-                     OnNexusStartReply(row_id, t, st, result);
-                   });
+  auto reply = [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
+    OnNexusStartReply(row_id, t, st, result);
+  };
+  if (op.endpoint() == kSystemNexusEndpoint) return StartSystemNexusOperation(t, op, ns_name, std::move(reply));
+  SendNexusRequest(op, std::move(req), timeout_ms, std::move(reply));
+}
+
+void HistoryEngine::StartSystemNexusOperation(const records::TimerTask& t, const records::NexusOperationInfo& op,
+                                              const std::string& ns_name, matching::NexusReply reply) {
+  matching::NexusTaskResult result;
+  auto fail = [&](const grpc::Status& st) {
+    result.handler_failed = true;
+    result.handler_failure = HandlerFailure(HandlerErrorType(st.error_code()), st.error_message());
+    reply(grpc::Status::OK, result);
+  };
+  wsv1::SignalWithStartWorkflowExecutionRequest req;
+  std::string error;
+  if (!DecodeSignalWithStart(op.input(), &req, &error)) return fail(errors::InvalidArgument(error));
+  // As Temporal: in the caller's namespace, with the operation's request id
+  // (a retried start finds its signal) and a link to the scheduled event.
+  const NamespaceRef ns{t.namespace_id(), ns_name};
+  req.set_namespace_(ns_name);
+  req.set_request_id(op.request_id());
+  auto* link = req.add_links()->mutable_workflow_event();
+  link->set_namespace_(ns_name);
+  link->set_workflow_id(t.workflow_id());
+  link->set_run_id(t.run_id());
+  link->mutable_event_ref()->set_event_id(op.scheduled_event_id());
+  link->mutable_event_ref()->set_event_type(enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED);
+  if (system_nexus_admission_) {
+    if (auto st = system_nexus_admission_(ns, &req); !st.ok()) return fail(st);
+  }
+  wsv1::SignalWithStartWorkflowExecutionResponse resp;
+  if (auto st = SignalWithStartWorkflowExecution(ns, req, &resp); !st.ok()) return fail(st);
+  auto* sync = result.response.mutable_start_operation()->mutable_sync_success();
+  *sync->mutable_payload() = SystemNexusResult(resp);
+  const auto& signaled = resp.signal_link().workflow_event();
+  auto* handler_link = sync->add_links();
+  handler_link->set_url(NexusRequestIdLinkUrl(signaled.namespace_(), signaled.workflow_id(), signaled.run_id(),
+                                              signaled.request_id_ref().request_id(),
+                                              enums::EventType_Name(signaled.request_id_ref().event_type())));
+  handler_link->set_type(kWorkflowEventLinkType);
+  reply(grpc::Status::OK, result);
 }
 
 void HistoryEngine::OnNexusStartReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
@@ -164,11 +243,7 @@ void HistoryEngine::OnNexusStartReply(int64_t row_id, const records::TimerTask& 
   auto& op = (*ms.s().mutable_nexus_operations())[t.event_id()];
   const int64_t id = t.event_id();
   if (!status.ok()) {
-    fv1::Failure f;
-    f.set_message(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "request timed out"
-                                                                              : status.error_message());
-    f.mutable_application_failure_info();
-    RetryNexusStart(ms, op, std::move(f));
+    RetryNexusStart(ms, op, RequestFailure(status));
   } else if (result.handler_failed) {
     // Retryable handler errors are retried until the operation times out.
     if (NexusHandlerErrorRetryable(result.handler_failure)) RetryNexusStart(ms, op, result.handler_failure);
@@ -254,7 +329,6 @@ void HistoryEngine::CancelNexusOperation(int64_t row_id, const records::TimerTas
 
 void HistoryEngine::OnNexusCancelReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
                                        const matching::NexusTaskResult& result) {
-  bool retry = !status.ok() || (result.handler_failed && NexusHandlerErrorRetryable(result.handler_failure));
   ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
   std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
   auto state = Load(key);
@@ -263,13 +337,13 @@ void HistoryEngine::OnNexusCancelReply(int64_t row_id, const records::TimerTask&
     DropTimerRow(row_id);
     return;
   }
-  if (retry) {
-    RetryStepLater(row_id, t);
-    return;
-  }
   MutableState ms(*state, env_, NowNanos());
   auto& op = (*ms.s().mutable_nexus_operations())[t.event_id()];
-  RecordNexusCancelRequestOutcome(ms, op, result.handler_failed ? &result.handler_failure : nullptr);
+  // A retryable failure backs off (1 s doubling) as the start request does.
+  if (!status.ok()) RetryNexusCancel(ms, op, RequestFailure(status));
+  else if (result.handler_failed && NexusHandlerErrorRetryable(result.handler_failure))
+    RetryNexusCancel(ms, op, result.handler_failure);
+  else RecordNexusCancelRequestOutcome(ms, op, result.handler_failed ? &result.handler_failure : nullptr);
   if (auto st = Commit(ms); !st.ok()) RetryStepLater(row_id, t);
 }
 
@@ -318,7 +392,45 @@ void HistoryEngine::DeliverNexusCompletion(int64_t row_id, const records::TimerT
       DropTimerRow(row_id);
       return;
   }
-  for (const auto& callback : state->start().completion_callbacks()) {
+  if (!ReportToNexusCallers(state->start().completion_callbacks(), result, ended)) {
+    RetryStepLater(row_id, t);
+    return;
+  }
+  DropTimerRow(row_id);
+}
+
+void HistoryEngine::DeliverNexusUpdateCompletion(int64_t row_id, const records::TimerTask& t) {
+  google::protobuf::RepeatedPtrField<common::Callback> callbacks;
+  temporal::api::update::v1::Outcome outcome;
+  {
+    ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
+    std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
+    auto state = Load(key);
+    auto it = state ? state->updates().find(t.timer_id()) : decltype(state->updates().end()){};
+    if (!state || it == state->updates().end() || it->second.state() != records::UpdateInfo::COMPLETED) {
+      DropTimerRow(row_id);
+      return;
+    }
+    callbacks = it->second.completion_callbacks();
+    outcome = it->second.outcome();
+  }
+  // As Temporal: the update's result, or its failure as the operation's
+  // (the server's when the run closed before the update completed).
+  const common::Payload* result = nullptr;
+  std::optional<std::pair<NexusEnd, fv1::Failure>> ended;
+  if (outcome.has_failure()) ended.emplace(NexusEnd::kFailed, outcome.failure());
+  else if (outcome.success().payloads_size() > 0) result = &outcome.success().payloads(0);
+  if (!ReportToNexusCallers(callbacks, result, ended)) {
+    RetryStepLater(row_id, t);
+    return;
+  }
+  DropTimerRow(row_id);
+}
+
+bool HistoryEngine::ReportToNexusCallers(const google::protobuf::RepeatedPtrField<common::Callback>& callbacks,
+                                         const common::Payload* result,
+                                         const std::optional<std::pair<NexusEnd, fv1::Failure>>& ended) {
+  for (const auto& callback : callbacks) {
     if (callback.nexus().url() != kNexusSystemCallbackUrl) continue;
     records::NexusCallbackToken token;
     if (!token.ParseFromString(HexDecode(HeaderValue(callback.nexus().header(), kNexusCallbackTokenHeader)))) continue;
@@ -326,6 +438,15 @@ void HistoryEngine::DeliverNexusCompletion(int64_t row_id, const records::TimerT
     std::lock_guard lock(LockFor(caller.namespace_id, caller.workflow_id));
     auto caller_state = Load(caller);
     const auto* pending = PendingOperation(caller_state, token.scheduled_event_id());
+    if (!pending) {
+      // As Temporal: a caller reset since has the operation (same scheduled
+      // event and request id) in its current run.
+      auto current = Current(caller.namespace_id, caller.workflow_id);
+      if (current && current->run_id != caller.run_id) {
+        caller_state = Load({caller.namespace_id, caller.workflow_id, current->run_id});
+        pending = PendingOperation(caller_state, token.scheduled_event_id());
+      }
+    }
     if (!pending || pending->request_id() != token.request_id()) continue;  // Ended already.
     MutableState ms(*caller_state, env_, NowNanos());
     auto& op = (*ms.s().mutable_nexus_operations())[token.scheduled_event_id()];
@@ -334,12 +455,9 @@ void HistoryEngine::DeliverNexusCompletion(int64_t row_id, const records::TimerT
     if (op.started_event_id() == 0) RecordNexusStarted(ms, op, op.operation_token(), {});
     if (ended) RecordNexusEnded(ms, token.scheduled_event_id(), ended->first, ended->second);
     else RecordNexusCompleted(ms, token.scheduled_event_id(), result);
-    if (auto st = Commit(ms); !st.ok()) {
-      RetryStepLater(row_id, t);
-      return;
-    }
+    if (auto st = Commit(ms); !st.ok()) return false;
   }
-  DropTimerRow(row_id);
+  return true;
 }
 
 }  // namespace kairos::history

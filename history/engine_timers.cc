@@ -44,6 +44,8 @@ void HistoryEngine::OnTimer(int64_t row_id, const records::TimerTask& t) {
       return CancelNexusOperation(row_id, t);
     case records::TimerTask::NEXUS_CALLBACK:
       return DeliverNexusCompletion(row_id, t);
+    case records::TimerTask::NEXUS_UPDATE_CALLBACK:
+      return DeliverNexusUpdateCompletion(row_id, t);
     default:
       break;
   }

@@ -21,6 +21,7 @@
 #include "kairos/history/history_service.h"
 #include "kairos/history/limits.h"
 #include "kairos/history/mutable_state.h"
+#include "kairos/history/nexus_operations.h"
 #include "kairos/history/retry_policy.h"
 #include "kairos/history/timer_service.h"
 #include "kairos/history/workflow_close.h"
@@ -306,6 +307,10 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
 
   // Admits an update (once per update id) onto a locked, running run.
   grpc::Status AdmitUpdate(const StatePtr& state, const temporal::api::update::v1::Request& request);
+  // A later request for a known update: its completion callbacks join the
+  // update's (once per request id) while the update has no outcome.
+  grpc::Status AttachUpdateCallbacks(const StatePtr& state, const records::UpdateInfo& known,
+                                     const temporal::api::update::v1::Request& request);
 
   using UpdateFill = std::function<void(const common::WorkflowExecution&, enums::UpdateWorkflowExecutionLifecycleStage,
                                         const temporal::api::update::v1::Outcome*)>;
@@ -315,7 +320,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void WaitUpdate(const ExecutionKey& key, const std::string& update_id, enums::UpdateWorkflowExecutionLifecycleStage wanted,
                   Deadline deadline, UpdateFill fill, Done done, bool expired);
   static enums::UpdateWorkflowExecutionLifecycleStage WantedStage(const temporal::api::update::v1::WaitPolicy& p);
-  UpdateFill FillUpdateResponse(wsv1::UpdateWorkflowExecutionResponse* resp, const std::string& update_id);
+  UpdateFill FillUpdateResponse(wsv1::UpdateWorkflowExecutionResponse* resp, const std::string& ns_name,
+                                const temporal::api::update::v1::Request& request);
   void UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::UpdateWorkflowExecutionRequest* req,
                                wsv1::UpdateWorkflowExecutionResponse* resp, Deadline deadline, Done done) override;
   void PollWorkflowExecutionUpdate(const NamespaceRef& ns, const wsv1::PollWorkflowExecutionUpdateRequest* req,
@@ -410,6 +416,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status ResolveStandaloneNexus(const NamespaceRef& ns, const std::string& id, const std::string& run_id,
                                       StatePtr* out);
   void SetNexusEndpoints(NexusEndpointLookup lookup) override { nexus_endpoints_ = std::move(lookup); }
+  void SetSystemNexusAdmission(SystemNexusAdmission admit) override { system_nexus_admission_ = std::move(admit); }
   void SetDeployments(DeploymentLookup lookup) override { env_.deployments = std::move(lookup); }
 
  private:
@@ -427,6 +434,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // when the endpoint is gone.
   void SendNexusRequest(const records::NexusOperationInfo& op, temporal::api::nexus::v1::Request req,
                         int64_t timeout_ms, matching::NexusReply reply);
+  // The __temporal_system endpoint's start: answered here, at once.
+  void StartSystemNexusOperation(const records::TimerTask& t, const records::NexusOperationInfo& op,
+                                 const std::string& ns_name, matching::NexusReply reply);
   void OnNexusStartReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
                          const matching::NexusTaskResult& result);
   void TimeOutNexusOperation(int64_t row_id, const records::TimerTask& t);
@@ -437,6 +447,14 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // NEXUS_CALLBACK: a closed handler run's outcome to each caller operation
   // that started it (its completion callbacks).
   void DeliverNexusCompletion(int64_t row_id, const records::TimerTask& t);
+  // NEXUS_UPDATE_CALLBACK: a completed update's outcome to each caller
+  // operation it backs.
+  void DeliverNexusUpdateCompletion(int64_t row_id, const records::TimerTask& t);
+  // Records a handler's outcome on each caller named by `callbacks`; false
+  // when a caller could not be written (the step is retried).
+  bool ReportToNexusCallers(const google::protobuf::RepeatedPtrField<temporal::api::common::v1::Callback>& callbacks,
+                            const temporal::api::common::v1::Payload* result,
+                            const std::optional<std::pair<NexusEnd, temporal::api::failure::v1::Failure>>& ended);
 
   // ------------------------------------------------------- history reads
   void ReadHistory(const std::string& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
@@ -447,6 +465,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
 
   HistoryMetrics metrics_;
   NexusEndpointLookup nexus_endpoints_;
+  SystemNexusAdmission system_nexus_admission_;
   persistence::Store* store_;
   matching::MatchingService* matching_;
   Executor* executor_;

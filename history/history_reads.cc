@@ -62,22 +62,50 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     p->set_initiated_id(c.initiated_event_id());
     p->set_parent_close_policy(c.parent_close_policy());
   }
+  const int64_t now = NowNanos();
   for (const auto& [id, op] : s.nexus_operations()) {
     auto* p = resp->add_pending_nexus_operations();
     p->set_endpoint(op.endpoint());
     p->set_service(op.service());
     p->set_operation(op.operation());
     p->set_operation_token(op.operation_token());
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    p->set_operation_id(op.operation_token());  // As Temporal still fills it.
+#pragma GCC diagnostic pop
     *p->mutable_schedule_to_close_timeout() = MsToDuration(op.schedule_to_close_ms());
-    if (op.schedule_to_start_ms() > 0) *p->mutable_schedule_to_start_timeout() = MsToDuration(op.schedule_to_start_ms());
-    if (op.start_to_close_ms() > 0) *p->mutable_start_to_close_timeout() = MsToDuration(op.start_to_close_ms());
+    // All three, zero when not set, as Temporal gives them.
+    *p->mutable_schedule_to_start_timeout() = MsToDuration(op.schedule_to_start_ms());
+    *p->mutable_start_to_close_timeout() = MsToDuration(op.start_to_close_ms());
     *p->mutable_scheduled_time() = NanosToTimestamp(op.scheduled_time_nanos());
-    p->set_state(op.started_event_id() ? enums::PENDING_NEXUS_OPERATION_STATE_STARTED
-                 : op.attempt() > 0    ? enums::PENDING_NEXUS_OPERATION_STATE_BACKING_OFF
-                                       : enums::PENDING_NEXUS_OPERATION_STATE_SCHEDULED);
-    p->set_attempt(op.attempt());
-    if (op.has_last_attempt_failure()) *p->mutable_last_attempt_failure() = op.last_attempt_failure();
+    // As Temporal counts them: every answered attempt, the start's too; the
+    // start clears the failures before it.
+    const bool started = op.started_event_id() != 0;
+    const bool backing_off = !started && op.next_attempt_time_nanos() > now;
+    p->set_state(started       ? enums::PENDING_NEXUS_OPERATION_STATE_STARTED
+                 : backing_off ? enums::PENDING_NEXUS_OPERATION_STATE_BACKING_OFF
+                               : enums::PENDING_NEXUS_OPERATION_STATE_SCHEDULED);
+    p->set_attempt(op.attempt() + (started ? 1 : 0));
+    if (op.last_attempt_complete_time_nanos() != 0)
+      *p->mutable_last_attempt_complete_time() = NanosToTimestamp(op.last_attempt_complete_time_nanos());
+    if (!started && op.has_last_attempt_failure()) *p->mutable_last_attempt_failure() = op.last_attempt_failure();
+    if (backing_off) *p->mutable_next_attempt_schedule_time() = NanosToTimestamp(op.next_attempt_time_nanos());
     p->set_scheduled_event_id(op.scheduled_event_id());
+    if (op.has_cancellation()) {
+      const auto& c = op.cancellation();
+      auto* ci = p->mutable_cancellation_info();
+      if (c.requested_time_nanos() != 0) *ci->mutable_requested_time() = NanosToTimestamp(c.requested_time_nanos());
+      // A backoff that has run out is a request on its way again.
+      ci->set_state(c.state() == enums::NEXUS_OPERATION_CANCELLATION_STATE_BACKING_OFF && c.next_attempt_time_nanos() <= now
+                        ? enums::NEXUS_OPERATION_CANCELLATION_STATE_SCHEDULED
+                        : c.state());
+      ci->set_attempt(c.attempt());
+      if (c.last_attempt_complete_time_nanos() != 0)
+        *ci->mutable_last_attempt_complete_time() = NanosToTimestamp(c.last_attempt_complete_time_nanos());
+      if (c.has_last_attempt_failure()) *ci->mutable_last_attempt_failure() = c.last_attempt_failure();
+      if (ci->state() == enums::NEXUS_OPERATION_CANCELLATION_STATE_BACKING_OFF)
+        *ci->mutable_next_attempt_schedule_time() = NanosToTimestamp(c.next_attempt_time_nanos());
+    }
   }
   // The run's completion callbacks (a Nexus operation's, given at start or
   // attached later), waiting for its close, then reported (the report is a
@@ -93,6 +121,20 @@ grpc::Status HistoryEngine::DescribeWorkflowExecution(const NamespaceRef& ns, co
     if (!waiting) {
       info->set_attempt(1);
       *info->mutable_last_attempt_complete_time() = NanosToTimestamp(s.close_time_nanos());
+    }
+  }
+  // An accepted update's callbacks (the Nexus operations it backs), until
+  // its outcome is reported (a durable step: shown as done once it has one).
+  for (const auto& [id, u] : s.updates()) {
+    if (u.state() != records::UpdateInfo::ACCEPTED && u.state() != records::UpdateInfo::COMPLETED) continue;
+    for (const auto& cb : u.completion_callbacks()) {
+      auto* info = resp->add_callbacks();
+      *info->mutable_callback() = cb;
+      info->mutable_trigger()->mutable_update_workflow_execution_completed()->set_update_id(id);
+      *info->mutable_registration_time() = NanosToTimestamp(u.admitted_time_nanos());
+      bool done = u.state() == records::UpdateInfo::COMPLETED;
+      info->set_state(done ? enums::CALLBACK_STATE_SUCCEEDED : enums::CALLBACK_STATE_STANDBY);
+      if (done) info->set_attempt(1);
     }
   }
   if (s.workflow_task().attempt() > 0) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "kairos/history/system_nexus.h"
 #include "kairos/ids.h"
 #include "kairos/time_util.h"
 
@@ -139,8 +140,14 @@ std::optional<CommandError> ScheduleNexusOperation(MutableState& ms,
   if (a.endpoint().empty()) return Bad(kBad, "endpoint name is not set on command");
   if (a.service().empty()) return Bad(kBad, "service name is not set on command");
   if (a.operation().empty()) return Bad(kBad, "operation name is not set on command");
-  std::string endpoint_id = ms.env().nexus_endpoint_id ? ms.env().nexus_endpoint_id(a.endpoint()) : "";
-  if (endpoint_id.empty()) return Bad(kBad, "endpoint \"" + a.endpoint() + "\" not found");
+  std::string endpoint_id;
+  if (a.endpoint() == kSystemNexusEndpoint) {
+    // No endpoint to look up: the server answers it (its id stays empty).
+    if (auto why = CheckSystemNexusCommand(a, ms.s().namespace_name())) return Bad(kBad, *why);
+  } else {
+    endpoint_id = ms.env().nexus_endpoint_id ? ms.env().nexus_endpoint_id(a.endpoint()) : "";
+    if (endpoint_id.empty()) return Bad(kBad, "endpoint \"" + a.endpoint() + "\" not found");
+  }
   auto negative = [](const google::protobuf::Duration& d) { return d.seconds() < 0 || d.nanos() < 0; };
   if (negative(a.schedule_to_close_timeout()))
     return Bad(kBad, "ScheduleNexusOperationCommandAttributes.ScheduleToCloseTimeout is invalid: negative duration");
@@ -220,10 +227,10 @@ std::optional<CommandError> RequestCancelNexusOperation(
   ev->set_scheduled_event_id(a.scheduled_event_id());
   ev->set_workflow_task_completed_event_id(ms.completed_event_id());
   op.set_cancel_requested_event_id(e.event_id());
+  op.mutable_cancellation();
   // As on Temporal, an operation not started yet stays pending: its cancel
   // request goes to the handler once it has started (RecordNexusStarted).
-  if (op.started_event_id() != 0)
-    op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, a.scheduled_event_id(), ms.now())));
+  if (op.started_event_id() != 0) ScheduleNexusCancel(ms, op);
   return std::nullopt;
 }
 
@@ -268,8 +275,9 @@ void RecordNexusStarted(MutableState& ms, records::NexusOperationInfo& op, const
   if (op.start_to_close_ms() > 0)
     op.set_start_to_close_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_TIMEOUT, op.scheduled_event_id(),
                                                        ms.now() + op.start_to_close_ms() * 1'000'000)));
-  if (op.cancel_requested_event_id() != 0 && op.cancel_row_id() == 0)
-    op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, op.scheduled_event_id(), ms.now())));
+  op.set_last_attempt_complete_time_nanos(ms.now());
+  op.set_next_attempt_time_nanos(0);
+  if (op.cancel_requested_event_id() != 0 && op.cancel_row_id() == 0) ScheduleNexusCancel(ms, op);
   if (ms.s().has_standalone_nexus()) {
     *ms.s().mutable_standalone_nexus()->mutable_links() = links;
     ms.s().mutable_standalone_nexus()->set_last_attempt_complete_time_nanos(ms.now());
@@ -364,14 +372,61 @@ void RetryNexusStart(MutableState& ms, records::NexusOperationInfo& op, fv1::Fai
   op.set_attempt(op.attempt() + 1);
   if (ms.s().has_standalone_nexus()) ms.s().mutable_standalone_nexus()->set_last_attempt_complete_time_nanos(ms.now());
   *op.mutable_last_attempt_failure() = std::move(failure);
+  op.set_last_attempt_complete_time_nanos(ms.now());
+  op.set_next_attempt_time_nanos(ms.now() + NexusBackoffMs(op.attempt()) * 1'000'000);
   if (op.start_row_id() != 0) ms.DeleteTimer(op.start_row_id());
-  op.set_start_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_START, op.scheduled_event_id(),
-                                            ms.now() + NexusBackoffMs(op.attempt()) * 1'000'000)));
+  op.set_start_row_id(
+      ms.AddTimer(NexusStep(records::TimerTask::NEXUS_START, op.scheduled_event_id(), op.next_attempt_time_nanos())));
+}
+
+void RearmNexusSteps(MutableState& ms, records::NexusOperationInfo& op, int64_t started_time_nanos) {
+  auto timeout = [&](int64_t from, int64_t timeout_ms) {
+    return ms.AddTimer(NexusStep(records::TimerTask::NEXUS_TIMEOUT, op.scheduled_event_id(),
+                                 std::max(ms.now(), from + timeout_ms * 1'000'000)));
+  };
+  if (op.schedule_to_close_ms() > 0) op.set_timeout_row_id(timeout(op.scheduled_time_nanos(), op.schedule_to_close_ms()));
+  if (op.started_event_id() == 0) {
+    op.set_start_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_START, op.scheduled_event_id(), ms.now())));
+    if (op.schedule_to_start_ms() > 0)
+      op.set_schedule_to_start_row_id(timeout(op.scheduled_time_nanos(), op.schedule_to_start_ms()));
+    return;
+  }
+  if (op.start_to_close_ms() > 0) op.set_start_to_close_row_id(timeout(started_time_nanos, op.start_to_close_ms()));
+  if (op.cancel_requested_event_id() != 0 &&
+      op.cancellation().state() == temporal::api::enums::v1::NEXUS_OPERATION_CANCELLATION_STATE_SCHEDULED)
+    op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, op.scheduled_event_id(), ms.now())));
+}
+
+void ScheduleNexusCancel(MutableState& ms, records::NexusOperationInfo& op) {
+  auto* c = op.mutable_cancellation();
+  c->set_requested_time_nanos(ms.now());
+  c->set_state(temporal::api::enums::v1::NEXUS_OPERATION_CANCELLATION_STATE_SCHEDULED);
+  op.set_cancel_row_id(ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, op.scheduled_event_id(), ms.now())));
+}
+
+void RetryNexusCancel(MutableState& ms, records::NexusOperationInfo& op, fv1::Failure failure) {
+  auto* c = op.mutable_cancellation();
+  c->set_attempt(c->attempt() + 1);
+  c->set_last_attempt_complete_time_nanos(ms.now());
+  *c->mutable_last_attempt_failure() = std::move(failure);
+  c->set_next_attempt_time_nanos(ms.now() + NexusBackoffMs(c->attempt()) * 1'000'000);
+  c->set_state(temporal::api::enums::v1::NEXUS_OPERATION_CANCELLATION_STATE_BACKING_OFF);
+  if (op.cancel_row_id() != 0) ms.DeleteTimer(op.cancel_row_id());
+  op.set_cancel_row_id(
+      ms.AddTimer(NexusStep(records::TimerTask::NEXUS_CANCEL, op.scheduled_event_id(), c->next_attempt_time_nanos())));
 }
 
 void RecordNexusCancelRequestOutcome(MutableState& ms, records::NexusOperationInfo& op, const fv1::Failure* failure) {
   if (op.cancel_row_id() != 0) ms.DeleteTimer(op.cancel_row_id());
   op.set_cancel_row_id(0);
+  auto* c = op.mutable_cancellation();
+  c->set_attempt(c->attempt() + 1);
+  c->set_last_attempt_complete_time_nanos(ms.now());
+  c->set_next_attempt_time_nanos(0);
+  c->set_state(failure ? temporal::api::enums::v1::NEXUS_OPERATION_CANCELLATION_STATE_FAILED
+                       : temporal::api::enums::v1::NEXUS_OPERATION_CANCELLATION_STATE_SUCCEEDED);
+  if (failure) *c->mutable_last_attempt_failure() = *failure;
+  else c->clear_last_attempt_failure();
   if (failure) {
     auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_FAILED);
     auto* ev = e.mutable_nexus_operation_cancel_request_failed_event_attributes();
@@ -398,6 +453,13 @@ std::string NexusWorkflowEventLinkUrl(const std::string& ns, const std::string& 
   return "temporal:///namespaces/" + PercentEncode(ns) + "/workflows/" + PercentEncode(workflow_id) + "/" +
          PercentEncode(run_id) + "/history?eventID=" + std::to_string(event_id) + "&eventType=" + event_type +
          "&referenceType=EventReference";
+}
+
+std::string NexusRequestIdLinkUrl(const std::string& ns, const std::string& workflow_id, const std::string& run_id,
+                                  const std::string& request_id, const std::string& event_type) {
+  return "temporal:///namespaces/" + PercentEncode(ns) + "/workflows/" + PercentEncode(workflow_id) + "/" +
+         PercentEncode(run_id) + "/history?eventType=" + event_type + "&referenceType=RequestIdReference&requestID=" +
+         PercentEncode(request_id);
 }
 
 std::string NexusOperationLinkUrl(const std::string& ns, const std::string& operation_id, const std::string& run_id) {

@@ -11,6 +11,7 @@
 
 #include "history_engine.h"
 #include "kairos/history/children.h"
+#include "kairos/history/nexus_operations.h"
 #include "kairos/history/reset_operations.h"
 #include "kairos/history/state_rebuild.h"
 
@@ -67,6 +68,52 @@ grpc::Status ReadRunEvents(persistence::Store& store, const ExecutionKey& key, s
 std::string NextRunOf(const std::vector<hv1::HistoryEvent>& events) {
   if (events.empty() || events.back().event_type() != enums::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW) return "";
   return events.back().workflow_execution_continued_as_new_event_attributes().new_execution_run_id();
+}
+
+// As Temporal cherry-picks them: the outcome of an operation pending at the
+// point that the base run recorded after it (its start, result, failure,
+// cancellation, timeout) is recorded on the new run too, since its handler
+// will not report again. Cancel requests and their outcomes are not: the
+// workflow asks again if its code does.
+void ReapplyNexusOutcome(MutableState& ms, const hv1::HistoryEvent& ev) {
+  auto& ops = *ms.s().mutable_nexus_operations();
+  auto pending = [&](int64_t scheduled_event_id) {
+    auto it = ops.find(scheduled_event_id);
+    return it == ops.end() ? nullptr : &it->second;
+  };
+  switch (ev.event_type()) {
+    case enums::EVENT_TYPE_NEXUS_OPERATION_STARTED: {
+      const auto& a = ev.nexus_operation_started_event_attributes();
+      if (auto* op = pending(a.scheduled_event_id()); op && op->started_event_id() == 0)
+        RecordNexusStarted(ms, *op, a.operation_token(), ev.links());
+      break;
+    }
+    case enums::EVENT_TYPE_NEXUS_OPERATION_COMPLETED: {
+      const auto& a = ev.nexus_operation_completed_event_attributes();
+      if (pending(a.scheduled_event_id()))
+        RecordNexusCompleted(ms, a.scheduled_event_id(), a.has_result() ? &a.result() : nullptr, &ev.links());
+      break;
+    }
+    case enums::EVENT_TYPE_NEXUS_OPERATION_FAILED: {
+      const auto& a = ev.nexus_operation_failed_event_attributes();
+      if (pending(a.scheduled_event_id())) RecordNexusEnded(ms, a.scheduled_event_id(), NexusEnd::kFailed, a.failure().cause());
+      break;
+    }
+    case enums::EVENT_TYPE_NEXUS_OPERATION_CANCELED: {
+      const auto& a = ev.nexus_operation_canceled_event_attributes();
+      if (pending(a.scheduled_event_id()))
+        RecordNexusEnded(ms, a.scheduled_event_id(), NexusEnd::kCanceled, a.failure().cause());
+      break;
+    }
+    case enums::EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT: {
+      const auto& a = ev.nexus_operation_timed_out_event_attributes();
+      if (pending(a.scheduled_event_id()))
+        RecordNexusEnded(ms, a.scheduled_event_id(), NexusEnd::kTimedOut, a.failure().cause());
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 temporal::api::failure::v1::Failure ResetFailure(const std::string& reason) {
@@ -217,6 +264,9 @@ void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExe
     r.set_timer_row_id(step(r.kind() == records::ExternalRequest::SIGNAL ? records::TimerTask::SIGNAL_EXTERNAL
                                                                           : records::TimerTask::CANCEL_EXTERNAL,
                             id));
+  // Nexus operations pending at the point send their start again (the
+  // same request id: the handler finds what it started) or their cancel.
+  for (auto& [id, op] : *s.mutable_nexus_operations()) RearmNexusSteps(ms, op, op.last_attempt_complete_time_nanos());
   ms.ArmRunTimeouts(ms.now());
 
   // What is re-applied comes before the one new workflow task: a
@@ -225,7 +275,11 @@ void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExe
   bool nothing = ReapplyNothing(req);
   bool signals = !nothing && Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL);
   bool updates = !nothing && Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_UPDATE);
+  bool nexus = !nothing && Reapply(req, enums::RESET_REAPPLY_EXCLUDE_TYPE_NEXUS);
+  bool base_run = true;  // `after` goes on with the runs the base continued as new into.
   for (const auto& ev : after) {
+    base_run &= ev.event_type() != enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED;
+    if (nexus && base_run) ReapplyNexusOutcome(ms, ev);
     if (signals && ev.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
       const auto& sig = ev.workflow_execution_signaled_event_attributes();
       SignalInput in{sig.signal_name(), sig.input(), sig.header(), sig.identity(), sig.request_id(), nullptr, {}};
@@ -241,6 +295,10 @@ void HistoryEngine::BuildResetRun(MutableState& ms, const wsv1::ResetWorkflowExe
       u.set_state(records::UpdateInfo::ADMITTED);
       *u.mutable_request() = request;
       u.set_admitted_time_nanos(ms.now());
+      for (const auto& cb : request.completion_callbacks()) {  // The Nexus operations it backs.
+        *u.add_completion_callbacks() = cb;
+        u.add_callback_request_ids(request.request_id());
+      }
       (*s.mutable_updates())[id] = std::move(u);
     }
     if (!nothing) ReapplyChildEvent(ms, ev);

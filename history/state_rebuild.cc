@@ -274,6 +274,11 @@ bool ApplyOtherEvent(const hv1::HistoryEvent& e, records::ExecutionState* s) {
       u.set_state(records::UpdateInfo::ACCEPTED);
       *u.mutable_request() = a.accepted_request();
       u.set_accepted_event_id(e.event_id());
+      u.set_admitted_time_nanos(TimestampToNanos(e.event_time()));
+      for (const auto& cb : a.accepted_request().completion_callbacks()) {
+        *u.add_completion_callbacks() = cb;
+        u.add_callback_request_ids(a.accepted_request().request_id());
+      }
       return true;
     }
     case enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: {
@@ -288,10 +293,102 @@ bool ApplyOtherEvent(const hv1::HistoryEvent& e, records::ExecutionState* s) {
       if (a.has_versioning_override() || a.unset_versioning_override())
         SetVersioningOverride(s, a.versioning_override());
       if (a.has_priority()) *s->mutable_start()->mutable_priority() = a.priority();
+      for (const auto& o : a.workflow_update_options()) {
+        auto it = s->mutable_updates()->find(o.update_id());
+        if (it == s->mutable_updates()->end()) continue;
+        for (const auto& cb : o.attached_completion_callbacks()) {
+          *it->second.add_completion_callbacks() = cb;
+          it->second.add_callback_request_ids(o.attached_request_id());
+        }
+      }
       return true;
     }
     case enums::EVENT_TYPE_MARKER_RECORDED:
     case enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ADMITTED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Nexus operations: pending from their scheduled event until an outcome;
+// the steps that drive them are armed by the caller (reset).
+bool ApplyNexusEvent(const hv1::HistoryEvent& e, records::ExecutionState* s) {
+  auto& ops = *s->mutable_nexus_operations();
+  auto find = [&](int64_t scheduled_event_id) {
+    auto it = ops.find(scheduled_event_id);
+    return it == ops.end() ? nullptr : &it->second;
+  };
+  switch (e.event_type()) {
+    case enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED: {
+      const auto& a = e.nexus_operation_scheduled_event_attributes();
+      records::NexusOperationInfo op;
+      op.set_scheduled_event_id(e.event_id());
+      op.set_endpoint(a.endpoint());
+      op.set_endpoint_id(a.endpoint_id());
+      op.set_service(a.service());
+      op.set_operation(a.operation());
+      if (a.has_input()) *op.mutable_input() = a.input();
+      *op.mutable_header() = a.nexus_header();
+      op.set_request_id(a.request_id());
+      op.set_schedule_to_close_ms(DurationToMs(a.schedule_to_close_timeout()));
+      op.set_schedule_to_start_ms(DurationToMs(a.schedule_to_start_timeout()));
+      op.set_start_to_close_ms(DurationToMs(a.start_to_close_timeout()));
+      op.set_scheduled_time_nanos(TimestampToNanos(e.event_time()));
+      ops[e.event_id()] = std::move(op);
+      return true;
+    }
+    case enums::EVENT_TYPE_NEXUS_OPERATION_STARTED: {
+      const auto& a = e.nexus_operation_started_event_attributes();
+      if (auto* op = find(a.scheduled_event_id())) {
+        op->set_operation_token(a.operation_token());
+        op->set_started_event_id(e.event_id());
+        op->set_last_attempt_complete_time_nanos(TimestampToNanos(e.event_time()));
+        if (op->has_cancellation()) {
+          op->mutable_cancellation()->set_requested_time_nanos(TimestampToNanos(e.event_time()));
+          op->mutable_cancellation()->set_state(enums::NEXUS_OPERATION_CANCELLATION_STATE_SCHEDULED);
+        }
+      }
+      return true;
+    }
+    case enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED: {
+      const auto& a = e.nexus_operation_cancel_requested_event_attributes();
+      if (auto* op = find(a.scheduled_event_id())) {
+        op->set_cancel_requested_event_id(e.event_id());
+        auto* c = op->mutable_cancellation();
+        if (op->started_event_id() != 0) {
+          c->set_requested_time_nanos(TimestampToNanos(e.event_time()));
+          c->set_state(enums::NEXUS_OPERATION_CANCELLATION_STATE_SCHEDULED);
+        }
+      }
+      return true;
+    }
+    case enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED:
+    case enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_FAILED: {
+      bool failed = e.event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_FAILED;
+      int64_t id = failed ? e.nexus_operation_cancel_request_failed_event_attributes().scheduled_event_id()
+                          : e.nexus_operation_cancel_request_completed_event_attributes().scheduled_event_id();
+      if (auto* op = find(id)) {
+        auto* c = op->mutable_cancellation();
+        c->set_attempt(c->attempt() + 1);
+        c->set_last_attempt_complete_time_nanos(TimestampToNanos(e.event_time()));
+        c->set_state(failed ? enums::NEXUS_OPERATION_CANCELLATION_STATE_FAILED
+                            : enums::NEXUS_OPERATION_CANCELLATION_STATE_SUCCEEDED);
+        if (failed) *c->mutable_last_attempt_failure() = e.nexus_operation_cancel_request_failed_event_attributes().failure();
+      }
+      return true;
+    }
+    case enums::EVENT_TYPE_NEXUS_OPERATION_COMPLETED:
+      ops.erase(e.nexus_operation_completed_event_attributes().scheduled_event_id());
+      return true;
+    case enums::EVENT_TYPE_NEXUS_OPERATION_FAILED:
+      ops.erase(e.nexus_operation_failed_event_attributes().scheduled_event_id());
+      return true;
+    case enums::EVENT_TYPE_NEXUS_OPERATION_CANCELED:
+      ops.erase(e.nexus_operation_canceled_event_attributes().scheduled_event_id());
+      return true;
+    case enums::EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT:
+      ops.erase(e.nexus_operation_timed_out_event_attributes().scheduled_event_id());
       return true;
     default:
       return false;
@@ -360,7 +457,7 @@ std::string RebuildState(const std::vector<hv1::HistoryEvent>& events, records::
     if (e.event_type() == enums::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED) {
       ApplyStarted(e, s);
     } else if (!ApplyWorkflowTaskEvent(e, s) && !ApplyActivityOrTimerEvent(e, s) && !ApplyChildOrExternalEvent(e, s) &&
-               !ApplyOtherEvent(e, s)) {
+               !ApplyNexusEvent(e, s) && !ApplyOtherEvent(e, s)) {
       return "event " + std::to_string(e.event_id()) + " (" + enums::EventType_Name(e.event_type()) +
              ") cannot precede a reset point";
     }

@@ -4,6 +4,53 @@
 
 namespace kairos::history {
 
+namespace {
+
+// WorkflowExecutionOptionsUpdated with one update's attached request and
+// callbacks, as Temporal writes it: in the history now while a worker's
+// task completes (`in_task`), else buffered while a task runs.
+void AddUpdateOptionsEvent(MutableState& ms, const std::string& update_id, const std::string& request_id,
+                           const google::protobuf::RepeatedPtrField<temporal::api::common::v1::Callback>& callbacks,
+                           bool in_task) {
+  auto type = enums::EVENT_TYPE_WORKFLOW_EXECUTION_OPTIONS_UPDATED;
+  auto& e = in_task ? ms.AddEvent(type) : ms.AddOrBufferEvent(type);
+  e.set_worker_may_ignore(true);
+  auto* o = e.mutable_workflow_execution_options_updated_event_attributes()->add_workflow_update_options();
+  o->set_update_id(update_id);
+  o->set_attached_request_id(request_id);
+  *o->mutable_attached_completion_callbacks() = callbacks;
+}
+
+// Callbacks attached before the update was accepted: an options-updated
+// event per attaching request after the accepted one (Temporal writes them
+// then); the request's own callbacks are on the accepted event.
+void AttachedUpdateCallbacksEvents(MutableState& ms, const std::string& update_id, const records::UpdateInfo& u) {
+  google::protobuf::RepeatedPtrField<temporal::api::common::v1::Callback> group;
+  for (int i = u.request().completion_callbacks_size(); i < u.completion_callbacks_size(); ++i) {
+    *group.Add() = u.completion_callbacks(i);
+    const std::string& id = u.callback_request_ids(i);
+    if (i + 1 == u.completion_callbacks_size() || u.callback_request_ids(i + 1) != id) {
+      AddUpdateOptionsEvent(ms, update_id, id, group, /*in_task=*/true);
+      group.Clear();
+    }
+  }
+}
+
+// An update with completion callbacks reached its outcome: a durable step
+// reports it to each (the Nexus operations it backs).
+void ArmUpdateCallbacks(MutableState& ms, const std::string& update_id, const records::UpdateInfo& u,
+                        int64_t event_id) {
+  if (u.completion_callbacks_size() == 0) return;
+  records::TimerTask t;
+  t.set_kind(records::TimerTask::NEXUS_UPDATE_CALLBACK);
+  t.set_event_id(event_id);
+  t.set_timer_id(update_id);
+  t.set_fire_time_nanos(ms.now());
+  ms.AddTimer(std::move(t));
+}
+
+}  // namespace
+
 void HistoryEngine::ReadmitUpdates(MutableState& ms) {
   for (auto& [id, u] : *ms.s().mutable_updates())
     if (u.state() == records::UpdateInfo::SENT) u.set_state(records::UpdateInfo::ADMITTED);
@@ -26,7 +73,17 @@ std::optional<CommandError> HistoryEngine::ApplyUpdateMessage(MutableState& ms, 
     a->set_protocol_instance_id(it->first);
     a->set_accepted_request_message_id(acceptance.accepted_request_message_id());
     a->set_accepted_request_sequencing_event_id(acceptance.accepted_request_sequencing_event_id());
-    *a->mutable_accepted_request() = acceptance.has_accepted_request() ? acceptance.accepted_request() : u.request();
+    auto* accepted = a->mutable_accepted_request();
+    *accepted = acceptance.has_accepted_request() ? acceptance.accepted_request() : u.request();
+    // What the client asked besides the update (the worker need not echo it).
+    accepted->set_request_id(u.request().request_id());
+    *accepted->mutable_completion_callbacks() = u.request().completion_callbacks();
+    *accepted->mutable_links() = u.request().links();
+    // As Temporal: the event links back to the Nexus callers (their callbacks' links).
+    for (const auto& cb : u.request().completion_callbacks())
+      if (cb.has_nexus())
+        for (const auto& link : cb.links()) *e.add_links() = link;
+    AttachedUpdateCallbacksEvents(ms, it->first, u);
     u.set_state(records::UpdateInfo::ACCEPTED);
     u.set_accepted_event_id(e.event_id());
   } else if (m.body().Is<uv1::Rejection>()) {
@@ -48,6 +105,7 @@ std::optional<CommandError> HistoryEngine::ApplyUpdateMessage(MutableState& ms, 
     *a->mutable_outcome() = response.outcome();
     u.set_state(records::UpdateInfo::COMPLETED);
     *u.mutable_outcome() = response.outcome();
+    ArmUpdateCallbacks(ms, it->first, u, e.event_id());
   } else {
     return CommandError{kBad, "Unknown protocol message body " + m.body().type_url() + "."};
   }
@@ -57,6 +115,14 @@ std::optional<CommandError> HistoryEngine::ApplyUpdateMessage(MutableState& ms, 
 namespace {
 
 constexpr const char* kClosedBeforeCompletion = "AcceptedUpdateCompletedWorkflow";
+
+// A request's callbacks join the update's, each with the request's id.
+void TakeRequestCallbacks(records::UpdateInfo& u, const temporal::api::update::v1::Request& request) {
+  for (const auto& cb : request.completion_callbacks()) {
+    *u.add_completion_callbacks() = cb;
+    u.add_callback_request_ids(request.request_id());
+  }
+}
 
 // An accepted update the run closed under is "completed" with the server's
 // failure; no worker completed it (Temporal has no outcome for it).
@@ -79,6 +145,7 @@ void HistoryEngine::AbortUpdates(MutableState& ms) {
         f->mutable_application_failure_info()->set_type(kClosedBeforeCompletion);
         f->mutable_application_failure_info()->set_non_retryable(true);
         u.set_state(records::UpdateInfo::COMPLETED);
+        ArmUpdateCallbacks(ms, id, u, ms.s().completion_event_id());
         break;
       }
       case records::UpdateInfo::ADMITTED:
@@ -93,15 +160,36 @@ void HistoryEngine::AbortUpdates(MutableState& ms) {
 }
 
 grpc::Status HistoryEngine::AdmitUpdate(const StatePtr& state, const temporal::api::update::v1::Request& request) {
-  if (state->updates().contains(request.meta().update_id())) return grpc::Status::OK;  // Deduplicated.
+  if (auto it = state->updates().find(request.meta().update_id()); it != state->updates().end())
+    return AttachUpdateCallbacks(state, it->second, request);  // The same update.
   MutableState ms(*state, env_, NowNanos());
   records::UpdateInfo u;
   u.set_state(records::UpdateInfo::ADMITTED);
   *u.mutable_request() = request;
+  TakeRequestCallbacks(u, request);
   u.set_message_id(request.meta().update_id() + "/request");
   u.set_admitted_time_nanos(ms.now());
   (*ms.s().mutable_updates())[request.meta().update_id()] = std::move(u);
   if (!ms.HasWorkflowTask()) ms.ScheduleWorkflowTask(1, true, /*speculative=*/true);
+  return Commit(ms);
+}
+
+grpc::Status HistoryEngine::AttachUpdateCallbacks(const StatePtr& state, const records::UpdateInfo& known,
+                                                  const temporal::api::update::v1::Request& request) {
+  // As Temporal: a later request for an update not completed yet adds its
+  // callbacks once per request id (a completed one answers its outcome).
+  if (request.completion_callbacks_size() == 0) return grpc::Status::OK;
+  if (known.state() != records::UpdateInfo::ADMITTED && known.state() != records::UpdateInfo::SENT &&
+      known.state() != records::UpdateInfo::ACCEPTED)
+    return grpc::Status::OK;
+  for (const auto& id : known.callback_request_ids())
+    if (id == request.request_id()) return grpc::Status::OK;
+  MutableState ms(*state, env_, NowNanos());
+  const std::string& update_id = request.meta().update_id();
+  auto& u = (*ms.s().mutable_updates())[update_id];
+  TakeRequestCallbacks(u, request);
+  if (u.state() == records::UpdateInfo::ACCEPTED)
+    AddUpdateOptionsEvent(ms, update_id, request.request_id(), request.completion_callbacks(), /*in_task=*/false);
   return Commit(ms);
 }
 
@@ -149,13 +237,28 @@ enums::UpdateWorkflowExecutionLifecycleStage HistoryEngine::WantedStage(const te
 }
 
 HistoryEngine::UpdateFill HistoryEngine::FillUpdateResponse(wsv1::UpdateWorkflowExecutionResponse* resp,
-                                                            const std::string& update_id) {
-  return [resp, update_id](const common::WorkflowExecution& exec, enums::UpdateWorkflowExecutionLifecycleStage stage,
-                           const temporal::api::update::v1::Outcome* outcome) {
+                                                            const std::string& ns_name,
+                                                            const temporal::api::update::v1::Request& request) {
+  return [resp, ns_name, update_id = request.meta().update_id(), request_id = request.request_id()](
+             const common::WorkflowExecution& exec, enums::UpdateWorkflowExecutionLifecycleStage stage,
+             const temporal::api::update::v1::Outcome* outcome) {
     *resp->mutable_update_ref()->mutable_workflow_execution() = exec;
     resp->mutable_update_ref()->set_update_id(update_id);
     resp->set_stage(stage);
     if (outcome) *resp->mutable_outcome() = *outcome;
+    // As Temporal: a link to the accepted event by the request's id, or to
+    // the workflow when the update failed (Temporal takes that for a
+    // rejection, which writes no event).
+    if (outcome && outcome->has_failure()) {
+      auto* w = resp->mutable_link()->mutable_workflow();
+      w->set_namespace_(ns_name);
+      w->set_workflow_id(exec.workflow_id());
+      w->set_run_id(exec.run_id());
+      w->set_reason("Update rejected");
+    } else if (stage >= enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED) {
+      *resp->mutable_link() = RequestIdLink(ns_name, exec.workflow_id(), exec.run_id(), request_id,
+                                            enums::EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+    }
   };
 }
 
@@ -177,7 +280,7 @@ void HistoryEngine::UpdateWorkflowExecution(const NamespaceRef& ns, const wsv1::
     key = {state->namespace_id(), state->workflow_id(), state->run_id()};
   }
   const std::string& id = req->request().meta().update_id();
-  WaitUpdate(key, id, WantedStage(req->wait_policy()), deadline, FillUpdateResponse(resp, id), std::move(done), false);
+  WaitUpdate(key, id, WantedStage(req->wait_policy()), deadline, FillUpdateResponse(resp, ns.name, req->request()), std::move(done), false);
 }
 
 void HistoryEngine::PollWorkflowExecutionUpdate(const NamespaceRef& ns, const wsv1::PollWorkflowExecutionUpdateRequest* req,
@@ -242,7 +345,7 @@ void HistoryEngine::ExecuteMultiOperation(const NamespaceRef& ns, const wsv1::Ex
       if (auto st = AdmitUpdate(state, update.request()); !st.ok()) return fail(1, st);
     }
   }
-  WaitUpdate(key, id, WantedStage(update.wait_policy()), deadline, FillUpdateResponse(update_resp, id), std::move(done),
+  WaitUpdate(key, id, WantedStage(update.wait_policy()), deadline, FillUpdateResponse(update_resp, ns.name, update.request()), std::move(done),
              false);
 }
 

@@ -14,6 +14,7 @@
 #include "kairos/executor.h"
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
+#include "kairos/frontend/request_validation.h"
 #include "kairos/history/history_service.h"
 #include "kairos/http/sites.h"
 #include "kairos/history/limits.h"
@@ -153,6 +154,7 @@ int Run(const ServerOptions& options) {
     if (!route) return std::nullopt;
     return history::NexusEndpointRoute{route->endpoint_id, route->namespace_id, route->task_queue};
   });
+  history->SetSystemNexusAdmission(frontend::SystemNexusAdmission(&search_attribute_validator));
   // Worker deployments route tasks before history hands matching its backlog.
   auto count_pinned = [&visibility_service](const std::string& namespace_id, const std::string& version) -> int64_t {
     temporal::api::workflowservice::v1::CountWorkflowExecutionsRequest req;

@@ -7,6 +7,7 @@
 
 #include "history_state_fixtures.h"
 #include "kairos/history/nexus_operations.h"
+#include "kairos/history/system_nexus.h"
 
 using namespace kairos::history;
 namespace records = kairos::records;
@@ -145,4 +146,94 @@ TEST_CASE("nexus: links to workflow events go through the Nexus URL form and bac
   CHECK(link->workflow_event().event_ref().event_type() == enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED);
   CHECK_FALSE(WorkflowEventLinkFromUrl("https://example.com/x"));
   CHECK(HexDecode(HexEncode(std::string("\x01\xff", 2))) == std::string("\x01\xff", 2));
+}
+
+TEST_CASE("nexus: attempts keep their times; a cancel request's attempts and outcome are kept for describe") {
+  Env env;
+  MutableState ms(Caller(), env.env, kNow);
+  REQUIRE_FALSE(ScheduleNexusOperation(ms, Command("ep", 30)).has_value());
+  int64_t id = ms.new_events().back().event_id();
+  auto& op = (*ms.s().mutable_nexus_operations())[id];
+  fv1::Failure unavailable;
+  unavailable.mutable_nexus_handler_failure_info()->set_type("UNAVAILABLE");
+  RetryNexusStart(ms, op, unavailable);
+  CHECK(op.last_attempt_complete_time_nanos() == kNow);
+  CHECK(op.next_attempt_time_nanos() == kNow + 1'000'000'000);
+  RetryNexusStart(ms, op, unavailable);
+  CHECK(op.next_attempt_time_nanos() == kNow + 2'000'000'000);
+  RecordNexusStarted(ms, op, "token", {});
+  CHECK(op.next_attempt_time_nanos() == 0);
+
+  cv1::RequestCancelNexusOperationCommandAttributes cancel;
+  cancel.set_scheduled_event_id(id);
+  REQUIRE_FALSE(RequestCancelNexusOperation(ms, cancel).has_value());
+  CHECK(op.cancellation().state() == enums::NEXUS_OPERATION_CANCELLATION_STATE_SCHEDULED);
+  CHECK(op.cancellation().requested_time_nanos() == kNow);
+  RetryNexusCancel(ms, op, unavailable);
+  CHECK(op.cancellation().state() == enums::NEXUS_OPERATION_CANCELLATION_STATE_BACKING_OFF);
+  CHECK(op.cancellation().attempt() == 1);
+  CHECK(op.cancellation().next_attempt_time_nanos() == kNow + 1'000'000'000);
+  CHECK(CountTimers(ms, records::TimerTask::NEXUS_CANCEL) == 1);
+  RecordNexusCancelRequestOutcome(ms, op, nullptr);
+  CHECK(op.cancellation().state() == enums::NEXUS_OPERATION_CANCELLATION_STATE_SUCCEEDED);
+  CHECK(op.cancellation().attempt() == 2);
+  CHECK_FALSE(op.cancellation().has_last_attempt_failure());
+  CHECK(eventsOf(ms, enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED) == 1);
+}
+
+TEST_CASE("nexus: the __temporal_system endpoint takes WorkflowService.SignalWithStartWorkflowExecution, checked as Temporal checks it") {
+  namespace wsv1 = temporal::api::workflowservice::v1;
+  Env env;
+  auto command = [](const wsv1::SignalWithStartWorkflowExecutionRequest& req) {
+    cv1::ScheduleNexusOperationCommandAttributes a;
+    a.set_endpoint(kSystemNexusEndpoint);
+    a.set_service(kSystemNexusWorkflowService);
+    a.set_operation(kSystemNexusSignalWithStart);
+    auto* p = a.mutable_input();
+    (*p->mutable_metadata())["encoding"] = "binary/protobuf";
+    (*p->mutable_metadata())["messageType"] = req.GetDescriptor()->full_name();
+    p->set_data(req.SerializeAsString());
+    return a;
+  };
+  wsv1::SignalWithStartWorkflowExecutionRequest req;
+  req.set_workflow_id("target");
+  req.set_signal_name("go");
+  MutableState ms(Caller(), env.env, kNow);
+  REQUIRE_FALSE(ScheduleNexusOperation(ms, command(req)).has_value());
+  CHECK(ms.new_events().back().nexus_operation_scheduled_event_attributes().endpoint_id().empty());
+
+  auto refused = [&](cv1::ScheduleNexusOperationCommandAttributes a) {
+    MutableState other(Caller(), env.env, kNow);
+    auto err = ScheduleNexusOperation(other, a);
+    REQUIRE(err.has_value());
+    CHECK(err->cause == enums::WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_NEXUS_OPERATION_ATTRIBUTES);
+    return err->message;
+  };
+  auto a = command(req);
+  a.set_service("other");
+  CHECK(refused(a) == "service \"other\" not found");
+  a = command(req);
+  a.set_operation("StartWorkflowExecution");
+  CHECK(refused(a) == "operation \"StartWorkflowExecution\" not found");
+  a = command(req);
+  (*a.mutable_nexus_header())["x"] = "y";
+  CHECK(refused(a) == "ScheduleNexusOperationCommandAttributes.NexusHeader must be empty when using __temporal_system endpoint");
+  a = command(req);
+  a.mutable_input()->set_data("\xff\xff");
+  CHECK(refused(a).rfind("failed to decode input payload", 0) == 0);
+  auto with_request_id = req;
+  with_request_id.set_request_id("mine");
+  CHECK(refused(command(with_request_id)) == "RequestID should not be set on the request");
+  auto other_ns = req;
+  other_ns.set_namespace_("elsewhere");
+  CHECK(refused(command(other_ns)).find("does not match namespace in context") != std::string::npos);
+
+  wsv1::SignalWithStartWorkflowExecutionResponse resp;
+  resp.set_run_id("run");
+  auto p = SystemNexusResult(resp);
+  CHECK(p.metadata().at("encoding") == "binary/protobuf");
+  CHECK(p.metadata().at("messageType") == "temporal.api.workflowservice.v1.SignalWithStartWorkflowExecutionResponse");
+  wsv1::SignalWithStartWorkflowExecutionResponse back;
+  REQUIRE(back.ParseFromString(p.data()));
+  CHECK(back.run_id() == "run");
 }

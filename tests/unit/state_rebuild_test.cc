@@ -159,3 +159,42 @@ TEST_CASE("Reset points: one per build, the newest 20 kept", "[reset]") {
   CHECK(s.auto_reset_points().points_size() == 20);
   CHECK(s.auto_reset_points().points(19).build_id() == "b29");
 }
+
+TEST_CASE("Rebuild: Nexus operations without an outcome stay pending, started or not, with their cancel request", "[reset]") {
+  History h = Typical();
+  auto& first = h.Add(enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED);  // 12
+  auto* a = first.mutable_nexus_operation_scheduled_event_attributes();
+  a->set_endpoint("ep");
+  a->set_request_id("req-1");
+  *a->mutable_schedule_to_close_timeout() = kairos::MsToDuration(30'000);
+  h.Add(enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)                  // 13
+      .mutable_nexus_operation_scheduled_event_attributes()->set_request_id("req-2");
+  h.Add(enums::EVENT_TYPE_NEXUS_OPERATION_SCHEDULED);                 // 14
+  auto& started = h.Add(enums::EVENT_TYPE_NEXUS_OPERATION_STARTED);   // 15
+  started.mutable_nexus_operation_started_event_attributes()->set_scheduled_event_id(12);
+  started.mutable_nexus_operation_started_event_attributes()->set_operation_token("tok");
+  h.Add(enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED)           // 16
+      .mutable_nexus_operation_cancel_requested_event_attributes()->set_scheduled_event_id(12);
+  h.Add(enums::EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED)           // 17
+      .mutable_nexus_operation_cancel_requested_event_attributes()->set_scheduled_event_id(13);
+  h.Add(enums::EVENT_TYPE_NEXUS_OPERATION_COMPLETED)                  // 18
+      .mutable_nexus_operation_completed_event_attributes()->set_scheduled_event_id(14);
+
+  auto s = Fresh();
+  REQUIRE(kairos::history::RebuildState(h.events(), &s).empty());
+  REQUIRE(s.nexus_operations().size() == 2);
+  const auto& op = s.nexus_operations().at(12);
+  CHECK(op.endpoint() == "ep");
+  CHECK(op.request_id() == "req-1");
+  CHECK(op.schedule_to_close_ms() == 30'000);
+  CHECK(op.scheduled_time_nanos() == 12'000'000'000LL);
+  CHECK(op.operation_token() == "tok");
+  CHECK(op.started_event_id() == 15);
+  CHECK(op.cancel_requested_event_id() == 16);
+  CHECK(op.cancellation().state() == enums::NEXUS_OPERATION_CANCELLATION_STATE_SCHEDULED);
+  // Not started: its cancel request waits for the start.
+  const auto& waiting = s.nexus_operations().at(13);
+  CHECK(waiting.started_event_id() == 0);
+  CHECK(waiting.cancel_requested_event_id() == 17);
+  CHECK(waiting.cancellation().state() == enums::NEXUS_OPERATION_CANCELLATION_STATE_UNSPECIFIED);
+}

@@ -12,6 +12,8 @@
 
 #include <grpcpp/support/status.h>
 
+#include "kairos/history/history_service.h"
+#include "kairos/visibility/search_attribute_validator.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
 
 namespace kairos::frontend {
@@ -72,5 +74,10 @@ void Normalize(wsv1::UpdateWorkflowExecutionRequest* req);
 void Normalize(wsv1::ExecuteMultiOperationRequest* req);
 template <class Request>
 void Normalize(Request*) {}
+
+// What the requests the __temporal_system Nexus endpoint makes for a
+// workflow pass, as a client's would: normalization, validation and the
+// namespace's search attributes.
+history::SystemNexusAdmission SystemNexusAdmission(const visibility::SearchAttributeValidator* search_attributes);
 
 }  // namespace kairos::frontend

@@ -40,6 +40,9 @@ struct NamespaceRef {
   std::string name;
 };
 
+using SystemNexusAdmission =
+    std::function<grpc::Status(const NamespaceRef& ns, wsv1::SignalWithStartWorkflowExecutionRequest* req)>;
+
 using Deadline = std::chrono::steady_clock::time_point;
 
 // Where a Nexus endpoint sends operations (a worker target).
@@ -166,6 +169,11 @@ class HistoryService {
 
   // The Nexus endpoint registry, set before Start (none: every endpoint is unknown).
   virtual void SetNexusEndpoints(NexusEndpointLookup lookup) = 0;
+  // What a client's request passes before it reaches history (the
+  // frontend's normalization, validation and search attribute checks), for
+  // the requests the __temporal_system endpoint makes for a workflow; set
+  // before Start (none: they go unchecked).
+  virtual void SetSystemNexusAdmission(SystemNexusAdmission admit) = 0;
   // Worker deployments, set before Start (none: nothing versioned is
   // inherited across task queues and no target version changes).
   virtual void SetDeployments(DeploymentLookup lookup) = 0;

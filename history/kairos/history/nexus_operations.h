@@ -68,15 +68,26 @@ void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const te
 enum class NexusEnd { kFailed, kCanceled, kTimedOut };
 void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end,
                       temporal::api::failure::v1::Failure cause);
-// A start request failed in a way worth retrying: the next attempt after a backoff.
 // Ends a standalone operation now (terminate, delete): its carrier closes
 // with a terminated failure (message: the reason) as the outcome; the
 // handler is not told.
 void TerminateStandaloneNexus(MutableState& ms, const std::string& reason);
+// A start request failed in a way worth retrying: the next attempt after a backoff.
 void RetryNexusStart(MutableState& ms, records::NexusOperationInfo& op, temporal::api::failure::v1::Failure failure);
+// An operation rebuilt from history (a reset run's): its start request
+// again (same request id) or, once started, its pending cancel request; its
+// timeouts at their first deadlines (start-to-close from `started_time_nanos`).
+void RearmNexusSteps(MutableState& ms, records::NexusOperationInfo& op, int64_t started_time_nanos);
+// The cancel request of a started operation goes to the handler now (a
+// NEXUS_CANCEL step); a retryable failure of it backs off as the start does.
+void ScheduleNexusCancel(MutableState& ms, records::NexusOperationInfo& op);
+void RetryNexusCancel(MutableState& ms, records::NexusOperationInfo& op, temporal::api::failure::v1::Failure failure);
 void RecordNexusCancelRequestOutcome(MutableState& ms, records::NexusOperationInfo& op,
                                      const temporal::api::failure::v1::Failure* failure);
 
+// The Nexus link (URL) to a workflow event named by the request that made it.
+std::string NexusRequestIdLinkUrl(const std::string& ns, const std::string& workflow_id, const std::string& run_id,
+                                  const std::string& request_id, const std::string& event_type);
 // The link (Nexus form) from a caller's operation to its scheduled event, and
 // back from a Nexus link to a workflow event link (empty when not one).
 std::string NexusWorkflowEventLinkUrl(const std::string& ns, const std::string& workflow_id, const std::string& run_id,

@@ -58,12 +58,28 @@ func startNexusPairWith(t *testing.T, dynamicConfig []string) *nexusPair {
 	hw := worker.New(p.handler, p.handlerTQ, worker.Options{})
 	hw.RegisterNexusService(newNexusService(&p.flakyCalls))
 	hw.RegisterWorkflow(NexusHandlerWorkflow)
+	hw.RegisterWorkflow(NexusUpdatableWorkflow)
 	if err := hw.Start(); err != nil {
 		t.Fatalf("handler worker: %v", err)
 	}
 	t.Cleanup(hw.Stop)
 	startWorker(t, p.caller, p.callerTQ, func(r worker.Registry) { r.RegisterWorkflow(NexusCallerWorkflow) })
 	return p
+}
+
+// idleEndpoint creates an endpoint whose task queue no worker polls.
+func (p *nexusPair) idleEndpoint(t *testing.T) string {
+	t.Helper()
+	idle := p.endpoint + "-idle"
+	_, err := p.caller.OperatorService().CreateNexusEndpoint(testCtx(t, 10*time.Second), &operatorservice.CreateNexusEndpointRequest{
+		Spec: &nexuspb.EndpointSpec{
+			Name: idle,
+			Target: &nexuspb.EndpointTarget{Variant: &nexuspb.EndpointTarget_Worker_{Worker: &nexuspb.EndpointTarget_Worker{
+				Namespace: nexusHandlerNamespace, TaskQueue: p.handlerTQ + "-nobody"}}},
+		},
+	})
+	requireNoError(t, err, "create idle endpoint")
+	return idle
 }
 
 func (p *nexusPair) start(t *testing.T, id string, call nexusCall) client.WorkflowRun {
@@ -355,12 +371,26 @@ func TestNexusAsyncOperationAcrossKill9(t *testing.T) {
 	}
 	p.srv.Kill9()
 	p.srv.Restart(t)
-	err = p.handler.SignalWorkflow(testCtx(t, 30*time.Second), nexusHandlerWorkflowID("wait-kill9"), "", "finish", "done after restart")
+	p.finishHandler(t, "wait-kill9", "done after restart")
+	p.requireCompletedAsync(t, run, "done after restart")
+}
+
+// finishHandler signals the handler workflow of the operation given `input`
+// to return `value`.
+func (p *nexusPair) finishHandler(t *testing.T, input, value string) {
+	t.Helper()
+	err := p.handler.SignalWorkflow(testCtx(t, 30*time.Second), nexusHandlerWorkflowID(input), "", "finish", value)
 	requireNoError(t, err, "signal handler workflow")
+}
+
+// requireCompletedAsync waits for the caller's result `want`, from an
+// operation that started, then completed.
+func (p *nexusPair) requireCompletedAsync(t *testing.T, run client.WorkflowRun, want string) {
+	t.Helper()
 	var out string
 	requireNoError(t, getResult(t, p.caller, run, 60*time.Second, &out), "caller result")
-	if out != "done after restart" {
-		t.Fatalf("result %q", out)
+	if out != want {
+		t.Fatalf("result %q, want %q", out, want)
 	}
 	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
 		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_COMPLETED)
@@ -371,15 +401,7 @@ func TestNexusAsyncOperationAcrossKill9(t *testing.T) {
 // Temporal (its cancel request waits for the start), until it times out.
 func TestNexusCancelBeforeStart(t *testing.T) {
 	p := startNexusPair(t)
-	idle := p.endpoint + "-idle"
-	_, err := p.caller.OperatorService().CreateNexusEndpoint(testCtx(t, 10*time.Second), &operatorservice.CreateNexusEndpointRequest{
-		Spec: &nexuspb.EndpointSpec{
-			Name: idle,
-			Target: &nexuspb.EndpointTarget{Variant: &nexuspb.EndpointTarget_Worker_{Worker: &nexuspb.EndpointTarget_Worker{
-				Namespace: nexusHandlerNamespace, TaskQueue: p.handlerTQ + "-nobody"}}},
-		},
-	})
-	requireNoError(t, err, "create idle endpoint")
+	idle := p.idleEndpoint(t)
 	run, err := p.caller.ExecuteWorkflow(testCtx(t, 10*time.Second),
 		client.StartWorkflowOptions{ID: "nexus-cancel-before-start", TaskQueue: p.callerTQ}, NexusCallerWorkflow,
 		nexusCall{Endpoint: idle, Operation: "echo", Input: "x", Timeout: 4 * time.Second, CancelAfter: time.Second})

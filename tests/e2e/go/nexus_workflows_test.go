@@ -9,6 +9,7 @@ import (
 
 	"github.com/nexus-rpc/sdk-go/nexus"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/temporalnexus"
 	"go.temporal.io/sdk/workflow"
 )
@@ -29,6 +30,8 @@ type nexusCall struct {
 	CancelAfterStart bool
 	// Cancel the operation after this long, started or not.
 	CancelAfter time.Duration
+	// The "update" operation's input (instead of Input).
+	Update *nexusUpdateInput
 }
 
 // NexusCallerWorkflow runs one Nexus operation and returns its result.
@@ -37,7 +40,11 @@ func NexusCallerWorkflow(ctx workflow.Context, call nexusCall) (string, error) {
 	opts := workflow.NexusOperationOptions{ScheduleToCloseTimeout: call.Timeout,
 		ScheduleToStartTimeout: call.ScheduleToStart, StartToCloseTimeout: call.StartToClose}
 	opCtx, cancel := workflow.WithCancel(ctx)
-	fut := c.ExecuteOperation(opCtx, call.Operation, call.Input, opts)
+	var input any = call.Input
+	if call.Update != nil {
+		input = *call.Update
+	}
+	fut := c.ExecuteOperation(opCtx, call.Operation, input, opts)
 	if call.CancelAfterStart {
 		var exec workflow.NexusOperationExecution
 		if err := fut.GetNexusOperationExecution().Get(ctx, &exec); err != nil {
@@ -64,6 +71,12 @@ func NexusHandlerWorkflow(ctx workflow.Context, input string) (string, error) {
 	switch {
 	case strings.HasPrefix(input, "continue"):
 		return "", workflow.NewContinueAsNewError(ctx, NexusHandlerWorkflow, "after "+input)
+	case strings.HasPrefix(input, "stubborn"):
+		// Ignores the caller's cancel request: waits for "finish" regardless.
+		var value string
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		workflow.GetSignalChannel(dctx, "finish").Receive(dctx, &value)
+		return value, nil
 	case strings.HasPrefix(input, "wait"):
 		// Cancellation (the caller's cancel request) ends the wait.
 		var value string
@@ -120,8 +133,70 @@ func newNexusService(flakyCalls *atomic.Int32) *nexus.Service {
 		}
 		return "recovered " + input, nil
 	})
-	if err := svc.Register(echo, greet, fail, flaky); err != nil {
+	update := temporalnexus.MustNewTemporalOperation(temporalnexus.TemporalOperationOptions[nexusUpdateInput, string]{
+		Name: "update",
+		Start: func(ctx context.Context, nc temporalnexus.NexusClient, in nexusUpdateInput,
+			_ temporalnexus.StartTemporalOperationOptions) (temporalnexus.TemporalOperationResult[string], error) {
+			return temporalnexus.StartUpdateWorkflow[string](ctx, nc, client.UpdateWorkflowOptions{
+				WorkflowID: in.WorkflowID, UpdateName: "set", UpdateID: in.UpdateID, Args: []any{in.Value},
+				WaitForStage: client.WorkflowUpdateStageAccepted})
+		},
+	})
+	if err := svc.Register(echo, greet, fail, flaky, update); err != nil {
 		panic(err)
 	}
 	return svc
+}
+
+// nexusUpdateInput: the "update" operation runs update "set" (Value) of the
+// handler namespace's NexusUpdatableWorkflow WorkflowID, with this update id
+// (empty: the Nexus request id, as the SDK defaults it).
+type nexusUpdateInput struct {
+	WorkflowID string
+	UpdateID   string
+	Value      string
+}
+
+// NexusUpdatableWorkflow backs the "update" operation: update "set" takes a
+// second (a timer, so that the operation is asynchronous), then answers the
+// change; "fail" fails the update; "hang" never completes; "held" waits
+// for a "release" signal first. The run ends once set to "done", or at once
+// on a "quit" signal (leaving a hanging update without its outcome).
+func NexusUpdatableWorkflow(ctx workflow.Context) (string, error) {
+	status := "pending"
+	quit, released := false, false
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		workflow.GetSignalChannel(ctx, "quit").Receive(ctx, nil)
+		quit = true
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		workflow.GetSignalChannel(ctx, "release").Receive(ctx, nil)
+		released = true
+	})
+	err := workflow.SetUpdateHandler(ctx, "set", func(ctx workflow.Context, value string) (string, error) {
+		if value == "hang" {
+			return "", workflow.Await(ctx, func() bool { return false })
+		}
+		if value == "held" {
+			if err := workflow.Await(ctx, func() bool { return released }); err != nil {
+				return "", err
+			}
+		}
+		if err := workflow.Sleep(ctx, time.Second); err != nil {
+			return "", err
+		}
+		if value == "fail" {
+			return "", temporal.NewApplicationError("update refused", "Refused")
+		}
+		before := status
+		status = value
+		return "from " + before + " to " + value, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := workflow.Await(ctx, func() bool { return status == "done" || quit }); err != nil {
+		return "", err
+	}
+	return status, nil
 }
