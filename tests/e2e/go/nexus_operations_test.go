@@ -347,9 +347,17 @@ func TestNexusOperationCancel(t *testing.T) {
 	if !errors.As(err, &canceled) {
 		t.Fatalf("want a canceled error, got %v", describeErr(err))
 	}
-	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+	// The handler's answer to the cancel request and the canceled outcome
+	// race: when the outcome is recorded first (seen on a loaded machine),
+	// the operation is no longer pending and the answer has nothing to add.
+	events := p.callerHistory(t, run)
+	want := []enumspb.EventType{enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
 		enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
-		enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED, enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCELED)
+		enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED, enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCELED}
+	if len(nexusEventTypes(events)) == len(want)-1 {
+		want = append(want[:3], want[4])
+	}
+	requireNexusEvents(t, events, want...)
 	desc, err := p.handler.DescribeWorkflowExecution(testCtx(t, 10*time.Second), nexusHandlerWorkflowID("wait-cancel"), "")
 	requireNoError(t, err, "describe handler workflow")
 	if desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
