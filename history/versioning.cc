@@ -4,6 +4,7 @@
 
 #include "kairos/history/mutable_state.h"
 #include "kairos/history/run_search_attributes.h"
+#include "kairos/matching/matching_service.h"
 #include "kairos/visibility/values.h"
 
 namespace kairos::history {
@@ -123,6 +124,26 @@ depv1::WorkerDeploymentVersion PinnedDeploymentVersionOf(const records::Executio
 std::string PinnedVersionOf(const records::ExecutionState& s) {
   if (!s.has_versioning_info()) return "";
   return VersionString(PinnedDeploymentVersionOf(s));
+}
+
+std::string BuildIdDirectiveOf(const records::ExecutionState& s, const records::QueueTask& task) {
+  if (s.has_versioning_info()) {
+    enums::VersioningBehavior behavior;
+    depv1::WorkerDeploymentVersion version;
+    Effective(s, &behavior, &version);
+    if (behavior != enums::VERSIONING_BEHAVIOR_UNSPECIFIED) return "";  // Worker deployments route it.
+  }
+  const auto& stamp = s.most_recent_worker_version_stamp();
+  std::string compatible;
+  if (stamp.use_versioning() && !stamp.build_id().empty()) compatible = matching::kCompatibleBuildPrefix + stamp.build_id();
+  if (task.kind() == records::QueueTask::ACTIVITY) {
+    // An activity on the workflow's queue is compatible with the workflow's
+    // build; on another queue it is new work there.
+    if (task.task_queue() != s.start().task_queue().name()) return matching::kAssignBuildDirective;
+    return compatible;
+  }
+  if (!compatible.empty()) return compatible;
+  return s.last_completed_wft_started_event_id() == 0 ? matching::kAssignBuildDirective : "";
 }
 
 bool QueueKeepsVersion(const DeploymentLookup& lookup, const std::string& namespace_id, const std::string& old_queue,

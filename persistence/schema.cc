@@ -216,6 +216,16 @@ DROP TABLE visibility_search_attributes;
 ALTER TABLE tasks ADD COLUMN queue TEXT NOT NULL DEFAULT '';
 CREATE INDEX tasks_by_queue ON tasks (queue);
 )sql",
+      // 12: the compatible version sets of task queues (the deprecated
+      // build-id versioning, deployments/build_id_versioning.h).
+      R"sql(
+CREATE TABLE build_id_versioning (
+  namespace_id TEXT NOT NULL,
+  task_queue   TEXT NOT NULL,
+  record       BLOB NOT NULL,
+  PRIMARY KEY (namespace_id, task_queue)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

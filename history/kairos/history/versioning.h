@@ -46,6 +46,14 @@ bool QueueKeepsVersion(const DeploymentLookup& lookup, const std::string& namesp
 // "deployment:build" of the version the run's tasks must go to; empty when
 // they follow the task queue's routing (auto-upgrade, unversioned).
 std::string PinnedVersionOf(const records::ExecutionState& state);
+// Temporal's deprecated build-id versioning (version sets): the directive a
+// task of a run not routed by worker deployments carries
+// (matching::IsBuildIdDirective), as Temporal 1.32's history makes it: a
+// run whose last worker used versioning stays compatible with its build
+// (activities on its own task queue too); its first workflow task and
+// activities on other queues are new work (the queue's default build);
+// otherwise none (unversioned).
+std::string BuildIdDirectiveOf(const records::ExecutionState& state, const records::QueueTask& task);
 // The same as a message; empty when not pinned.
 temporal::api::deployment::v1::WorkerDeploymentVersion PinnedDeploymentVersionOf(const records::ExecutionState& state);
 
