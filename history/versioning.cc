@@ -291,6 +291,27 @@ bool NoteWorkflowTaskTarget(records::ExecutionState* s, const RoutingTarget& tar
   return TargetVersionChanged(*s);
 }
 
+ActivityDispatch CheckActivityDispatch(const records::ExecutionState& s, const std::string& poller_version,
+                                       const RoutingTarget& workflow_target) {
+  if (s.versioning_info().has_version_transition()) return ActivityDispatch::kHold;
+  enums::VersioningBehavior behavior = enums::VERSIONING_BEHAVIOR_UNSPECIFIED;
+  depv1::WorkerDeploymentVersion effective;
+  if (s.has_versioning_info()) Effective(s, &behavior, &effective);
+  if (behavior == enums::VERSIONING_BEHAVIOR_PINNED || poller_version == VersionString(effective))
+    return ActivityDispatch::kStart;
+  // An activity routed independently of its workflow (another queue, or a
+  // version the workflow task would not go to) leaves the run alone.
+  if (workflow_target.revision == 0 || VersionString(workflow_target.version) != poller_version)
+    return ActivityDispatch::kStart;
+  return ActivityDispatch::kStartTransition;
+}
+
+void StartVersionTransition(records::ExecutionState* s, const RoutingTarget& target) {
+  auto* info = s->mutable_versioning_info();
+  *info->mutable_version_transition()->mutable_deployment_version() = target.version;
+  info->set_revision_number(target.revision);
+}
+
 bool UsesRampingVersion(const records::ExecutionState& s) {
   return s.last_completed_wft_started_event_id() == 0 &&
          s.versioning_info().continue_as_new_initial_versioning_behavior() ==

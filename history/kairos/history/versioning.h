@@ -103,6 +103,25 @@ bool NoteWorkflowTaskTarget(records::ExecutionState* state, const RoutingTarget&
 // was told of a new target).
 bool TargetVersionChanged(const records::ExecutionState& state);
 
+// What Temporal 1.32's history does with an activity task of the run that
+// matching offers to a worker of `poller_version` ("deployment:build";
+// empty: unversioned), `workflow_target` being where the run's next
+// workflow task would go.
+enum class ActivityDispatch {
+  kStart,            // The activity starts.
+  kHold,             // The run is in a version transition: not now; the
+                     // task is sent again when the transition completes.
+  kStartTransition,  // An unpinned run's activity reached the version its
+                     // workflow task would go to: the run starts its
+                     // transition there (StartVersionTransition) and the
+                     // activity waits for it, as kHold.
+};
+ActivityDispatch CheckActivityDispatch(const records::ExecutionState& state, const std::string& poller_version,
+                                       const RoutingTarget& workflow_target);
+// Records the transition of an unpinned run to `target` (describe's
+// version_transition, the routing revision).
+void StartVersionTransition(records::ExecutionState* state, const RoutingTarget& target);
+
 // Whether the run's next workflow task goes to the ramping version: its
 // first task, continued as new with USE_RAMPING_VERSION.
 bool UsesRampingVersion(const records::ExecutionState& state);
