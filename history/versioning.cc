@@ -293,12 +293,14 @@ bool NoteWorkflowTaskTarget(records::ExecutionState* s, const RoutingTarget& tar
 
 ActivityDispatch CheckActivityDispatch(const records::ExecutionState& s, const std::string& poller_version,
                                        const RoutingTarget& workflow_target) {
-  if (s.versioning_info().has_version_transition()) return ActivityDispatch::kHold;
   enums::VersioningBehavior behavior = enums::VERSIONING_BEHAVIOR_UNSPECIFIED;
   depv1::WorkerDeploymentVersion effective;
   if (s.has_versioning_info()) Effective(s, &behavior, &effective);
-  if (behavior == enums::VERSIONING_BEHAVIOR_PINNED || poller_version == VersionString(effective))
-    return ActivityDispatch::kStart;
+  // Temporal ends a transition when an override pins the run; Kairos keeps
+  // the field until a task completes, so a pinned run is never held.
+  if (behavior == enums::VERSIONING_BEHAVIOR_PINNED) return ActivityDispatch::kStart;
+  if (s.versioning_info().has_version_transition()) return ActivityDispatch::kHold;
+  if (poller_version == VersionString(effective)) return ActivityDispatch::kStart;
   // An activity routed independently of its workflow (another queue, or a
   // version the workflow task would not go to) leaves the run alone.
   if (workflow_target.revision == 0 || VersionString(workflow_target.version) != poller_version)
