@@ -4,6 +4,7 @@
 
 #include "kairos/history/mutable_state.h"
 #include "kairos/history/run_search_attributes.h"
+#include "kairos/history/state_rebuild.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/visibility/values.h"
 
@@ -234,9 +235,30 @@ void CarryVersioningToChild(const records::ExecutionState& parent, const Deploym
   }
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void CarryCompatibleBuild(const records::ExecutionState& prev, bool inherit_build_id,
+                          temporal::api::history::v1::WorkflowExecutionStartedEventAttributes* next) {
+  next->clear_source_version_stamp();
+  if (!inherit_build_id) return;
+  enums::VersioningBehavior behavior = enums::VERSIONING_BEHAVIOR_UNSPECIFIED;
+  depv1::WorkerDeploymentVersion version;
+  if (prev.has_versioning_info()) Effective(prev, &behavior, &version);
+  if (behavior != enums::VERSIONING_BEHAVIOR_UNSPECIFIED) return;
+  const auto& stamp = prev.most_recent_worker_version_stamp();
+  if (stamp.use_versioning() && !stamp.build_id().empty()) *next->mutable_source_version_stamp() = stamp;
+}
+#pragma GCC diagnostic pop
+
 bool ApplyStartedVersioning(records::ExecutionState* s,
                             const temporal::api::history::v1::WorkflowExecutionStartedEventAttributes& a) {
   bool changed = false;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  // A build handed on by the previous run: the new run is of that build.
+  if (const auto& stamp = a.source_version_stamp(); stamp.use_versioning() && !stamp.build_id().empty())
+    changed |= RecordWorkerBuild(s, stamp, enums::VERSIONING_BEHAVIOR_UNSPECIFIED);
+#pragma GCC diagnostic pop
   if (a.has_inherited_pinned_version()) changed |= InheritPinnedVersion(s, a.inherited_pinned_version());
   if (a.has_inherited_auto_upgrade_info()) {
     // Auto-upgrade for the first workflow task; the worker's behavior after.

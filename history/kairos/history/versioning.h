@@ -78,6 +78,14 @@ void CarryVersioningToNextRun(const records::ExecutionState& prev, const Deploym
                               temporal::api::enums::v1::ContinueAsNewVersioningBehavior initial_behavior,
                               temporal::api::history::v1::WorkflowExecutionStartedEventAttributes* next);
 
+// The deprecated build-id versioning: a continue-as-new that asks to inherit
+// the build (inherit_build_id, what the SDKs send for a compatible intent)
+// of a run no deployment routes, whose worker used versioning, hands its
+// build to the new run (source_version_stamp): the new run's first task
+// stays compatible with it, as Temporal 1.32 does.
+void CarryCompatibleBuild(const records::ExecutionState& prev, bool inherit_build_id,
+                          temporal::api::history::v1::WorkflowExecutionStartedEventAttributes* next);
+
 // What a child started in the parent's namespace on `task_queue` inherits
 // (Temporal 1.32): a pinned parent's version and pinned override when the
 // queue is the parent's or in that version; an auto-upgrade parent's

@@ -329,3 +329,44 @@ func TestVersionSetsSupersededPoller(t *testing.T) {
 	}
 	requireErrorMessage(t, err, `Task queue has a newer compatible build: "1.1"`)
 }
+
+// The first run waits for "go" and continues as new; the next returns the
+// build that ran it.
+func versionSetsContinuing(ctx workflow.Context, hop int) (string, error) {
+	if hop == 0 {
+		workflow.GetSignalChannel(ctx, "go").Receive(ctx, nil)
+		return "", workflow.NewContinueAsNewError(ctx, "VersionSetsContinuing", 1)
+	}
+	return workflow.GetInfo(ctx).GetCurrentBuildID(), nil
+}
+
+// A run continued as new (compatible, the SDK's default on its own task
+// queue) stays on its build's set after a new default set was added.
+func TestVersionSetsContinueAsNewKeepsBuild(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{DynamicConfig: versionSetsConfig})
+	c := newClient(t, srv.Addr(), "default")
+	ctx := testCtx(t, 60*time.Second)
+	tq := taskQueueFor(t)
+	requireNoError(t, updateSets(ctx, t, c, &workflowservice.UpdateWorkerBuildIdCompatibilityRequest{TaskQueue: tq,
+		Operation: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewBuildIdInNewDefaultSet{AddNewBuildIdInNewDefaultSet: "1.0"}}), "adding 1.0")
+	start := func(build string) {
+		w := worker.New(c, tq, worker.Options{BuildID: build, UseBuildIDForVersioning: true})
+		w.RegisterWorkflowWithOptions(versionSetsContinuing, workflow.RegisterOptions{Name: "VersionSetsContinuing"})
+		requireNoError(t, w.Start(), "starting worker "+build)
+		t.Cleanup(w.Stop)
+	}
+	start("1.0")
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "sets-continuing", TaskQueue: tq}, "VersionSetsContinuing", 0)
+	requireNoError(t, err, "starting")
+	waitForEvent(t, c, run.GetID(), run.GetRunID(), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 30*time.Second)
+	requireNoError(t, updateSets(ctx, t, c, &workflowservice.UpdateWorkerBuildIdCompatibilityRequest{TaskQueue: tq,
+		Operation: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewBuildIdInNewDefaultSet{AddNewBuildIdInNewDefaultSet: "2.0"}}), "adding 2.0")
+	start("2.0")
+	requireNoError(t, c.SignalWorkflow(ctx, run.GetID(), "", "go", nil), "signalling")
+	var got string
+	requireNoError(t, getResult(t, c, c.GetWorkflow(ctx, run.GetID(), ""), 30*time.Second, &got), "result")
+	if got != "1.0" {
+		t.Errorf("the continued run ran on %q, want 1.0", got)
+	}
+}
