@@ -156,6 +156,22 @@ func TestVersionSetsAPI(t *testing.T) {
 	requireErrorMessage(t, err, "Worker versioning v0.2 (Rules-based, deprecated) is disabled on this namespace.")
 }
 
+// A server serving version sets, and a task queue whose default set is 1.0.
+func versionSetsQueue(t *testing.T, timeout time.Duration) (client.Client, context.Context, string) {
+	t.Helper()
+	srv := startServer(t, serverOptions{DynamicConfig: versionSetsConfig})
+	c := newClient(t, srv.Addr(), "default")
+	ctx := testCtx(t, timeout)
+	tq := taskQueueFor(t)
+	requireNoError(t, updateSets(ctx, t, c, forQueue(tq, addDefault("1.0"))), "adding 1.0")
+	return c, ctx, tq
+}
+
+func forQueue(tq string, req *workflowservice.UpdateWorkerBuildIdCompatibilityRequest) *workflowservice.UpdateWorkerBuildIdCompatibilityRequest {
+	req.TaskQueue = tq
+	return req
+}
+
 // build id -> task queue -> reachability.
 func reachabilityOf(resp *workflowservice.GetWorkerTaskReachabilityResponse) map[string]map[string][]enumspb.TaskReachability {
 	out := map[string]map[string][]enumspb.TaskReachability{}
@@ -202,12 +218,7 @@ func startBuildWorker(t *testing.T, c client.Client, tq, build string, versioned
 // no task of a versioned queue.
 func TestVersionSetsRouting(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{DynamicConfig: versionSetsConfig})
-	c := newClient(t, srv.Addr(), "default")
-	ctx := testCtx(t, 90*time.Second)
-	tq := taskQueueFor(t)
-	requireNoError(t, updateSets(ctx, t, c, &workflowservice.UpdateWorkerBuildIdCompatibilityRequest{TaskQueue: tq,
-		Operation: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewBuildIdInNewDefaultSet{AddNewBuildIdInNewDefaultSet: "1.0"}}), "adding 1.0")
+	c, ctx, tq := versionSetsQueue(t, 90*time.Second)
 
 	unversioned := startBuildWorker(t, c, tq, "unversioned", false)
 	defer unversioned.Stop()
@@ -222,8 +233,7 @@ func TestVersionSetsRouting(t *testing.T) {
 		Operation: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewCompatibleBuildId{
 			AddNewCompatibleBuildId: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewCompatibleVersion{
 				NewBuildId: "1.1", ExistingCompatibleBuildId: "1.0"}}}), "adding 1.1")
-	requireNoError(t, updateSets(ctx, t, c, &workflowservice.UpdateWorkerBuildIdCompatibilityRequest{TaskQueue: tq,
-		Operation: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewBuildIdInNewDefaultSet{AddNewBuildIdInNewDefaultSet: "2.0"}}), "adding 2.0")
+	requireNoError(t, updateSets(ctx, t, c, forQueue(tq, addDefault("2.0"))), "adding 2.0")
 	w11 := startBuildWorker(t, c, tq, "1.1", true)
 	defer w11.Stop()
 	w20 := startBuildWorker(t, c, tq, "2.0", true)
@@ -307,12 +317,7 @@ func workerCaps(build string) *commonpb.WorkerVersionCapabilities {
 // A worker of a build that is no longer its set's default is refused.
 func TestVersionSetsSupersededPoller(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{DynamicConfig: versionSetsConfig})
-	c := newClient(t, srv.Addr(), "default")
-	ctx := testCtx(t, 30*time.Second)
-	tq := taskQueueFor(t)
-	requireNoError(t, updateSets(ctx, t, c, &workflowservice.UpdateWorkerBuildIdCompatibilityRequest{TaskQueue: tq,
-		Operation: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewBuildIdInNewDefaultSet{AddNewBuildIdInNewDefaultSet: "1.0"}}), "adding 1.0")
+	c, ctx, tq := versionSetsQueue(t, 30*time.Second)
 	requireNoError(t, updateSets(ctx, t, c, &workflowservice.UpdateWorkerBuildIdCompatibilityRequest{TaskQueue: tq,
 		Operation: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewCompatibleBuildId{
 			AddNewCompatibleBuildId: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewCompatibleVersion{
@@ -344,12 +349,7 @@ func versionSetsContinuing(ctx workflow.Context, hop int) (string, error) {
 // queue) stays on its build's set after a new default set was added.
 func TestVersionSetsContinueAsNewKeepsBuild(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{DynamicConfig: versionSetsConfig})
-	c := newClient(t, srv.Addr(), "default")
-	ctx := testCtx(t, 60*time.Second)
-	tq := taskQueueFor(t)
-	requireNoError(t, updateSets(ctx, t, c, &workflowservice.UpdateWorkerBuildIdCompatibilityRequest{TaskQueue: tq,
-		Operation: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewBuildIdInNewDefaultSet{AddNewBuildIdInNewDefaultSet: "1.0"}}), "adding 1.0")
+	c, ctx, tq := versionSetsQueue(t, 60*time.Second)
 	start := func(build string) {
 		w := worker.New(c, tq, worker.Options{BuildID: build, UseBuildIDForVersioning: true})
 		w.RegisterWorkflowWithOptions(versionSetsContinuing, workflow.RegisterOptions{Name: "VersionSetsContinuing"})
@@ -360,8 +360,7 @@ func TestVersionSetsContinueAsNewKeepsBuild(t *testing.T) {
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "sets-continuing", TaskQueue: tq}, "VersionSetsContinuing", 0)
 	requireNoError(t, err, "starting")
 	waitForEvent(t, c, run.GetID(), run.GetRunID(), enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 30*time.Second)
-	requireNoError(t, updateSets(ctx, t, c, &workflowservice.UpdateWorkerBuildIdCompatibilityRequest{TaskQueue: tq,
-		Operation: &workflowservice.UpdateWorkerBuildIdCompatibilityRequest_AddNewBuildIdInNewDefaultSet{AddNewBuildIdInNewDefaultSet: "2.0"}}), "adding 2.0")
+	requireNoError(t, updateSets(ctx, t, c, forQueue(tq, addDefault("2.0"))), "adding 2.0")
 	start("2.0")
 	requireNoError(t, c.SignalWorkflow(ctx, run.GetID(), "", "go", nil), "signalling")
 	var got string
