@@ -2,6 +2,7 @@
 
 #include "authorized_services.h"
 #include "kairos/batcher/batch_service.h"
+#include "kairos/deployments/build_id_versioning.h"
 #include "kairos/deployments/deployment_registry.h"
 #include "kairos/errors.h"
 #include "kairos/frontend/frontend.h"
@@ -282,22 +283,32 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_DEPLOYMENT_CALL(SetWorkerDeploymentManager)
 #undef KAIROS_DEPLOYMENT_CALL
 
-  // The build-id versioning of before deployments: Temporal 1.32 turns it
-  // off for every namespace and answers with these errors.
-#define KAIROS_LEGACY_VERSIONING(Name, Generation)                                                                  \
+  // The build-id versioning of before deployments. Temporal 1.32 serves the
+  // version-set APIs when frontend.workerVersioningDataAPIs is on (Kairos:
+  // d_.build_ids is set) and otherwise answers with these errors (the
+  // reachability one names v0.2, as Temporal's does). The rules-based APIs
+  // (frontend.workerVersioningRuleAPIs) are not served.
+#define KAIROS_LEGACY_VERSIONING(Name, Generation, Method)                                                          \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
-                                 wsv1::Name##Response*) override {                                                  \
-    return RunOnExecutor(ctx, d_.executor, [this, req]() -> grpc::Status {                                          \
+                                 wsv1::Name##Response* resp) override {                                             \
+    return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
       NamespaceRef ns;                                                                                              \
       if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
-      return errors::PermissionDenied("Worker versioning " Generation " is disabled on this namespace.");          \
+      grpc::Status (deployments::BuildIdVersioning::*method)(const std::string&, const wsv1::Name##Request&,        \
+                                                             wsv1::Name##Response*) = Method;                       \
+      if (method == nullptr || d_.build_ids == nullptr)                                                             \
+        return errors::PermissionDenied("Worker versioning " Generation " is disabled on this namespace.");        \
+      return (d_.build_ids->*method)(ns.id, *req, resp);                                                            \
     });                                                                                                             \
   }
-  KAIROS_LEGACY_VERSIONING(UpdateWorkerVersioningRules, "v0.2 (Rules-based, deprecated)")
-  KAIROS_LEGACY_VERSIONING(GetWorkerVersioningRules, "v0.2 (Rules-based, deprecated)")
-  KAIROS_LEGACY_VERSIONING(GetWorkerTaskReachability, "v0.2 (Rules-based, deprecated)")
-  KAIROS_LEGACY_VERSIONING(UpdateWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)")
-  KAIROS_LEGACY_VERSIONING(GetWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)")
+  KAIROS_LEGACY_VERSIONING(UpdateWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", nullptr)
+  KAIROS_LEGACY_VERSIONING(GetWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", nullptr)
+  KAIROS_LEGACY_VERSIONING(GetWorkerTaskReachability, "v0.2 (Rules-based, deprecated)",
+                           &deployments::BuildIdVersioning::GetWorkerTaskReachability)
+  KAIROS_LEGACY_VERSIONING(UpdateWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)",
+                           &deployments::BuildIdVersioning::UpdateWorkerBuildIdCompatibility)
+  KAIROS_LEGACY_VERSIONING(GetWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)",
+                           &deployments::BuildIdVersioning::GetWorkerBuildIdCompatibility)
 #undef KAIROS_LEGACY_VERSIONING
 
   grpc::ServerUnaryReactor* DescribeWorkflowExecution(grpc::CallbackServerContext* ctx,

@@ -5,6 +5,8 @@
 #include "history_engine.h"
 #include "kairos/history/commands.h"
 #include "kairos/history/limits.h"
+#include "kairos/history/versioning.h"
+#include "kairos/matching/matching_service.h"
 
 namespace kairos::history {
 
@@ -25,6 +27,25 @@ grpc::Status HistoryEngine::StartActivityTask(int64_t task_id, const records::Qu
   }
   MutableState ms(*state, env_, NowNanos());
   ms.DeleteQueueTask(task_id);
+  if (env_.deployments.routing_target) {
+    // Worker versioning: an activity may move its run to a new version, or
+    // wait for the run's transition (Temporal 1.32's history).
+    const auto& s = ms.s();
+    auto target = env_.deployments.routing_target(s.namespace_id(), s.start().task_queue().name(), s.workflow_id());
+    auto dispatch = CheckActivityDispatch(s, matching::PollerVersion(poll.deployment_options()), target);
+    if (dispatch != ActivityDispatch::kStart) {
+      if (dispatch == ActivityDispatch::kStartTransition) {
+        StartVersionTransition(&ms.s(), target);
+        // The next workflow task goes to the new version, not to the old
+        // worker's sticky queue; one is scheduled if none is pending.
+        ms.ClearSticky();
+        ms.ScheduleWorkflowTask(1, /*allow_sticky=*/false);
+      }
+      (*ms.s().mutable_activities())[task.scheduled_event_id()].set_task_id(0);  // Sent again after the transition.
+      if (auto st = Commit(ms); !st.ok()) return st;
+      return errors::NotFound("activity task waits for the workflow's version transition");
+    }
+  }
   auto& started = (*ms.s().mutable_activities())[task.scheduled_event_id()];
   MarkActivityStarted(ms, started, poll.identity());
   ms.RecordTaskStart({true, false, ms.now() - started.attempt_scheduled_time_nanos()});

@@ -290,6 +290,11 @@ void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& info) {
   info.set_task_id(ms.AddQueueTask(std::move(task)));
 }
 
+void ResendHeldActivities(MutableState& ms) {
+  for (auto& [id, a] : *ms.s().mutable_activities())
+    if (!a.started() && a.task_id() == 0 && a.next_attempt_time_nanos() == 0 && !a.paused()) EnqueueActivityTask(ms, a);
+}
+
 void ArmActivityRetry(MutableState& ms, records::ActivityInfo& info, int64_t fire_nanos) {
   info.set_next_attempt_time_nanos(fire_nanos);
   records::TimerTask t;

@@ -120,6 +120,8 @@ int64_t MutableState::AddQueueTask(records::QueueTask task) {
   int64_t id = env_.next_id();
   task.set_created_time_nanos(now_);
   task.set_pinned_version(PinnedVersionOf(s()));
+  if (task.pinned_version().empty() && task.kind() != records::QueueTask::NEXUS)
+    task.set_pinned_version(BuildIdDirectiveOf(s(), task));
   if (task.kind() == records::QueueTask::WORKFLOW) task.set_use_ramping_version(UsesRampingVersion(s()));
   tasks_.emplace_back(id, std::move(task));
   return id;

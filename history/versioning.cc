@@ -4,6 +4,8 @@
 
 #include "kairos/history/mutable_state.h"
 #include "kairos/history/run_search_attributes.h"
+#include "kairos/history/state_rebuild.h"
+#include "kairos/matching/matching_service.h"
 #include "kairos/visibility/values.h"
 
 namespace kairos::history {
@@ -125,6 +127,26 @@ std::string PinnedVersionOf(const records::ExecutionState& s) {
   return VersionString(PinnedDeploymentVersionOf(s));
 }
 
+std::string BuildIdDirectiveOf(const records::ExecutionState& s, const records::QueueTask& task) {
+  if (s.has_versioning_info()) {
+    enums::VersioningBehavior behavior;
+    depv1::WorkerDeploymentVersion version;
+    Effective(s, &behavior, &version);
+    if (behavior != enums::VERSIONING_BEHAVIOR_UNSPECIFIED) return "";  // Worker deployments route it.
+  }
+  const auto& stamp = s.most_recent_worker_version_stamp();
+  std::string compatible;
+  if (stamp.use_versioning() && !stamp.build_id().empty()) compatible = matching::kCompatibleBuildPrefix + stamp.build_id();
+  if (task.kind() == records::QueueTask::ACTIVITY) {
+    // An activity on the workflow's queue is compatible with the workflow's
+    // build; on another queue it is new work there.
+    if (task.task_queue() != s.start().task_queue().name()) return matching::kAssignBuildDirective;
+    return compatible;
+  }
+  if (!compatible.empty()) return compatible;
+  return s.last_completed_wft_started_event_id() == 0 ? matching::kAssignBuildDirective : "";
+}
+
 bool QueueKeepsVersion(const DeploymentLookup& lookup, const std::string& namespace_id, const std::string& old_queue,
                        const std::string& task_queue, const depv1::WorkerDeploymentVersion& v) {
   if (task_queue == old_queue) return true;
@@ -213,9 +235,30 @@ void CarryVersioningToChild(const records::ExecutionState& parent, const Deploym
   }
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void CarryCompatibleBuild(const records::ExecutionState& prev, bool inherit_build_id,
+                          temporal::api::history::v1::WorkflowExecutionStartedEventAttributes* next) {
+  next->clear_source_version_stamp();
+  if (!inherit_build_id) return;
+  enums::VersioningBehavior behavior = enums::VERSIONING_BEHAVIOR_UNSPECIFIED;
+  depv1::WorkerDeploymentVersion version;
+  if (prev.has_versioning_info()) Effective(prev, &behavior, &version);
+  if (behavior != enums::VERSIONING_BEHAVIOR_UNSPECIFIED) return;
+  const auto& stamp = prev.most_recent_worker_version_stamp();
+  if (stamp.use_versioning() && !stamp.build_id().empty()) *next->mutable_source_version_stamp() = stamp;
+}
+#pragma GCC diagnostic pop
+
 bool ApplyStartedVersioning(records::ExecutionState* s,
                             const temporal::api::history::v1::WorkflowExecutionStartedEventAttributes& a) {
   bool changed = false;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  // A build handed on by the previous run: the new run is of that build.
+  if (const auto& stamp = a.source_version_stamp(); stamp.use_versioning() && !stamp.build_id().empty())
+    changed |= RecordWorkerBuild(s, stamp, enums::VERSIONING_BEHAVIOR_UNSPECIFIED);
+#pragma GCC diagnostic pop
   if (a.has_inherited_pinned_version()) changed |= InheritPinnedVersion(s, a.inherited_pinned_version());
   if (a.has_inherited_auto_upgrade_info()) {
     // Auto-upgrade for the first workflow task; the worker's behavior after.
@@ -268,6 +311,29 @@ bool NoteWorkflowTaskTarget(records::ExecutionState* s, const RoutingTarget& tar
     notified->set_revision_number(target.revision);
   }
   return TargetVersionChanged(*s);
+}
+
+ActivityDispatch CheckActivityDispatch(const records::ExecutionState& s, const std::string& poller_version,
+                                       const RoutingTarget& workflow_target) {
+  enums::VersioningBehavior behavior = enums::VERSIONING_BEHAVIOR_UNSPECIFIED;
+  depv1::WorkerDeploymentVersion effective;
+  if (s.has_versioning_info()) Effective(s, &behavior, &effective);
+  // Temporal ends a transition when an override pins the run; Kairos keeps
+  // the field until a task completes, so a pinned run is never held.
+  if (behavior == enums::VERSIONING_BEHAVIOR_PINNED) return ActivityDispatch::kStart;
+  if (s.versioning_info().has_version_transition()) return ActivityDispatch::kHold;
+  if (poller_version == VersionString(effective)) return ActivityDispatch::kStart;
+  // An activity routed independently of its workflow (another queue, or a
+  // version the workflow task would not go to) leaves the run alone.
+  if (workflow_target.revision == 0 || VersionString(workflow_target.version) != poller_version)
+    return ActivityDispatch::kStart;
+  return ActivityDispatch::kStartTransition;
+}
+
+void StartVersionTransition(records::ExecutionState* s, const RoutingTarget& target) {
+  auto* info = s->mutable_versioning_info();
+  *info->mutable_version_transition()->mutable_deployment_version() = target.version;
+  info->set_revision_number(target.revision);
 }
 
 bool UsesRampingVersion(const records::ExecutionState& s) {

@@ -152,6 +152,10 @@ void ContinueAsNew(MutableState& ms, const temporal::api::command::v1::ContinueA
   a.set_cron_schedule(c.cron_schedule());  // As Temporal: the command's, not inherited.
   CarryVersioningToNextRun(s, ms.env().deployments, enums::CONTINUE_AS_NEW_INITIATOR_WORKFLOW,
                            c.initial_versioning_behavior(), &a);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  CarryCompatibleBuild(s, c.inherit_build_id(), &a);
+#pragma GCC diagnostic pop
 
   auto& e = ms.AddEvent(enums::EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
   auto* ev = e.mutable_workflow_execution_continued_as_new_event_attributes();

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "history_engine.h"
+#include "kairos/history/commands.h"
 #include "kairos/history/limits.h"
 #include "kairos/history/state_rebuild.h"
 #include "kairos/history/versioning.h"
@@ -121,7 +122,9 @@ grpc::Status HistoryEngine::RespondWorkflowTaskCompleted(const NamespaceRef& ns,
     if (!build.build_id().empty()) *a->mutable_worker_version() = build;
     a->set_binary_checksum(req.binary_checksum());
 #pragma GCC diagnostic pop
+    bool in_transition = ms->s().versioning_info().has_version_transition();
     if (RecordVersionedTask(&ms->s(), req, a)) MarkVersioningSearchAttributesChanged(*ms);
+    if (in_transition && !ms->s().versioning_info().has_version_transition()) ResendHeldActivities(*ms);
     if (RecordWorkerBuild(&ms->s(), build, a->versioning_behavior())) ms->mark_search_attribute_changed("BuildIds");
     // The deployment the worker names, versioned or not (the old Deployment's series when it names none).
 #pragma GCC diagnostic push

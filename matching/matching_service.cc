@@ -54,6 +54,15 @@ class Poll {
 
 namespace {
 
+// What a poll of the deprecated build-id versioning says of its worker.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+template <class Request>
+const temporal::api::common::v1::WorkerVersionCapabilities& CapabilitiesOf(const Request& r) {
+  return r.worker_version_capabilities();
+}
+#pragma GCC diagnostic pop
+
 // A worker that stopped polling this long ago is not trusted with sticky tasks.
 constexpr int64_t kStickyPollerLivenessNanos = 10'000'000'000;
 
@@ -125,6 +134,7 @@ class MatchingServiceImpl final : public MatchingService {
 
   void SetTaskStarter(TaskStarter* starter) override { starter_ = starter; }
   void SetVersionRouter(VersionRouter* router) override { router_.store(router); }
+  void SetBuildIdRouter(BuildIdRouter* router) override { build_id_router_.store(router); }
 
   void SetBacklogReader(BacklogReader reader) override {
     std::lock_guard lock(mu_);
@@ -192,7 +202,12 @@ class MatchingServiceImpl final : public MatchingService {
     poll->workflow_response = response;
     poll->expires = expires;
     poll->done = std::move(done);
-    RecordPoll(namespace_id, request->task_queue(), *poll, request->deployment_options());
+    if (auto st = RecordPoll(namespace_id, request->task_queue(), *poll, request->deployment_options(),
+                             CapabilitiesOf(*request));
+        !st.ok()) {
+      Refuse(poll, std::move(st));
+      return poll;
+    }
     Start(poll, request->identity());
     return poll;
   }
@@ -207,7 +222,12 @@ class MatchingServiceImpl final : public MatchingService {
     poll->activity_response = response;
     poll->expires = expires;
     poll->done = std::move(done);
-    RecordPoll(namespace_id, request->task_queue(), *poll, request->deployment_options());
+    if (auto st = RecordPoll(namespace_id, request->task_queue(), *poll, request->deployment_options(),
+                             CapabilitiesOf(*request));
+        !st.ok()) {
+      Refuse(poll, std::move(st));
+      return poll;
+    }
     Start(poll, request->identity());
     return poll;
   }
@@ -372,24 +392,55 @@ class MatchingServiceImpl final : public MatchingService {
   }
 
   // The poller's version, registered with the router (sticky queues are
-  // a worker's own, not its deployment's).
-  void RecordPoll(const std::string& namespace_id, const temporal::api::taskqueue::v1::TaskQueue& queue, Poll& poll,
-                  const temporal::api::deployment::v1::WorkerDeploymentOptions& options) {
+  // a worker's own, not its deployment's). A worker of the deprecated
+  // build-id versioning (use_versioning without a deployment) is named by
+  // its build, or refused when a newer build of its set is the default.
+  grpc::Status RecordPoll(const std::string& namespace_id, const temporal::api::taskqueue::v1::TaskQueue& queue,
+                          Poll& poll, const temporal::api::deployment::v1::WorkerDeploymentOptions& options,
+                          const temporal::api::common::v1::WorkerVersionCapabilities& caps) {
+    bool sticky = queue.kind() == temporal::api::enums::v1::TASK_QUEUE_KIND_STICKY;
     poll.version = PollerVersion(options);
+    BuildIdRouter* build_ids = build_id_router_.load();
+    if (poll.version.empty() && build_ids != nullptr && caps.use_versioning() && !caps.build_id().empty() &&
+        caps.deployment_series_name().empty() && options.deployment_name().empty())
+      return build_ids->PollTarget(namespace_id, sticky ? queue.normal_name() : queue.name(), caps.build_id(),
+                                   &poll.version);
     VersionRouter* router = router_.load();
-    if (router == nullptr || poll.version.empty() || queue.kind() == temporal::api::enums::v1::TASK_QUEUE_KIND_STICKY)
-      return;
+    if (router == nullptr || poll.version.empty() || sticky) return grpc::Status::OK;
     router->RecordPoll(namespace_id, queue.name(), poll.kind, options);
+    return grpc::Status::OK;
+  }
+
+  // A poll refused before it parks.
+  void Refuse(const PollHandle& poll, grpc::Status st) {
+    {
+      std::lock_guard lock(mu_);
+      poll->state = Poll::State::kDone;
+    }
+    executor_->Submit([poll, st = std::move(st)] { poll->done(st); });
   }
 
   // The version whose workers take the task ("" unversioned). Asked outside
-  // mu_: the router has its own lock.
+  // mu_: the routers have their own locks.
   std::string TargetOf(const records::QueueTask& task) {
-    if (!task.pinned_version().empty()) return task.pinned_version();
+    const std::string& pinned = task.pinned_version();
+    if (!pinned.empty() && !IsBuildIdDirective(pinned)) return pinned;
+    const std::string& queue = task.normal_task_queue().empty() ? task.task_queue() : task.normal_task_queue();
+    if (!pinned.empty()) {
+      BuildIdRouter* build_ids = build_id_router_.load();
+      if (build_ids != nullptr) {
+        if (auto target = build_ids->TaskTarget(task.namespace_id(), queue, pinned)) return *target;
+      }
+    }
     VersionRouter* router = router_.load();
     if (router == nullptr) return "";
-    const std::string& queue = task.normal_task_queue().empty() ? task.task_queue() : task.normal_task_queue();
     return router->RouteTask(task.namespace_id(), queue, task.workflow_id(), task.use_ramping_version());
+  }
+
+  // The deployment version a task is pinned to ("" when routed; a build-id
+  // directive is not a pin).
+  static std::string DeploymentPin(const records::QueueTask& task) {
+    return IsBuildIdDirective(task.pinned_version()) ? std::string() : task.pinned_version();
   }
 
   // The whole queue (`version` null) or one version's part of it.
@@ -410,7 +461,7 @@ class MatchingServiceImpl final : public MatchingService {
       int64_t in_memory = 0;
       for (const auto& t : q.tasks) {
         ++in_memory;
-        if (t.task.pinned_version() != *version) continue;
+        if (DeploymentPin(t.task) != *version) continue;
         ++out.backlog_count;
         int64_t created = t.task.created_time_nanos();
         if (created > 0 && (out.oldest_task_created_nanos == 0 || created < out.oldest_task_created_nanos))
@@ -523,7 +574,8 @@ class MatchingServiceImpl final : public MatchingService {
 
   // Caller holds mu_ (the router's lock nests inside it, never around it).
   bool Routable(const QueuedTask& t, const PollHandle& poll) {
-    if (!t.task.normal_task_queue().empty() || (router_.load() == nullptr && t.task.pinned_version().empty())) return true;
+    if (!t.task.normal_task_queue().empty()) return true;
+    if (router_.load() == nullptr && build_id_router_.load() == nullptr && DeploymentPin(t.task).empty()) return true;
     return TargetOf(t.task) == poll->version;
   }
 
@@ -673,6 +725,7 @@ class MatchingServiceImpl final : public MatchingService {
   BacklogReader reader_;  // Guarded by mu_.
   TaskStarter* starter_ = nullptr;
   std::atomic<VersionRouter*> router_{nullptr};
+  std::atomic<BuildIdRouter*> build_id_router_{nullptr};
   std::mutex mu_;
   std::condition_variable sweep_cv_;
   std::unordered_map<std::string, Queue> queues_;

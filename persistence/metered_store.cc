@@ -82,6 +82,9 @@ class MeteredStore final : public Store {
   std::vector<WorkerDeploymentRow> LoadWorkerDeployments() override {
     return Timed("LoadWorkerDeployments", [&] { return inner_->LoadWorkerDeployments(); });
   }
+  std::vector<BuildIdVersioningRow> LoadBuildIdVersioning() override {
+    return Timed("LoadBuildIdVersioning", [&] { return inner_->LoadBuildIdVersioning(); });
+  }
   grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
                                const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) override {
     return Timed("ListWorkflowExecutions",

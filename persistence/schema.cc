@@ -280,6 +280,16 @@ CREATE INDEX visibility_in_order ON visibility (namespace_id, close_order DESC, 
 CREATE INDEX visibility_by_type ON visibility (namespace_id, workflow_type);
 CREATE INDEX visibility_by_status ON visibility (namespace_id, status);
 )sql",
+      // 13: the compatible version sets of task queues (the deprecated
+      // build-id versioning, deployments/build_id_versioning.h).
+      R"sql(
+CREATE TABLE build_id_versioning (
+  namespace_id TEXT NOT NULL,
+  task_queue   TEXT NOT NULL,
+  record       BLOB NOT NULL,
+  PRIMARY KEY (namespace_id, task_queue)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

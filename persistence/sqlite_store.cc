@@ -58,6 +58,9 @@ constexpr const char* kUpsertBatchOperation =
 constexpr const char* kUpsertWorkerDeployment =
     "INSERT INTO worker_deployments (namespace_id, name, record) VALUES (?, ?, ?) "
     "ON CONFLICT (namespace_id, name) DO UPDATE SET record = excluded.record";
+constexpr const char* kUpsertBuildIdVersioning =
+    "INSERT INTO build_id_versioning (namespace_id, task_queue, record) VALUES (?, ?, ?) "
+    "ON CONFLICT (namespace_id, task_queue) DO UPDATE SET record = excluded.record";
 
 class SqliteStore final : public Store {
  public:
@@ -95,6 +98,7 @@ class SqliteStore final : public Store {
   std::vector<ScheduleRow> LoadSchedules() override;
   std::vector<BatchOperationRow> LoadBatchOperations() override;
   std::vector<WorkerDeploymentRow> LoadWorkerDeployments() override;
+  std::vector<BuildIdVersioningRow> LoadBuildIdVersioning() override;
   grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
                                const VisibilityCursor* after, int limit, std::vector<VisibilityRow>* out) override;
   grpc::Status CountVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
@@ -167,7 +171,8 @@ bool WriteBatch::empty() const {
          visibility.empty() && search_attribute_upserts.empty() && search_attribute_deletes.empty() &&
          schedule_upserts.empty() && schedule_deletes.empty() && batch_operation_upserts.empty() &&
          execution_deletes.empty() && worker_deployment_upserts.empty() &&
-         worker_deployment_deletes.empty() && nexus_endpoint_upserts.empty() && nexus_endpoint_deletes.empty();
+         worker_deployment_deletes.empty() && nexus_endpoint_upserts.empty() && nexus_endpoint_deletes.empty() &&
+         build_id_versioning_upserts.empty();
 }
 
 SqliteStore::~SqliteStore() {
@@ -483,6 +488,9 @@ grpc::Status SqliteStore::Apply(const WriteBatch& b) {
   for (const auto& r : b.worker_deployment_upserts) {
     if (auto st = UpsertRecord(kUpsertWorkerDeployment, r.namespace_id, r.name, r.record); !st.ok()) return st;
   }
+  for (const auto& r : b.build_id_versioning_upserts) {
+    if (auto st = UpsertRecord(kUpsertBuildIdVersioning, r.namespace_id, r.task_queue, r.record); !st.ok()) return st;
+  }
   for (const auto& [ns, name] : b.worker_deployment_deletes) {
     sqlite3_stmt* s = Prepare("DELETE FROM worker_deployments WHERE namespace_id = ? AND name = ?");
     BindText(s, 1, ns);
@@ -725,6 +733,15 @@ std::vector<WorkerDeploymentRow> SqliteStore::LoadWorkerDeployments() {
   LoadRecords("SELECT namespace_id, name, record FROM worker_deployments ORDER BY namespace_id, name",
               [&](std::string ns, std::string name, std::string record) {
                 out.push_back({std::move(ns), std::move(name), std::move(record)});
+              });
+  return out;
+}
+
+std::vector<BuildIdVersioningRow> SqliteStore::LoadBuildIdVersioning() {
+  std::vector<BuildIdVersioningRow> out;
+  LoadRecords("SELECT namespace_id, task_queue, record FROM build_id_versioning ORDER BY namespace_id, task_queue",
+              [&](std::string ns, std::string queue, std::string record) {
+                out.push_back({std::move(ns), std::move(queue), std::move(record)});
               });
   return out;
 }

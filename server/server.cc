@@ -19,6 +19,7 @@
 #include "kairos/http/sites.h"
 #include "kairos/history/limits.h"
 #include "kairos/history/retention.h"
+#include "kairos/deployments/build_id_versioning.h"
 #include "kairos/deployments/deployment_registry.h"
 #include "kairos/matching/matching_service.h"
 #include "kairos/metrics/process_metrics.h"
@@ -170,6 +171,25 @@ int Run(const ServerOptions& options) {
   deployments.SetQueueStats([&matching](const std::string& ns, const std::string& queue, kairos::records::QueueTask::Kind kind,
                                        const std::string& version) { return matching->VersionStats(ns, queue, kind, version); });
   matching->SetVersionRouter(&deployments);
+  // The deprecated version-set APIs and their routing, when dynamic config
+  // turns them on (frontend.workerVersioningDataAPIs), as Temporal does.
+  std::unique_ptr<deployments::BuildIdVersioning> build_ids;
+  if (deployments::WorkerVersioningDataApisEnabled(options.dynamic_config)) {
+    auto count = [&visibility_service](const std::string& namespace_id, const std::string& query,
+                                       int64_t* count) -> grpc::Status {
+      temporal::api::workflowservice::v1::CountWorkflowExecutionsRequest req;
+      req.set_query(query);
+      temporal::api::workflowservice::v1::CountWorkflowExecutionsResponse resp;
+      auto st = visibility_service.Count(namespace_id, req, &resp);
+      *count = resp.count();
+      return st;
+    };
+    build_ids = std::make_unique<deployments::BuildIdVersioning>(
+        store.get(), count, [&matching] { matching->Rematch(); },
+        deployments::BuildIdLimits::FromDynamicConfig(options.dynamic_config));
+    build_ids->Load();
+    matching->SetBuildIdRouter(build_ids.get());
+  }
   history::DeploymentLookup deployment_lookup;
   deployment_lookup.workflow_queue_in_version = [&deployments](const std::string& ns, const std::string& queue,
                                                                const std::string& version) {
@@ -196,6 +216,7 @@ int Run(const ServerOptions& options) {
   // The services with threads of their own, stopped before the store goes.
   auto stop_services = [&] {
     matching->SetVersionRouter(nullptr);
+    matching->SetBuildIdRouter(nullptr);
     retention.Stop();
     batcher->Stop();
     scheduler->Stop();
@@ -206,6 +227,7 @@ int Run(const ServerOptions& options) {
                               &visibility_service, &search_attributes, scheduler.get(),
                               &search_attribute_validator, batcher.get(), authorizer.get(), &nexus_endpoints};
   deps.deployments = &deployments;
+  deps.build_ids = build_ids.get();
   frontend::FrontendOptions fe_options{kVersion};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);

@@ -239,3 +239,30 @@ TEST_CASE("run versioning: a completed task's event gives a rebuilt run its vers
   CHECK(PinnedVersionOf(s) == "orders:v1");
   CHECK(s.versioning_info().behavior() == enums::VERSIONING_BEHAVIOR_PINNED);
 }
+
+TEST_CASE("run versioning: an activity reaching the new version moves an unpinned run", "[history]") {
+  kairos::records::ExecutionState s;
+  temporal::api::history::v1::WorkflowTaskCompletedEventAttributes event;
+  RecordVersionedTask(&s, Completed("v1", enums::VERSIONING_BEHAVIOR_AUTO_UPGRADE), &event);
+  RoutingTarget v2;
+  v2.version.set_deployment_name("orders");
+  v2.version.set_build_id("v2");
+  v2.revision = 3;
+  RoutingTarget v1 = v2;
+  v1.version.set_build_id("v1");
+
+  CHECK(CheckActivityDispatch(s, "orders:v1", v1) == ActivityDispatch::kStart);  // Its own version.
+  CHECK(CheckActivityDispatch(s, "orders:v3", v2) == ActivityDispatch::kStart);  // Not where its task goes.
+  CHECK(CheckActivityDispatch(s, "orders:v2", v2) == ActivityDispatch::kStartTransition);
+  StartVersionTransition(&s, v2);
+  CHECK(s.versioning_info().version_transition().deployment_version().build_id() == "v2");
+  CHECK(s.versioning_info().revision_number() == 3);
+  CHECK(CheckActivityDispatch(s, "orders:v1", v1) == ActivityDispatch::kHold);  // Waits for the transition.
+  RecordVersionedTask(&s, Completed("v2", enums::VERSIONING_BEHAVIOR_AUTO_UPGRADE), &event);
+  CHECK_FALSE(s.versioning_info().has_version_transition());
+  CHECK(CheckActivityDispatch(s, "orders:v2", v2) == ActivityDispatch::kStart);
+
+  kairos::records::ExecutionState pinned;
+  RecordVersionedTask(&pinned, Completed("v1", enums::VERSIONING_BEHAVIOR_PINNED), &event);
+  CHECK(CheckActivityDispatch(pinned, "orders:v2", v2) == ActivityDispatch::kStart);  // Its activities are routed.
+}

@@ -29,6 +29,7 @@ class EndpointRegistry;
 }
 namespace deployments {
 class DeploymentRegistry;
+class BuildIdVersioning;
 }
 namespace scheduler {
 class SchedulerService;
@@ -66,6 +67,10 @@ struct Dependencies {
   nexus::EndpointRegistry* nexus_endpoints = nullptr;
   // Worker deployments (null: their RPCs answer UNIMPLEMENTED).
   deployments::DeploymentRegistry* deployments = nullptr;
+  // The deprecated build-id versioning with version sets (null: dynamic
+  // config frontend.workerVersioningDataAPIs is off, and its RPCs answer
+  // PERMISSION_DENIED as Temporal's).
+  deployments::BuildIdVersioning* build_ids = nullptr;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);

@@ -39,6 +39,10 @@ enum class ActivityTimeoutProblem { kNone, kNegative, kNoCloseTimeout };
 ActivityTimeoutProblem NormalizeActivityTimeouts(int64_t run_timeout_ms, ActivityTimeoutsMs& timeouts);
 void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& activity);
 void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& activity);
+// When a run's version transition completes: the activities it held back
+// (not started, no queued task, not waiting for a retry, not paused) are
+// queued again, as Temporal reschedules them.
+void ResendHeldActivities(MutableState& ms);
 // The activity's next attempt, dispatched by a retry timer at `fire_nanos`.
 void ArmActivityRetry(MutableState& ms, records::ActivityInfo& activity, int64_t fire_nanos);
 // Writes the started event of an activity that is closing; returns its id

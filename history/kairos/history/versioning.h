@@ -46,6 +46,14 @@ bool QueueKeepsVersion(const DeploymentLookup& lookup, const std::string& namesp
 // "deployment:build" of the version the run's tasks must go to; empty when
 // they follow the task queue's routing (auto-upgrade, unversioned).
 std::string PinnedVersionOf(const records::ExecutionState& state);
+// Temporal's deprecated build-id versioning (version sets): the directive a
+// task of a run not routed by worker deployments carries
+// (matching::IsBuildIdDirective), as Temporal 1.32's history makes it: a
+// run whose last worker used versioning stays compatible with its build
+// (activities on its own task queue too); its first workflow task and
+// activities on other queues are new work (the queue's default build);
+// otherwise none (unversioned).
+std::string BuildIdDirectiveOf(const records::ExecutionState& state, const records::QueueTask& task);
 // The same as a message; empty when not pinned.
 temporal::api::deployment::v1::WorkerDeploymentVersion PinnedDeploymentVersionOf(const records::ExecutionState& state);
 
@@ -69,6 +77,14 @@ void CarryVersioningToNextRun(const records::ExecutionState& prev, const Deploym
                               temporal::api::enums::v1::ContinueAsNewInitiator initiator,
                               temporal::api::enums::v1::ContinueAsNewVersioningBehavior initial_behavior,
                               temporal::api::history::v1::WorkflowExecutionStartedEventAttributes* next);
+
+// The deprecated build-id versioning: a continue-as-new that asks to inherit
+// the build (inherit_build_id, what the SDKs send for a compatible intent)
+// of a run no deployment routes, whose worker used versioning, hands its
+// build to the new run (source_version_stamp): the new run's first task
+// stays compatible with it, as Temporal 1.32 does.
+void CarryCompatibleBuild(const records::ExecutionState& prev, bool inherit_build_id,
+                          temporal::api::history::v1::WorkflowExecutionStartedEventAttributes* next);
 
 // What a child started in the parent's namespace on `task_queue` inherits
 // (Temporal 1.32): a pinned parent's version and pinned override when the
@@ -94,6 +110,25 @@ bool NoteWorkflowTaskTarget(records::ExecutionState* state, const RoutingTarget&
 // target_worker_deployment_version_changed as it stands (a pinned run that
 // was told of a new target).
 bool TargetVersionChanged(const records::ExecutionState& state);
+
+// What Temporal 1.32's history does with an activity task of the run that
+// matching offers to a worker of `poller_version` ("deployment:build";
+// empty: unversioned), `workflow_target` being where the run's next
+// workflow task would go.
+enum class ActivityDispatch {
+  kStart,            // The activity starts.
+  kHold,             // The run is in a version transition: not now; the
+                     // task is sent again when the transition completes.
+  kStartTransition,  // An unpinned run's activity reached the version its
+                     // workflow task would go to: the run starts its
+                     // transition there (StartVersionTransition) and the
+                     // activity waits for it, as kHold.
+};
+ActivityDispatch CheckActivityDispatch(const records::ExecutionState& state, const std::string& poller_version,
+                                       const RoutingTarget& workflow_target);
+// Records the transition of an unpinned run to `target` (describe's
+// version_transition, the routing revision).
+void StartVersionTransition(records::ExecutionState* state, const RoutingTarget& target);
 
 // Whether the run's next workflow task goes to the ramping version: its
 // first task, continued as new with USE_RAMPING_VERSION.

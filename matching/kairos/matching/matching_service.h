@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,34 @@ class VersionRouter {
   // share of workflows (`use_ramping`: the ramping one whatever its share).
   virtual std::string RouteTask(const std::string& namespace_id, const std::string& task_queue,
                                 const std::string& workflow_id, bool use_ramping) = 0;
+};
+
+// Temporal's deprecated build-id versioning (compatible version sets,
+// deployments/version_sets.h). A task's directive rides in
+// QueueTask.pinned_version with a leading ':' (a deployment version never
+// starts so: its deployment name is not empty): kAssignBuildDirective for
+// new work (the queue's default build), kCompatibleBuildPrefix + build id
+// for work that must stay compatible with that build. Targets and versioned
+// pollers are named kCompatibleBuildPrefix + build id.
+inline constexpr const char* kAssignBuildDirective = ":assign";
+inline constexpr const char* kCompatibleBuildPrefix = ":build:";
+inline bool IsBuildIdDirective(const std::string& pinned_version) {
+  return !pinned_version.empty() && pinned_version[0] == ':';
+}
+
+class BuildIdRouter {
+ public:
+  virtual ~BuildIdRouter() = default;
+  // Where a task with a build-id directive goes; nullopt when the queue's
+  // version sets do not decide (new work on a queue without sets: the
+  // deployment routing, or unversioned workers).
+  virtual std::optional<std::string> TaskTarget(const std::string& namespace_id, const std::string& task_queue,
+                                                const std::string& directive) = 0;
+  // A worker polling with use_versioning and `build_id`: the target name it
+  // takes tasks of, or OUT_OF_RANGE (NewerBuildExists) when a newer build
+  // of its set is the set's default.
+  virtual grpc::Status PollTarget(const std::string& namespace_id, const std::string& task_queue,
+                                  const std::string& build_id, std::string* target) = 0;
 };
 
 // The version a worker's deployment options name (empty: unversioned).
@@ -114,6 +143,9 @@ class MatchingService {
   virtual void SetTaskStarter(TaskStarter* starter) = 0;
   // Without a router every task goes to any poller (no versioning).
   virtual void SetVersionRouter(VersionRouter* router) = 0;
+  // Without one, build-id directives are ignored and use_versioning
+  // pollers are unversioned ones.
+  virtual void SetBuildIdRouter(BuildIdRouter* router) = 0;
   // Routing changed (a new current or ramping version): waiting tasks are
   // offered again to the parked polls they may now go to.
   virtual void Rematch() = 0;

@@ -166,6 +166,13 @@ struct WorkerDeploymentRow {
   std::string record;  // Serialized records::WorkerDeploymentRecord.
 };
 
+// A task queue's compatible version sets (deployments/build_id_versioning.h).
+struct BuildIdVersioningRow {
+  std::string namespace_id;
+  std::string task_queue;
+  std::string record;  // deployments::VersionSets::Serialize().
+};
+
 // One atomic state change.
 struct WriteBatch {
   std::vector<NamespaceRow> namespace_upserts;
@@ -182,6 +189,7 @@ struct WriteBatch {
   std::vector<BatchOperationRow> batch_operation_upserts;
   std::vector<WorkerDeploymentRow> worker_deployment_upserts;
   std::vector<std::pair<std::string, std::string>> worker_deployment_deletes;  // (namespace id, name)
+  std::vector<BuildIdVersioningRow> build_id_versioning_upserts;
   std::vector<SearchAttributeDefinition> search_attribute_upserts;
   std::vector<SearchAttributeDefinition> search_attribute_deletes;  // By namespace and name.
   std::vector<NexusEndpointRow> nexus_endpoint_upserts;
@@ -239,6 +247,7 @@ class Store {
   virtual std::vector<BatchOperationRow> LoadBatchOperations() = 0;
   // Every worker deployment (deployments/), loaded at start.
   virtual std::vector<WorkerDeploymentRow> LoadWorkerDeployments() = 0;
+  virtual std::vector<BuildIdVersioningRow> LoadBuildIdVersioning() = 0;
   // Visibility rows of a namespace matching `filter`, in list order,
   // after `after` when given.
   virtual grpc::Status QueryVisibility(const std::string& namespace_id, const VisibilityFilter& filter,
