@@ -1,3 +1,5 @@
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include "authorized_services.h"
@@ -288,27 +290,40 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   // d_.build_ids is set) and otherwise answers with these errors (the
   // reachability one names v0.2, as Temporal's does). The rules-based APIs
   // (frontend.workerVersioningRuleAPIs) are not served.
-#define KAIROS_LEGACY_VERSIONING(Name, Generation, Method)                                                          \
+#define KAIROS_LEGACY_VERSIONING(Name, Generation, Served)                                                          \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
                                  wsv1::Name##Response* resp) override {                                             \
     return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
       NamespaceRef ns;                                                                                              \
       if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
-      grpc::Status (deployments::BuildIdVersioning::*method)(const std::string&, const wsv1::Name##Request&,        \
-                                                             wsv1::Name##Response*) = Method;                       \
-      if (method == nullptr || d_.build_ids == nullptr)                                                             \
-        return errors::PermissionDenied("Worker versioning " Generation " is disabled on this namespace.");        \
-      return (d_.build_ids->*method)(ns.id, *req, resp);                                                            \
+      if (d_.build_ids != nullptr) {                                                                                \
+        if (auto served = Served(ns.id, *req, resp)) return *served;                                                \
+      }                                                                                                             \
+      return errors::PermissionDenied("Worker versioning " Generation " is disabled on this namespace.");          \
     });                                                                                                             \
   }
-  KAIROS_LEGACY_VERSIONING(UpdateWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", nullptr)
-  KAIROS_LEGACY_VERSIONING(GetWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", nullptr)
-  KAIROS_LEGACY_VERSIONING(GetWorkerTaskReachability, "v0.2 (Rules-based, deprecated)",
-                           &deployments::BuildIdVersioning::GetWorkerTaskReachability)
-  KAIROS_LEGACY_VERSIONING(UpdateWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)",
-                           &deployments::BuildIdVersioning::UpdateWorkerBuildIdCompatibility)
-  KAIROS_LEGACY_VERSIONING(GetWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)",
-                           &deployments::BuildIdVersioning::GetWorkerBuildIdCompatibility)
+  // What each API answers when the version sets are served (nothing: not served).
+  template <class Request, class Response>
+  std::optional<grpc::Status> NotServed(const std::string&, const Request&, Response*) {
+    return std::nullopt;
+  }
+  std::optional<grpc::Status> BuildIds(const std::string& ns, const wsv1::GetWorkerTaskReachabilityRequest& req,
+                                       wsv1::GetWorkerTaskReachabilityResponse* resp) {
+    return d_.build_ids->GetWorkerTaskReachability(ns, req, resp);
+  }
+  std::optional<grpc::Status> BuildIds(const std::string& ns, const wsv1::UpdateWorkerBuildIdCompatibilityRequest& req,
+                                       wsv1::UpdateWorkerBuildIdCompatibilityResponse* resp) {
+    return d_.build_ids->UpdateWorkerBuildIdCompatibility(ns, req, resp);
+  }
+  std::optional<grpc::Status> BuildIds(const std::string& ns, const wsv1::GetWorkerBuildIdCompatibilityRequest& req,
+                                       wsv1::GetWorkerBuildIdCompatibilityResponse* resp) {
+    return d_.build_ids->GetWorkerBuildIdCompatibility(ns, req, resp);
+  }
+  KAIROS_LEGACY_VERSIONING(UpdateWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", NotServed)
+  KAIROS_LEGACY_VERSIONING(GetWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", NotServed)
+  KAIROS_LEGACY_VERSIONING(GetWorkerTaskReachability, "v0.2 (Rules-based, deprecated)", BuildIds)
+  KAIROS_LEGACY_VERSIONING(UpdateWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)", BuildIds)
+  KAIROS_LEGACY_VERSIONING(GetWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)", BuildIds)
 #undef KAIROS_LEGACY_VERSIONING
 
   grpc::ServerUnaryReactor* DescribeWorkflowExecution(grpc::CallbackServerContext* ctx,
