@@ -2,30 +2,25 @@
 
 #include <cstdint>
 
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/unknown_field_set.h>
+#include <google/protobuf/wire_format_lite.h>
 
 namespace kairos::history {
-namespace {
 
-void AppendVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-constexpr uint32_t kLengthDelimited = 2;  // Protobuf's wire type of bytes and messages.
-
-}  // namespace
+using google::protobuf::internal::WireFormatLite;
 
 WireHistory::WireHistory(temporal::api::workflowservice::v1::PollWorkflowTaskQueueResponse* response)
     : bytes_(response->GetReflection()->MutableUnknownFields(response)->AddLengthDelimited(
           temporal::api::workflowservice::v1::PollWorkflowTaskQueueResponse::kHistoryFieldNumber)) {}
 
 void WireHistory::AddSerialized(std::string_view event) {
-  AppendVarint(temporal::api::history::v1::History::kEventsFieldNumber << 3 | kLengthDelimited, bytes_);
-  AppendVarint(event.size(), bytes_);
+  // The events field's tag and the event's length, then its bytes.
+  uint8_t header[10];  // Two 32-bit varints, five bytes at most each.
+  uint8_t* end = WireFormatLite::WriteTagToArray(temporal::api::history::v1::History::kEventsFieldNumber,
+                                                 WireFormatLite::WIRETYPE_LENGTH_DELIMITED, header);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(event.size()), end);
+  bytes_->append(reinterpret_cast<const char*>(header), end - header);
   bytes_->append(event);
 }
 
