@@ -8,6 +8,9 @@ namespace {
 
 constexpr std::string_view kWorkflowService = "/temporal.api.workflowservice.v1.WorkflowService/";
 constexpr std::string_view kOperatorService = "/temporal.api.operatorservice.v1.OperatorService/";
+// Not a gRPC service: the API names under which Nexus's HTTP endpoint
+// authorizes its callers, as Temporal names them.
+constexpr std::string_view kNexusService = "/temporal.api.nexusservice.v1.NexusService/";
 
 using NameSet = std::set<std::string_view, std::less<>>;
 
@@ -54,6 +57,10 @@ ApiAccess OperatorServiceAccess(std::string_view rpc) {
 ApiAccess AccessOf(std::string_view full_method) {
   if (full_method.starts_with(kWorkflowService)) return WorkflowServiceAccess(full_method.substr(kWorkflowService.size()));
   if (full_method.starts_with(kOperatorService)) return OperatorServiceAccess(full_method.substr(kOperatorService.size()));
+  if (full_method.starts_with(kNexusService)) {
+    static const NameSet dispatches = {"DispatchNexusTask", "DispatchByNamespaceAndTaskQueue", "DispatchByEndpoint"};
+    if (dispatches.contains(full_method.substr(kNexusService.size()))) return {Scope::kNamespace, Access::kWrite};
+  }
   return {};
 }
 

@@ -7,6 +7,7 @@
 #include "kairos/deployments/build_id_versioning.h"
 #include "kairos/deployments/deployment_registry.h"
 #include "kairos/errors.h"
+#include "kairos/frontend/callback_rules.h"
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/frontend/nexus_operation_lists.h"
@@ -110,7 +111,9 @@ temporal::api::failure::v1::Failure NexusHandlerFailure(const wsv1::RespondNexus
 
 class WorkflowServiceImpl final : public UnimplementedWorkflowService {
  public:
-  WorkflowServiceImpl(const Dependencies& deps, FrontendOptions options) : d_(deps), options_(std::move(options)) {}
+  WorkflowServiceImpl(const Dependencies& deps, FrontendOptions options)
+      : d_(deps), options_(std::move(options)),
+        callback_rules_(deps.callback_rules ? *deps.callback_rules : CallbackRules{}) {}
 
   // ------------------------------------------------------------ system
   grpc::ServerUnaryReactor* GetSystemInfo(grpc::CallbackServerContext* ctx, const wsv1::GetSystemInfoRequest*,
@@ -557,7 +560,34 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     if (auto st = ResolveNamespace(req->namespace_(), ns); !st.ok()) return st;
     Normalize(const_cast<Request*>(req));
     if (auto st = Validate(*req); !st.ok()) return st;
+    if (auto st = CheckCallbacks(const_cast<Request*>(req)); !st.ok()) return st;
     return CheckSearchAttributes(*req, *ns);
+  }
+
+  // Completion callbacks a request attaches, checked as Temporal's frontend
+  // checks them (addresses, sizes; header names lower-cased).
+  template <class Request>
+  grpc::Status CheckCallbacks(Request*) {
+    return grpc::Status::OK;
+  }
+  grpc::Status CheckCallbacks(google::protobuf::RepeatedPtrField<temporal::api::common::v1::Callback>* callbacks) {
+    if (callbacks->empty()) return grpc::Status::OK;
+    return callback_rules_.Validate(callbacks);
+  }
+  grpc::Status CheckCallbacks(wsv1::StartWorkflowExecutionRequest* req) {
+    return CheckCallbacks(req->mutable_completion_callbacks());
+  }
+  grpc::Status CheckCallbacks(wsv1::UpdateWorkflowExecutionRequest* req) {
+    return CheckCallbacks(req->mutable_request()->mutable_completion_callbacks());
+  }
+  grpc::Status CheckCallbacks(wsv1::ExecuteMultiOperationRequest* req) {
+    for (int i = 0; i < req->operations_size(); ++i) {
+      auto* op = req->mutable_operations(i);
+      auto st = op->has_start_workflow() ? CheckCallbacks(op->mutable_start_workflow())
+                                         : CheckCallbacks(op->mutable_update_workflow());
+      if (!st.ok()) return errors::MultiOperationFailed(st, i, req->operations_size());
+    }
+    return grpc::Status::OK;
   }
 
   // Search attributes a request sets are checked against the namespace's
@@ -643,6 +673,7 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
 
   Dependencies d_;
   FrontendOptions options_;
+  const CallbackRules callback_rules_;
 };
 
 }  // namespace

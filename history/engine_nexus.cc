@@ -392,7 +392,13 @@ void HistoryEngine::DeliverNexusCompletion(int64_t row_id, const records::TimerT
       DropTimerRow(row_id);
       return;
   }
-  if (!ReportToNexusCallers(state->start().completion_callbacks(), result, ended)) {
+  // As Temporal tells a caller outside: the run's times and its started event.
+  nexus::Completion outside;
+  outside.start_time_nanos = state->start_time_nanos();
+  outside.close_time_nanos = TimestampToNanos(close.event_time());
+  outside.start_link_url = NexusWorkflowEventLinkUrl(state->namespace_name(), t.workflow_id(), t.run_id(), 1,
+                                                     "WorkflowExecutionStarted");
+  if (!ReportToNexusCallers(state->start().completion_callbacks(), result, ended, &outside)) {
     RetryStepLater(row_id, t);
     return;
   }
@@ -427,11 +433,36 @@ void HistoryEngine::DeliverNexusUpdateCompletion(int64_t row_id, const records::
   DropTimerRow(row_id);
 }
 
+bool HistoryEngine::ReportToOutsideCaller(const common::Callback& callback, nexus::Completion completion,
+                                          const common::Payload* result,
+                                          const std::optional<std::pair<NexusEnd, fv1::Failure>>& ended) {
+  if (!completion_sender_) return true;
+  completion.url = callback.nexus().url();
+  for (const auto& [k, v] : callback.nexus().header()) completion.header[k] = v;
+  if (ended) {
+    completion.state = ended->first == NexusEnd::kCanceled ? "canceled" : "failed";
+    completion.failure = ended->second;
+  } else {
+    completion.state = "succeeded";
+    if (result) completion.result = *result;
+  }
+  auto st = completion_sender_(completion);
+  // A caller that refused it for good is not asked again (as Temporal
+  // gives up on a non-retryable answer).
+  if (!st.ok() && st.error_code() != grpc::StatusCode::UNAVAILABLE)
+    spdlog::warn("Nexus completion to {} refused: {}", completion.url, st.error_message());
+  return st.ok() || st.error_code() != grpc::StatusCode::UNAVAILABLE;
+}
+
 bool HistoryEngine::ReportToNexusCallers(const google::protobuf::RepeatedPtrField<common::Callback>& callbacks,
                                          const common::Payload* result,
-                                         const std::optional<std::pair<NexusEnd, fv1::Failure>>& ended) {
+                                         const std::optional<std::pair<NexusEnd, fv1::Failure>>& ended,
+                                         const nexus::Completion* outside) {
   for (const auto& callback : callbacks) {
-    if (callback.nexus().url() != kNexusSystemCallbackUrl) continue;
+    if (callback.nexus().url() != kNexusSystemCallbackUrl) {
+      if (callback.has_nexus() && outside && !ReportToOutsideCaller(callback, *outside, result, ended)) return false;
+      continue;
+    }
     records::NexusCallbackToken token;
     if (!token.ParseFromString(HexDecode(HeaderValue(callback.nexus().header(), kNexusCallbackTokenHeader)))) continue;
     ExecutionKey caller{token.namespace_id(), token.workflow_id(), token.run_id()};

@@ -416,6 +416,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   grpc::Status ResolveStandaloneNexus(const NamespaceRef& ns, const std::string& id, const std::string& run_id,
                                       StatePtr* out);
   void SetNexusEndpoints(NexusEndpointLookup lookup) override { nexus_endpoints_ = std::move(lookup); }
+  void SetNexusCompletionSender(nexus::CompletionSender sender) override { completion_sender_ = std::move(sender); }
   void SetSystemNexusAdmission(SystemNexusAdmission admit) override { system_nexus_admission_ = std::move(admit); }
   void SetDeployments(DeploymentLookup lookup) override { env_.deployments = std::move(lookup); }
 
@@ -451,10 +452,17 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // operation it backs.
   void DeliverNexusUpdateCompletion(int64_t row_id, const records::TimerTask& t);
   // Records a handler's outcome on each caller named by `callbacks`; false
-  // when a caller could not be written (the step is retried).
+  // when a caller could not be written (the step is retried). Callers
+  // outside the server (a callback URL) get `outside` (null: none are told)
+  // with the outcome through the completion sender.
   bool ReportToNexusCallers(const google::protobuf::RepeatedPtrField<temporal::api::common::v1::Callback>& callbacks,
                             const temporal::api::common::v1::Payload* result,
-                            const std::optional<std::pair<NexusEnd, temporal::api::failure::v1::Failure>>& ended);
+                            const std::optional<std::pair<NexusEnd, temporal::api::failure::v1::Failure>>& ended,
+                            const nexus::Completion* outside = nullptr);
+  // Posts the outcome to one outside caller; false when it is worth trying again.
+  bool ReportToOutsideCaller(const temporal::api::common::v1::Callback& callback, nexus::Completion completion,
+                             const temporal::api::common::v1::Payload* result,
+                             const std::optional<std::pair<NexusEnd, temporal::api::failure::v1::Failure>>& ended);
 
   // ------------------------------------------------------- history reads
   void ReadHistory(const std::string& ns, const wsv1::GetWorkflowExecutionHistoryRequest* req,
@@ -465,6 +473,7 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
 
   HistoryMetrics metrics_;
   NexusEndpointLookup nexus_endpoints_;
+  nexus::CompletionSender completion_sender_;
   SystemNexusAdmission system_nexus_admission_;
   persistence::Store* store_;
   matching::MatchingService* matching_;

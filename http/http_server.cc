@@ -1,5 +1,7 @@
 #include "kairos/http/http_server.h"
 
+#include <cctype>
+
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
@@ -19,6 +21,11 @@ ApiRequest FromHttplib(const httplib::Request& req) {
   // gRPC handlers as metadata.
   for (const char* h : {"authorization", "authorization-extras"}) {
     if (req.has_header(h)) r.metadata.emplace(h, req.get_header_value(h));
+  }
+  for (const auto& [k, v] : req.headers) {
+    std::string name = k;
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers.emplace(std::move(name), v);
   }
   return r;
 }
@@ -71,7 +78,8 @@ grpc::Status HttpServer::Start(const Options& options, Handler handler, std::uni
     HttpReply reply = handler(FromHttplib(req));
     res.status = reply.status;
     for (const auto& [k, v] : reply.headers) res.set_header(k, v);
-    res.set_content(std::move(reply.body), reply.content_type);
+    if (reply.content_type.empty()) res.body = std::move(reply.body);
+    else res.set_content(std::move(reply.body), reply.content_type);
     spdlog::debug("{} {} {} -> {}", name, req.method, req.target, reply.status);
   };
   s->server_->Get(".*", serve);

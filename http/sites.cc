@@ -5,7 +5,7 @@
 namespace kairos::http {
 
 grpc::Status Sites::Start(const SitesOptions& options, std::shared_ptr<grpc::Channel> channel,
-                          std::unique_ptr<Sites>* out) {
+                          NexusDispatcher* nexus, std::unique_ptr<Sites>* out) {
   auto sites = std::make_unique<Sites>(Key{});
   sites->api_ = std::make_unique<ApiHandler>(std::move(channel));
   sites->ip_ = options.ip;
@@ -13,8 +13,12 @@ grpc::Status Sites::Start(const SitesOptions& options, std::shared_ptr<grpc::Cha
   const ApiHandler* api = sites->api_.get();
   sites->tls_ = options.tls.enabled();
   HttpServer::Options api_options{"HTTP API", options.ip, options.http_port, options.threads, options.tls};
-  if (auto st = HttpServer::Start(api_options, [api](const ApiRequest& r) { return ServeApi(*api, r); },
-                                  &sites->api_server_);
+  auto serve_api = [api, nexus](const ApiRequest& r) {
+    // Temporal serves Nexus's paths beside /api/v1 on the same port.
+    if (nexus && IsNexusPath(r.raw_path)) return ServeNexus(*nexus, r);
+    return ServeApi(*api, r);
+  };
+  if (auto st = HttpServer::Start(api_options, serve_api, &sites->api_server_);
       !st.ok())
     return st;
   if (!options.headless) {

@@ -289,16 +289,28 @@ grpc::Status EndpointRegistry::List(const osv1::ListNexusEndpointsRequest& req,
   return grpc::Status::OK;
 }
 
+namespace {
+
+EndpointRoute RouteOf(const records::NexusEndpointRecord& rec) {
+  const auto& spec = rec.endpoint().spec();
+  return {rec.endpoint().id(), spec.name(), rec.target_namespace_id(), spec.target().worker().task_queue(),
+          spec.target().external().url()};
+}
+
+}  // namespace
+
 std::optional<EndpointRoute> EndpointRegistry::RouteByName(const std::string& name) {
   std::lock_guard lock(mu_);
-  for (const auto& [id, rec] : by_id_) {
-    const auto& spec = rec.endpoint().spec();
-    if (spec.name() != name) continue;
-    EndpointRoute route{id, name, rec.target_namespace_id(), spec.target().worker().task_queue(),
-                        spec.target().external().url()};
-    return route;
-  }
+  for (const auto& [id, rec] : by_id_)
+    if (rec.endpoint().spec().name() == name) return RouteOf(rec);
   return std::nullopt;
+}
+
+std::optional<EndpointRoute> EndpointRegistry::RouteById(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  return RouteOf(it->second);
 }
 
 }  // namespace kairos::nexus

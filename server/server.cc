@@ -12,6 +12,7 @@
 
 #include "kairos/batcher/batch_service.h"
 #include "kairos/executor.h"
+#include "kairos/frontend/callback_rules.h"
 #include "kairos/frontend/frontend.h"
 #include "kairos/frontend/namespace_registry.h"
 #include "kairos/frontend/request_validation.h"
@@ -27,6 +28,8 @@
 #include "kairos/metrics/rpc_metrics.h"
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/nexus/endpoint_registry.h"
+#include "kairos/http/nexus_callbacks.h"
+#include "nexus_dispatch.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/version.h"
 #include "kairos/visibility/search_attribute_validator.h"
@@ -155,6 +158,8 @@ int Run(const ServerOptions& options) {
     if (!route) return std::nullopt;
     return history::NexusEndpointRoute{route->endpoint_id, route->namespace_id, route->task_queue};
   });
+  // Handler runs started over Nexus's HTTP endpoint report to their caller's URL.
+  history->SetNexusCompletionSender(http::PostNexusCompletion);
   history->SetSystemNexusAdmission(frontend::SystemNexusAdmission(&search_attribute_validator));
   // Worker deployments route tasks before history hands matching its backlog.
   auto count_pinned = [&visibility_service](const std::string& namespace_id, const std::string& version) -> int64_t {
@@ -228,6 +233,8 @@ int Run(const ServerOptions& options) {
                               &search_attribute_validator, batcher.get(), authorizer.get(), &nexus_endpoints};
   deps.deployments = &deployments;
   deps.build_ids = build_ids.get();
+  const auto callback_rules = frontend::CallbackRules::FromDynamicConfig(options.dynamic_config);
+  deps.callback_rules = &callback_rules;
   frontend::FrontendOptions fe_options{kVersion};
   auto workflow_service = frontend::NewWorkflowService(deps, fe_options);
   auto operator_service = frontend::NewOperatorService(deps, fe_options);
@@ -272,7 +279,9 @@ int Run(const ServerOptions& options) {
   channel_args.SetMaxReceiveMessageSize(128 * 1024 * 1024);
   channel_args.SetMaxSendMessageSize(128 * 1024 * 1024);
   std::unique_ptr<http::Sites> sites;
-  if (auto st = http::Sites::Start(site_options, server->InProcessChannel(channel_args), &sites); !st.ok()) {
+  NexusTaskDispatcher nexus_dispatcher(&nexus_endpoints, &namespaces, authorizer.get(), matching.get(), &limits);
+  if (auto st = http::Sites::Start(site_options, server->InProcessChannel(channel_args), &nexus_dispatcher, &sites);
+      !st.ok()) {
     spdlog::critical("{}", st.error_message());
     server->Shutdown();
     stop_services();

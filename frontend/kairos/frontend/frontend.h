@@ -46,6 +46,7 @@ class SearchAttributeValidator;
 
 namespace kairos::frontend {
 
+class CallbackRules;
 class NamespaceRegistry;
 
 struct FrontendOptions {
@@ -71,6 +72,9 @@ struct Dependencies {
   // config frontend.workerVersioningDataAPIs is off, and its RPCs answer
   // PERMISSION_DENIED as Temporal's).
   deployments::BuildIdVersioning* build_ids = nullptr;
+  // The completion callbacks requests may attach (null: Temporal's defaults,
+  // which allow none but its own).
+  const CallbackRules* callback_rules = nullptr;
 };
 
 std::unique_ptr<grpc::Service> NewWorkflowService(const Dependencies& deps, const FrontendOptions& options);

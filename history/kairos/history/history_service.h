@@ -4,6 +4,8 @@
 // creates reach matching and the timer wheel only after that commit.
 #pragma once
 
+#include "kairos/nexus/completion.h"
+
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -169,6 +171,9 @@ class HistoryService {
 
   // The Nexus endpoint registry, set before Start (none: every endpoint is unknown).
   virtual void SetNexusEndpoints(NexusEndpointLookup lookup) = 0;
+  // Delivers handler runs' outcomes to callback URLs outside the server; set
+  // before Start (none: such callbacks are never called).
+  virtual void SetNexusCompletionSender(nexus::CompletionSender sender) = 0;
   // What a client's request passes before it reaches history (the
   // frontend's normalization, validation and search attribute checks), for
   // the requests the __temporal_system endpoint makes for a workflow; set

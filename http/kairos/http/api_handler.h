@@ -23,7 +23,7 @@ struct HttpReply {
       : status(status_code), body(std::move(content)), content_type(std::move(type)) {}
   int status = 200;
   std::string body;
-  std::string content_type = "application/json";
+  std::string content_type = "application/json";  // Empty: no Content-Type header.
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
@@ -33,6 +33,7 @@ struct ApiRequest {
   std::string body;
   std::multimap<std::string, std::string> query;
   std::multimap<std::string, std::string> metadata;  // Forwarded as gRPC metadata.
+  std::multimap<std::string, std::string> headers;   // Every header, names lower-cased.
   std::string accept_encoding;
 };
 

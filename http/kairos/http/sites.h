@@ -12,6 +12,7 @@
 
 #include "kairos/http/api_handler.h"
 #include "kairos/http/http_server.h"
+#include "kairos/http/nexus_endpoint.h"
 
 namespace kairos::http {
 
@@ -28,8 +29,10 @@ struct SitesOptions {
 class Sites {
  public:
   // Binds both listeners; an error names the one that could not listen.
+  // `nexus` (not owned, may be null: no Nexus endpoint) serves Nexus's HTTP
+  // paths on the HTTP API's port and must outlive the sites.
   static grpc::Status Start(const SitesOptions& options, std::shared_ptr<grpc::Channel> channel,
-                            std::unique_ptr<Sites>* out);
+                            NexusDispatcher* nexus, std::unique_ptr<Sites>* out);
   ~Sites();
 
   std::string api_address() const;  // "127.0.0.1:7243"

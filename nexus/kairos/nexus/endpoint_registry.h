@@ -70,6 +70,8 @@ class EndpointRegistry {
 
   // The route of the endpoint with this name (what a workflow's command names).
   std::optional<EndpointRoute> RouteByName(const std::string& name);
+  // The route of the endpoint with this id (what Nexus's HTTP paths name).
+  std::optional<EndpointRoute> RouteById(const std::string& id);
 
  private:
   // The spec's checks; on success `namespace_id` is the worker target's namespace.

@@ -41,7 +41,14 @@ func startNexusPair(t *testing.T) *nexusPair {
 // startNexusPairWith starts the pair on a server given these dynamic config values.
 func startNexusPairWith(t *testing.T, dynamicConfig []string) *nexusPair {
 	t.Helper()
-	p := &nexusPair{srv: startServer(t, serverOptions{Namespaces: []string{nexusHandlerNamespace}, DynamicConfig: dynamicConfig})}
+	return startNexusPairWithArgs(t, dynamicConfig, nil)
+}
+
+// startNexusPairWithArgs also passes these flags to the server.
+func startNexusPairWithArgs(t *testing.T, dynamicConfig, args []string) *nexusPair {
+	t.Helper()
+	p := &nexusPair{srv: startServer(t, serverOptions{Namespaces: []string{nexusHandlerNamespace},
+		DynamicConfig: dynamicConfig, ExtraArgs: args})}
 	p.caller = newClient(t, p.srv.Addr(), "default")
 	p.handler = newClient(t, p.srv.Addr(), nexusHandlerNamespace)
 	p.callerTQ = taskQueueFor(t) + "-caller"
