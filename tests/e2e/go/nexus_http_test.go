@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,5 +277,51 @@ func TestNexusHTTPCompletionCallback(t *testing.T) {
 	if c.header.Get("Nexus-Operation-State") != "failed" || c.header.Get("Content-Type") != "application/json" ||
 		failure["message"] != "handler workflow failed" || md["type"] != "temporal.api.failure.v1.Failure" {
 		t.Fatalf("failed completion: %v %s", c.header, c.body)
+	}
+}
+
+// A completion the caller's URL could not take yet survives a server
+// kill -9: after the restart it is posted again until the caller takes it.
+func TestNexusHTTPCompletionCallbackAcrossKill9(t *testing.T) {
+	p, _, svc := startNexusHTTPPair(t, `callback.allowedAddresses=[{"Pattern":"*","AllowInsecure":true}]`)
+	var accept atomic.Bool
+	attempts := make(chan string, 64)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if !accept.Load() {
+			attempts <- "refused"
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		attempts <- r.Header.Get("Nexus-Operation-State") + " " + string(b)
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(cb.Close)
+	next := func() string {
+		select {
+		case a := <-attempts:
+			return a
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no completion attempt")
+		}
+		return ""
+	}
+
+	r := nexusHTTPPost(t, "POST", svc+"/greet?callback="+url.QueryEscape(cb.URL+"/done"), `"kill"`,
+		map[string]string{"Content-Type": "application/json", "Nexus-Request-Id": "req-kill"})
+	if r.status != 201 {
+		t.Fatalf("greet: %d %s", r.status, r.body)
+	}
+	if a := next(); a != "refused" {
+		t.Fatalf("first attempt: %q", a)
+	}
+	p.srv.Kill9()
+	accept.Store(true)
+	p.srv.Restart(t)
+	// Attempts refused before the kill may still be in the channel.
+	for a := next(); a != `succeeded "hello kill"`; a = next() {
+		if a != "refused" {
+			t.Fatalf("completion after restart: %q", a)
+		}
 	}
 }
