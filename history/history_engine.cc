@@ -206,7 +206,12 @@ grpc::Status HistoryEngine::CommitStates(const std::vector<MutableState*>& chang
     auto current = new_current == ms ? std::nullopt : Current(key.namespace_id, key.workflow_id);
     bool is_current = new_current == ms || (current && current->run_id == key.run_id);
     made_current.push_back(is_current);
-    batch.executions.push_back({key, s.SerializeAsString(), is_current, s.status(), s.start_request_id()});
+    // The current row changes only when a run becomes current or the
+    // current run's status or start request changes (most changes of a
+    // running workflow touch neither).
+    bool write_current = new_current == ms || (is_current && (current->status != s.status() ||
+                                                               current->start_request_id != s.start_request_id()));
+    batch.executions.push_back({key, s.SerializeAsString(), write_current, s.status(), s.start_request_id()});
     for (const auto& e : ms->new_events()) batch.events.push_back({key, e.event_id(), e.SerializeAsString()});
     for (const auto& [id, t] : ms->tasks())
       batch.task_inserts.push_back({id, t.SerializeAsString(), matching::TaskQueueKey(t)});
