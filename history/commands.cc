@@ -272,10 +272,15 @@ void ArmActivityScheduleTimers(MutableState& ms, records::ActivityInfo& info) {
       info.add_timer_row_ids(ms.AddTimer(std::move(t)));
     }
   }
-  // Armed even when it equals schedule-to-close: a task nobody picks up
-  // times out as SCHEDULE_TO_START, which the timer handler prefers when
-  // both are due (as Temporal orders timers due at the same time).
-  arm(Ms(info.schedule_to_start_timeout()), enums::TIMEOUT_TYPE_SCHEDULE_TO_START, ms.now());
+  // A task nobody picks up times out as SCHEDULE_TO_START, which the timer
+  // handler prefers when both are due (as Temporal orders timers due at the
+  // same time). When the first attempt's schedule-to-start would fire exactly
+  // with schedule-to-close, that one row already reports it: one timer row
+  // fewer per activity in the common case of a lone schedule-to-close.
+  int64_t s2s = Ms(info.schedule_to_start_timeout());
+  bool same_as_close = info.attempt() == 1 && s2s == Ms(info.schedule_to_close_timeout()) &&
+                       info.scheduled_time_nanos() == ms.now();
+  if (!same_as_close) arm(s2s, enums::TIMEOUT_TYPE_SCHEDULE_TO_START, ms.now());
 }
 
 void EnqueueActivityTask(MutableState& ms, records::ActivityInfo& info) {
