@@ -1,6 +1,7 @@
 #include "kairos/http/nexus_client.h"
 
 #include <cctype>
+#include <map>
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -62,9 +63,16 @@ grpc::Status Unexpected(const std::string& message, const NexusHttpResponse& r) 
   return {grpc::StatusCode::UNAVAILABLE, m};
 }
 
+// Go's response.Status for the statuses a handler may answer besides the protocol's.
 std::string StatusText(int status) {
-  const char* text = httplib::status_message(status);
-  return std::to_string(status) + (text && *text ? std::string(" ") + text : "");
+  static const std::map<int, std::string> texts{
+      {201, "Created"},        {202, "Accepted"},          {204, "No Content"},         {301, "Moved Permanently"},
+      {302, "Found"},          {304, "Not Modified"},      {402, "Payment Required"},   {405, "Method Not Allowed"},
+      {406, "Not Acceptable"}, {410, "Gone"},              {411, "Length Required"},    {413, "Request Entity Too Large"},
+      {415, "Unsupported Media Type"},                     {418, "I'm a teapot"},       {422, "Unprocessable Entity"},
+      {502, "Bad Gateway"},    {504, "Gateway Timeout"},   {505, "HTTP Version Not Supported"}};
+  auto it = texts.find(status);
+  return std::to_string(status) + (it == texts.end() ? "" : " " + it->second);
 }
 
 // The handler error type of a status, as Temporal's client reads it.

@@ -19,7 +19,10 @@ std::string Unquote(const std::string& v) {
 std::string EncodeCallbackToken(const records::NexusCallbackToken& token) {
   nlohmann::ordered_json j;
   j["v"] = 1;
-  j["d"] = absl::WebSafeBase64EscapeWithPadding(token.SerializeAsString());
+  // Go's base64.URLEncoding: URL-safe, padded.
+  std::string data = absl::WebSafeBase64Escape(token.SerializeAsString());
+  while (data.size() % 4 != 0) data += '=';
+  j["d"] = data;
   return j.dump();
 }
 
