@@ -106,13 +106,18 @@ type externalNexusPair struct {
 func startExternalNexusPair(t *testing.T) *externalNexusPair {
 	t.Helper()
 	port := strconv.Itoa(freePort(t))
+	// Temporal's dev server leaves the callback URL template unset (Kairos
+	// defaults to its own HTTP port): set it for both.
+	return startExternalNexusPairWith(t, port, []string{
+		`component.nexusoperations.callback.endpoint.template="http://127.0.0.1:` + port + `/namespaces/{{.NamespaceName}}/nexus/callback"`})
+}
+
+func startExternalNexusPairWith(t *testing.T, port string, dynamicConfig []string) *externalNexusPair {
+	t.Helper()
 	p := &externalNexusPair{handler: &externalNexusHandler{starts: map[string]externalNexusStart{}, arrived: make(chan string, 16)}}
 	hs := httptest.NewServer(p.handler)
 	t.Cleanup(hs.Close)
-	// Temporal's dev server leaves the callback URL template unset (Kairos
-	// defaults to its own HTTP port): set it for both.
-	p.srv = startServer(t, serverOptions{ExtraArgs: []string{"--http-port", port}, DynamicConfig: []string{
-		`component.nexusoperations.callback.endpoint.template="http://127.0.0.1:` + port + `/namespaces/{{.NamespaceName}}/nexus/callback"`}})
+	p.srv = startServer(t, serverOptions{ExtraArgs: []string{"--http-port", port}, DynamicConfig: dynamicConfig})
 	p.httpBase = "http://127.0.0.1:" + port
 	p.caller = newClient(t, p.srv.Addr(), "default")
 	p.callerTQ = taskQueueFor(t) + "-caller"
@@ -340,6 +345,28 @@ func TestNexusExternalEndpoint(t *testing.T) {
 			t.Fatalf("bad request cause: %v", cause)
 		}
 	})
+}
+
+// Without component.nexusoperations.callback.endpoint.template, Temporal's
+// dev server cannot start an operation on an external endpoint (the value
+// is "unset": the start is retried, the handler never called); Kairos's
+// default is its own HTTP API's callback route.
+func TestNexusExternalDefaultCallbackURL(t *testing.T) {
+	port := strconv.Itoa(freePort(t))
+	p := startExternalNexusPairWith(t, port, nil)
+	run := p.run(t, "ext-default", nexusCall{Operation: "echo", Input: "d1"})
+	if againstTemporal(t) {
+		time.Sleep(3 * time.Second)
+		if _, ok := p.handler.start("d1"); ok {
+			t.Fatalf("Temporal called the handler without a callback URL template")
+		}
+		return
+	}
+	var out string
+	requireNoError(t, getResult(t, p.caller, run, 30*time.Second, &out), "sync result")
+	if s := p.waitStart(t, "d1"); s.callback != "http://127.0.0.1:"+port+"/namespaces/default/nexus/callback" {
+		t.Fatalf("default callback URL %q", s.callback)
+	}
 }
 
 // The completion route refuses what it cannot take, with Temporal's
