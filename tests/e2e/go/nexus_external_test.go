@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -410,5 +411,39 @@ func TestNexusCallbackRouteRefusals(t *testing.T) {
 		if r.status != c.status || msg != c.message {
 			t.Errorf("%s: %d %s (want %d %q)", c.name, r.status, r.body, c.status, c.message)
 		}
+	}
+}
+
+// An operation backed by a workflow update, started over the HTTP endpoint
+// with an outside callback URL, reports its completion to that URL.
+func TestNexusHTTPUpdateCompletionCallback(t *testing.T) {
+	cfg := append([]string{`callback.allowedAddresses=[{"Pattern":"*","AllowInsecure":true}]`}, updateCallbacksConfig...)
+	p, _, svc := startNexusHTTPPair(t, cfg...)
+	type completion struct {
+		header http.Header
+		body   string
+	}
+	got := make(chan completion, 4)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- completion{r.Header.Clone(), string(b)}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(cb.Close)
+	p.startUpdatable(t, "updatable-http")
+	in, _ := json.Marshal(nexusUpdateInput{WorkflowID: "updatable-http", Value: "by-url"})
+	r := nexusHTTPPost(t, "POST", svc+"/update?callback="+url.QueryEscape(cb.URL+"/done"), string(in),
+		map[string]string{"Content-Type": "application/json", "Nexus-Request-Id": "req-upd-1", "Nexus-Callback-Caller-Ref": "upd"})
+	if r.status != 201 {
+		t.Fatalf("update start: %d %s", r.status, r.body)
+	}
+	select {
+	case c := <-got:
+		if c.header.Get("Nexus-Operation-State") != "succeeded" || c.header.Get("Caller-Ref") != "upd" ||
+			c.body != `"from pending to by-url"` {
+			t.Fatalf("update completion: %v %s", c.header, c.body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no completion posted for the update")
 	}
 }
