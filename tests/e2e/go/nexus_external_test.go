@@ -31,11 +31,13 @@ type externalNexusStart struct {
 // externalNexusHandler is a Nexus HTTP handler run by the test process
 // itself, the target of an endpoint with an external URL: "echo" answers
 // synchronously, "later" starts an asynchronous operation (token
-// "tok-<input>") whose completion the test posts, "refuse" fails the
+// "tok-<input>") whose completion the test posts ("flaky" too, after
+// answering 503 to its first request), "refuse" fails the
 // operation (424), "bad" answers a bad-request handler error.
 type externalNexusHandler struct {
 	mu      sync.Mutex
 	starts  map[string]externalNexusStart // By input.
+	tries   map[string]int                // Start requests by input.
 	cancels []string                      // Tokens of cancel requests.
 	arrived chan string                   // Inputs, as their start arrives.
 }
@@ -58,7 +60,14 @@ func (h *externalNexusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request)
 	_ = json.Unmarshal(body, &input)
 	h.mu.Lock()
 	h.starts[input] = externalNexusStart{parts[1], input, r.Header.Clone(), r.URL.Query().Get("callback")}
+	h.tries[input]++
+	tries := h.tries[input]
 	h.mu.Unlock()
+	if parts[1] == "flaky" && tries == 1 {
+		// Unavailable at first: the caller tries again.
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	select {
 	case h.arrived <- input:
 	default:
@@ -68,7 +77,7 @@ func (h *externalNexusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Nexus-Link", `<https://example.com/echo>; type="example.Echo"`)
 		_, _ = w.Write([]byte(strconv.Quote("echo: " + input)))
-	case "later":
+	case "later", "flaky":
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write([]byte(`{"token":"tok-` + input + `","state":"running"}`))
@@ -115,7 +124,7 @@ func startExternalNexusPair(t *testing.T) *externalNexusPair {
 
 func startExternalNexusPairWith(t *testing.T, port string, dynamicConfig []string) *externalNexusPair {
 	t.Helper()
-	p := &externalNexusPair{handler: &externalNexusHandler{starts: map[string]externalNexusStart{}, arrived: make(chan string, 16)}}
+	p := &externalNexusPair{handler: &externalNexusHandler{starts: map[string]externalNexusStart{}, tries: map[string]int{}, arrived: make(chan string, 16)}}
 	hs := httptest.NewServer(p.handler)
 	t.Cleanup(hs.Close)
 	p.srv = startServer(t, serverOptions{ExtraArgs: []string{"--http-port", port}, DynamicConfig: dynamicConfig})
@@ -445,5 +454,32 @@ func TestNexusHTTPUpdateCompletionCallback(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no completion posted for the update")
+	}
+}
+
+// An external operation is durable: a handler down at first is called
+// again, and a completion posted after a server kill -9 lands.
+func TestNexusExternalEndpointAcrossKill9(t *testing.T) {
+	p := startExternalNexusPair(t)
+	run := p.run(t, "ext-kill9", nexusCall{Operation: "flaky", Input: "k1"})
+	s := p.waitStart(t, "k1")
+	started := waitForEvent(t, p.caller, run.GetID(), run.GetRunID(), enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, 20*time.Second)
+	p.handler.mu.Lock()
+	tries := p.handler.tries["k1"]
+	p.handler.mu.Unlock()
+	if tries != 2 || started.GetNexusOperationStartedEventAttributes().GetOperationToken() != "tok-k1" {
+		t.Fatalf("start requests %d, started %v", tries, started)
+	}
+	p.srv.Kill9()
+	p.srv.Restart(t)
+	r := complete(t, s, "", map[string]string{"Nexus-Operation-State": "succeeded", "Content-Type": "application/json"}, `"after kill"`)
+	if r.status != 200 {
+		t.Fatalf("completion after restart: %d %s", r.status, r.body)
+	}
+	c := newClient(t, p.srv.Addr(), "default")
+	var out string
+	requireNoError(t, getResult(t, c, c.GetWorkflow(testCtx(t, 5*time.Second), run.GetID(), run.GetRunID()), 30*time.Second, &out), "result")
+	if out != "after kill" {
+		t.Fatalf("result %q", out)
 	}
 }
