@@ -428,17 +428,7 @@ func TestNexusCallbackRouteRefusals(t *testing.T) {
 func TestNexusHTTPUpdateCompletionCallback(t *testing.T) {
 	cfg := append([]string{`callback.allowedAddresses=[{"Pattern":"*","AllowInsecure":true}]`}, updateCallbacksConfig...)
 	p, _, svc := startNexusHTTPPair(t, cfg...)
-	type completion struct {
-		header http.Header
-		body   string
-	}
-	got := make(chan completion, 4)
-	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		got <- completion{r.Header.Clone(), string(b)}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(cb.Close)
+	cb, next := catchCompletions(t)
 	p.startUpdatable(t, "updatable-http")
 	in, _ := json.Marshal(nexusUpdateInput{WorkflowID: "updatable-http", Value: "by-url"})
 	r := nexusHTTPPost(t, "POST", svc+"/update?callback="+url.QueryEscape(cb.URL+"/done"), string(in),
@@ -446,40 +436,8 @@ func TestNexusHTTPUpdateCompletionCallback(t *testing.T) {
 	if r.status != 201 {
 		t.Fatalf("update start: %d %s", r.status, r.body)
 	}
-	select {
-	case c := <-got:
-		if c.header.Get("Nexus-Operation-State") != "succeeded" || c.header.Get("Caller-Ref") != "upd" ||
-			c.body != `"from pending to by-url"` {
-			t.Fatalf("update completion: %v %s", c.header, c.body)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no completion posted for the update")
-	}
-}
-
-// An external operation is durable: a handler down at first is called
-// again, and a completion posted after a server kill -9 lands.
-func TestNexusExternalEndpointAcrossKill9(t *testing.T) {
-	p := startExternalNexusPair(t)
-	run := p.run(t, "ext-kill9", nexusCall{Operation: "flaky", Input: "k1"})
-	s := p.waitStart(t, "k1")
-	started := waitForEvent(t, p.caller, run.GetID(), run.GetRunID(), enumspb.EVENT_TYPE_NEXUS_OPERATION_STARTED, 20*time.Second)
-	p.handler.mu.Lock()
-	tries := p.handler.tries["k1"]
-	p.handler.mu.Unlock()
-	if tries != 2 || started.GetNexusOperationStartedEventAttributes().GetOperationToken() != "tok-k1" {
-		t.Fatalf("start requests %d, started %v", tries, started)
-	}
-	p.srv.Kill9()
-	p.srv.Restart(t)
-	r := complete(t, s, "", map[string]string{"Nexus-Operation-State": "succeeded", "Content-Type": "application/json"}, `"after kill"`)
-	if r.status != 200 {
-		t.Fatalf("completion after restart: %d %s", r.status, r.body)
-	}
-	c := newClient(t, p.srv.Addr(), "default")
-	var out string
-	requireNoError(t, getResult(t, c, c.GetWorkflow(testCtx(t, 5*time.Second), run.GetID(), run.GetRunID()), 30*time.Second, &out), "result")
-	if out != "after kill" {
-		t.Fatalf("result %q", out)
+	if c := next(); c.header.Get("Nexus-Operation-State") != "succeeded" || c.header.Get("Caller-Ref") != "upd" ||
+		c.body != `"from pending to by-url"` {
+		t.Fatalf("update completion: %v %s", c.header, c.body)
 	}
 }
