@@ -58,7 +58,9 @@ ApiAccess AccessOf(std::string_view full_method) {
   if (full_method.starts_with(kWorkflowService)) return WorkflowServiceAccess(full_method.substr(kWorkflowService.size()));
   if (full_method.starts_with(kOperatorService)) return OperatorServiceAccess(full_method.substr(kOperatorService.size()));
   if (full_method.starts_with(kNexusService)) {
-    static const NameSet dispatches = {"DispatchNexusTask", "DispatchByNamespaceAndTaskQueue", "DispatchByEndpoint"};
+    // The completion route's API (CompleteNexusOperation) writes in the token's namespace.
+    static const NameSet dispatches = {"DispatchNexusTask", "DispatchByNamespaceAndTaskQueue", "DispatchByEndpoint",
+                                       "CompleteNexusOperation"};
     if (dispatches.contains(full_method.substr(kNexusService.size()))) return {Scope::kNamespace, Access::kWrite};
   }
   return {};

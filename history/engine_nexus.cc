@@ -63,6 +63,9 @@ fv1::Failure RequestFailure(const grpc::Status& status) {
   f.set_message(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "request timed out"
                                                                             : status.error_message());
   f.mutable_application_failure_info();
+  // An external handler's unreachable or unreadable answer, as Temporal
+  // records its HTTP client's errors.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) f.mutable_application_failure_info()->set_type("CallError");
   return f;
 }
 
@@ -122,7 +125,8 @@ std::optional<std::pair<records::NexusOperationInfo, std::string>> HistoryEngine
 void HistoryEngine::SendNexusRequest(const records::NexusOperationInfo& op, nexusv1::Request req, int64_t timeout_ms,
                                      matching::NexusReply reply) {
   auto route = nexus_endpoints_ ? nexus_endpoints_(op.endpoint()) : std::nullopt;
-  if (!route || route->namespace_id.empty()) {
+  const bool external = route && route->namespace_id.empty() && !route->external_url.empty() && external_caller_;
+  if (!route || (route->namespace_id.empty() && !external)) {
     matching::NexusTaskResult unknown;
     unknown.handler_failed = true;
     unknown.handler_failure = HandlerFailure("NOT_FOUND", "endpoint not registered");
@@ -136,6 +140,7 @@ void HistoryEngine::SendNexusRequest(const records::NexusOperationInfo& op, nexu
   *req.mutable_scheduled_time() = NanosToTimestamp(NowNanos());
   req.mutable_capabilities()->set_temporal_failure_responses(true);
   req.set_endpoint(op.endpoint());
+  if (external) return external_caller_(route->external_url, std::move(req), timeout_ms, std::move(reply));
   matching_->AddNexusTask(route->namespace_id, route->task_queue, std::move(req),
                           std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms), std::move(reply));
 }
@@ -166,7 +171,6 @@ void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask
   start->set_service(op.service());
   start->set_operation(op.operation());
   start->set_request_id(op.request_id());
-  start->set_callback(kNexusSystemCallbackUrl);
   if (op.has_input()) *start->mutable_payload() = op.input();
   records::NexusCallbackToken token;
   token.set_namespace_id(t.namespace_id());
@@ -174,7 +178,38 @@ void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask
   token.set_run_id(t.run_id());
   token.set_scheduled_event_id(op.scheduled_event_id());
   token.set_request_id(op.request_id());
-  (*start->mutable_callback_header())[kNexusCallbackTokenHeader] = HexEncode(token.SerializeAsString());
+  // As Temporal (component.nexusoperations.useSystemCallbackURL): worker
+  // targets complete through temporal://system; external targets (and all,
+  // with the flag off) get the callback URL template's URL and Temporal's
+  // token form, which the completion route reads.
+  auto route = nexus_endpoints_ && op.endpoint() != kSystemNexusEndpoint ? nexus_endpoints_(op.endpoint()) : std::nullopt;
+  const bool worker_target = route && !route->namespace_id.empty();
+  nexus::CallbackUrlConfig callback_urls;
+  {
+    std::lock_guard lock(callback_urls_mu_);
+    callback_urls = callback_urls_;
+  }
+  if (!route || (worker_target && callback_urls.use_system_callback_url)) {
+    start->set_callback(kNexusSystemCallbackUrl);
+    (*start->mutable_callback_header())[kNexusCallbackTokenHeader] = HexEncode(token.SerializeAsString());
+  } else {
+    auto url = callback_urls.Url(ns_name, IsStandaloneNexusNamespaceId(t.namespace_id())
+                                               ? t.namespace_id().substr(0, t.namespace_id().size() - std::string(kStandaloneNexusSuffix).size())
+                                               : t.namespace_id());
+    if (!url) {
+      // Temporal's task fails ("dynamic config ... is unset") and is retried.
+      spdlog::warn("Nexus operation {} cannot start: dynamic config "
+                   "\"component.nexusoperations.callback.endpoint.template\" is unset",
+                   op.scheduled_event_id());
+      matching::NexusTaskResult unset;
+      unset.handler_failed = true;
+      unset.handler_failure = HandlerFailure("INTERNAL", "dynamic config \"component.nexusoperations.callback.endpoint.template\" is unset");
+      OnNexusStartReply(row_id, t, grpc::Status::OK, unset);
+      return;
+    }
+    start->set_callback(*url);
+    (*start->mutable_callback_header())[kNexusCallbackTokenHeader] = nexus::EncodeCallbackToken(token);
+  }
   auto* link = start->add_links();
   if (IsStandaloneNexusNamespaceId(t.namespace_id())) {
     link->set_url(NexusOperationLinkUrl(ns_name, t.workflow_id(), t.run_id()));
@@ -426,7 +461,10 @@ void HistoryEngine::DeliverNexusUpdateCompletion(int64_t row_id, const records::
   std::optional<std::pair<NexusEnd, fv1::Failure>> ended;
   if (outcome.has_failure()) ended.emplace(NexusEnd::kFailed, outcome.failure());
   else if (outcome.success().payloads_size() > 0) result = &outcome.success().payloads(0);
-  if (!ReportToNexusCallers(callbacks, result, ended)) {
+  // Callers outside the server hear of it as of a run's close.
+  nexus::Completion outside;
+  outside.close_time_nanos = NowNanos();
+  if (!ReportToNexusCallers(callbacks, result, ended, &outside)) {
     RetryStepLater(row_id, t);
     return;
   }
@@ -465,30 +503,59 @@ bool HistoryEngine::ReportToNexusCallers(const google::protobuf::RepeatedPtrFiel
     }
     records::NexusCallbackToken token;
     if (!token.ParseFromString(HexDecode(HeaderValue(callback.nexus().header(), kNexusCallbackTokenHeader)))) continue;
-    ExecutionKey caller{token.namespace_id(), token.workflow_id(), token.run_id()};
-    std::lock_guard lock(LockFor(caller.namespace_id, caller.workflow_id));
-    auto caller_state = Load(caller);
-    const auto* pending = PendingOperation(caller_state, token.scheduled_event_id());
-    if (!pending) {
-      // As Temporal: a caller reset since has the operation (same scheduled
-      // event and request id) in its current run.
-      auto current = Current(caller.namespace_id, caller.workflow_id);
-      if (current && current->run_id != caller.run_id) {
-        caller_state = Load({caller.namespace_id, caller.workflow_id, current->run_id});
-        pending = PendingOperation(caller_state, token.scheduled_event_id());
-      }
-    }
-    if (!pending || pending->request_id() != token.request_id()) continue;  // Ended already.
-    MutableState ms(*caller_state, env_, NowNanos());
-    auto& op = (*ms.s().mutable_nexus_operations())[token.scheduled_event_id()];
-    // The completion may overtake the start's answer: Temporal then records
-    // the start first.
-    if (op.started_event_id() == 0) RecordNexusStarted(ms, op, op.operation_token(), {});
-    if (ended) RecordNexusEnded(ms, token.scheduled_event_id(), ended->first, ended->second);
-    else RecordNexusCompleted(ms, token.scheduled_event_id(), result);
-    if (auto st = Commit(ms); !st.ok()) return false;
+    auto st = RecordNexusCallback(token, result, ended, "", {});
+    // Not pending: ended already.
+    if (!st.ok() && st.error_code() != grpc::StatusCode::NOT_FOUND) return false;
   }
   return true;
+}
+
+grpc::Status HistoryEngine::RecordNexusCallback(const records::NexusCallbackToken& token, const common::Payload* result,
+                                                const std::optional<std::pair<NexusEnd, fv1::Failure>>& ended,
+                                                const std::string& operation_token,
+                                                const google::protobuf::RepeatedPtrField<common::Link>& links) {
+  ExecutionKey caller{token.namespace_id(), token.workflow_id(), token.run_id()};
+  std::lock_guard lock(LockFor(caller.namespace_id, caller.workflow_id));
+  auto caller_state = Load(caller);
+  const auto* pending = PendingOperation(caller_state, token.scheduled_event_id());
+  if (!pending) {
+    // As Temporal: a caller reset since has the operation (same scheduled
+    // event and request id) in its current run.
+    auto current = Current(caller.namespace_id, caller.workflow_id);
+    if (current && current->run_id != caller.run_id) {
+      auto current_state = Load({caller.namespace_id, caller.workflow_id, current->run_id});
+      if (const auto* op = PendingOperation(current_state, token.scheduled_event_id());
+          op && op->request_id() == token.request_id()) {
+        caller_state = current_state;
+        pending = op;
+      }
+    }
+  }
+  if (!pending) {
+    if (!caller_state) return {grpc::StatusCode::NOT_FOUND, "workflow execution not found"};
+    // As Temporal 1.32 answers for an operation that has ended (its
+    // state machine is gone), whether or not its caller still runs.
+    return {grpc::StatusCode::NOT_FOUND, "stale reference: state machine not found: nexusoperations.Operation:" +
+                                             std::to_string(token.scheduled_event_id())};
+  }
+  if (pending->request_id() != token.request_id()) return {grpc::StatusCode::NOT_FOUND, "operation not found"};
+  MutableState ms(*caller_state, env_, NowNanos());
+  auto& op = (*ms.s().mutable_nexus_operations())[token.scheduled_event_id()];
+  // The completion may overtake the start's answer: Temporal then records
+  // the start first, with the completion's token and links.
+  if (op.started_event_id() == 0)
+    RecordNexusStarted(ms, op, operation_token.empty() ? op.operation_token() : operation_token, links);
+  if (ended) RecordNexusEnded(ms, token.scheduled_event_id(), ended->first, ended->second);
+  else RecordNexusCompleted(ms, token.scheduled_event_id(), result);
+  return Commit(ms);
+}
+
+grpc::Status HistoryEngine::CompleteNexusOperation(const NexusCallbackCompletion& c) {
+  std::optional<std::pair<NexusEnd, fv1::Failure>> ended;
+  if (c.state == "failed") ended.emplace(NexusEnd::kFailed, c.failure);
+  else if (c.state == "canceled") ended.emplace(NexusEnd::kCanceled, c.failure);
+  return RecordNexusCallback(c.token, c.result ? &*c.result : nullptr, ended, c.operation_token,
+                             WorkflowEventLinks({c.links.begin(), c.links.end()}));
 }
 
 }  // namespace kairos::history

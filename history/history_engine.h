@@ -417,6 +417,12 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
                                       StatePtr* out);
   void SetNexusEndpoints(NexusEndpointLookup lookup) override { nexus_endpoints_ = std::move(lookup); }
   void SetNexusCompletionSender(nexus::CompletionSender sender) override { completion_sender_ = std::move(sender); }
+  void SetNexusExternalCaller(NexusExternalCaller caller) override { external_caller_ = std::move(caller); }
+  void SetNexusCallbackUrls(nexus::CallbackUrlConfig callbacks) override {
+    std::lock_guard lock(callback_urls_mu_);
+    callback_urls_ = std::move(callbacks);
+  }
+  grpc::Status CompleteNexusOperation(const NexusCallbackCompletion& completion) override;
   void SetSystemNexusAdmission(SystemNexusAdmission admit) override { system_nexus_admission_ = std::move(admit); }
   void SetDeployments(DeploymentLookup lookup) override { env_.deployments = std::move(lookup); }
 
@@ -459,6 +465,14 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
                             const temporal::api::common::v1::Payload* result,
                             const std::optional<std::pair<NexusEnd, temporal::api::failure::v1::Failure>>& ended,
                             const nexus::Completion* outside = nullptr);
+  // Records a handler's outcome on the caller operation its callback token
+  // names (a reset caller's current run when the token's run no longer has
+  // it), first its start when that is not recorded yet; NOT_FOUND when the
+  // operation is not pending there.
+  grpc::Status RecordNexusCallback(const records::NexusCallbackToken& token, const temporal::api::common::v1::Payload* result,
+                                   const std::optional<std::pair<NexusEnd, temporal::api::failure::v1::Failure>>& ended,
+                                   const std::string& operation_token,
+                                   const google::protobuf::RepeatedPtrField<temporal::api::common::v1::Link>& links);
   // Posts the outcome to one outside caller; false when it is worth trying again.
   bool ReportToOutsideCaller(const temporal::api::common::v1::Callback& callback, nexus::Completion completion,
                              const temporal::api::common::v1::Payload* result,
@@ -474,6 +488,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   HistoryMetrics metrics_;
   NexusEndpointLookup nexus_endpoints_;
   nexus::CompletionSender completion_sender_;
+  NexusExternalCaller external_caller_;
+  std::mutex callback_urls_mu_;
+  nexus::CallbackUrlConfig callback_urls_;  // Guarded by callback_urls_mu_.
   SystemNexusAdmission system_nexus_admission_;
   persistence::Store* store_;
   matching::MatchingService* matching_;

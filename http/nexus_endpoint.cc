@@ -36,49 +36,9 @@ const std::set<std::string>& DroppedHeaders() {
   return names;
 }
 
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == sep) {
-      parts.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return parts;
-}
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t") - b + 1);
-}
-
 std::string Header(const ApiRequest& r, const std::string& name) {
   auto it = r.headers.find(name);
   return it == r.headers.end() ? "" : it->second;
-}
-
-// An error of the protocol: its status, failure and headers.
-struct NexusError {
-  int status = 500;
-  NexusJson failure;
-  std::optional<bool> retryable;  // The Nexus-Request-Retryable header.
-  std::string operation_state;    // Nexus-Operation-State of an operation's failure.
-  bool from_worker = false;       // Temporal-Nexus-Failure-Source: worker.
-};
-
-int StatusOfHandlerError(const std::string& type) {
-  static const std::map<std::string, int> statuses{
-      {"BAD_REQUEST", 400},        {"REQUEST_TIMEOUT", 408}, {"CONFLICT", 409},          {"UNAUTHENTICATED", 401},
-      {"UNAUTHORIZED", 403},       {"NOT_FOUND", 404},       {"RESOURCE_EXHAUSTED", 429}, {"INTERNAL", 500},
-      {"NOT_IMPLEMENTED", 501},    {"UNAVAILABLE", 503},     {"UPSTREAM_TIMEOUT", kStatusUpstreamTimeout}};
-  auto it = statuses.find(type);
-  return it == statuses.end() ? 500 : it->second;
-}
-
-NexusError ServerError(const std::string& type, const std::string& message, std::optional<bool> retryable = {}) {
-  return {StatusOfHandlerError(type), HandlerErrorFailure(type, message, retryable), retryable, "", false};
 }
 
 // A worker's handler error. Callers without Temporal's failure support get
@@ -105,14 +65,6 @@ NexusError OperationError(const std::string& state, NexusJson cause, bool failur
   return e;
 }
 
-HttpReply Reply(const NexusError& e) {
-  HttpReply r(e.status, e.failure.dump());
-  if (e.retryable) r.headers.emplace_back("Nexus-Request-Retryable", *e.retryable ? "true" : "false");
-  if (!e.operation_state.empty()) r.headers.emplace_back("Nexus-Operation-State", e.operation_state);
-  if (e.from_worker) r.headers.emplace_back("Temporal-Nexus-Failure-Source", "worker");
-  return r;
-}
-
 // Request-Timeout as the protocol writes durations ("10ms", "1.5s", "2m").
 std::optional<std::chrono::milliseconds> ParseTimeout(const std::string& value) {
   static const std::regex form(R"(^(\d+(?:\.\d+)?)(ms|s|m)$)");
@@ -123,36 +75,6 @@ std::optional<std::chrono::milliseconds> ParseTimeout(const std::string& value) 
   return std::chrono::milliseconds(static_cast<int64_t>(v * scale));
 }
 
-// One Nexus-Link value: `<url>; type="..."`.
-bool ParseLink(const std::string& encoded, nexusv1::Link* link) {
-  std::string s = Trim(encoded);
-  if (s.empty() || s[0] != '<') return false;
-  size_t end = s.find('>');
-  if (end == std::string::npos) return false;
-  std::string url = Trim(s.substr(1, end - 1));
-  if (url.empty()) return false;
-  auto params = Split(s.substr(end + 1), ';');
-  if (params.size() < 2 || !Trim(params[0]).empty()) return false;
-  bool typed = false;
-  for (size_t i = 1; i < params.size(); ++i) {
-    std::string p = Trim(params[i]);
-    size_t eq = p.find('=');
-    if (p.empty() || eq == std::string::npos) return false;
-    std::string key = Trim(p.substr(0, eq)), val = Trim(p.substr(eq + 1));
-    bool open = !val.empty() && val.front() == '"', close = val.size() > 1 && val.back() == '"';
-    if (open != close) return false;
-    if (open) val = val.substr(1, val.size() - 2);
-    if (key != "type") continue;
-    if (val.empty()) return false;
-    for (char c : val)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '/') return false;
-    link->set_type(val);
-    typed = true;
-  }
-  link->set_url(url);
-  return typed;
-}
-
 // Where a path goes: the target's address and what follows "services".
 struct ParsedPath {
   bool by_endpoint = false;
@@ -161,7 +83,7 @@ struct ParsedPath {
 };
 
 std::optional<ParsedPath> ParsePath(const std::string& raw_path) {
-  auto parts = Split(raw_path, '/');
+  auto parts = SplitNexusHeader(raw_path, '/');
   ParsedPath p;
   size_t rest_at = 0;
   if (parts.size() >= 6 && parts[0].empty() && parts[1] == "nexus" && parts[2] == "endpoints" && parts[4] == "services") {
@@ -200,52 +122,52 @@ class NexusCall {
 
   HttpReply Serve() {
     auto path = ParsePath(r_.raw_path);
-    if (!path) return Reply(ServerError("NOT_FOUND", "not found"));
+    if (!path) return NexusErrorReply(NexusServerError("NOT_FOUND", "not found"));
     NexusTarget target;
     std::string api = path->by_endpoint ? kByEndpointApi : kByQueueApi;
     if (path->by_endpoint) {
       auto st = d_.EndpointTarget(PercentDecode(path->endpoint_id), &target);
       if (st.error_code() == grpc::StatusCode::NOT_FOUND)
-        return Reply(ServerError("NOT_FOUND", "nexus endpoint not found", false));
+        return NexusErrorReply(NexusServerError("NOT_FOUND", "nexus endpoint not found", false));
       if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION)
-        return Reply(ServerError("BAD_REQUEST", "invalid endpoint target"));
+        return NexusErrorReply(NexusServerError("BAD_REQUEST", "invalid endpoint target"));
       if (st.error_code() == grpc::StatusCode::UNAVAILABLE)
-        return Reply(ServerError("NOT_FOUND", "invalid endpoint target", true));
-      if (!st.ok()) return Reply(ServerError("INTERNAL", "internal error"));
+        return NexusErrorReply(NexusServerError("NOT_FOUND", "invalid endpoint target", true));
+      if (!st.ok()) return NexusErrorReply(NexusServerError("INTERNAL", "internal error"));
     } else {
       target.namespace_name = PercentDecode(path->namespace_name);
       target.task_queue = PercentDecode(path->task_queue);
     }
     if (r_.verb != "POST")
-      return Reply(ServerError("BAD_REQUEST", "invalid request method: expected POST, got \"" + r_.verb + "\""));
+      return NexusErrorReply(NexusServerError("BAD_REQUEST", "invalid request method: expected POST, got \"" + r_.verb + "\""));
     const auto& rest = path->rest;
     bool start = rest.size() == 2;
     bool cancel = (rest.size() == 3 && rest[2] == "cancel") || (rest.size() == 4 && rest[3] == "cancel");
-    if (!start && !cancel) return Reply(ServerError("NOT_FOUND", "not found"));
+    if (!start && !cancel) return NexusErrorReply(NexusServerError("NOT_FOUND", "not found"));
     if (!path->by_endpoint) {
       if (!d_.QueueTarget(target.namespace_name, target.task_queue, &target).ok())
-        return Reply(ServerError("NOT_FOUND", "namespace not found: \"" + target.namespace_name + "\""));
+        return NexusErrorReply(NexusServerError("NOT_FOUND", "namespace not found: \"" + target.namespace_name + "\""));
     }
     service_ = PercentDecode(rest[0]);
     operation_ = PercentDecode(rest[1]);
-    if (auto e = Admit(target, api)) return Reply(*e);
+    if (auto e = Admit(target, api)) return NexusErrorReply(*e);
     auto deadline = Deadline();
-    if (!deadline) return Reply(ServerError("BAD_REQUEST", "invalid request timeout header"));
+    if (!deadline) return NexusErrorReply(NexusServerError("BAD_REQUEST", "invalid request timeout header"));
     if (start) return Start(target, *deadline);
     std::string token = rest.size() == 4 ? PercentDecode(rest[2]) : Header(r_, "nexus-operation-token");
     if (token.empty()) {
       auto q = r_.query.find("token");
       if (q != r_.query.end()) token = q->second;
     }
-    if (token.empty()) return Reply(ServerError("BAD_REQUEST", "missing operation token"));
+    if (token.empty()) return NexusErrorReply(NexusServerError("BAD_REQUEST", "missing operation token"));
     return Cancel(target, token, *deadline);
   }
 
  private:
   std::optional<NexusError> Admit(const NexusTarget& target, const std::string& api) {
     auto st = d_.Authorize(Header(r_, "authorization"), api, target);
-    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) return ServerError("UNAUTHENTICATED", "unauthorized");
-    if (!st.ok()) return ServerError("UNAUTHORIZED", "permission denied");
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) return NexusServerError("UNAUTHENTICATED", "unauthorized");
+    if (!st.ok()) return NexusServerError("UNAUTHORIZED", "permission denied");
     return std::nullopt;
   }
 
@@ -284,16 +206,16 @@ class NexusCall {
       if (k.starts_with("nexus-callback-")) (*start->mutable_callback_header()).try_emplace(k.substr(15), v);
       if (k.starts_with("content-")) content.header.try_emplace(k.substr(8), v);
       if (k != "nexus-link") continue;
-      for (const auto& one : Split(v, ',')) {
-        if (!ParseLink(one, start->add_links()))
-          return Reply(ServerError("BAD_REQUEST", "invalid \"nexus-link\" header"));
+      for (const auto& one : SplitNexusHeader(v, ',')) {
+        if (!ParseNexusLink(one, start->add_links()))
+          return NexusErrorReply(NexusServerError("BAD_REQUEST", "invalid \"nexus-link\" header"));
       }
     }
     *start->mutable_payload() = PayloadFromContent(content);
     if (start->payload().ByteSizeLong() > d_.PayloadLimit(target))
-      return Reply(ServerError("BAD_REQUEST", "input exceeds size limit"));
+      return NexusErrorReply(NexusServerError("BAD_REQUEST", "input exceeds size limit"));
     NexusAnswer answer;
-    if (auto e = Send(target, std::move(req), deadline, &answer)) return Reply(*e);
+    if (auto e = Send(target, std::move(req), deadline, &answer)) return NexusErrorReply(*e);
     const auto& resp = answer.response.start_operation();
     HttpReply reply;
     const google::protobuf::RepeatedPtrField<nexusv1::Link>* links = nullptr;
@@ -314,15 +236,15 @@ class NexusCall {
       links = &async.links();
     } else if (resp.has_operation_error()) {
       const auto& op = resp.operation_error();
-      return Reply(OperationError(op.operation_state(), NexusFailure(op.failure()), failure_support_));
+      return NexusErrorReply(OperationError(op.operation_state(), NexusFailure(op.failure()), failure_support_));
     } else if (resp.has_failure()) {
       const auto& f = resp.failure();
-      return Reply(OperationError(f.has_canceled_failure_info() ? "canceled" : "failed", NexusFailure(f),
+      return NexusErrorReply(OperationError(f.has_canceled_failure_info() ? "canceled" : "failed", NexusFailure(f),
                                   failure_support_));
     } else {
-      NexusError e = ServerError("INTERNAL", "empty outcome");
+      NexusError e = NexusServerError("INTERNAL", "empty outcome");
       e.from_worker = true;
-      return Reply(e);
+      return NexusErrorReply(e);
     }
     for (const auto& l : *links) reply.headers.emplace_back("Nexus-Link", "<" + l.url() + ">; type=\"" + l.type() + "\"");
     return reply;
@@ -337,7 +259,7 @@ class NexusCall {
     cancel->set_operation_token(token);
     cancel->set_operation_id(token);
     NexusAnswer answer;
-    if (auto e = Send(target, std::move(req), deadline, &answer)) return Reply(*e);
+    if (auto e = Send(target, std::move(req), deadline, &answer)) return NexusErrorReply(*e);
     return HttpReply(202, "", "");
   }
 #pragma GCC diagnostic pop
@@ -348,11 +270,11 @@ class NexusCall {
     auto st = d_.Dispatch(target, std::move(req), deadline, answer);
     if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       // As Temporal, whether or not a worker took the request.
-      NexusError e = ServerError("UPSTREAM_TIMEOUT", "upstream timeout");
+      NexusError e = NexusServerError("UPSTREAM_TIMEOUT", "upstream timeout");
       e.from_worker = true;
       return e;
     }
-    if (!st.ok()) return ServerError("INTERNAL", "internal error");
+    if (!st.ok()) return NexusServerError("INTERNAL", "internal error");
     if (answer->handler_failed) return WorkerHandlerError(answer->handler_failure, failure_support_);
     return std::nullopt;
   }
@@ -364,6 +286,27 @@ class NexusCall {
 };
 
 }  // namespace
+
+int StatusOfHandlerError(const std::string& type) {
+  static const std::map<std::string, int> statuses{
+      {"BAD_REQUEST", 400},        {"REQUEST_TIMEOUT", 408}, {"CONFLICT", 409},          {"UNAUTHENTICATED", 401},
+      {"UNAUTHORIZED", 403},       {"NOT_FOUND", 404},       {"RESOURCE_EXHAUSTED", 429}, {"INTERNAL", 500},
+      {"NOT_IMPLEMENTED", 501},    {"UNAVAILABLE", 503},     {"UPSTREAM_TIMEOUT", kStatusUpstreamTimeout}};
+  auto it = statuses.find(type);
+  return it == statuses.end() ? 500 : it->second;
+}
+
+NexusError NexusServerError(const std::string& type, const std::string& message, std::optional<bool> retryable) {
+  return {StatusOfHandlerError(type), HandlerErrorFailure(type, message, retryable), retryable, "", false};
+}
+
+HttpReply NexusErrorReply(const NexusError& e) {
+  HttpReply r(e.status, e.failure.dump());
+  if (e.retryable) r.headers.emplace_back("Nexus-Request-Retryable", *e.retryable ? "true" : "false");
+  if (!e.operation_state.empty()) r.headers.emplace_back("Nexus-Operation-State", e.operation_state);
+  if (e.from_worker) r.headers.emplace_back("Temporal-Nexus-Failure-Source", "worker");
+  return r;
+}
 
 bool IsNexusPath(const std::string& raw_path) { return ParsePath(raw_path).has_value(); }
 

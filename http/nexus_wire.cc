@@ -84,7 +84,142 @@ NexusJson Failure(const std::string& message, const std::string& stack_trace, Ne
   return f;
 }
 
+std::string StringField(const NexusJson& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A failure Temporal does not know, kept whole (but its message and stack
+// trace) as the details of a "NexusFailure" application failure.
+void SetNexusFailureInfo(const NexusJson& f, fv1::Failure* out) {
+  auto* info = out->mutable_application_failure_info();
+  info->set_type("NexusFailure");
+  NexusJson kept = NexusJson::object();
+  for (const char* key : {"metadata", "details", "cause"})
+    if (auto it = f.find(key); it != f.end() && !it->is_null()) kept[key] = *it;
+  if (kept.empty()) return;
+  auto* p = info->mutable_details()->add_payloads();
+  (*p->mutable_metadata())["encoding"] = "json/plain";
+  p->set_data(kept.dump());
+}
+
 }  // namespace
+
+bool TemporalFailureFromNexus(const NexusJson& f, fv1::Failure* out) {
+  out->Clear();
+  if (!f.is_object()) return false;
+  const std::string message = StringField(f, "message"), stack_trace = StringField(f, "stackTrace");
+  const auto metadata = f.find("metadata");
+  const auto details_it = f.find("details");
+  const NexusJson details = details_it == f.end() ? NexusJson() : *details_it;
+  if (metadata != f.end() && metadata->is_object()) {
+    const std::string type = StringField(*metadata, "type");
+    if (type == fv1::Failure::descriptor()->full_name()) {
+      google::protobuf::util::JsonParseOptions options;
+      options.ignore_unknown_fields = true;
+      if (!google::protobuf::util::JsonStringToMessage(details.is_null() ? "{}" : details.dump(), out, options).ok())
+        return false;
+    } else if (type == "nexus.OperationError") {
+      if (!details.is_object()) return false;
+      if (StringField(details, "state") == "canceled") {
+        out->mutable_canceled_failure_info();
+      } else {
+        out->mutable_application_failure_info()->set_non_retryable(true);
+        out->mutable_application_failure_info()->set_type("OperationError");
+      }
+    } else if (type == "nexus.HandlerError") {
+      if (!details.is_object()) return false;
+      auto* info = out->mutable_nexus_handler_failure_info();
+      info->set_type(StringField(details, "type"));
+      if (auto r = details.find("retryableOverride"); r != details.end() && r->is_boolean())
+        info->set_retry_behavior(r->get<bool>() ? enums::NEXUS_HANDLER_ERROR_RETRY_BEHAVIOR_RETRYABLE
+                                                : enums::NEXUS_HANDLER_ERROR_RETRY_BEHAVIOR_NON_RETRYABLE);
+      if (std::string attrs = StringField(details, "encodedAttributes"); !attrs.empty()) {
+        std::string json;
+        if (!absl::WebSafeBase64Unescape(attrs, &json) ||
+            !google::protobuf::util::JsonStringToMessage(json, out->mutable_encoded_attributes()).ok())
+          return false;
+      }
+    } else {
+      SetNexusFailureInfo(f, out);
+    }
+  } else if (!details.is_null()) {
+    SetNexusFailureInfo(f, out);
+  }
+  out->set_message(message);
+  out->set_stack_trace(stack_trace);
+  if (auto cause = f.find("cause"); cause != f.end() && cause->is_object())
+    return TemporalFailureFromNexus(*cause, out->mutable_cause());
+  return true;
+}
+
+bool OperationFailureFromNexus(const NexusJson& failure, const std::string& header_state, std::string* state,
+                               fv1::Failure* cause) {
+  if (!failure.is_object()) return false;
+  const NexusJson* source = &failure;
+  *state = header_state;
+  auto metadata = failure.find("metadata");
+  if (metadata != failure.end() && metadata->is_object() && StringField(*metadata, "type") == "nexus.OperationError") {
+    auto details = failure.find("details");
+    *state = details != failure.end() && details->is_object() ? StringField(*details, "state") : "";
+    auto inner = failure.find("cause");
+    if (StringField(*metadata, "unwrap-error") == "true" && inner != failure.end() && inner->is_object())
+      source = &*inner;
+  }
+  if (*state != "failed" && *state != "canceled") return false;
+  if (!TemporalFailureFromNexus(*source, cause)) return false;
+  if (*state == "canceled" && !cause->has_canceled_failure_info()) {
+    // Older SDKs send an application failure for a canceled operation.
+    fv1::Failure canceled;
+    canceled.set_message(cause->message());
+    canceled.set_stack_trace(cause->stack_trace());
+    canceled.mutable_canceled_failure_info();
+    if (cause->has_cause()) *canceled.mutable_cause() = cause->cause();
+    *cause = std::move(canceled);
+  }
+  return true;
+}
+
+std::vector<std::string> SplitNexusHeader(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == sep) {
+      parts.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return parts;
+}
+
+bool ParseNexusLink(const std::string& encoded, temporal::api::nexus::v1::Link* link) {
+  std::string s = Trim(encoded);
+  if (s.empty() || s[0] != '<') return false;
+  size_t end = s.find('>');
+  if (end == std::string::npos) return false;
+  std::string url = Trim(s.substr(1, end - 1));
+  if (url.empty()) return false;
+  auto params = SplitNexusHeader(s.substr(end + 1), ';');
+  if (params.size() < 2 || !Trim(params[0]).empty()) return false;
+  bool typed = false;
+  for (size_t i = 1; i < params.size(); ++i) {
+    std::string p = Trim(params[i]);
+    size_t eq = p.find('=');
+    if (p.empty() || eq == std::string::npos) return false;
+    std::string key = Trim(p.substr(0, eq)), val = Trim(p.substr(eq + 1));
+    bool open = !val.empty() && val.front() == '"', close = val.size() > 1 && val.back() == '"';
+    if (open != close) return false;
+    if (open) val = val.substr(1, val.size() - 2);
+    if (key != "type") continue;
+    if (val.empty()) return false;
+    for (char c : val)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '/') return false;
+    link->set_type(val);
+    typed = true;
+  }
+  link->set_url(url);
+  return typed;
+}
 
 common::Payload PayloadFromContent(const NexusContent& content) {
   common::Payload p;

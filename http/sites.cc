@@ -1,5 +1,6 @@
 #include "kairos/http/sites.h"
 
+#include "kairos/http/nexus_completion_route.h"
 #include "kairos/http/ui_site.h"
 
 namespace kairos::http {
@@ -16,6 +17,7 @@ grpc::Status Sites::Start(const SitesOptions& options, std::shared_ptr<grpc::Cha
   auto serve_api = [api, nexus](const ApiRequest& r) {
     // Temporal serves Nexus's paths beside /api/v1 on the same port.
     if (nexus && IsNexusPath(r.raw_path)) return ServeNexus(*nexus, r);
+    if (nexus && IsNexusCompletionPath(r.raw_path)) return ServeNexusCompletion(*nexus, r);
     return ServeApi(*api, r);
   };
   if (auto st = HttpServer::Start(api_options, serve_api, &sites->api_server_);

@@ -1,5 +1,7 @@
 #include "nexus_dispatch.h"
 
+#include "kairos/history/nexus_operations.h"
+
 #include <cctype>
 #include <future>
 #include <memory>
@@ -72,6 +74,20 @@ grpc::Status NexusTaskDispatcher::Dispatch(const http::NexusTarget& target, temp
 
 size_t NexusTaskDispatcher::PayloadLimit(const http::NexusTarget&) {
   return static_cast<size_t>(limits_->blob_size_error);
+}
+
+grpc::Status NexusTaskDispatcher::NamespaceName(const std::string& namespace_id, std::string* name) {
+  // A standalone operation's carrier run lives under its namespace's id with a suffix.
+  std::string id = namespace_id;
+  if (history::IsStandaloneNexusNamespaceId(id))
+    id.resize(id.size() - std::string(history::kStandaloneNexusSuffix).size());
+  *name = namespaces_->NameOf(id);
+  if (name->empty()) return {grpc::StatusCode::NOT_FOUND, "namespace not found"};
+  return grpc::Status::OK;
+}
+
+grpc::Status NexusTaskDispatcher::CompleteOperation(const nexus::InboundCompletion& completion) {
+  return history_->CompleteNexusOperation(completion);
 }
 
 }  // namespace kairos

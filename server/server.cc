@@ -29,6 +29,8 @@
 #include "kairos/persistence/sqlite_store.h"
 #include "kairos/nexus/endpoint_registry.h"
 #include "kairos/http/nexus_callbacks.h"
+#include "kairos/http/nexus_client.h"
+#include "kairos/nexus/callback_token.h"
 #include "nexus_dispatch.h"
 #include "kairos/scheduler/scheduler_service.h"
 #include "kairos/version.h"
@@ -156,8 +158,28 @@ int Run(const ServerOptions& options) {
   history->SetNexusEndpoints([&nexus_endpoints](const std::string& name) -> std::optional<history::NexusEndpointRoute> {
     auto route = nexus_endpoints.RouteByName(name);
     if (!route) return std::nullopt;
-    return history::NexusEndpointRoute{route->endpoint_id, route->namespace_id, route->task_queue};
+    return history::NexusEndpointRoute{route->endpoint_id, route->namespace_id, route->task_queue, route->external_url};
   });
+  // Operations to external endpoints call their handler over HTTP on a small
+  // executor of their own: no gRPC or history thread waits on the network.
+  auto nexus_client_executor = std::make_unique<Executor>(4);
+  history->SetNexusExternalCaller([pool = nexus_client_executor.get()](const std::string& url,
+                                                                       temporal::api::nexus::v1::Request req,
+                                                                       int64_t timeout_ms, matching::NexusReply reply) {
+    pool->Submit([url, req = std::move(req), timeout_ms, reply = std::move(reply)] {
+      http::NexusAnswer answer;
+      auto st = http::CallNexusHandler(url, req, std::chrono::milliseconds(timeout_ms), &answer);
+      reply(st, matching::NexusTaskResult{answer.handler_failed, answer.response, answer.handler_failure});
+    });
+  });
+  // The callback URL handlers outside are given: Temporal's template, by
+  // default this server's HTTP port (known once bound, below).
+  auto callback_template = [&options](int port) {
+    return std::string(options.tls.enabled() ? "https://" : "http://") + (options.ip == "0.0.0.0" || options.ip.empty() ? std::string("localhost") : options.ip) + ":" +
+           std::to_string(port) + "/namespaces/{{.NamespaceName}}/nexus/callback";
+  };
+  history->SetNexusCallbackUrls(nexus::CallbackUrlConfig::FromDynamicConfig(
+      options.dynamic_config, options.http_port != 0 ? callback_template(options.http_port) : "unset"));
   // Handler runs started over Nexus's HTTP endpoint report to their caller's URL.
   history->SetNexusCompletionSender(http::PostNexusCompletion);
   history->SetSystemNexusAdmission(frontend::SystemNexusAdmission(&search_attribute_validator));
@@ -279,13 +301,19 @@ int Run(const ServerOptions& options) {
   channel_args.SetMaxReceiveMessageSize(128 * 1024 * 1024);
   channel_args.SetMaxSendMessageSize(128 * 1024 * 1024);
   std::unique_ptr<http::Sites> sites;
-  NexusTaskDispatcher nexus_dispatcher(&nexus_endpoints, &namespaces, authorizer.get(), matching.get(), &limits);
+  NexusTaskDispatcher nexus_dispatcher(&nexus_endpoints, &namespaces, authorizer.get(), matching.get(), &limits,
+                                       history.get());
   if (auto st = http::Sites::Start(site_options, server->InProcessChannel(channel_args), &nexus_dispatcher, &sites);
       !st.ok()) {
     spdlog::critical("{}", st.error_message());
     server->Shutdown();
     stop_services();
     return 1;
+  }
+  if (options.http_port == 0) {
+    std::string bound = sites->api_address();
+    history->SetNexusCallbackUrls(nexus::CallbackUrlConfig::FromDynamicConfig(
+        options.dynamic_config, callback_template(std::stoi(bound.substr(bound.rfind(':') + 1)))));
   }
   std::unique_ptr<OpsSite> ops;
   if (options.metrics_port != 0) {

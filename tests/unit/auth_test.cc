@@ -214,6 +214,8 @@ TEST_CASE("API access categories follow Temporal's API metadata", "[auth]") {
   CHECK(op("AddSearchAttributes").access == Access::kAdmin);
   CHECK(op("ListClusters").scope == Scope::kCluster);
   CHECK(AccessOf("/grpc.health.v1.Health/Watch").scope == Scope::kUnknown);
+  // Nexus's completion route writes in the caller's namespace.
+  CHECK(AccessOf("/temporal.api.nexusservice.v1.NexusService/CompleteNexusOperation").access == Access::kWrite);
   CHECK(AccessOf("/some.Other/Method").scope == Scope::kUnknown);
   CHECK(IsHealthCheck("/grpc.health.v1.Health/Check"));
   CHECK(IsHealthCheck("/temporal.api.workflowservice.v1.WorkflowService/GetSystemInfo"));

@@ -4,6 +4,7 @@
 // creates reach matching and the timer wheel only after that commit.
 #pragma once
 
+#include "kairos/nexus/callback_token.h"
 #include "kairos/nexus/completion.h"
 
 #include <chrono>
@@ -15,6 +16,8 @@
 #include <grpcpp/support/status.h>
 
 #include "kairos/history/versioning.h"
+#include "kairos/matching/matching_service.h"
+#include "kairos/records.pb.h"
 #include "temporal/api/workflowservice/v1/request_response.pb.h"
 
 namespace kairos {
@@ -52,7 +55,14 @@ struct NexusEndpointRoute {
   std::string id;
   std::string namespace_id;  // Empty: not a worker target.
   std::string task_queue;
+  std::string external_url;  // An external target's URL (namespace_id empty).
 };
+// Sends a Nexus request to an external endpoint's URL over HTTP, off
+// history's threads; `reply` as matching's (UNAVAILABLE when the handler
+// could not be reached, DEADLINE_EXCEEDED when it did not answer in time).
+using NexusExternalCaller = std::function<void(const std::string& url, temporal::api::nexus::v1::Request request,
+                                               int64_t timeout_ms, matching::NexusReply reply)>;
+using NexusCallbackCompletion = nexus::InboundCompletion;
 using NexusEndpointLookup = std::function<std::optional<NexusEndpointRoute>(const std::string& endpoint_name)>;
 using Done = std::function<void(grpc::Status)>;
 
@@ -174,6 +184,18 @@ class HistoryService {
   // Delivers handler runs' outcomes to callback URLs outside the server; set
   // before Start (none: such callbacks are never called).
   virtual void SetNexusCompletionSender(nexus::CompletionSender sender) = 0;
+  // Calls external endpoints' handlers, set before Start (none: their
+  // operations fail with "endpoint not registered").
+  virtual void SetNexusExternalCaller(NexusExternalCaller caller) = 0;
+  // The callback URL operations give handlers outside the server; may be
+  // set again at any time (the HTTP port is known once it is bound).
+  virtual void SetNexusCallbackUrls(nexus::CallbackUrlConfig callbacks) = 0;
+  // Records an operation's outcome that its handler posted to the
+  // completion route, as Temporal's CompleteNexusOperation: NOT_FOUND
+  // "stale reference: state machine not found: ..." (the operation is not
+  // pending), "workflow execution not found", "operation not found"
+  // (another request id).
+  virtual grpc::Status CompleteNexusOperation(const NexusCallbackCompletion& completion) = 0;
   // What a client's request passes before it reaches history (the
   // frontend's normalization, validation and search attribute checks), for
   // the requests the __temporal_system endpoint makes for a workflow; set

@@ -11,11 +11,15 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include <grpcpp/support/status.h>
 
+#include <nlohmann/json.hpp>
+
 #include "kairos/http/api_handler.h"
+#include "kairos/nexus/completion.h"
 #include "temporal/api/failure/v1/message.pb.h"
 #include "temporal/api/nexus/v1/message.pb.h"
 
@@ -59,7 +63,28 @@ class NexusDispatcher {
                                 std::chrono::steady_clock::time_point deadline, NexusAnswer* answer) = 0;
   // The largest request payload a namespace takes (Temporal's blob size limit).
   virtual size_t PayloadLimit(const NexusTarget& target) = 0;
+
+  // For the completion route (nexus_completion_route.h). The name of the
+  // namespace with id `namespace_id`: NOT_FOUND when there is none.
+  virtual grpc::Status NamespaceName(const std::string& namespace_id, std::string* name);
+  // Records an operation's outcome on its caller (history's
+  // CompleteNexusOperation).
+  virtual grpc::Status CompleteOperation(const nexus::InboundCompletion& completion);
 };
+
+// An error of the protocol: its status, failure and headers.
+struct NexusError {
+  int status = 500;
+  nlohmann::ordered_json failure;
+  std::optional<bool> retryable;  // The Nexus-Request-Retryable header.
+  std::string operation_state;    // Nexus-Operation-State of an operation's failure.
+  bool from_worker = false;       // Temporal-Nexus-Failure-Source: worker.
+};
+// The HTTP status of a handler error type (500 for an unknown one).
+int StatusOfHandlerError(const std::string& type);
+// A handler error the server answers itself.
+NexusError NexusServerError(const std::string& type, const std::string& message, std::optional<bool> retryable = {});
+HttpReply NexusErrorReply(const NexusError& e);
 
 // Whether the request's path is one of the endpoint's.
 bool IsNexusPath(const std::string& raw_path);

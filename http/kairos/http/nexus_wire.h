@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -44,5 +45,27 @@ NexusJson HandlerErrorFailure(const std::string& type, const std::string& messag
 // The wrapper of an operation's failure ("failed" or "canceled"), which a
 // caller that does not announce Temporal's failure support never sees.
 NexusJson OperationErrorFailure(const std::string& state, NexusJson cause);
+
+// The inverse of NexusFailure, as Temporal's NexusFailureToTemporalFailure:
+// a Temporal failure's proto JSON back, a "nexus.HandlerError" as
+// NexusHandlerFailureInfo, a "nexus.OperationError" as a canceled or
+// non-retryable "OperationError" application failure, any other failure with
+// metadata or details as a "NexusFailure" application failure keeping them.
+// False when the details do not decode.
+bool TemporalFailureFromNexus(const NexusJson& failure, temporal::api::failure::v1::Failure* out);
+
+// An unsuccessful operation's failure (a 424 answer's body, a completion's):
+// its state (an OperationError's own, else `header_state`, which
+// Nexus-Operation-State carries) and the cause the caller records, as
+// Temporal unwraps it (a Temporal wrapper's cause; a canceled outcome always
+// has CanceledFailureInfo). False when the state is neither "failed" nor
+// "canceled" or the failure does not convert.
+bool OperationFailureFromNexus(const NexusJson& failure, const std::string& header_state, std::string* state,
+                               temporal::api::failure::v1::Failure* cause);
+
+// One Nexus-Link header value (`<url>; type="..."`); false when malformed.
+bool ParseNexusLink(const std::string& encoded, temporal::api::nexus::v1::Link* link);
+// A header value split at `sep`, each part kept as is.
+std::vector<std::string> SplitNexusHeader(const std::string& s, char sep);
 
 }  // namespace kairos::http

@@ -11,8 +11,12 @@
 
 #include <grpcpp/support/status.h>
 
+#include <vector>
+
+#include "kairos/records.pb.h"
 #include "temporal/api/common/v1/message.pb.h"
 #include "temporal/api/failure/v1/message.pb.h"
+#include "temporal/api/nexus/v1/message.pb.h"
 
 namespace kairos::nexus {
 
@@ -31,5 +35,16 @@ struct Completion {
 // later (the caller was unreachable, busy or failing). Anything else: the
 // caller refused it for good.
 using CompletionSender = std::function<grpc::Status(const Completion&)>;
+
+// An operation's outcome that its handler posted to the completion route
+// (/namespaces/{ns}/nexus/callback), for the caller's history.
+struct InboundCompletion {
+  records::NexusCallbackToken token;                         // From the Temporal-Callback-Token header.
+  std::string state;                                         // "succeeded", "failed" or "canceled".
+  std::optional<temporal::api::common::v1::Payload> result;  // Succeeded.
+  temporal::api::failure::v1::Failure failure;               // Failed or canceled: the cause recorded.
+  std::string operation_token;                               // For a start not recorded yet,
+  std::vector<temporal::api::nexus::v1::Link> links;         // and its links.
+};
 
 }  // namespace kairos::nexus

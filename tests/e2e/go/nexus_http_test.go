@@ -47,6 +47,35 @@ func nexusHTTPPost(t *testing.T, method, target, body string, header map[string]
 	return nexusHTTPReply{resp.StatusCode, resp.Header, string(b)}
 }
 
+// postedCompletion is a completion a caller's callback URL got.
+type postedCompletion struct {
+	header http.Header
+	body   string
+}
+
+// catchCompletions serves a callback URL that takes every completion; next
+// waits for the next one.
+func catchCompletions(t *testing.T) (*httptest.Server, func() postedCompletion) {
+	t.Helper()
+	got := make(chan postedCompletion, 4)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- postedCompletion{r.Header.Clone(), string(b)}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(cb.Close)
+	return cb, func() postedCompletion {
+		t.Helper()
+		select {
+		case c := <-got:
+			return c
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no completion posted to the callback URL")
+		}
+		return postedCompletion{}
+	}
+}
+
 // startNexusHTTPPair is a nexusPair on a server whose HTTP API listens on a
 // known port; it returns the base URL of the pair's endpoint.
 func startNexusHTTPPair(t *testing.T, dynamicConfig ...string) (*nexusPair, string, string) {
@@ -218,32 +247,13 @@ func TestNexusHTTPEndpoint(t *testing.T) {
 // workflow ends, the server posts the outcome there, as Nexus completions go.
 func TestNexusHTTPCompletionCallback(t *testing.T) {
 	_, _, svc := startNexusHTTPPair(t, `callback.allowedAddresses=[{"Pattern":"*","AllowInsecure":true}]`)
-	type completion struct {
-		header http.Header
-		body   string
-	}
-	got := make(chan completion, 4)
-	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		got <- completion{r.Header.Clone(), string(b)}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(cb.Close)
+	cb, next := catchCompletions(t)
 
 	header := map[string]string{"Content-Type": "application/json", "Nexus-Request-Id": "req-cb-1",
 		"Nexus-Callback-Caller-Ref": "ref-42"}
 	r := nexusHTTPPost(t, "POST", svc+"/greet?callback="+url.QueryEscape(cb.URL+"/done"), `"callback"`, header)
 	if r.status != 201 {
 		t.Fatalf("greet: %d %s", r.status, r.body)
-	}
-	next := func() completion {
-		select {
-		case c := <-got:
-			return c
-		case <-time.After(20 * time.Second):
-			t.Fatalf("no completion posted to the callback URL")
-		}
-		return completion{}
 	}
 	c := next()
 	if c.header.Get("Nexus-Operation-State") != "succeeded" || c.header.Get("Caller-Ref") != "ref-42" ||
