@@ -156,9 +156,10 @@ class HistoryService {
   virtual grpc::Status StartNexusOperationExecution(const NamespaceRef& ns,
                                                     const wsv1::StartNexusOperationExecutionRequest& req,
                                                     wsv1::StartNexusOperationExecutionResponse* resp) = 0;
-  virtual grpc::Status DescribeNexusOperationExecution(const NamespaceRef& ns,
-                                                       const wsv1::DescribeNexusOperationExecutionRequest& req,
-                                                       wsv1::DescribeNexusOperationExecutionResponse* resp) = 0;
+  // With a long_poll_token: waits until the operation changed since it.
+  virtual void DescribeNexusOperationExecution(const NamespaceRef& ns, const wsv1::DescribeNexusOperationExecutionRequest* req,
+                                               wsv1::DescribeNexusOperationExecutionResponse* resp, Deadline deadline,
+                                               Done done) = 0;
   virtual void PollNexusOperationExecution(const NamespaceRef& ns, const wsv1::PollNexusOperationExecutionRequest* req,
                                            wsv1::PollNexusOperationExecutionResponse* resp, Deadline deadline,
                                            Done done) = 0;
