@@ -4,7 +4,10 @@
 // one operation (scheduled event 1) takes the same durable steps as a
 // workflow's (start request, retries, timeouts, cancel request, the handler
 // run's completion callback), and when it ends the carrier run closes with
-// the outcome on its standalone record.
+// the outcome on its standalone record. The carrier's search attributes are
+// the operation's custom ones plus its service and request id, for lists
+// (visibility's QueryTarget::kNexusOperations); describe long-polls on the
+// carrier's state version.
 #include "history_engine.h"
 #include "kairos/history/nexus_operations.h"
 #include "kairos/errors.h"

@@ -152,11 +152,11 @@ class HistoryService {
 
   // Standalone Nexus operations (standalone_nexus.cc): each is carried by a
   // hidden run (see StandaloneNexusNamespaceId); the poll waits until the
-  // stage asked for or the deadline.
+  // stage asked for or the deadline, describe with a long-poll token until
+  // the operation changed since it.
   virtual grpc::Status StartNexusOperationExecution(const NamespaceRef& ns,
                                                     const wsv1::StartNexusOperationExecutionRequest& req,
                                                     wsv1::StartNexusOperationExecutionResponse* resp) = 0;
-  // With a long_poll_token: waits until the operation changed since it.
   virtual void DescribeNexusOperationExecution(const NamespaceRef& ns, const wsv1::DescribeNexusOperationExecutionRequest* req,
                                                wsv1::DescribeNexusOperationExecutionResponse* resp, Deadline deadline,
                                                Done done) = 0;
