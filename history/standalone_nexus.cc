@@ -242,8 +242,7 @@ grpc::Status HistoryEngine::StartNexusOperationExecution(const NamespaceRef& ns,
     if (err->message.find("not found") != std::string::npos) return errors::NotFound(err->message);
     return errors::InvalidArgument(err->message);
   }
-  ms.s().set_search_attributes(
-      CarrierSearchAttributes(req, std::as_const(ms).s().nexus_operations().at(kOperationEventId).request_id()));
+  ms.s().set_search_attributes(CarrierSearchAttributes(req, OperationOf(std::as_const(ms).s()).request_id()));
   if (auto st = CommitStates({&ms}, &ms); !st.ok()) return st;
   resp->set_run_id(ms.s().run_id());
   resp->set_started(true);
