@@ -12,6 +12,7 @@
 #include "kairos/visibility/values.h"
 #include "kairos/visibility/visibility_service.h"
 #include "temporal/api/workflow/v1/message.pb.h"
+#include "visibility_fixtures.h"
 
 using namespace kairos;
 using namespace kairos::visibility;
@@ -113,19 +114,8 @@ constexpr const char* kNs = "ns-1";
 constexpr const char* kRows = "ns-1/nexus-operations";
 
 // Carrier rows as history writes them (see HistoryEngine::VisibilityOf).
-struct CarrierFixture {
-  std::unique_ptr<persistence::Store> store;
-  std::unique_ptr<SearchAttributeRegistry> registry;
-  std::unique_ptr<VisibilityService> service;
-
-  CarrierFixture() {
-    persistence::SqliteOptions options;
-    REQUIRE(persistence::OpenSqliteStore(options, &store).ok());
-    registry = std::make_unique<SearchAttributeRegistry>(store.get());
-    REQUIRE(registry->Load().ok());
-    REQUIRE(registry->Add(kNs, kCustom).ok());
-    service = std::make_unique<VisibilityService>(store.get(), registry.get());
-  }
+struct CarrierFixture : testing::VisibilityStack {
+  CarrierFixture() : VisibilityStack(kNs, kCustom) {}
 
   void Add(const std::string& id, const std::string& operation, const std::string& service_name, int status,
            const std::map<std::string, std::string>& custom = {}) {
