@@ -1,53 +1,9 @@
 #include "kairos/frontend/nexus_operation_lists.h"
 
-#include <cctype>
-#include <map>
+#include "kairos/visibility/query_sql.h"
 
 namespace kairos::frontend {
-namespace {
-
 namespace enums = temporal::api::enums::v1;
-
-const std::map<std::string, std::string>& Renamed() {
-  static const std::map<std::string, std::string> names{
-      {"OperationId", "WorkflowId"}, {"Endpoint", "TaskQueue"}, {"Operation", "WorkflowType"}};
-  return names;
-}
-
-std::string Rename(const std::string& name) {
-  auto it = Renamed().find(name);
-  return it == Renamed().end() ? name : it->second;
-}
-
-bool NameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-
-}  // namespace
-
-std::string CarrierQuery(const std::string& query) {
-  std::string out;
-  for (size_t i = 0; i < query.size();) {
-    char c = query[i];
-    if (c == '"' || c == '\'' || c == '`') {
-      size_t end = i + 1;
-      while (end < query.size() && query[end] != c) end += query[end] == '\\' ? 2 : 1;
-      end = std::min(end, query.size());
-      std::string inner = query.substr(i + 1, end - i - 1);
-      out += c;
-      out += c == '`' ? Rename(inner) : inner;
-      if (end < query.size()) out += c;
-      i = end + 1;
-    } else if (NameChar(c)) {
-      size_t end = i;
-      while (end < query.size() && NameChar(query[end])) ++end;
-      out += Rename(query.substr(i, end - i));
-      i = end;
-    } else {
-      out += c;
-      ++i;
-    }
-  }
-  return out;
-}
 
 temporal::api::nexus::v1::NexusOperationExecutionListInfo NexusOperationListInfo(
     const temporal::api::workflow::v1::WorkflowExecutionInfo& run) {
@@ -68,6 +24,10 @@ temporal::api::nexus::v1::NexusOperationExecutionListInfo NexusOperationListInfo
     case enums::WORKFLOW_EXECUTION_STATUS_TERMINATED: op.set_status(enums::NEXUS_OPERATION_EXECUTION_STATUS_TERMINATED); break;
     case enums::WORKFLOW_EXECUTION_STATUS_TIMED_OUT: op.set_status(enums::NEXUS_OPERATION_EXECUTION_STATUS_TIMED_OUT); break;
     default: break;
+  }
+  for (const auto& [name, value] : run.search_attributes().indexed_fields()) {
+    if (name == visibility::kNexusServiceAttribute || name == visibility::kNexusRequestIdAttribute) continue;
+    (*op.mutable_search_attributes()->mutable_indexed_fields())[name] = value;
   }
   op.set_state_transition_count(run.state_transition_count());
   if (run.has_execution_duration()) *op.mutable_execution_duration() = run.execution_duration();

@@ -73,6 +73,12 @@ SteadyClock::time_point HistoryWaitExpiry(grpc::CallbackServerContext* ctx) {
   return ExpiryBefore(ctx, kMaxStateWait, kPollTailRoom);
 }
 
+// Standalone Nexus operations' long polls (describe and poll), as Temporal's
+// nexusoperation.longPollTimeout (a minute) and longPollBuffer.
+SteadyClock::time_point NexusWaitExpiry(grpc::CallbackServerContext* ctx) {
+  return ExpiryBefore(ctx, std::chrono::minutes(1), kPollTailRoom);
+}
+
 // A little past the caller's deadline: the caller has given up by then.
 SteadyClock::time_point UpdateWaitExpiry(grpc::CallbackServerContext* ctx) {
   return ExpiryBefore(ctx, kMaxStateWait, -std::chrono::milliseconds(50));
@@ -224,7 +230,6 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_CALL_NO_RESPONSE(ResetActivity)
   KAIROS_HISTORY_CALL_NO_RESPONSE(DeleteWorkflowExecution)
   KAIROS_HISTORY_CALL(StartNexusOperationExecution)
-  KAIROS_HISTORY_CALL(DescribeNexusOperationExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(RequestCancelNexusOperationExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(TerminateNexusOperationExecution)
   KAIROS_HISTORY_CALL_NO_RESPONSE(DeleteNexusOperationExecution)
@@ -381,13 +386,9 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {
       NamespaceRef ns;
       if (auto st = Admit(req, &ns); !st.ok()) return st;
-      wsv1::ListWorkflowExecutionsRequest runs_req;
-      runs_req.set_namespace_(req->namespace_());
-      runs_req.set_page_size(req->page_size());
-      runs_req.set_next_page_token(req->next_page_token());
-      runs_req.set_query(CarrierQuery(req->query()));
       wsv1::ListWorkflowExecutionsResponse runs;
-      auto st = d_.visibility->List(history::StandaloneNexusNamespaceId(ns.id), runs_req, &runs);
+      auto st = d_.visibility->ListNexusOperations(ns.id, history::StandaloneNexusNamespaceId(ns.id), req->query(),
+                                                   req->page_size(), req->next_page_token(), &runs);
       if (!st.ok()) return st;
       for (const auto& run : runs.executions()) *resp->add_operations() = NexusOperationListInfo(run);
       resp->set_next_page_token(runs.next_page_token());
@@ -401,11 +402,9 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {
       NamespaceRef ns;
       if (auto st = Admit(req, &ns); !st.ok()) return st;
-      wsv1::CountWorkflowExecutionsRequest runs_req;
-      runs_req.set_namespace_(req->namespace_());
-      runs_req.set_query(CarrierQuery(req->query()));
       wsv1::CountWorkflowExecutionsResponse runs;
-      auto st = d_.visibility->Count(history::StandaloneNexusNamespaceId(ns.id), runs_req, &runs);
+      auto st = d_.visibility->CountNexusOperations(ns.id, history::StandaloneNexusNamespaceId(ns.id), req->query(),
+                                                    &runs);
       if (!st.ok()) return st;
       resp->set_count(runs.count());
       for (const auto& g : runs.groups()) {
@@ -443,7 +442,8 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
   KAIROS_HISTORY_WAIT(UpdateWorkflowExecution, UpdateWaitExpiry)
   KAIROS_HISTORY_WAIT(PollWorkflowExecutionUpdate, UpdateWaitExpiry)
   KAIROS_HISTORY_WAIT(ExecuteMultiOperation, UpdateWaitExpiry)
-  KAIROS_HISTORY_WAIT(PollNexusOperationExecution, HistoryWaitExpiry)
+  KAIROS_HISTORY_WAIT(PollNexusOperationExecution, NexusWaitExpiry)
+  KAIROS_HISTORY_WAIT(DescribeNexusOperationExecution, NexusWaitExpiry)
 #undef KAIROS_HISTORY_WAIT
 
   // ------------------------------------------------------------- polls
@@ -603,6 +603,9 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
     return CheckSearchAttributes(req.search_attributes(), ns);
   }
   grpc::Status CheckSearchAttributes(const wsv1::SignalWithStartWorkflowExecutionRequest& req, const NamespaceRef& ns) {
+    return CheckSearchAttributes(req.search_attributes(), ns);
+  }
+  grpc::Status CheckSearchAttributes(const wsv1::StartNexusOperationExecutionRequest& req, const NamespaceRef& ns) {
     return CheckSearchAttributes(req.search_attributes(), ns);
   }
   grpc::Status CheckSearchAttributes(const wsv1::ExecuteMultiOperationRequest& req, const NamespaceRef& ns) {

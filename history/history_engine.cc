@@ -14,6 +14,8 @@
 #include "kairos/visibility/search_attribute_validator.h"
 #include "kairos/history/limits.h"
 #include "kairos/visibility/values.h"
+#include "kairos/visibility/query_sql.h"
+#include "kairos/history/nexus_operations.h"
 
 namespace kairos::history {
 
@@ -295,8 +297,18 @@ persistence::VisibilityRow HistoryEngine::VisibilityOf(const State& s, bool new_
   v.search_attributes_changed = new_run || !changed_search_attributes.empty();
   if (v.search_attributes_changed) {
     visibility::TypeLookup type_of;
-    if (search_attributes_)
-      type_of = [this, &s](const std::string& name) { return search_attributes_->TypeOf(s.namespace_id(), name); };
+    if (search_attributes_) {
+      // A standalone Nexus operation's carrier run: its namespace's custom
+      // attributes, and the operation's service and request id as Keywords.
+      std::string types_ns = s.namespace_id();
+      const bool carrier = IsStandaloneNexusNamespaceId(types_ns);
+      if (carrier) types_ns.resize(types_ns.size() - std::string_view(kStandaloneNexusSuffix).size());
+      type_of = [this, types_ns, carrier](const std::string& name) -> std::optional<temporal::api::enums::v1::IndexedValueType> {
+        if (carrier && (name == visibility::kNexusServiceAttribute || name == visibility::kNexusRequestIdAttribute))
+          return temporal::api::enums::v1::INDEXED_VALUE_TYPE_KEYWORD;
+        return search_attributes_->TypeOf(types_ns, name);
+      };
+    }
     if (new_run) {
       v.search_attributes = visibility::IndexValues(SearchAttributesOf(s), type_of);
     } else {

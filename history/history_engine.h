@@ -399,9 +399,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
  public:
   grpc::Status StartNexusOperationExecution(const NamespaceRef& ns, const wsv1::StartNexusOperationExecutionRequest& req,
                                             wsv1::StartNexusOperationExecutionResponse* resp) override;
-  grpc::Status DescribeNexusOperationExecution(const NamespaceRef& ns,
-                                               const wsv1::DescribeNexusOperationExecutionRequest& req,
-                                               wsv1::DescribeNexusOperationExecutionResponse* resp) override;
+  void DescribeNexusOperationExecution(const NamespaceRef& ns, const wsv1::DescribeNexusOperationExecutionRequest* req,
+                                       wsv1::DescribeNexusOperationExecutionResponse* resp, Deadline deadline,
+                                       Done done) override;
   void PollNexusOperationExecution(const NamespaceRef& ns, const wsv1::PollNexusOperationExecutionRequest* req,
                                    wsv1::PollNexusOperationExecutionResponse* resp, Deadline deadline,
                                    Done done) override;

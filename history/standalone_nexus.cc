@@ -4,12 +4,22 @@
 // one operation (scheduled event 1) takes the same durable steps as a
 // workflow's (start request, retries, timeouts, cancel request, the handler
 // run's completion callback), and when it ends the carrier run closes with
-// the outcome on its standalone record.
+// the outcome on its standalone record. The carrier's search attributes are
+// the operation's custom ones plus its service and request id, for lists
+// (visibility's QueryTarget::kNexusOperations); describe long-polls on the
+// carrier's state version.
 #include "history_engine.h"
 #include "kairos/history/nexus_operations.h"
 #include "kairos/errors.h"
 #include "kairos/ids.h"
 #include "kairos/time_util.h"
+#include "kairos/visibility/query_sql.h"
+
+#include <charconv>
+#include <optional>
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 
 namespace kairos::history {
 namespace {
@@ -77,6 +87,65 @@ void FillInfo(const State& s, nexusv1::NexusOperationExecutionInfo* info, int64_
   if (sn.has_user_metadata()) *info->mutable_user_metadata() = sn.user_metadata();
   *info->mutable_links() = sn.links();
   info->set_identity(sn.identity());
+}
+
+// The carrier run's search attributes: the operation's custom ones, and its
+// service and request id for list queries (visibility's kNexus*Attribute).
+std::string CarrierSearchAttributes(const wsv1::StartNexusOperationExecutionRequest& req, const std::string& request_id) {
+  temporal::api::common::v1::SearchAttributes sa = req.search_attributes();
+  auto keyword = [](const std::string& value) {
+    common::Payload p;
+    (*p.mutable_metadata())["encoding"] = "json/plain";
+    google::protobuf::Value v;
+    v.set_string_value(value);
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(v, &json);
+    p.set_data(json);
+    return p;
+  };
+  (*sa.mutable_indexed_fields())[visibility::kNexusServiceAttribute] = keyword(req.service());
+  (*sa.mutable_indexed_fields())[visibility::kNexusRequestIdAttribute] = keyword(request_id);
+  return sa.SerializeAsString();
+}
+
+// Describe's long-poll token: the state's version and the run it belongs to.
+std::string LongPollToken(const State& s) {
+  return "nx1:" + std::to_string(s.db_version()) + ":" + s.run_id() + ":" + s.workflow_id();
+}
+
+struct ParsedToken {
+  int64_t version = 0;
+  std::string run_id, operation_id;
+};
+
+std::optional<ParsedToken> ParseLongPollToken(const std::string& token) {
+  constexpr std::string_view kPrefix = "nx1:";
+  if (token.rfind(kPrefix, 0) != 0) return std::nullopt;
+  const size_t version_end = token.find(':', kPrefix.size());
+  if (version_end == std::string::npos) return std::nullopt;
+  const size_t run_end = token.find(':', version_end + 1);
+  if (run_end == std::string::npos) return std::nullopt;
+  ParsedToken t;
+  const char* first = token.data() + kPrefix.size();
+  const char* last = token.data() + version_end;
+  if (first == last || std::from_chars(first, last, t.version).ptr != last) return std::nullopt;
+  t.run_id = token.substr(version_end + 1, run_end - version_end - 1);
+  t.operation_id = token.substr(run_end + 1);
+  return t;
+}
+
+void FillDescribe(const State& s, const wsv1::DescribeNexusOperationExecutionRequest& req,
+                  wsv1::DescribeNexusOperationExecutionResponse* resp) {
+  resp->set_run_id(s.run_id());
+  FillInfo(s, resp->mutable_info(), NowNanos());
+  const auto& op = OperationOf(s);
+  if (req.include_input() && op.has_input()) *resp->mutable_input() = op.input();
+  const auto& sn = s.standalone_nexus();
+  if (req.include_outcome()) {
+    if (sn.has_result()) *resp->mutable_result() = sn.result();
+    else if (sn.has_failure()) *resp->mutable_failure() = sn.failure();
+  }
+  resp->set_long_poll_token(LongPollToken(s));
 }
 
 grpc::Status AlreadyStarted(const State& s) {
@@ -173,40 +242,66 @@ grpc::Status HistoryEngine::StartNexusOperationExecution(const NamespaceRef& ns,
     if (err->message.find("not found") != std::string::npos) return errors::NotFound(err->message);
     return errors::InvalidArgument(err->message);
   }
+  ms.s().set_search_attributes(CarrierSearchAttributes(req, OperationOf(std::as_const(ms).s()).request_id()));
   if (auto st = CommitStates({&ms}, &ms); !st.ok()) return st;
   resp->set_run_id(ms.s().run_id());
   resp->set_started(true);
   return grpc::Status::OK;
 }
 
-grpc::Status HistoryEngine::DescribeNexusOperationExecution(const NamespaceRef& ns,
-                                                            const wsv1::DescribeNexusOperationExecutionRequest& req,
-                                                            wsv1::DescribeNexusOperationExecutionResponse* resp) {
+void HistoryEngine::DescribeNexusOperationExecution(const NamespaceRef& ns,
+                                                    const wsv1::DescribeNexusOperationExecutionRequest* req,
+                                                    wsv1::DescribeNexusOperationExecutionResponse* resp,
+                                                    Deadline deadline, Done done) {
+  const bool long_poll = !req->long_poll_token().empty();
+  if (long_poll && req->run_id().empty())
+    return done(errors::InvalidArgument("run_id is required when long_poll_token is provided"));
   StatePtr state;
-  {
-    std::lock_guard wf_lock(LockFor(StandaloneNexusNamespaceId(ns.id), req.operation_id()));
-    if (auto st = ResolveStandaloneNexus(ns, req.operation_id(), req.run_id(), &state); !st.ok()) return st;
+  // The state is checked and the waiter registered under the run's lock, so
+  // that no change commits between them unseen.
+  std::unique_lock wf_lock(LockFor(StandaloneNexusNamespaceId(ns.id), req->operation_id()));
+  if (auto st = ResolveStandaloneNexus(ns, req->operation_id(), req->run_id(), &state); !st.ok()) {
+    wf_lock.unlock();
+    return done(st);
   }
-  resp->set_run_id(state->run_id());
-  FillInfo(*state, resp->mutable_info(), NowNanos());
-  const auto& op = OperationOf(*state);
-  if (req.include_input() && op.has_input()) *resp->mutable_input() = op.input();
-  const auto& sn = state->standalone_nexus();
-  if (req.include_outcome()) {
-    if (sn.has_result()) *resp->mutable_result() = sn.result();
-    else if (sn.has_failure()) *resp->mutable_failure() = sn.failure();
+  if (long_poll) {
+    auto token = ParseLongPollToken(req->long_poll_token());
+    if (!token) {
+      wf_lock.unlock();
+      return done(errors::InvalidArgument("invalid long poll token"));
+    }
+    if (token->run_id != state->run_id() || token->operation_id != state->workflow_id()) {
+      wf_lock.unlock();
+      return done(errors::InvalidArgument("long poll token does not match execution"));
+    }
+    if (token->version == state->db_version()) {
+      // Unchanged: an empty answer at the deadline (the caller polls again).
+      if (std::chrono::steady_clock::now() >= deadline) {
+        wf_lock.unlock();
+        return done(grpc::Status::OK);
+      }
+      ExecutionKey key{state->namespace_id(), state->workflow_id(), state->run_id()};
+      AddWaiter(RunKey(key), deadline, [this, ns, req, resp, deadline, done](bool expired) {
+        DescribeNexusOperationExecution(ns, req, resp, expired ? std::chrono::steady_clock::time_point::min() : deadline,
+                                        done);
+      });
+      return;
+    }
   }
-  if (state->status() == enums::WORKFLOW_EXECUTION_STATUS_RUNNING) resp->set_long_poll_token(std::to_string(state->db_version()));
-  return grpc::Status::OK;
+  wf_lock.unlock();
+  FillDescribe(*state, *req, resp);
+  done(grpc::Status::OK);
 }
 
 void HistoryEngine::PollNexusOperationExecution(const NamespaceRef& ns, const wsv1::PollNexusOperationExecutionRequest* req,
                                                 wsv1::PollNexusOperationExecutionResponse* resp, Deadline deadline,
                                                 Done done) {
   StatePtr state;
-  {
-    std::lock_guard wf_lock(LockFor(StandaloneNexusNamespaceId(ns.id), req->operation_id()));
-    if (auto st = ResolveStandaloneNexus(ns, req->operation_id(), req->run_id(), &state); !st.ok()) return done(st);
+  // Checked and waited on under the run's lock (see Describe).
+  std::unique_lock wf_lock(LockFor(StandaloneNexusNamespaceId(ns.id), req->operation_id()));
+  if (auto st = ResolveStandaloneNexus(ns, req->operation_id(), req->run_id(), &state); !st.ok()) {
+    wf_lock.unlock();
+    return done(st);
   }
   const bool closed = state->status() != enums::WORKFLOW_EXECUTION_STATUS_RUNNING;
   const bool reached = closed || (req->wait_stage() == ev1::NEXUS_OPERATION_WAIT_STAGE_STARTED && Started(*state));
@@ -221,6 +316,7 @@ void HistoryEngine::PollNexusOperationExecution(const NamespaceRef& ns, const ws
     else if (closed && sn.has_failure()) *resp->mutable_failure() = sn.failure();
   };
   if (reached || std::chrono::steady_clock::now() >= deadline) {
+    wf_lock.unlock();
     answer();
     return done(grpc::Status::OK);
   }

@@ -50,6 +50,45 @@ const char* SystemColumn(const std::string& field) {
   return nullptr;
 }
 
+// A standalone Nexus operation's attributes, over its carrier run's row:
+// the operation's id, endpoint and operation are the run's id, task queue
+// and type; its service and request id are kept with its search attributes;
+// its status is the run's, named as the operation's statuses are. The names
+// a workflow's rows have and an operation's have not match nothing (as on
+// Temporal, which accepts them).
+struct NexusColumn {
+  const char* name;
+  enums::IndexedValueType type;
+  const char* system;  // Column expression; null: the search attribute `field`.
+  const char* field;
+};
+
+constexpr const char* kNexusStatus =
+    "(CASE v.status WHEN 1 THEN 'Running' WHEN 2 THEN 'Completed' WHEN 3 THEN 'Failed' WHEN 4 THEN 'Canceled' "
+    "WHEN 5 THEN 'Terminated' WHEN 7 THEN 'TimedOut' ELSE 'Unspecified' END)";
+
+const NexusColumn* FindNexusColumn(const std::string& name) {
+  static const NexusColumn kColumns[] = {
+      {"OperationId", enums::INDEXED_VALUE_TYPE_KEYWORD, "v.workflow_id", "OperationId"},
+      {"Endpoint", enums::INDEXED_VALUE_TYPE_KEYWORD, "v.task_queue", "Endpoint"},
+      {"Operation", enums::INDEXED_VALUE_TYPE_KEYWORD, "v.workflow_type", "Operation"},
+      {"Service", enums::INDEXED_VALUE_TYPE_KEYWORD, nullptr, kNexusServiceAttribute},
+      {"RequestId", enums::INDEXED_VALUE_TYPE_KEYWORD, nullptr, kNexusRequestIdAttribute},
+      {"ExecutionStatus", enums::INDEXED_VALUE_TYPE_KEYWORD, kNexusStatus, "ExecutionStatus"},
+      {"WorkflowType", enums::INDEXED_VALUE_TYPE_KEYWORD, "''", "WorkflowType"},
+      {"TaskQueue", enums::INDEXED_VALUE_TYPE_KEYWORD, "''", "TaskQueue"},
+      {"HistoryLength", enums::INDEXED_VALUE_TYPE_INT, "0", "HistoryLength"},
+      {"HistorySizeBytes", enums::INDEXED_VALUE_TYPE_INT, "0", "HistorySizeBytes"},
+      {"ParentWorkflowId", enums::INDEXED_VALUE_TYPE_KEYWORD, "NULL", "ParentWorkflowId"},
+      {"ParentRunId", enums::INDEXED_VALUE_TYPE_KEYWORD, "NULL", "ParentRunId"},
+      {"RootWorkflowId", enums::INDEXED_VALUE_TYPE_KEYWORD, "NULL", "RootWorkflowId"},
+      {"RootRunId", enums::INDEXED_VALUE_TYPE_KEYWORD, "NULL", "RootRunId"},
+  };
+  for (const auto& c : kColumns)
+    if (name == c.name) return &c;
+  return nullptr;
+}
+
 std::string GoFloat(double d) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%g", d);
@@ -58,7 +97,7 @@ std::string GoFloat(double d) {
 
 class Translator {
  public:
-  explicit Translator(const TypeMap& custom) : custom_(custom) {}
+  Translator(const TypeMap& custom, QueryTarget target) : custom_(custom), target_(target) {}
 
   bool seen_division = false;
   std::vector<persistence::SqlValue> params;
@@ -101,6 +140,14 @@ class Translator {
   Column Resolve(const std::string& alias) {
     Column c;
     c.alias = alias;
+    if (target_ == QueryTarget::kNexusOperations) {
+      if (const NexusColumn* n = FindNexusColumn(alias)) {
+        c.field = n->field;
+        c.type = n->type;
+        if (n->system) c.system = n->system;
+        return c;
+      }
+    }
     auto lookup = [&](const std::string& name) -> bool {
       if (auto it = SystemAttributes().find(name); it != SystemAttributes().end()) {
         c.field = name;
@@ -131,6 +178,7 @@ class Translator {
       else if (alias.rfind(prefix, 0) == 0) found = lookup(bare);
       else found = lookup(prefix + alias);
     }
+    if (!found && target_ == QueryTarget::kNexusOperations) throw QueryError{"invalid search attribute: " + alias};
     if (!found) throw QueryError{std::string(kInvalid) + ": column name '" + alias + "' is not a valid search attribute"};
     if (c.field == "TemporalNamespaceDivision") seen_division = true;
     if (const char* col = SystemColumn(c.field)) c.system = col;
@@ -188,7 +236,7 @@ class Translator {
     const bool is_string = l.kind == Literal::kString;
     const std::string go_value = is_string ? "\"" + l.text + "\"" : l.text;
     const std::string go_type = is_string ? "string" : l.kind == Literal::kInt ? "int64" : "float64";
-    if (c.field == "ExecutionStatus") {
+    if (c.field == "ExecutionStatus" && target_ == QueryTarget::kWorkflows) {
       if (l.kind == Literal::kInt) return l.int_value;
       if (is_string) {
         if (auto s = ParseStatusName(l.text)) return static_cast<int64_t>(*s);
@@ -358,6 +406,7 @@ class Translator {
   }
 
   const TypeMap& custom_;
+  QueryTarget target_;
   bool positive_ = true;  // Converting a conjunct of the whole query.
 };
 
@@ -391,14 +440,15 @@ std::optional<int> ParseStatusName(const std::string& name) {
   return std::nullopt;
 }
 
-grpc::Status TranslateQuery(const std::string& query, const TypeMap& custom, QueryUse use, TranslatedQuery* out) {
+grpc::Status TranslateQuery(const std::string& query, const TypeMap& custom, QueryUse use, TranslatedQuery* out,
+                            QueryTarget target) {
   *out = TranslatedQuery{};
   ParsedQuery parsed;
   if (auto st = ParseQuery(query, &parsed); !st.ok()) return st;
   try {
     if (!parsed.order_by.empty()) throw QueryError{std::string(kNotSupported) + ": 'ORDER BY' clause"};
     if (parsed.has_limit) throw QueryError{std::string(kNotSupported) + ": 'LIMIT' clause"};
-    Translator t(custom);
+    Translator t(custom, target);
     std::string where;
     if (parsed.where) where = "(" + t.Convert(*parsed.where) + ")";
     if (parsed.group_by.size() > 1)
@@ -415,7 +465,8 @@ grpc::Status TranslateQuery(const std::string& query, const TypeMap& custom, Que
       out->group_column = c.system;
       out->group_type = c.type;
     }
-    if (use == QueryUse::kList && !out->group_by.empty())
+    // (Temporal lists operations whatever the grouping.)
+    if (use == QueryUse::kList && !out->group_by.empty() && target == QueryTarget::kWorkflows)
       throw QueryError{std::string(kNotSupported) + ": 'GROUP BY' clause"};
     if (!t.seen_division) where += std::string(where.empty() ? "" : " AND ") + "v.namespace_division IS NULL";
     out->filter.where = std::move(where);

@@ -51,7 +51,8 @@ void TimeRange(const temporal::api::filter::v1::StartTimeFilter& f, const char* 
 
 grpc::Status VisibilityService::Page(const std::string& namespace_id, const persistence::VisibilityFilter& filter,
                                      int page_size, const std::string& token, Executions* out,
-                                     std::string* next_token) {
+                                     std::string* next_token, const std::string& attributes_namespace_id) {
+  const std::string& types_of = attributes_namespace_id.empty() ? namespace_id : attributes_namespace_id;
   persistence::VisibilityCursor cursor;
   bool has_cursor = !token.empty();
   if (has_cursor && !DecodeToken(token, &cursor)) return errors::InvalidArgument("Invalid NextPageToken.");
@@ -63,7 +64,7 @@ grpc::Status VisibilityService::Page(const std::string& namespace_id, const pers
   for (int i = 0; i < static_cast<int>(rows.size()) && i < page; ++i) {
     auto* info = out->Add();
     info->ParseFromString(rows[i].info);
-    if (info->has_search_attributes()) attributes_->AddTypeMetadata(namespace_id, info->mutable_search_attributes());
+    if (info->has_search_attributes()) attributes_->AddTypeMetadata(types_of, info->mutable_search_attributes());
   }
   if (static_cast<int>(rows.size()) > page) {
     const auto& last = rows[page - 1];
@@ -94,6 +95,35 @@ grpc::Status VisibilityService::Count(const std::string& namespace_id, const wsv
   TranslatedQuery q;
   if (auto st = TranslateQuery(req.query(), attributes_->Custom(namespace_id), QueryUse::kCount, &q); !st.ok())
     return st;
+  return CountRows(namespace_id, q, resp);
+}
+
+grpc::Status VisibilityService::ListNexusOperations(const std::string& namespace_id,
+                                                    const std::string& rows_namespace_id, const std::string& query,
+                                                    int page_size, const std::string& token,
+                                                    wsv1::ListWorkflowExecutionsResponse* resp) {
+  TranslatedQuery q;
+  if (auto st = TranslateQuery(query, attributes_->Custom(namespace_id), QueryUse::kList, &q,
+                               QueryTarget::kNexusOperations);
+      !st.ok())
+    return st;
+  return Page(rows_namespace_id, q.filter, page_size, token, resp->mutable_executions(),
+              resp->mutable_next_page_token(), namespace_id);
+}
+
+grpc::Status VisibilityService::CountNexusOperations(const std::string& namespace_id,
+                                                     const std::string& rows_namespace_id, const std::string& query,
+                                                     wsv1::CountWorkflowExecutionsResponse* resp) {
+  TranslatedQuery q;
+  if (auto st = TranslateQuery(query, attributes_->Custom(namespace_id), QueryUse::kCount, &q,
+                               QueryTarget::kNexusOperations);
+      !st.ok())
+    return st;
+  return CountRows(rows_namespace_id, q, resp);
+}
+
+grpc::Status VisibilityService::CountRows(const std::string& namespace_id, const TranslatedQuery& q,
+                                          wsv1::CountWorkflowExecutionsResponse* resp) {
   std::vector<std::pair<persistence::SqlValue, int64_t>> groups;
   int64_t count = 0;
   if (auto st = store_->CountVisibility(namespace_id, q.filter, q.group_column, &groups, &count); !st.ok())

@@ -11,6 +11,7 @@
 #include "kairos/visibility/values.h"
 #include "kairos/visibility/visibility_service.h"
 #include "temporal/api/workflow/v1/message.pb.h"
+#include "visibility_fixtures.h"
 
 using namespace kairos;
 using namespace kairos::visibility;
@@ -20,23 +21,12 @@ namespace {
 constexpr const char* kNs = "ns-1";
 constexpr int64_t kSecond = 1'000'000'000;
 
-struct Fixture {
-  std::unique_ptr<persistence::Store> store;
-  std::unique_ptr<SearchAttributeRegistry> registry;
-  std::unique_ptr<VisibilityService> service;
-
-  Fixture() {
-    persistence::SqliteOptions options;
-    REQUIRE(persistence::OpenSqliteStore(options, &store).ok());
-    registry = std::make_unique<SearchAttributeRegistry>(store.get());
-    REQUIRE(registry->Load().ok());
-    REQUIRE(registry->Add(kNs, {{"CustomerId", enums::INDEXED_VALUE_TYPE_KEYWORD},
-                                {"Amount", enums::INDEXED_VALUE_TYPE_INT},
-                                {"Notes", enums::INDEXED_VALUE_TYPE_TEXT},
-                                {"Tags", enums::INDEXED_VALUE_TYPE_KEYWORD_LIST}})
-                .ok());
-    service = std::make_unique<VisibilityService>(store.get(), registry.get());
-  }
+struct Fixture : testing::VisibilityStack {
+  Fixture()
+      : VisibilityStack(kNs, {{"CustomerId", enums::INDEXED_VALUE_TYPE_KEYWORD},
+                              {"Amount", enums::INDEXED_VALUE_TYPE_INT},
+                              {"Notes", enums::INDEXED_VALUE_TYPE_TEXT},
+                              {"Tags", enums::INDEXED_VALUE_TYPE_KEYWORD_LIST}}) {}
 
   // A run started at `start` seconds, closed at `close` (0: running).
   // `replaced`: a later write of the run that rewrites only these

@@ -162,13 +162,14 @@ class HistoryService {
 
   // Standalone Nexus operations (standalone_nexus.cc): each is carried by a
   // hidden run (see StandaloneNexusNamespaceId); the poll waits until the
-  // stage asked for or the deadline.
+  // stage asked for or the deadline, describe with a long-poll token until
+  // the operation changed since it.
   virtual grpc::Status StartNexusOperationExecution(const NamespaceRef& ns,
                                                     const wsv1::StartNexusOperationExecutionRequest& req,
                                                     wsv1::StartNexusOperationExecutionResponse* resp) = 0;
-  virtual grpc::Status DescribeNexusOperationExecution(const NamespaceRef& ns,
-                                                       const wsv1::DescribeNexusOperationExecutionRequest& req,
-                                                       wsv1::DescribeNexusOperationExecutionResponse* resp) = 0;
+  virtual void DescribeNexusOperationExecution(const NamespaceRef& ns, const wsv1::DescribeNexusOperationExecutionRequest* req,
+                                               wsv1::DescribeNexusOperationExecutionResponse* resp, Deadline deadline,
+                                               Done done) = 0;
   virtual void PollNexusOperationExecution(const NamespaceRef& ns, const wsv1::PollNexusOperationExecutionRequest* req,
                                            wsv1::PollNexusOperationExecutionResponse* resp, Deadline deadline,
                                            Done done) = 0;
