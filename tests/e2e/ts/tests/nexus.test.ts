@@ -83,7 +83,12 @@ function checkScheduled(ev: IHistoryEvent, endpoint: Endpoint, operation: string
 }
 
 /** The operation's failure as the caller's history holds it (wrapped as Temporal wraps it). */
-function checkWrappedFailure(failure: IFailure | null | undefined, scheduledId: number, endpoint: Endpoint, operation: string) {
+function checkWrappedFailure(
+  failure: IFailure | null | undefined,
+  scheduledId: number,
+  endpoint: Endpoint,
+  operation: string,
+) {
   assert.ok(failure, 'failure');
   assert.equal(failure.message, 'nexus operation completed unsuccessfully');
   const info = failure.nexusOperationExecutionFailureInfo;
@@ -123,7 +128,11 @@ function checkLinkToHandlerRun(ev: IHistoryEvent, workflowId: string, runId: str
  * with the start request too; as Temporal does, the server keeps it on the
  * callback only, so the event has no links of its own.
  */
-async function checkHandlerRunStart(handler: WorkflowHandle, callerId: string, scheduled: IHistoryEvent): Promise<void> {
+async function checkHandlerRunStart(
+  handler: WorkflowHandle,
+  callerId: string,
+  scheduled: IHistoryEvent,
+): Promise<void> {
   const history = await handler.fetchHistory();
   const started = history.events?.[0];
   assert.ok(started && eventTypeName(started) === 'WorkflowExecutionStarted');
@@ -155,14 +164,215 @@ async function callerHistory(caller: Client, workflowId: string): Promise<IHisto
   return history;
 }
 
+/** What each part of the test works with. */
+interface NexusTestEnv {
+  /** Clients of the caller's and the handler's namespaces. */
+  caller: Client;
+  handler: Client;
+  endpoint: Endpoint;
+  callerTaskQueue: string;
+  handlerTaskQueue: string;
+}
+
+/** `echo` (synchronous), then `greet` (asynchronous, a handler run that waits for a signal). */
+async function syncAndAsyncOperations(n: NexusTestEnv): Promise<void> {
+  const callerId = uniqueId('nexus-caller');
+  const handlerId = uniqueId('nexus-greet');
+  const run = await n.caller.workflow.start<typeof nexusCallerEchoAndGreet>('nexusCallerEchoAndGreet', {
+    taskQueue: n.callerTaskQueue,
+    workflowId: callerId,
+    args: [n.endpoint.name, 'ping', { name: 'Ada', workflowId: handlerId }],
+  });
+
+  // The asynchronous operation has started: its handler run is
+  // waiting for our signal, with the caller's callback.
+  let history = await waitForEvent(n.caller, callerId, 'NexusOperationStarted');
+  assert.deepEqual(nexusEventNames(history), [
+    'NexusOperationScheduled',
+    'NexusOperationCompleted',
+    'NexusOperationScheduled',
+    'NexusOperationStarted',
+  ]);
+  const handler = n.handler.workflow.getHandle(handlerId);
+  const handlerDesc = await handler.describe();
+  assert.equal(handlerDesc.status.name, 'RUNNING');
+  assert.equal(handlerDesc.taskQueue, n.handlerTaskQueue);
+  assert.deepEqual(await callbackStates(handler), ['CALLBACK_STATE_STANDBY']);
+  await checkHandlerRunStart(handler, callerId, eventsNamed(history, 'NexusOperationScheduled')[1]);
+  await handler.signal('proceed');
+
+  const result = await run.result();
+  history = await callerHistory(n.caller, callerId);
+  assert.deepEqual(nexusEventNames(history), [
+    'NexusOperationScheduled',
+    'NexusOperationCompleted',
+    'NexusOperationScheduled',
+    'NexusOperationStarted',
+    'NexusOperationCompleted',
+  ]);
+  const [schedEcho, schedGreet] = eventsNamed(history, 'NexusOperationScheduled');
+  const [doneEcho, doneGreet] = eventsNamed(history, 'NexusOperationCompleted');
+  const started = eventsNamed(history, 'NexusOperationStarted')[0];
+
+  // echo: synchronous, what the handler saw of the request.
+  const echoAttrs = checkScheduled(schedEcho, n.endpoint, 'echo', { text: 'ping' });
+  assert.equal(result.echo.text, 'ping');
+  assert.equal(result.echo.service, SERVICE);
+  assert.equal(result.echo.operation, 'echo');
+  assert.equal(result.echo.requestId, echoAttrs.requestId);
+  assert.equal(result.echo.inboundLinks.length, 1, `inbound links ${result.echo.inboundLinks}`);
+  const link = new URL(result.echo.inboundLinks[0]);
+  assert.equal(link.protocol, 'temporal:');
+  assert.equal(
+    link.pathname,
+    `/namespaces/${CALLER_NS}/workflows/${callerId}/${run.firstExecutionRunId}/history`,
+  );
+  assert.equal(link.searchParams.get('eventID'), String(eventIdNumber(schedEcho)));
+  const echoDone = doneEcho.nexusOperationCompletedEventAttributes;
+  assert.ok(echoDone);
+  assert.equal(num(echoDone.scheduledEventId), eventIdNumber(schedEcho));
+  assert.equal(echoDone.requestId, echoAttrs.requestId);
+  assert.deepEqual(decodePayload(echoDone.result), result.echo);
+
+  // greet: asynchronous, backed by the handler's run.
+  const greetAttrs = checkScheduled(schedGreet, n.endpoint, 'greet', { name: 'Ada', workflowId: handlerId });
+  assert.notEqual(greetAttrs.requestId, echoAttrs.requestId);
+  assert.equal(result.greeting, 'Hello, Ada!');
+  const startedAttrs = started.nexusOperationStartedEventAttributes;
+  assert.ok(startedAttrs);
+  assert.equal(num(startedAttrs.scheduledEventId), eventIdNumber(schedGreet));
+  assert.equal(startedAttrs.requestId, greetAttrs.requestId);
+  assert.ok(result.token && result.token.length > 0, 'operation token');
+  assert.equal(startedAttrs.operationToken, result.token);
+  checkLinkToHandlerRun(started, handlerId, handlerDesc.runId);
+  const greetDone = doneGreet.nexusOperationCompletedEventAttributes;
+  assert.ok(greetDone);
+  assert.equal(num(greetDone.scheduledEventId), eventIdNumber(schedGreet));
+  assert.equal(greetDone.requestId, greetAttrs.requestId);
+  assert.equal(decodePayload(greetDone.result), 'Hello, Ada!');
+
+  assert.equal((await handler.describe()).status.name, 'COMPLETED');
+  assert.deepEqual(await callbackStates(handler), ['CALLBACK_STATE_SUCCEEDED']);
+}
+
+/** `fail`: BAD_REQUEST, then INTERNAL marked non-retryable; both fail the operation at once. */
+async function handlerErrors(n: NexusTestEnv): Promise<void> {
+  const cases = [
+    { kind: 'bad-request', type: 'BAD_REQUEST', message: 'order 42 is not valid', behavior: undefined },
+    {
+      kind: 'internal-non-retryable',
+      type: 'INTERNAL',
+      message: 'ledger is closed for good',
+      behavior: 'NEXUS_HANDLER_ERROR_RETRY_BEHAVIOR_NON_RETRYABLE',
+    },
+  ] as const;
+  for (const c of cases) {
+    const callerId = uniqueId(`nexus-fail-${c.kind}`);
+    const summary = await n.caller.workflow.execute<typeof nexusCallerHandlerError>('nexusCallerHandlerError', {
+      taskQueue: n.callerTaskQueue,
+      workflowId: callerId,
+      args: [n.endpoint.name, c.kind],
+    });
+    const history = await callerHistory(n.caller, callerId);
+    assert.deepEqual(nexusEventNames(history), ['NexusOperationScheduled', 'NexusOperationFailed']);
+    const sched = eventsNamed(history, 'NexusOperationScheduled')[0];
+    const schedAttrs = checkScheduled(sched, n.endpoint, 'fail', c.kind);
+    const scheduledId = eventIdNumber(sched);
+
+    checkSummary(summary, scheduledId, n.endpoint, 'fail');
+    assert.equal(summary.causeName, 'HandlerError');
+    assert.equal(summary.causeType, c.type);
+    assert.equal(summary.causeMessage, c.message);
+    assert.equal(summary.causeRetryable, false);
+
+    const failed = eventsNamed(history, 'NexusOperationFailed')[0].nexusOperationFailedEventAttributes;
+    assert.ok(failed);
+    assert.equal(num(failed.scheduledEventId), scheduledId);
+    assert.equal(failed.requestId, schedAttrs.requestId);
+    const cause = checkWrappedFailure(failed.failure, scheduledId, n.endpoint, 'fail');
+    assert.equal(cause.message, c.message);
+    const handlerInfo = cause.nexusHandlerFailureInfo;
+    assert.ok(handlerInfo, `nexusHandlerFailureInfo in ${JSON.stringify(cause)}`);
+    assert.equal(handlerInfo.type, c.type);
+    if (c.behavior !== undefined) {
+      assert.equal(enumName(RetryBehavior, handlerInfo.retryBehavior), c.behavior);
+    }
+  }
+}
+
+/** `waitForCancel` canceled by the caller once started; its handler run is canceled. */
+async function cancelAsyncOperation(n: NexusTestEnv): Promise<void> {
+  const callerId = uniqueId('nexus-cancel');
+  const handlerId = uniqueId('nexus-wait');
+  const result = await n.caller.workflow.execute<typeof nexusCallerCancel>('nexusCallerCancel', {
+    taskQueue: n.callerTaskQueue,
+    workflowId: callerId,
+    args: [n.endpoint.name, { name: 'Bob', workflowId: handlerId }],
+  });
+  const history = await callerHistory(n.caller, callerId);
+  const names = nexusEventNames(history);
+  assert.deepEqual(names.slice(0, 3), [
+    'NexusOperationScheduled',
+    'NexusOperationStarted',
+    'NexusOperationCancelRequested',
+  ]);
+  // The cancel request's answer and the operation's end may land
+  // in either order.
+  assert.deepEqual(names.slice(3).sort(), ['NexusOperationCancelRequestCompleted', 'NexusOperationCanceled']);
+  assert.equal(eventTypeNames(history).at(-1), 'WorkflowExecutionCompleted');
+
+  const sched = eventsNamed(history, 'NexusOperationScheduled')[0];
+  const schedAttrs = checkScheduled(sched, n.endpoint, 'waitForCancel', { name: 'Bob', workflowId: handlerId });
+  const scheduledId = eventIdNumber(sched);
+  const started = eventsNamed(history, 'NexusOperationStarted')[0];
+  const startedAttrs = started.nexusOperationStartedEventAttributes;
+  assert.ok(startedAttrs);
+  assert.equal(num(startedAttrs.scheduledEventId), scheduledId);
+  assert.ok(result.token && result.token.length > 0, 'operation token');
+  assert.equal(startedAttrs.operationToken, result.token);
+
+  const handler = n.handler.workflow.getHandle(handlerId);
+  const handlerDesc = await handler.describe();
+  checkLinkToHandlerRun(started, handlerId, handlerDesc.runId);
+  assert.equal(handlerDesc.status.name, 'CANCELLED');
+  assert.equal(
+    enumName(WorkflowStatus, handlerDesc.raw.workflowExecutionInfo?.status),
+    'WORKFLOW_EXECUTION_STATUS_CANCELED',
+  );
+  assert.deepEqual(await callbackStates(handler), ['CALLBACK_STATE_SUCCEEDED']);
+  await checkHandlerRunStart(handler, callerId, sched);
+  const handlerEvents = eventTypeNames(await handler.fetchHistory());
+  assert.ok(handlerEvents.includes('WorkflowExecutionCancelRequested'), handlerEvents.join(', '));
+  assert.equal(handlerEvents.at(-1), 'WorkflowExecutionCanceled');
+
+  const cancelRequested = eventsNamed(history, 'NexusOperationCancelRequested')[0];
+  const crAttrs = cancelRequested.nexusOperationCancelRequestedEventAttributes;
+  assert.ok(crAttrs);
+  assert.equal(num(crAttrs.scheduledEventId), scheduledId);
+  const crDone = eventsNamed(history, 'NexusOperationCancelRequestCompleted')[0]
+    .nexusOperationCancelRequestCompletedEventAttributes;
+  assert.ok(crDone);
+  assert.equal(num(crDone.requestedEventId), eventIdNumber(cancelRequested));
+  assert.equal(num(crDone.scheduledEventId), scheduledId);
+
+  const canceled = eventsNamed(history, 'NexusOperationCanceled')[0].nexusOperationCanceledEventAttributes;
+  assert.ok(canceled);
+  assert.equal(num(canceled.scheduledEventId), scheduledId);
+  assert.equal(canceled.requestId, schedAttrs.requestId);
+  const cause = checkWrappedFailure(canceled.failure, scheduledId, n.endpoint, 'waitForCancel');
+  assert.ok(cause.canceledFailureInfo, `canceledFailureInfo in ${JSON.stringify(cause)}`);
+
+  checkSummary(result.failure, scheduledId, n.endpoint, 'waitForCancel');
+  assert.equal(result.failure.causeName, 'CancelledFailure');
+  assert.equal(result.failure.causeType, 'CANCELLED');
+}
+
 describe('nexus', () => {
   const kairos = useKairosServer({ namespaces: [CALLER_NS, HANDLER_NS] });
 
   test('operations between namespaces', (t: TestContext) =>
     kairos.run(async (env: TestEnv) => {
       const { connection, address } = env;
-      const caller = new Client({ connection, namespace: CALLER_NS });
-      const handlerClient = new Client({ connection, namespace: HANDLER_NS });
       const handlerTaskQueue = uniqueId('nexus-handler');
       const endpointName = `ts-e2e-${Date.now().toString(36)}`;
 
@@ -176,208 +386,29 @@ describe('nexus', () => {
       assert.equal(ep.spec?.target?.worker?.namespace, HANDLER_NS);
       assert.equal(ep.spec?.target?.worker?.taskQueue, handlerTaskQueue);
       assert.equal(ep.urlPrefix, `/nexus/endpoints/${ep.id}/services`);
-      const endpoint: Endpoint = { name: endpointName, id: ep.id };
 
-      /** A subtest whose failure prints the server's log tail. */
-      const sub = (name: string, fn: (callerTaskQueue: string) => Promise<void>, callerTaskQueue: string) =>
-        t.test(name, () => env.server.withLogOnFailure(() => fn(callerTaskQueue)));
-
+      // Both workers run through the three parts (subtests; a failing one
+      // prints the server's log tail).
       const workflowBundle = await sharedWorkflowBundle();
+      const callerWorker = (callerTaskQueue: string) => {
+        const n: NexusTestEnv = {
+          caller: new Client({ connection, namespace: CALLER_NS }),
+          handler: new Client({ connection, namespace: HANDLER_NS }),
+          endpoint: { name: endpointName, id: ep.id as string },
+          callerTaskQueue,
+          handlerTaskQueue,
+        };
+        const sub = (name: string, part: (n: NexusTestEnv) => Promise<void>) =>
+          t.test(name, () => env.server.withLogOnFailure(() => part(n)));
+        return (async () => {
+          await sub('a synchronous and an asynchronous operation', syncAndAsyncOperations);
+          await sub('non-retryable handler errors fail the operation', handlerErrors);
+          await sub('canceling an asynchronous operation', cancelAsyncOperation);
+        })();
+      };
       await withWorker(
         address,
-        () =>
-          withWorker(
-            address,
-            async (callerTaskQueue) => {
-              await sub('a synchronous and an asynchronous operation', async (taskQueue) => {
-                const callerId = uniqueId('nexus-caller');
-                const handlerId = uniqueId('nexus-greet');
-                const run = await caller.workflow.start<typeof nexusCallerEchoAndGreet>('nexusCallerEchoAndGreet', {
-                  taskQueue,
-                  workflowId: callerId,
-                  args: [endpointName, 'ping', { name: 'Ada', workflowId: handlerId }],
-                });
-
-                // The asynchronous operation has started: its handler run is
-                // waiting for our signal, with the caller's callback.
-                let history = await waitForEvent(caller, callerId, 'NexusOperationStarted');
-                assert.deepEqual(nexusEventNames(history), [
-                  'NexusOperationScheduled',
-                  'NexusOperationCompleted',
-                  'NexusOperationScheduled',
-                  'NexusOperationStarted',
-                ]);
-                const handler = handlerClient.workflow.getHandle(handlerId);
-                const handlerDesc = await handler.describe();
-                assert.equal(handlerDesc.status.name, 'RUNNING');
-                assert.equal(handlerDesc.taskQueue, handlerTaskQueue);
-                assert.deepEqual(await callbackStates(handler), ['CALLBACK_STATE_STANDBY']);
-                await checkHandlerRunStart(handler, callerId, eventsNamed(history, 'NexusOperationScheduled')[1]);
-                await handler.signal('proceed');
-
-                const result = await run.result();
-                history = await callerHistory(caller, callerId);
-                assert.deepEqual(nexusEventNames(history), [
-                  'NexusOperationScheduled',
-                  'NexusOperationCompleted',
-                  'NexusOperationScheduled',
-                  'NexusOperationStarted',
-                  'NexusOperationCompleted',
-                ]);
-                const [schedEcho, schedGreet] = eventsNamed(history, 'NexusOperationScheduled');
-                const [doneEcho, doneGreet] = eventsNamed(history, 'NexusOperationCompleted');
-                const started = eventsNamed(history, 'NexusOperationStarted')[0];
-
-                // echo: synchronous, what the handler saw of the request.
-                const echoAttrs = checkScheduled(schedEcho, endpoint, 'echo', { text: 'ping' });
-                assert.equal(result.echo.text, 'ping');
-                assert.equal(result.echo.service, SERVICE);
-                assert.equal(result.echo.operation, 'echo');
-                assert.equal(result.echo.requestId, echoAttrs.requestId);
-                assert.equal(result.echo.inboundLinks.length, 1, `inbound links ${result.echo.inboundLinks}`);
-                const link = new URL(result.echo.inboundLinks[0]);
-                assert.equal(link.protocol, 'temporal:');
-                assert.equal(
-                  link.pathname,
-                  `/namespaces/${CALLER_NS}/workflows/${callerId}/${run.firstExecutionRunId}/history`,
-                );
-                assert.equal(link.searchParams.get('eventID'), String(eventIdNumber(schedEcho)));
-                const echoDone = doneEcho.nexusOperationCompletedEventAttributes;
-                assert.ok(echoDone);
-                assert.equal(num(echoDone.scheduledEventId), eventIdNumber(schedEcho));
-                assert.equal(echoDone.requestId, echoAttrs.requestId);
-                assert.deepEqual(decodePayload(echoDone.result), result.echo);
-
-                // greet: asynchronous, backed by the handler's run.
-                const greetAttrs = checkScheduled(schedGreet, endpoint, 'greet', { name: 'Ada', workflowId: handlerId });
-                assert.notEqual(greetAttrs.requestId, echoAttrs.requestId);
-                assert.equal(result.greeting, 'Hello, Ada!');
-                const startedAttrs = started.nexusOperationStartedEventAttributes;
-                assert.ok(startedAttrs);
-                assert.equal(num(startedAttrs.scheduledEventId), eventIdNumber(schedGreet));
-                assert.equal(startedAttrs.requestId, greetAttrs.requestId);
-                assert.ok(result.token && result.token.length > 0, 'operation token');
-                assert.equal(startedAttrs.operationToken, result.token);
-                checkLinkToHandlerRun(started, handlerId, handlerDesc.runId);
-                const greetDone = doneGreet.nexusOperationCompletedEventAttributes;
-                assert.ok(greetDone);
-                assert.equal(num(greetDone.scheduledEventId), eventIdNumber(schedGreet));
-                assert.equal(greetDone.requestId, greetAttrs.requestId);
-                assert.equal(decodePayload(greetDone.result), 'Hello, Ada!');
-
-                assert.equal((await handler.describe()).status.name, 'COMPLETED');
-                assert.deepEqual(await callbackStates(handler), ['CALLBACK_STATE_SUCCEEDED']);
-              }, callerTaskQueue);
-
-              await sub('non-retryable handler errors fail the operation', async (taskQueue) => {
-                const cases = [
-                  { kind: 'bad-request', type: 'BAD_REQUEST', message: 'order 42 is not valid', behavior: undefined },
-                  {
-                    kind: 'internal-non-retryable',
-                    type: 'INTERNAL',
-                    message: 'ledger is closed for good',
-                    behavior: 'NEXUS_HANDLER_ERROR_RETRY_BEHAVIOR_NON_RETRYABLE',
-                  },
-                ] as const;
-                for (const c of cases) {
-                  const callerId = uniqueId(`nexus-fail-${c.kind}`);
-                  const summary = await caller.workflow.execute<typeof nexusCallerHandlerError>('nexusCallerHandlerError', {
-                    taskQueue,
-                    workflowId: callerId,
-                    args: [endpointName, c.kind],
-                  });
-                  const history = await callerHistory(caller, callerId);
-                  assert.deepEqual(nexusEventNames(history), ['NexusOperationScheduled', 'NexusOperationFailed']);
-                  const sched = eventsNamed(history, 'NexusOperationScheduled')[0];
-                  const schedAttrs = checkScheduled(sched, endpoint, 'fail', c.kind);
-                  const scheduledId = eventIdNumber(sched);
-
-                  checkSummary(summary, scheduledId, endpoint, 'fail');
-                  assert.equal(summary.causeName, 'HandlerError');
-                  assert.equal(summary.causeType, c.type);
-                  assert.equal(summary.causeMessage, c.message);
-                  assert.equal(summary.causeRetryable, false);
-
-                  const failed = eventsNamed(history, 'NexusOperationFailed')[0].nexusOperationFailedEventAttributes;
-                  assert.ok(failed);
-                  assert.equal(num(failed.scheduledEventId), scheduledId);
-                  assert.equal(failed.requestId, schedAttrs.requestId);
-                  const cause = checkWrappedFailure(failed.failure, scheduledId, endpoint, 'fail');
-                  assert.equal(cause.message, c.message);
-                  const handlerInfo = cause.nexusHandlerFailureInfo;
-                  assert.ok(handlerInfo, `nexusHandlerFailureInfo in ${JSON.stringify(cause)}`);
-                  assert.equal(handlerInfo.type, c.type);
-                  if (c.behavior !== undefined) {
-                    assert.equal(enumName(RetryBehavior, handlerInfo.retryBehavior), c.behavior);
-                  }
-                }
-              }, callerTaskQueue);
-
-              await sub('canceling an asynchronous operation', async (taskQueue) => {
-                const callerId = uniqueId('nexus-cancel');
-                const handlerId = uniqueId('nexus-wait');
-                const result = await caller.workflow.execute<typeof nexusCallerCancel>('nexusCallerCancel', {
-                  taskQueue,
-                  workflowId: callerId,
-                  args: [endpointName, { name: 'Bob', workflowId: handlerId }],
-                });
-                const history = await callerHistory(caller, callerId);
-                const names = nexusEventNames(history);
-                assert.deepEqual(names.slice(0, 3), [
-                  'NexusOperationScheduled',
-                  'NexusOperationStarted',
-                  'NexusOperationCancelRequested',
-                ]);
-                // The cancel request's answer and the operation's end may land
-                // in either order.
-                assert.deepEqual(names.slice(3).sort(), ['NexusOperationCancelRequestCompleted', 'NexusOperationCanceled']);
-                assert.equal(eventTypeNames(history).at(-1), 'WorkflowExecutionCompleted');
-
-                const sched = eventsNamed(history, 'NexusOperationScheduled')[0];
-                const schedAttrs = checkScheduled(sched, endpoint, 'waitForCancel', { name: 'Bob', workflowId: handlerId });
-                const scheduledId = eventIdNumber(sched);
-                const started = eventsNamed(history, 'NexusOperationStarted')[0];
-                const startedAttrs = started.nexusOperationStartedEventAttributes;
-                assert.ok(startedAttrs);
-                assert.equal(num(startedAttrs.scheduledEventId), scheduledId);
-                assert.ok(result.token && result.token.length > 0, 'operation token');
-                assert.equal(startedAttrs.operationToken, result.token);
-
-                const handler = handlerClient.workflow.getHandle(handlerId);
-                const handlerDesc = await handler.describe();
-                checkLinkToHandlerRun(started, handlerId, handlerDesc.runId);
-                assert.equal(handlerDesc.status.name, 'CANCELLED');
-                assert.equal(enumName(WorkflowStatus, handlerDesc.raw.workflowExecutionInfo?.status), 'WORKFLOW_EXECUTION_STATUS_CANCELED');
-                assert.deepEqual(await callbackStates(handler), ['CALLBACK_STATE_SUCCEEDED']);
-                await checkHandlerRunStart(handler, callerId, sched);
-                const handlerEvents = eventTypeNames(await handler.fetchHistory());
-                assert.ok(handlerEvents.includes('WorkflowExecutionCancelRequested'), handlerEvents.join(', '));
-                assert.equal(handlerEvents.at(-1), 'WorkflowExecutionCanceled');
-
-                const cancelRequested = eventsNamed(history, 'NexusOperationCancelRequested')[0];
-                const crAttrs = cancelRequested.nexusOperationCancelRequestedEventAttributes;
-                assert.ok(crAttrs);
-                assert.equal(num(crAttrs.scheduledEventId), scheduledId);
-                const crDone = eventsNamed(history, 'NexusOperationCancelRequestCompleted')[0]
-                  .nexusOperationCancelRequestCompletedEventAttributes;
-                assert.ok(crDone);
-                assert.equal(num(crDone.requestedEventId), eventIdNumber(cancelRequested));
-                assert.equal(num(crDone.scheduledEventId), scheduledId);
-
-                const canceled = eventsNamed(history, 'NexusOperationCanceled')[0].nexusOperationCanceledEventAttributes;
-                assert.ok(canceled);
-                assert.equal(num(canceled.scheduledEventId), scheduledId);
-                assert.equal(canceled.requestId, schedAttrs.requestId);
-                const cause = checkWrappedFailure(canceled.failure, scheduledId, endpoint, 'waitForCancel');
-                assert.ok(cause.canceledFailureInfo, `canceledFailureInfo in ${JSON.stringify(cause)}`);
-
-                checkSummary(result.failure, scheduledId, endpoint, 'waitForCancel');
-                assert.equal(result.failure.causeName, 'CancelledFailure');
-                assert.equal(result.failure.causeType, 'CANCELLED');
-              }, callerTaskQueue);
-            },
-            { namespace: CALLER_NS, workflowBundle, timeoutMs: 45_000 },
-          ),
+        () => withWorker(address, callerWorker, { namespace: CALLER_NS, workflowBundle, timeoutMs: 45_000 }),
         {
           namespace: HANDLER_NS,
           taskQueue: handlerTaskQueue,

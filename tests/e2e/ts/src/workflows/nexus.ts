@@ -86,7 +86,8 @@ function summarize(err: unknown): NexusFailureSummary {
     operationToken: err.operationToken,
     causeName: cause?.name,
     causeMessage: cause?.message,
-    causeType: cause instanceof nexus.HandlerError ? cause.type : cause instanceof CancelledFailure ? 'CANCELLED' : undefined,
+    causeType:
+      cause instanceof nexus.HandlerError ? cause.type : cause instanceof CancelledFailure ? 'CANCELLED' : undefined,
     causeRetryable: cause instanceof nexus.HandlerError ? cause.retryable : undefined,
   };
 }
