@@ -4,6 +4,8 @@
 #include <cctype>
 #include <map>
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include "kairos/cron.h"
 #include "kairos/errors.h"
 #include "kairos/ids.h"
@@ -464,9 +466,31 @@ Status Validate(const wsv1::StopBatchOperationRequest& r) {
   return Status::OK;
 }
 
+namespace {
+
+// As Temporal's frontend: a link the request carries that a Nexus
+// completion callback carries too (SDKs send both, for older servers) is
+// dropped from the request, so that the callback alone keeps it.
+void DropLinksOfNexusCallbacks(google::protobuf::RepeatedPtrField<common::Link>* links,
+                               const google::protobuf::RepeatedPtrField<common::Callback>& callbacks) {
+  if (links->empty()) return;
+  auto in_a_callback = [&](const common::Link& link) {
+    for (const auto& cb : callbacks) {
+      if (!cb.has_nexus()) continue;
+      for (const auto& l : cb.links())
+        if (google::protobuf::util::MessageDifferencer::Equals(link, l)) return true;
+    }
+    return false;
+  };
+  links->erase(std::remove_if(links->begin(), links->end(), in_a_callback), links->end());
+}
+
+}  // namespace
+
 void Normalize(wsv1::StartWorkflowExecutionRequest* r) {
   NormalizeIdPolicies(r, enums::WORKFLOW_ID_CONFLICT_POLICY_FAIL);
   if (r->request_id().empty()) r->set_request_id(NewUuid());
+  DropLinksOfNexusCallbacks(r->mutable_links(), r->completion_callbacks());
 }
 
 void Normalize(wsv1::SignalWithStartWorkflowExecutionRequest* r) {
@@ -479,6 +503,7 @@ void Normalize(wsv1::UpdateWorkflowExecutionRequest* r) {
   if (meta->update_id().empty()) meta->set_update_id(NewUuid());
   if (r->wait_policy().lifecycle_stage() == enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_UNSPECIFIED)
     r->mutable_wait_policy()->set_lifecycle_stage(enums::UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED);
+  DropLinksOfNexusCallbacks(r->mutable_request()->mutable_links(), r->request().completion_callbacks());
 }
 
 void Normalize(wsv1::ExecuteMultiOperationRequest* r) {

@@ -100,3 +100,39 @@ TEST_CASE("representative checks answer as Temporal", "[validation]") {
   poll.mutable_task_queue()->set_name("/_sys/q");
   CHECK(frontend::Validate(poll).error_message() == "task queue name cannot start with reserved prefix /_sys/");
 }
+
+TEST_CASE("a start's or update's links that its Nexus callbacks carry are dropped", "[validation]") {
+  auto link = [](const std::string& workflow_id) {
+    temporal::api::common::v1::Link l;
+    auto* we = l.mutable_workflow_event();
+    we->set_namespace_("caller");
+    we->set_workflow_id(workflow_id);
+    we->mutable_event_ref()->set_event_id(5);
+    return l;
+  };
+  wsv1::StartWorkflowExecutionRequest start;
+  *start.add_links() = link("a");
+  *start.add_links() = link("b");
+  auto* cb = start.add_completion_callbacks();
+  cb->mutable_nexus()->set_url("temporal://system");
+  *cb->add_links() = link("a");
+  frontend::Normalize(&start);
+  REQUIRE(start.links_size() == 1);
+  CHECK(start.links(0).workflow_event().workflow_id() == "b");
+  CHECK(start.completion_callbacks(0).links_size() == 1);
+
+  // Only a Nexus callback's links count.
+  wsv1::StartWorkflowExecutionRequest internal;
+  *internal.add_links() = link("a");
+  *internal.add_completion_callbacks()->add_links() = link("a");
+  frontend::Normalize(&internal);
+  CHECK(internal.links_size() == 1);
+
+  wsv1::UpdateWorkflowExecutionRequest update;
+  *update.mutable_request()->add_links() = link("a");
+  auto* ucb = update.mutable_request()->add_completion_callbacks();
+  ucb->mutable_nexus()->set_url("temporal://system");
+  *ucb->add_links() = link("a");
+  frontend::Normalize(&update);
+  CHECK(update.request().links_size() == 0);
+}

@@ -12,9 +12,18 @@
  */
 import { after, before } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, LogLevel, NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  LogLevel,
+  NativeConnection,
+  Runtime,
+  Worker,
+  WorkerOptions,
+  WorkflowBundle,
+} from '@temporalio/worker';
 import * as activities from './activities';
-import { DEFAULT_NAMESPACE, KairosServer, uniqueId } from './harness';
+import { DEFAULT_NAMESPACE, KairosServer, ServerOptions, uniqueId } from './harness';
 
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
@@ -32,6 +41,18 @@ export function ensureRuntime(): void {
   Runtime.install({ logger: new DefaultLogger(level) });
 }
 
+let sharedBundle: Promise<WorkflowBundle> | undefined;
+
+/**
+ * The workflows bundled once per process, for tests that run several workers
+ * (pass it as withWorker's `workflowBundle`; each worker would bundle again).
+ */
+export function sharedWorkflowBundle(): Promise<WorkflowBundle> {
+  ensureRuntime();
+  sharedBundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger });
+  return sharedBundle;
+}
+
 export interface TestEnv {
   server: KairosServer;
   address: string;
@@ -47,7 +68,7 @@ export interface KairosHandle {
 }
 
 /** Register before/after hooks starting and stopping a Kairos server for the enclosing suite. */
-export function useKairosServer(options: { ui?: boolean } = {}): KairosHandle {
+export function useKairosServer(options: ServerOptions = {}): KairosHandle {
   let env: TestEnv | undefined;
 
   before(async () => {
@@ -111,7 +132,7 @@ export async function withWorker<T>(
       connection,
       namespace: DEFAULT_NAMESPACE,
       taskQueue,
-      workflowsPath: WORKFLOWS_PATH,
+      ...(workerOptions.workflowBundle ? {} : { workflowsPath: WORKFLOWS_PATH }),
       activities,
       ...workerOptions,
     });

@@ -56,6 +56,13 @@ function sleepMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+export interface ServerOptions {
+  /** Serve the Web UI on a free port (else --headless). */
+  ui?: boolean;
+  /** Namespaces to register at start (--namespace), besides default. */
+  namespaces?: string[];
+}
+
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -93,8 +100,9 @@ export class KairosServer {
   /**
    * Start the server and wait until it is ready (or throw with its log tail).
    * The HTTP API always listens on a free port; the Web UI only with `ui`.
+   * `namespaces` are registered at start (`--namespace`), besides `default`.
    */
-  static async start(options: { ui?: boolean } = {}): Promise<KairosServer> {
+  static async start(options: ServerOptions = {}): Promise<KairosServer> {
     const binary = kairosBinary();
     if (!fs.existsSync(binary)) {
       throw new Error(
@@ -122,6 +130,7 @@ export class KairosServer {
       process.env.KAIROS_E2E_LOG_LEVEL || 'warn',
       '--db-filename',
       dbFile,
+      ...(options.namespaces ?? []).flatMap((ns) => ['--namespace', ns]),
     ];
     fs.writeSync(logFd, `# ${binary} ${args.join(' ')}\n`);
     const child = spawn(binary, args, {

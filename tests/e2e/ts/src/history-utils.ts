@@ -7,7 +7,7 @@ import { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { ensureRuntime, WORKFLOWS_PATH } from './e2e';
+import { ensureRuntime, sharedWorkflowBundle } from './e2e';
 import { eventIds, eventTypeName, eventTypeNames } from './history';
 
 export type IHistory = temporal.api.history.v1.IHistory;
@@ -95,7 +95,7 @@ export function assertCleanHistory(history: IHistory): void {
 /** Replay with the TypeScript SDK replayer (throws on nondeterminism). */
 export async function replay(history: IHistory, workflowId: string): Promise<void> {
   ensureRuntime();
-  await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, workflowId);
+  await Worker.runReplayHistory({ workflowBundle: await sharedWorkflowBundle() }, history, workflowId);
 }
 
 /**

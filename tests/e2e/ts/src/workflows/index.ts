@@ -13,3 +13,4 @@ export * from './messages';
 export * from './children';
 export * from './webui';
 export * from './versioning';
+export * from './nexus';
