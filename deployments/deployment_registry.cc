@@ -216,6 +216,18 @@ bool DeploymentRegistry::HasPollers(const std::string& namespace_id, const std::
   return it != last_poll_nanos_.end() && NowNanos() - it->second < timing_.poller_ttl_nanos;
 }
 
+bool DeploymentRegistry::QueryBlackholed(const std::string& namespace_id, const depv1::WorkerDeploymentVersion& version,
+                                         const std::vector<matching::PollerInfo>& queue_pollers) {
+  int64_t now = NowNanos();
+  for (const auto& p : queue_pollers)
+    if (now - p.last_access_time_nanos < timing_.poller_ttl_nanos) return false;
+  std::lock_guard lock(mu_);
+  auto* d = Find(namespace_id, version.deployment_name());
+  if (d == nullptr || !d->versions().contains(version.build_id())) return false;
+  RefreshDrainage(*d);
+  return StatusOf(*d, d->versions().at(version.build_id())) == enums::WORKER_DEPLOYMENT_VERSION_STATUS_DRAINED;
+}
+
 void DeploymentRegistry::RecordPoll(const std::string& namespace_id, const std::string& task_queue,
                                     records::QueueTask::Kind kind, const depv1::WorkerDeploymentOptions& options) {
   const std::string& name = options.deployment_name();

@@ -347,6 +347,9 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   // Queries go to a worker as query tasks when no workflow task is pending;
   // otherwise they ride along with the next workflow task.
   void DispatchQueries(const ExecutionKey& key);
+  // FAILED_PRECONDITION when a query could never be answered (a pinned
+  // run's drained version, no worker on its queue).
+  grpc::Status CheckQueryAnswerable(const State& s);
   grpc::Status StartQueryTask(const records::QueueTask& task, wsv1::PollWorkflowTaskQueueResponse* resp);
 
   // Hands waiting queries to a workflow task that is starting.

@@ -23,6 +23,7 @@ void HistoryEngine::QueryWorkflow(const NamespaceRef& ns, const wsv1::QueryWorkf
     resp->mutable_query_rejected()->set_status(status);
     return done(grpc::Status::OK);
   }
+  if (auto st = CheckQueryAnswerable(*state); !st.ok()) return done(st);
   ExecutionKey key{state->namespace_id(), state->workflow_id(), state->run_id()};
   std::string id = NewUuid();
   {
@@ -35,6 +36,27 @@ void HistoryEngine::QueryWorkflow(const NamespaceRef& ns, const wsv1::QueryWorkf
       FinishQuery(id, errors::DeadlineExceeded("query timed out: no worker answered before the deadline"), nullptr);
   });
   DispatchQueries(key);
+}
+
+// As Temporal's matching refuses a query sent to a pinned run's version
+// that is drained while no worker polls the task queue (it could only time
+// out). A query that would ride on a pending workflow task, or go to a
+// live sticky worker, is not checked.
+grpc::Status HistoryEngine::CheckQueryAnswerable(const State& s) {
+  if (!env_.deployments.query_blackholed || s.workflow_task().attempt() != 0) return grpc::Status::OK;
+  if (!s.sticky_task_queue().empty() && matching_->HasRecentPoller(s.namespace_id(), s.sticky_task_queue()))
+    return grpc::Status::OK;
+  auto version = PinnedDeploymentVersionOf(s);
+  if (version.build_id().empty() ||
+      !env_.deployments.query_blackholed(s.namespace_id(), s.start().task_queue().name(), version))
+    return grpc::Status::OK;
+  const std::string& b = version.build_id();
+  return errors::FailedPrecondition(
+      "You are trying to query a closed Workflow that is PINNED to Worker Deployment Version " + b + ", but " + b +
+      " is drained and has no pollers to answer the query. Immediately: You can re-deploy Workers in this Deployment "
+      "Version to take those queries, or you can workflow update-options to change your workflow to AUTO_UPGRADE. For "
+      "the future: In your infrastructure, consider waiting longer after the last queried timestamp as reported in "
+      "Describe Deployment before you sunset Workers. Or mark this workflow as AUTO_UPGRADE.");
 }
 
 grpc::Status HistoryEngine::RespondQueryTaskCompleted(const NamespaceRef& ns, const wsv1::RespondQueryTaskCompletedRequest& req) {
@@ -107,7 +129,10 @@ void HistoryEngine::DispatchQueries(const ExecutionKey& key) {
     bool use_sticky = !sticky.empty() && matching_->HasRecentPoller(key.namespace_id, sticky);
     task.set_task_queue(use_sticky ? sticky : state->start().task_queue().name());
     if (use_sticky) task.set_normal_task_queue(state->start().task_queue().name());
-    task.set_pinned_version(PinnedVersionOf(*state));  // A pinned run's queries go to its version.
+    // A pinned run's queries go to its version; a run of the deprecated
+    // build-id versioning's to a build compatible with its own.
+    task.set_pinned_version(PinnedVersionOf(*state));
+    if (task.pinned_version().empty()) task.set_pinned_version(BuildIdDirectiveOf(*state, task));
     task.set_workflow_id(key.workflow_id);
     task.set_run_id(key.run_id);
     task.set_query_id(id);

@@ -227,6 +227,10 @@ int Run(const ServerOptions& options) {
     auto [version, revision] = deployments.RoutingTarget(ns, queue, workflow_id);
     return history::RoutingTarget{std::move(version), revision};
   };
+  deployment_lookup.query_blackholed = [&deployments, &matching](const std::string& ns, const std::string& queue,
+                                                               const temporal::api::deployment::v1::WorkerDeploymentVersion& v) {
+    return deployments.QueryBlackholed(ns, v, matching->Pollers(ns, queue, kairos::records::QueueTask::WORKFLOW));
+  };
   history->SetDeployments(std::move(deployment_lookup));
   history->Start();
   auto scheduler = scheduler::NewSchedulerService(store.get(), history.get(), executor.get());

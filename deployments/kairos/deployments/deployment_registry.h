@@ -124,6 +124,13 @@ class DeploymentRegistry final : public matching::VersionRouter {
 
   // Whether the version's workers polled lately (Temporal's poller history).
   bool HasPollers(const std::string& namespace_id, const std::string& version);
+  // Temporal's "blackholed query": a query to `version` can never be
+  // answered when the version is drained (its drainage checked first, as a
+  // read does) and no worker of any version polled the query's task queue
+  // within matching.PollerHistoryTTL (`queue_pollers`: the queue's workflow
+  // pollers, as matching lists them).
+  bool QueryBlackholed(const std::string& namespace_id, const temporal::api::deployment::v1::WorkerDeploymentVersion& version,
+                       const std::vector<matching::PollerInfo>& queue_pollers);
 
  private:
   using Key = std::pair<std::string, std::string>;  // (namespace id, name)

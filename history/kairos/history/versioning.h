@@ -36,6 +36,12 @@ struct DeploymentLookup {
   std::function<RoutingTarget(const std::string& namespace_id, const std::string& task_queue,
                               const std::string& workflow_id)>
       routing_target;
+  // Whether a query to a run pinned to `version` on `task_queue` can never
+  // be answered: the version is drained and no worker polls the queue
+  // (Temporal's blackholed query, refused with FAILED_PRECONDITION).
+  std::function<bool(const std::string& namespace_id, const std::string& task_queue,
+                     const temporal::api::deployment::v1::WorkerDeploymentVersion& version)>
+      query_blackholed;
 };
 
 // Whether `task_queue` (a run's new one) keeps a version of a run on

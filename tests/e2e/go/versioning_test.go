@@ -388,6 +388,17 @@ func describeVersion(t *testing.T, ctx context.Context, c client.Client, dep, bu
 	return v.GetWorkerDeploymentVersionInfo()
 }
 
+// waitDrained waits until the version is drained.
+func waitDrained(t *testing.T, ctx context.Context, c client.Client, dep, build string, deadline time.Time) {
+	t.Helper()
+	for describeVersion(t, ctx, c, dep, build).GetStatus() != enumspb.WORKER_DEPLOYMENT_VERSION_STATUS_DRAINED {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never drained: %v", build, describeVersion(t, ctx, c, dep, build))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func TestVersioningDrainAndDelete(t *testing.T) {
 	t.Parallel()
 	srv := drainingServer(t)
@@ -433,12 +444,7 @@ func TestVersioningDrainAndDelete(t *testing.T) {
 	w1.Stop()
 
 	deadline := time.Now().Add(60 * time.Second)
-	for describeVersion(t, ctx, c, dep, "v1").GetStatus() != enumspb.WORKER_DEPLOYMENT_VERSION_STATUS_DRAINED {
-		if time.Now().After(deadline) {
-			t.Fatalf("v1 never drained: %v", describeVersion(t, ctx, c, dep, "v1"))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitDrained(t, ctx, c, dep, "v1", deadline)
 	// Its pollers are forgotten a little after the worker stopped.
 	for err := deleteV1(); err != nil; err = deleteV1() {
 		if !errors.As(err, new(*serviceerror.FailedPrecondition)) || time.Now().After(deadline) {
