@@ -14,6 +14,7 @@
 
 #include "kairos/metrics/registry.h"
 #include "kairos/persistence/metered_store.h"
+#include "kairos/persistence/recent_events.h"
 #include "schema.h"
 #include "sqlite_deletion.h"
 #include "sqlite_visibility.h"
@@ -64,7 +65,8 @@ constexpr const char* kUpsertBuildIdVersioning =
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(Db db, int max_batches, metrics::Registry* metrics) : db_(std::move(db)), max_batches_(max_batches) {
+  SqliteStore(Db db, int max_batches, size_t recent_event_bytes, metrics::Registry* metrics)
+      : db_(std::move(db)), max_batches_(max_batches), recent_events_(recent_event_bytes) {
     if (metrics == nullptr) return;
     commit_latency_ = metrics->AddHistogram("kairos_store_commit_latency",
                                             "Time of one group-commit transaction (BEGIN to COMMIT), in seconds", {},
@@ -150,6 +152,7 @@ class SqliteStore final : public Store {
 
   std::mutex queue_mu_;
   std::deque<Writer*> writers_;
+  RecentEvents recent_events_;  // Filled by CommitGroup; read by ReadEvents.
 
   metrics::Histogram* commit_latency_ = nullptr;
   metrics::Histogram* commit_batches_ = nullptr;
@@ -338,8 +341,13 @@ void SqliteStore::CommitGroup(const std::vector<Writer*>& group) {
     commit_latency_->ObserveDuration(std::chrono::steady_clock::now() - started);
     commit_batches_->Observe(group.size());
   }
-  for (Writer* w : group)
-    if (w->status.ok()) runs_deleted_since_reclaim_ += static_cast<int64_t>(w->batch->execution_deletes.size());
+  for (Writer* w : group) {
+    if (!w->status.ok()) continue;
+    // Before the writers are woken: an acknowledged event is in the
+    // database, and from here also in memory for the next workflow task.
+    recent_events_.Remember(*w->batch);
+    runs_deleted_since_reclaim_ += static_cast<int64_t>(w->batch->execution_deletes.size());
+  }
   if (runs_deleted_since_reclaim_ >= 200) {
     runs_deleted_since_reclaim_ = 0;
     ReclaimFreePages();
@@ -592,8 +600,9 @@ std::optional<std::string> SqliteStore::LoadExecution(const ExecutionKey& key) {
 
 std::vector<std::string> SqliteStore::ReadEvents(const ExecutionKey& key, int64_t first_event_id,
                                                  int64_t next_event_id, int max_count) {
-  std::lock_guard lock(db_mu_);
   std::vector<std::string> out;
+  if (recent_events_.Read(key, first_event_id, next_event_id, max_count, &out)) return out;
+  std::lock_guard lock(db_mu_);
   sqlite3_stmt* s = Prepare(
       "SELECT event FROM history_events WHERE namespace_id = ? AND workflow_id = ? AND run_id = ? "
       "AND event_id >= ? AND event_id < ? ORDER BY event_id LIMIT ?");
@@ -795,7 +804,8 @@ grpc::Status OpenSqliteStore(const SqliteOptions& options, std::unique_ptr<Store
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "sqlite pragma " + key + "=" + value + ": " + msg);
     }
   }
-  auto store = std::make_unique<SqliteStore>(std::move(db), options.max_batches_per_commit, options.metrics);
+  auto store = std::make_unique<SqliteStore>(std::move(db), options.max_batches_per_commit,
+                                             options.recent_event_bytes, options.metrics);
   if (auto st = store->Init(); !st.ok()) return st;
   *out = WithPersistenceMetrics(std::move(store), options.metrics);
   return grpc::Status::OK;

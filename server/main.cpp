@@ -46,6 +46,7 @@ struct Flags {
   kairos::server::TlsOptions tls;
   bool allow_insecure = false;
   size_t cache_max_workflows = 10'000;
+  size_t event_cache_mb = 64;
   int64_t timer_lookahead_ms = 60'000;
   int timer_page_size = 2'000;
   int task_queue_memory = 1'000;
@@ -85,6 +86,11 @@ void AddCommonFlags(CLI::App* cmd, Flags& f) {
                   "from the database when needed")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{100'000'000}));
+  cmd->add_option("--event-cache-mb", f.event_cache_mb,
+                  "Megabytes of the newest history events of recently written workflows kept in memory, so that "
+                  "workflow tasks are answered without reading them back from the database (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, size_t{1'000'000}));
   // For tests: small windows and pages make timers cross page boundaries.
   cmd->add_option("--timer-lookahead-ms", f.timer_lookahead_ms,
                   "Testing: timers due this far ahead are paged into memory from the database")
@@ -173,6 +179,7 @@ kairos::server::ServerOptions ToOptions(const Flags& f, const std::string& db_pa
   o.tls = f.tls;
   o.allow_insecure = f.allow_insecure;
   o.cache_max_workflows = f.cache_max_workflows;
+  o.event_cache_bytes = f.event_cache_mb << 20;
   o.timer_lookahead_ms = f.timer_lookahead_ms;
   o.timer_page_size = f.timer_page_size;
   o.task_queue_memory = f.task_queue_memory;

@@ -118,6 +118,7 @@ int Run(const ServerOptions& options) {
   store_options.metrics = &registry;
   store_options.path = options.db_path;
   store_options.pragmas = options.sqlite_pragmas;
+  store_options.recent_event_bytes = options.event_cache_bytes;
   std::unique_ptr<persistence::Store> store;
   if (auto st = persistence::OpenSqliteStore(store_options, &store); !st.ok()) {
     spdlog::critical("cannot open the database: {}", st.error_message());

@@ -34,6 +34,7 @@ struct ServerOptions {
   TlsOptions tls;         // Of the gRPC port.
   bool allow_insecure = false;  // Serve plaintext on a non-loopback address.
   size_t cache_max_workflows = 10'000;  // Running runs whose state stays in memory.
+  size_t event_cache_bytes = 64u << 20;  // Newest history events kept in memory for workflow tasks.
   int64_t timer_lookahead_ms = 60'000;   // Timers due this far ahead are paged into memory...
   int timer_page_size = 2'000;           // ...this many rows at a time.
   int task_queue_memory = 1'000;         // Tasks a queue keeps in memory; the rest are paged in.

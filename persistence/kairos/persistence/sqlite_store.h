@@ -20,6 +20,9 @@ struct SqliteOptions {
   std::string path;  // Empty: in memory.
   std::vector<std::pair<std::string, std::string>> pragmas;  // Applied after the defaults.
   int max_batches_per_commit = 256;
+  // Newest history events of recently written runs kept in memory for
+  // workflow tasks (kairos/persistence/recent_events.h); 0: none.
+  size_t recent_event_bytes = 64u << 20;
   metrics::Registry* metrics = nullptr;  // Commit latency and group sizes; none when null.
 };
 
