@@ -146,14 +146,9 @@ std::string VersionString(const depv1::WorkerDeploymentVersion& v) {
 
 Timing Timing::FromDynamicConfig(const std::vector<std::pair<std::string, std::string>>& values) {
   Timing t;
-  for (auto [key, value] : values) {
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-    std::optional<int64_t> nanos;
-    if (!value.empty() && std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      nanos = std::stoll(value) * 1'000'000'000;
-    else
-      nanos = visibility::ParseDuration(value);
-    if (!nanos || *nanos < 0) continue;
+  for (const auto& [key, value] : values) {
+    auto nanos = visibility::DynamicConfigDurationNanos(value);
+    if (!nanos) continue;
     if (key == "matching.PollerHistoryTTL") t.poller_ttl_nanos = *nanos;
     if (key == "matching.wv.VersionDrainageStatusVisibilityGracePeriod") t.drainage_grace_nanos = *nanos;
     if (key == "matching.wv.VersionDrainageStatusRefreshInterval") t.drainage_refresh_nanos = *nanos;

@@ -34,6 +34,7 @@ HistoryEngine::HistoryEngine(persistence::Store* store, matching::MatchingServic
       states_(scale.cache_max_workflows, [](const StatePtr& p) { return p.use_count() > 1; }),
       current_runs_(scale.cache_max_workflows) {
   env_.next_id = [this] { return store_->NextId(); };
+  env_.timer_min_delay_nanos = limits_.timer_min_delay_nanos;
   env_.sticky_alive = [this](const std::string& ns, const std::string& queue) {
     return matching_->HasRecentPoller(ns, queue);
   };

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "kairos/errors.h"
+#include "kairos/visibility/values.h"
 
 namespace kairos::history {
 namespace {
@@ -49,6 +50,10 @@ Limits Limits::FromDynamicConfig(const std::vector<std::pair<std::string, std::s
                                                  {"limit.numPendingSignals.error", &l.pending_signals},
                                                  {"limit.numPendingCancelRequests.error", &l.pending_cancels}};
   for (const auto& [key, value] : values) {
+    if (key == "history.timerProcessorMaxTimeShift") {
+      if (auto nanos = visibility::DynamicConfigDurationNanos(value)) l.timer_min_delay_nanos = *nanos;
+      continue;
+    }
     char* end = nullptr;
     long long n = std::strtoll(value.c_str(), &end, 10);
     if (value.empty() || *end != '\0' || n <= 0) continue;

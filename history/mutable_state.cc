@@ -1,7 +1,9 @@
 #include "kairos/history/mutable_state.h"
-#include "kairos/history/versioning.h"
 
+#include <algorithm>
 #include <map>
+
+#include "kairos/history/versioning.h"
 
 #include "kairos/time_util.h"
 
@@ -150,6 +152,11 @@ void MutableState::DeleteTimer(int64_t id) {
 }
 
 int64_t MutableState::AddTimer(records::TimerTask timer) {
+  // As Temporal's scheduled tasks: a timer set to fire later (a user timer
+  // even when it is due now) fires no sooner than the minimum delay. Steps
+  // due now (a child to start, a signal to send) are not delayed.
+  if (timer.fire_time_nanos() > now_ || timer.kind() == records::TimerTask::USER_TIMER)
+    timer.set_fire_time_nanos(std::max(timer.fire_time_nanos(), now_ + env_.timer_min_delay_nanos));
   int64_t id = env_.next_id();
   timer.set_namespace_id(s().namespace_id());
   timer.set_workflow_id(s().workflow_id());

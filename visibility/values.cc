@@ -1,5 +1,7 @@
 #include "kairos/visibility/values.h"
 
+#include <algorithm>
+
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -198,6 +200,19 @@ std::optional<int64_t> ParseRfc3339(const std::string& s) {
   if (pos != s.size()) return std::nullopt;
   int64_t secs = DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
   return secs * 1'000'000'000 + frac;
+}
+
+std::optional<int64_t> DynamicConfigDurationNanos(std::string value) {
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+  std::optional<int64_t> nanos;
+  if (!value.empty() && std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (value.size() > 9) return std::nullopt;  // Past any sensible number of seconds.
+    nanos = std::stoll(value) * 1'000'000'000;
+  } else {
+    nanos = ParseDuration(value);
+  }
+  if (!nanos || *nanos < 0) return std::nullopt;
+  return nanos;
 }
 
 std::optional<int64_t> ParseDuration(const std::string& s) {

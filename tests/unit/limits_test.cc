@@ -71,4 +71,13 @@ TEST_CASE("Limits: Temporal's dynamic config keys set them", "[limits]") {
   CHECK(l.pending_activities == 3);
   CHECK(l.history_size_error == Limits{}.history_size_error);
   CHECK(l.blob_size_warn == Limits{}.blob_size_warn);
+  CHECK(l.timer_min_delay_nanos == 1'000'000'000);  // Temporal's default.
+}
+
+TEST_CASE("Limits: history.timerProcessorMaxTimeShift as a duration or seconds", "[limits]") {
+  CHECK(Limits::FromDynamicConfig({{"history.timerProcessorMaxTimeShift", "250ms"}}).timer_min_delay_nanos == 250'000'000);
+  CHECK(Limits::FromDynamicConfig({{"history.timerProcessorMaxTimeShift", "\"0s\""}}).timer_min_delay_nanos == 0);
+  CHECK(Limits::FromDynamicConfig({{"history.timerProcessorMaxTimeShift", "2"}}).timer_min_delay_nanos == 2'000'000'000);
+  CHECK(Limits::FromDynamicConfig({{"history.timerProcessorMaxTimeShift", "soon"}}).timer_min_delay_nanos ==
+        Limits{}.timer_min_delay_nanos);
 }

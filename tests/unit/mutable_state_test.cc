@@ -408,3 +408,23 @@ TEST_CASE("MutableState: Close removes the run's timers", "[mutable_state]") {
   CHECK(ms.s().sticky_task_queue().empty());
   CHECK(ms.visibility_changed());
 }
+
+TEST_CASE("MutableState: a delayed timer fires no sooner than the minimum delay", "[mutable_state]") {
+  TestEnv env;
+  env.env.timer_min_delay_nanos = 1'000'000'000;
+  MutableState ms(Running(), env.env, kNow);
+  auto add = [&ms](records::TimerTask::Kind kind, int64_t fire) {
+    records::TimerTask t;
+    t.set_kind(kind);
+    t.set_fire_time_nanos(fire);
+    ms.AddTimer(std::move(t));
+    return ms.timers().back().second.fire_time_nanos();
+  };
+  // A 200 ms activity timeout and a zero-length user timer wait the second.
+  CHECK(add(records::TimerTask::ACTIVITY_TIMEOUT, kNow + 200'000'000) == kNow + 1'000'000'000);
+  CHECK(add(records::TimerTask::USER_TIMER, kNow) == kNow + 1'000'000'000);
+  // Longer ones keep their time; steps due now are not delayed.
+  CHECK(add(records::TimerTask::USER_TIMER, kNow + 2'500'000'000) == kNow + 2'500'000'000);
+  CHECK(add(records::TimerTask::START_CHILD, kNow) == kNow);
+  CHECK(add(records::TimerTask::ACTIVITY_TIMEOUT, kNow - 5) == kNow - 5);
+}

@@ -37,6 +37,11 @@ struct Limits {
   // When workflow tasks suggest continue-as-new (Temporal's defaults).
   int64_t history_count_suggest = 4 * 1024;     // limit.historyCount.suggestContinueAsNew
   int64_t history_size_suggest = 4 * 1024 * 1024; // limit.historySize.suggestContinueAsNew
+  // How soon a delayed timer (a user timer, a timeout, a retry's backoff)
+  // may fire at the earliest: Temporal does not read a scheduled task before
+  // now + history.timerProcessorMaxTimeShift, so a 200 ms timer fires after
+  // about a second there, and workers and SDK tests are written against it.
+  int64_t timer_min_delay_nanos = 1'000'000'000;  // history.timerProcessorMaxTimeShift
 
   // Temporal's dynamic config keys above, as `--dynamic-config-value
   // KEY=VALUE` gives them (a plain number); other keys are left alone.

@@ -52,6 +52,8 @@ struct Environment {
   std::function<std::string(const temporal::api::common::v1::SearchAttributes&)> search_attribute_size_error;
   // Worker deployments' routing, for what versioning a run hands on.
   DeploymentLookup deployments;
+  // The earliest a delayed timer may fire after it is armed (Limits).
+  int64_t timer_min_delay_nanos = 0;
 };
 
 // Facts a change records for the metrics, reported once it is committed.

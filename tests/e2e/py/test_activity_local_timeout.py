@@ -7,10 +7,10 @@ worker learns of it from its own local timer (Core cancels the activity
 completion is refused, and the one-thread pool still runs the next activity.
 
 The SDK's test waits only 5 s after the workflow failed for that
-cancellation; it passes on Temporal because Temporal fires sub-second timers
-about 1 s late (scheduled tasks are not read before now +
-history.timerProcessorMaxTimeShift), leaving the workflow's failure close
-enough to Core's 5.2 s cancellation. Kairos fires the 200 ms timeout on time."""
+cancellation; it passes because the server fires the 200 ms timeout after
+about 1 s (scheduled tasks are not read before now +
+history.timerProcessorMaxTimeShift, on Temporal and on Kairos; see
+test_timer_floor.py), close enough to Core's 5.2 s cancellation."""
 
 import asyncio
 import time

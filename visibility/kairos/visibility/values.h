@@ -47,6 +47,12 @@ std::optional<int64_t> ParseRfc3339(const std::string& s);
 // "300ms", "2d"), or "hh:mm:ss".
 std::optional<int64_t> ParseDuration(const std::string& s);
 
+// A duration as Temporal's dynamic config reads one (`--dynamic-config-value
+// KEY=VALUE`): a plain integer counts seconds, anything else is a Go
+// duration; quotes around it are dropped. Nanoseconds; nullopt when it does
+// not parse or is negative.
+std::optional<int64_t> DynamicConfigDurationNanos(std::string value);
+
 // Words of a Text value, lower case, as " w1 w2 " (empty when none).
 std::string Words(const std::string& text);
 std::vector<std::string> Tokens(const std::string& text);
