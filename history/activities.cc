@@ -338,6 +338,9 @@ grpc::Status HistoryEngine::FailActivity(MutableState& ms, records::ActivityInfo
     auto& e = ms.AddOrBufferEvent(enums::EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT);
     auto* attrs = e.mutable_activity_task_timed_out_event_attributes();
     *attrs->mutable_failure() = failure;
+    // As Temporal: a timeout is caused by the failure of the attempt before
+    // it, when there was one (a retry in backoff, or a later attempt timing out).
+    if (a.has_last_failure()) *attrs->mutable_failure()->mutable_cause() = a.last_failure();
     attrs->set_scheduled_event_id(a.scheduled_event_id());
     attrs->set_started_event_id(started);
     attrs->set_retry_state(decision.state);
