@@ -320,7 +320,8 @@ grpc::Status BuildIdVersioning::UpdateWorkerVersioningRules(const std::string& n
     auto r = rules_.find(key);
     VersioningRules rules = r == rules_.end() ? VersioningRules{} : r->second;
     int64_t clock = sets.NextClock(NowMillis());
-    bool polled = req.has_commit_build_id() && PolledRecently(namespace_id, req.task_queue(), req.commit_build_id().target_build_id());
+    bool polled = req.has_commit_build_id() &&
+                  PolledRecently(namespace_id, req.task_queue(), req.commit_build_id().target_build_id());
     if (auto st = ApplyRulesUpdate(&rules, sets, req, clock, polled, limits_.rules); !st.ok()) return st;
     sets.clock = clock;
     if (auto st = Persist(key, sets, rules); !st.ok()) return st;
@@ -355,7 +356,8 @@ std::optional<std::string> BuildIdVersioning::TaskTarget(const std::string& name
   if (directive == assign || directive.starts_with(assign + ":")) {
     // New work: the first assignment rule that applies to the run, else the
     // default build of the default set, if the queue has sets.
-    if (rules != nullptr) build = rules->AssignedBuild(directive.size() > assign.size() ? directive.substr(assign.size() + 1) : "");
+    std::string run_id = directive.size() > assign.size() ? directive.substr(assign.size() + 1) : "";
+    if (rules != nullptr) build = rules->AssignedBuild(run_id);
     if (build.empty() && sets != nullptr && !sets->sets.empty())
       return matching::kCompatibleBuildPrefix + sets->sets.back().builds.back().id;
   } else {
