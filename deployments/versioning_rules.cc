@@ -334,13 +334,14 @@ bool VersioningRules::Parse(const std::string& bytes) {
   return true;
 }
 
-// The sets' list with the rules' record appended as a string: a row written
-// before there were rules is the sets' list alone.
+// The sets' list with the rules' list appended in a struct (a set is a
+// list): a row written before there were rules is the sets' list alone.
 std::string QueueRecord(const VersionSets& sets, const VersioningRules& rules) {
   if (rules.empty()) return sets.Serialize();
   ListValue top;
   top.ParseFromString(sets.Serialize());
-  top.add_values()->set_string_value(rules.Serialize());
+  auto& fields = *top.add_values()->mutable_struct_value()->mutable_fields();
+  fields["rules"].mutable_list_value()->ParseFromString(rules.Serialize());
   return top.SerializeAsString();
 }
 
@@ -348,8 +349,10 @@ bool ParseQueueRecord(const std::string& bytes, VersionSets* sets, VersioningRul
   ListValue top;
   if (!top.ParseFromString(bytes)) return false;
   VersioningRules r;
-  if (top.values_size() > 0 && top.values(top.values_size() - 1).kind_case() == google::protobuf::Value::kStringValue) {
-    if (!r.Parse(top.values(top.values_size() - 1).string_value())) return false;
+  if (top.values_size() > 0 && top.values(top.values_size() - 1).has_struct_value()) {
+    const auto& fields = top.values(top.values_size() - 1).struct_value().fields();
+    auto it = fields.find("rules");
+    if (it == fields.end() || !r.Parse(it->second.list_value().SerializeAsString())) return false;
     top.mutable_values()->RemoveLast();
   }
   if (!sets->Parse(top.SerializeAsString())) return false;

@@ -69,7 +69,7 @@ func TestVersioningRulesAPI(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, serverOptions{DynamicConfig: versioningRulesConfig})
 	c := newClient(t, srv.Addr(), "default")
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testCtx(t, 60*time.Second)
 	tq := taskQueueFor(t)
 
 	first, err := c.GetWorkerVersioningRules(ctx, client.GetWorkerVersioningOptions{TaskQueue: tq})
@@ -173,6 +173,15 @@ func TestVersioningRulesAPI(t *testing.T) {
 	if !reflect.DeepEqual(assignmentTargets(got), assignmentTargets(rules)) || !reflect.DeepEqual(redirectPairs(got), redirectPairs(rules)) ||
 		string(got.ConflictToken.Token()) != string(rules.ConflictToken.Token()) {
 		t.Errorf("read back %+v, want what the last update answered %+v", got, rules)
+	}
+	// The rules survive a crash of the server.
+	srv.Kill9()
+	srv.Restart(t)
+	got, err = c.GetWorkerVersioningRules(ctx, client.GetWorkerVersioningOptions{TaskQueue: tq})
+	requireNoError(t, err, "reading the rules after a restart")
+	if !reflect.DeepEqual(assignmentTargets(got), assignmentTargets(rules)) || !reflect.DeepEqual(redirectPairs(got), redirectPairs(rules)) ||
+		string(got.ConflictToken.Token()) != string(rules.ConflictToken.Token()) {
+		t.Errorf("after a restart %+v, want %+v", got, rules)
 	}
 	// The version-set APIs stay off without their own setting.
 	_, err = c.WorkflowService().GetWorkerBuildIdCompatibility(ctx, &workflowservice.GetWorkerBuildIdCompatibilityRequest{Namespace: "default", TaskQueue: tq})
