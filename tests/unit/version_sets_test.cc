@@ -173,15 +173,19 @@ TEST_CASE("Versioning rules: the RPCs, routing of new work and redirects, durabl
     *n = 0;
     return grpc::Status::OK;
   };
+  auto read = [](BuildIdVersioning& v) {
+    wsv1::GetWorkerVersioningRulesRequest get;
+    get.set_task_queue("q");
+    wsv1::GetWorkerVersioningRulesResponse rules;
+    REQUIRE(v.GetWorkerVersioningRules("ns", get, &rules).ok());
+    return rules;
+  };
   std::string token;
   {
     auto store = Open(path);
     BuildIdVersioning v(store.get(), no_count, [] {});
     v.Load();
-    wsv1::GetWorkerVersioningRulesRequest get;
-    get.set_task_queue("q");
-    wsv1::GetWorkerVersioningRulesResponse rules;
-    REQUIRE(v.GetWorkerVersioningRules("ns", get, &rules).ok());
+    auto rules = read(v);
     CHECK(rules.assignment_rules_size() == 0);
 
     wsv1::UpdateWorkerVersioningRulesRequest commit;
@@ -216,10 +220,7 @@ TEST_CASE("Versioning rules: the RPCs, routing of new work and redirects, durabl
   auto store = Open(path);
   BuildIdVersioning v(store.get(), no_count, [] {});
   v.Load();
-  wsv1::GetWorkerVersioningRulesRequest get;
-  get.set_task_queue("q");
-  wsv1::GetWorkerVersioningRulesResponse rules;
-  REQUIRE(v.GetWorkerVersioningRules("ns", get, &rules).ok());
+  auto rules = read(v);
   CHECK(rules.conflict_token() == token);
   REQUIRE(rules.compatible_redirect_rules_size() == 1);
   // New work is assigned 1.0, which redirects to 2.0; 1.0's work goes to 2.0.

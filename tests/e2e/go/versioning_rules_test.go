@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -65,12 +64,16 @@ func insertRule(index int32, build string, ramp float32) *client.VersioningOpera
 	return &client.VersioningOperationInsertAssignmentRule{RuleIndex: index, Rule: rule}
 }
 
+// A server serving the rules, a client, and a fresh task queue.
+func versioningRulesQueue(t *testing.T, timeout time.Duration) (*server, client.Client, context.Context, string) {
+	t.Helper()
+	srv := startServer(t, serverOptions{DynamicConfig: versioningRulesConfig})
+	return srv, newClient(t, srv.Addr(), "default"), testCtx(t, timeout), taskQueueFor(t)
+}
+
 func TestVersioningRulesAPI(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{DynamicConfig: versioningRulesConfig})
-	c := newClient(t, srv.Addr(), "default")
-	ctx := testCtx(t, 60*time.Second)
-	tq := taskQueueFor(t)
+	srv, c, ctx, tq := versioningRulesQueue(t, 60*time.Second)
 
 	first, err := c.GetWorkerVersioningRules(ctx, client.GetWorkerVersioningOptions{TaskQueue: tq})
 	requireNoError(t, err, "reading the rules of a new queue")
@@ -193,10 +196,7 @@ func TestVersioningRulesAPI(t *testing.T) {
 // rule moves its next tasks to 2.0.
 func TestVersioningRulesRouting(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, serverOptions{DynamicConfig: versioningRulesConfig})
-	c := newClient(t, srv.Addr(), "default")
-	ctx := testCtx(t, 90*time.Second)
-	tq := taskQueueFor(t)
+	_, c, ctx, tq := versioningRulesQueue(t, 90*time.Second)
 
 	_, err := updateRules(ctx, t, c, tq, rulesOp{Operation: insertRule(0, "1.0", -1)})
 	requireNoError(t, err, "assigning new workflows to 1.0")
@@ -205,9 +205,7 @@ func TestVersioningRulesRouting(t *testing.T) {
 	w20 := startBuildWorker(t, c, tq, "2.0", true)
 	defer w20.Stop()
 
-	runA, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "rules-a", TaskQueue: tq}, "VersionSetsWorkflow")
-	requireNoError(t, err, "starting A")
-	waitForEvent(t, c, "rules-a", "", enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, 30*time.Second)
+	runA := startBuildRun(ctx, t, c, tq, "rules-a")
 	// 2.0's worker polls, so the commit needs no force.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -219,34 +217,14 @@ func TestVersioningRulesRouting(t *testing.T) {
 	}
 	requireNoError(t, err, "committing 2.0")
 
-	runB, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "rules-b", TaskQueue: tq}, "VersionSetsWorkflow")
-	requireNoError(t, err, "starting B")
-	waitForEvent(t, c, "rules-b", "", enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, 30*time.Second)
+	runB := startBuildRun(ctx, t, c, tq, "rules-b")
 	_, err = updateRules(ctx, t, c, tq, rulesOp{Operation: &client.VersioningOperationAddRedirectRule{
 		Rule: client.VersioningRedirectRule{SourceBuildID: "1.0", TargetBuildID: "2.0"}}})
 	requireNoError(t, err, "redirecting 1.0 to 2.0")
 	requireNoError(t, c.SignalWorkflow(ctx, "rules-a", "", "go", nil), "signalling A")
 	requireNoError(t, c.SignalWorkflow(ctx, "rules-b", "", "go", nil), "signalling B")
-	for _, r := range []struct {
-		run  client.WorkflowRun
-		want []string
-	}{{runA, []string{"1.0", "2.0"}}, {runB, []string{"2.0", "2.0"}}} {
-		var got []string
-		requireNoError(t, getResult(t, c, r.run, 30*time.Second, &got), "result of "+r.run.GetID())
-		if !reflect.DeepEqual(got, r.want) {
-			t.Errorf("%s: activities ran on %v, want %v", r.run.GetID(), got, r.want)
-		}
-	}
-	// The workflow tasks: A's on 1.0 until the signal, then on 2.0.
-	for id, want := range map[string][]string{"rules-a": {"1.0", "1.0", "2.0", "2.0"}, "rules-b": {"2.0", "2.0", "2.0", "2.0"}} {
-		var builds []string
-		for _, e := range getHistory(t, c, id, "") {
-			if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
-				builds = append(builds, e.GetWorkflowTaskCompletedEventAttributes().GetWorkerVersion().GetBuildId())
-			}
-		}
-		if !reflect.DeepEqual(builds, want) {
-			t.Errorf("%s: workflow tasks completed by %v, want %v", id, builds, want)
-		}
-	}
+	// A's workflow tasks on 1.0 until the signal, then on 2.0.
+	checkBuildRuns(t, c, []buildRun{
+		{runA, []string{"1.0", "2.0"}, []string{"1.0", "1.0", "2.0", "2.0"}},
+		{runB, []string{"2.0", "2.0"}, []string{"2.0", "2.0", "2.0", "2.0"}}})
 }
