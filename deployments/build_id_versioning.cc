@@ -71,6 +71,11 @@ BuildIdLimits BuildIdLimits::FromDynamicConfig(const std::vector<std::pair<std::
         l.reachable_after_default_millis = *nanos / 1'000'000;
       continue;
     }
+    if (key == "matching.wv.DeletedRuleRetentionTime") {
+      if (auto nanos = visibility::ParseDuration(value); nanos && *nanos >= 0)
+        l.rules.deleted_rule_retention_millis = *nanos / 1'000'000;
+      continue;
+    }
     if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
         value.size() > 9)
       continue;
@@ -81,31 +86,38 @@ BuildIdLimits BuildIdLimits::FromDynamicConfig(const std::vector<std::pair<std::
     if (key == "limit.taskQueuesPerBuildId") l.max_task_queues_per_build_id = n;
     if (key == "limit.reachabilityQueryBuildIds") l.max_reachability_build_ids = n;
     if (key == "limit.reachabilityTaskQueueScan") l.max_reachability_task_queues = n;
+    if (key == "limit.wv.AssignmentRuleLimitPerQueue") l.rules.max_assignment_rules = n;
+    if (key == "limit.wv.RedirectRuleLimitPerQueue") l.rules.max_redirect_rules = n;
+    if (key == "limit.wv.RedirectRuleMaxUpstreamBuildIDsPerQueue") l.rules.max_upstream_build_ids = n;
   }
   return l;
 }
 
-bool WorkerVersioningDataApisEnabled(const std::vector<std::pair<std::string, std::string>>& values) {
-  bool on = false;
-  for (const auto& [key, value] : values)
-    if (key == "frontend.workerVersioningDataAPIs") on = Unquoted(value) == "true";
-  return on;
+BuildIdApis BuildIdApis::FromDynamicConfig(const std::vector<std::pair<std::string, std::string>>& values) {
+  BuildIdApis apis{false, false};
+  for (const auto& [key, value] : values) {
+    if (key == "frontend.workerVersioningDataAPIs") apis.data = Unquoted(value) == "true";
+    if (key == "frontend.workerVersioningRuleAPIs") apis.rules = Unquoted(value) == "true";
+  }
+  return apis;
 }
 
 BuildIdVersioning::BuildIdVersioning(persistence::Store* store, WorkflowCounter count, std::function<void()> on_change,
-                                     BuildIdLimits limits)
-    : store_(store), count_(std::move(count)), on_change_(std::move(on_change)), limits_(limits) {}
+                                     BuildIdLimits limits, BuildIdApis apis)
+    : store_(store), count_(std::move(count)), on_change_(std::move(on_change)), limits_(limits), apis_(apis) {}
 
 void BuildIdVersioning::Load() {
   std::lock_guard lock(mu_);
   for (auto& row : store_->LoadBuildIdVersioning()) {
     VersionSets sets;
-    if (!sets.Parse(row.record)) {
+    VersioningRules rules;
+    if (!ParseQueueRecord(row.record, &sets, &rules)) {
       spdlog::error("version sets of task queue {} of namespace {}: unreadable record, skipped", row.task_queue,
                     row.namespace_id);
       continue;
     }
     queues_[{row.namespace_id, row.task_queue}] = std::move(sets);
+    if (!rules.empty()) rules_[{row.namespace_id, row.task_queue}] = std::move(rules);
   }
 }
 
@@ -139,9 +151,8 @@ grpc::Status BuildIdVersioning::UpdateWorkerBuildIdCompatibility(const std::stri
             QueuesWithBuild(namespace_id, b.id) >= limits_.max_task_queues_per_build_id)
           return errors::FailedPrecondition("Exceeded max task queues allowed to be mapped to a single build ID: " +
                                             std::to_string(limits_.max_task_queues_per_build_id));
-    persistence::WriteBatch batch;
-    batch.build_id_versioning_upserts.push_back({namespace_id, req.task_queue(), sets.Serialize()});
-    if (auto st = store_->Commit(std::move(batch)); !st.ok()) return st;
+    auto rules = rules_.find(key);
+    if (auto st = Persist(key, sets, rules == rules_.end() ? VersioningRules{} : rules->second); !st.ok()) return st;
     queues_[key] = std::move(sets);
   }
   if (on_change_) on_change_();
@@ -287,24 +298,81 @@ grpc::Status BuildIdVersioning::QueueReachability(const std::string& namespace_i
   return grpc::Status::OK;
 }
 
+grpc::Status BuildIdVersioning::UpdateWorkerVersioningRules(const std::string& namespace_id,
+                                                            const wsv1::UpdateWorkerVersioningRulesRequest& req,
+                                                            wsv1::UpdateWorkerVersioningRulesResponse* resp) {
+  if (auto st = ValidateRulesUpdate(req); !st.ok()) return st;
+  if (auto st = ValidateQueueName(req.task_queue()); !st.ok()) return st;
+  {
+    std::lock_guard lock(mu_);
+    Key key{namespace_id, req.task_queue()};
+    auto it = queues_.find(key);
+    VersionSets sets = it == queues_.end() ? VersionSets{} : it->second;
+    if (std::string token = VersioningRules::ConflictToken(sets.clock); req.conflict_token() != token) {
+      auto bytes = [](const std::string& s) {
+        std::string out = "[";
+        for (unsigned char c : s) out += (out.size() > 1 ? " " : "") + std::to_string(c);
+        return out + "]";
+      };
+      return errors::FailedPrecondition("provided conflict token '" + bytes(req.conflict_token()) +
+                                        "' does not match existing one '" + bytes(token) + "'");
+    }
+    auto r = rules_.find(key);
+    VersioningRules rules = r == rules_.end() ? VersioningRules{} : r->second;
+    int64_t clock = sets.NextClock(NowMillis());
+    bool polled = req.has_commit_build_id() &&
+                  PolledRecently(namespace_id, req.task_queue(), req.commit_build_id().target_build_id());
+    if (auto st = ApplyRulesUpdate(&rules, sets, req, clock, polled, limits_.rules); !st.ok()) return st;
+    sets.clock = clock;
+    if (auto st = Persist(key, sets, rules); !st.ok()) return st;
+    queues_[key] = sets;
+    rules_[key] = rules;
+    rules.Fill(clock, resp);
+  }
+  if (on_change_) on_change_();
+  return grpc::Status::OK;
+}
+
+grpc::Status BuildIdVersioning::GetWorkerVersioningRules(const std::string& namespace_id,
+                                                         const wsv1::GetWorkerVersioningRulesRequest& req,
+                                                         wsv1::GetWorkerVersioningRulesResponse* resp) {
+  if (auto st = ValidateQueueName(req.task_queue()); !st.ok()) return st;
+  std::lock_guard lock(mu_);
+  auto it = queues_.find({namespace_id, req.task_queue()});
+  auto r = rules_.find({namespace_id, req.task_queue()});
+  (r == rules_.end() ? VersioningRules{} : r->second).Fill(it == queues_.end() ? 0 : it->second.clock, resp);
+  return grpc::Status::OK;
+}
+
 std::optional<std::string> BuildIdVersioning::TaskTarget(const std::string& namespace_id, const std::string& task_queue,
                                                          const std::string& directive) {
   std::lock_guard lock(mu_);
   auto it = queues_.find({namespace_id, task_queue});
   const VersionSets* sets = it == queues_.end() ? nullptr : &it->second;
-  if (directive == matching::kAssignBuildDirective) {
-    // New work: the default build of the default set, if the queue has sets.
-    if (sets == nullptr || sets->sets.empty()) return std::nullopt;
-    return matching::kCompatibleBuildPrefix + sets->sets.back().builds.back().id;
-  }
-  std::string build = directive.substr(std::string(matching::kCompatibleBuildPrefix).size());
-  if (sets != nullptr) {
+  auto r = rules_.find({namespace_id, task_queue});
+  const VersioningRules* rules = r == rules_.end() ? nullptr : &r->second;
+  const std::string assign = matching::kAssignBuildDirective;
+  std::string build;
+  if (directive == assign || directive.starts_with(assign + ":")) {
+    // New work: the first assignment rule that applies to the run, else the
+    // default build of the default set, if the queue has sets.
+    std::string run_id = directive.size() > assign.size() ? directive.substr(assign.size() + 1) : "";
+    if (rules != nullptr) build = rules->AssignedBuild(run_id);
+    if (build.empty() && sets != nullptr && !sets->sets.empty())
+      return matching::kCompatibleBuildPrefix + sets->sets.back().builds.back().id;
+  } else {
+    build = directive.substr(std::string(matching::kCompatibleBuildPrefix).size());
     // Any build of a set leads to the set's default.
-    if (int set = sets->Find(build).first; set >= 0)
-      return matching::kCompatibleBuildPrefix + sets->sets[set].builds.back().id;
+    if (sets != nullptr) {
+      if (int set = sets->Find(build).first; set >= 0)
+        return matching::kCompatibleBuildPrefix + sets->sets[set].builds.back().id;
+    }
   }
-  // A build no set names: only its own workers (Temporal's build-id queue).
-  return directive;
+  // A build no set names: its own workers (Temporal's build-id queue), or
+  // those its redirect rules lead to.
+  if (rules != nullptr) build = rules->Redirected(build);
+  if (build.empty()) return std::nullopt;
+  return matching::kCompatibleBuildPrefix + build;
 }
 
 grpc::Status BuildIdVersioning::PollTarget(const std::string& namespace_id, const std::string& task_queue,
@@ -319,10 +387,30 @@ grpc::Status BuildIdVersioning::PollTarget(const std::string& namespace_id, cons
         // Only a set's default build takes its tasks (Temporal's NewerBuildExists).
         return NewerBuildExists(builds.back().id);
       }
+      *target = matching::kCompatibleBuildPrefix + build_id;
+      return grpc::Status::OK;
     }
   }
+  // A build that redirects elsewhere takes no task: its workers are told
+  // of the build its work goes to.
+  if (auto r = rules_.find({namespace_id, task_queue}); r != rules_.end()) {
+    if (std::string terminal = r->second.Redirected(build_id); terminal != build_id) return NewerBuildExists(terminal);
+  }
+  polled_[{{namespace_id, task_queue}, build_id}] = NowMillis();
   *target = matching::kCompatibleBuildPrefix + build_id;
   return grpc::Status::OK;
+}
+
+grpc::Status BuildIdVersioning::Persist(const Key& key, const VersionSets& sets, const VersioningRules& rules) {
+  persistence::WriteBatch batch;
+  batch.build_id_versioning_upserts.push_back({key.first, key.second, QueueRecord(sets, rules)});
+  return store_->Commit(std::move(batch));
+}
+
+bool BuildIdVersioning::PolledRecently(const std::string& namespace_id, const std::string& task_queue,
+                                       const std::string& build_id) {
+  auto it = polled_.find({{namespace_id, task_queue}, build_id});
+  return it != polled_.end() && NowMillis() - it->second < kCommitPollerWindowMillis;
 }
 
 }  // namespace kairos::deployments

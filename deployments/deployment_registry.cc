@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kairos/deployments/versioning_rules.h"
 #include "kairos/errors.h"
 #include "kairos/persistence/store.h"
 #include "kairos/time_util.h"
@@ -17,7 +18,6 @@ namespace {
 namespace depv1 = temporal::api::deployment::v1;
 namespace enums = temporal::api::enums::v1;
 using VersionInfo = depv1::WorkerDeploymentVersionInfo;
-
 
 std::string NotFoundDeployment(const std::string& name) {
   return "no Worker Deployment found with name '" + name + "'; does your Worker Deployment have pollers?";
@@ -46,17 +46,6 @@ grpc::Status CheckManager(const records::WorkerDeploymentRecord& d, const std::s
 grpc::Status CheckConflictToken(const records::WorkerDeploymentRecord& d, const std::string& token) {
   if (token.empty() || token == ConflictToken(d)) return grpc::Status::OK;
   return errors::FailedPrecondition("conflict token mismatch");
-}
-
-// A workflow's place in [0, 100): the same workflow always lands on the
-// same side of a ramp (FNV-1a of its id).
-double RampBucket(const std::string& workflow_id) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : workflow_id) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return static_cast<double>(h % 10000) / 100.0;
 }
 
 // The version a request names: the message, else the deprecated string.

@@ -294,44 +294,25 @@ class WorkflowServiceImpl final : public UnimplementedWorkflowService {
 #undef KAIROS_DEPLOYMENT_CALL
 
   // The build-id versioning of before deployments. Temporal 1.32 serves the
-  // version-set APIs when frontend.workerVersioningDataAPIs is on (Kairos:
-  // d_.build_ids is set) and otherwise answers with these errors (the
-  // reachability one names v0.2, as Temporal's does). The rules-based APIs
-  // (frontend.workerVersioningRuleAPIs) are not served.
+  // version-set APIs when frontend.workerVersioningDataAPIs is on and the
+  // rules' when frontend.workerVersioningRuleAPIs is (Kairos: d_.build_ids
+  // is set and its apis() say so), and otherwise answers with these errors
+  // (the reachability one names v0.2, as Temporal's does).
 #define KAIROS_LEGACY_VERSIONING(Name, Generation, Served)                                                          \
   grpc::ServerUnaryReactor* Name(grpc::CallbackServerContext* ctx, const wsv1::Name##Request* req,                 \
                                  wsv1::Name##Response* resp) override {                                             \
     return RunOnExecutor(ctx, d_.executor, [this, req, resp]() -> grpc::Status {                                    \
       NamespaceRef ns;                                                                                              \
       if (auto st = Admit(req, &ns); !st.ok()) return st;                                                           \
-      if (d_.build_ids != nullptr) {                                                                                \
-        if (auto served = Served(ns.id, *req, resp)) return *served;                                                \
-      }                                                                                                             \
+      if (d_.build_ids != nullptr && d_.build_ids->apis().Served) return d_.build_ids->Name(ns.id, *req, resp);     \
       return errors::PermissionDenied("Worker versioning " Generation " is disabled on this namespace.");          \
     });                                                                                                             \
   }
-  // What each API answers when the version sets are served (nothing: not served).
-  template <class Request, class Response>
-  std::optional<grpc::Status> NotServed(const std::string&, const Request&, Response*) {
-    return std::nullopt;
-  }
-  std::optional<grpc::Status> BuildIds(const std::string& ns, const wsv1::GetWorkerTaskReachabilityRequest& req,
-                                       wsv1::GetWorkerTaskReachabilityResponse* resp) {
-    return d_.build_ids->GetWorkerTaskReachability(ns, req, resp);
-  }
-  std::optional<grpc::Status> BuildIds(const std::string& ns, const wsv1::UpdateWorkerBuildIdCompatibilityRequest& req,
-                                       wsv1::UpdateWorkerBuildIdCompatibilityResponse* resp) {
-    return d_.build_ids->UpdateWorkerBuildIdCompatibility(ns, req, resp);
-  }
-  std::optional<grpc::Status> BuildIds(const std::string& ns, const wsv1::GetWorkerBuildIdCompatibilityRequest& req,
-                                       wsv1::GetWorkerBuildIdCompatibilityResponse* resp) {
-    return d_.build_ids->GetWorkerBuildIdCompatibility(ns, req, resp);
-  }
-  KAIROS_LEGACY_VERSIONING(UpdateWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", NotServed)
-  KAIROS_LEGACY_VERSIONING(GetWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", NotServed)
-  KAIROS_LEGACY_VERSIONING(GetWorkerTaskReachability, "v0.2 (Rules-based, deprecated)", BuildIds)
-  KAIROS_LEGACY_VERSIONING(UpdateWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)", BuildIds)
-  KAIROS_LEGACY_VERSIONING(GetWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)", BuildIds)
+  KAIROS_LEGACY_VERSIONING(UpdateWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", rules)
+  KAIROS_LEGACY_VERSIONING(GetWorkerVersioningRules, "v0.2 (Rules-based, deprecated)", rules)
+  KAIROS_LEGACY_VERSIONING(GetWorkerTaskReachability, "v0.2 (Rules-based, deprecated)", data)
+  KAIROS_LEGACY_VERSIONING(UpdateWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)", data)
+  KAIROS_LEGACY_VERSIONING(GetWorkerBuildIdCompatibility, "v0.1 (Version Set-based, deprecated)", data)
 #undef KAIROS_LEGACY_VERSIONING
 
   grpc::ServerUnaryReactor* DescribeWorkflowExecution(grpc::CallbackServerContext* ctx,

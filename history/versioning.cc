@@ -135,16 +135,18 @@ std::string BuildIdDirectiveOf(const records::ExecutionState& s, const records::
     if (behavior != enums::VERSIONING_BEHAVIOR_UNSPECIFIED) return "";  // Worker deployments route it.
   }
   const auto& stamp = s.most_recent_worker_version_stamp();
+  // New work names its run: assignment rules ramp by a hash of it.
+  const std::string assign = std::string(matching::kAssignBuildDirective) + ":" + s.run_id();
   std::string compatible;
   if (stamp.use_versioning() && !stamp.build_id().empty()) compatible = matching::kCompatibleBuildPrefix + stamp.build_id();
   if (task.kind() == records::QueueTask::ACTIVITY) {
     // An activity on the workflow's queue is compatible with the workflow's
     // build; on another queue it is new work there.
-    if (task.task_queue() != s.start().task_queue().name()) return matching::kAssignBuildDirective;
+    if (task.task_queue() != s.start().task_queue().name()) return assign;
     return compatible;
   }
   if (!compatible.empty()) return compatible;
-  return s.last_completed_wft_started_event_id() == 0 ? matching::kAssignBuildDirective : "";
+  return s.last_completed_wft_started_event_id() == 0 ? assign : "";
 }
 
 bool QueueKeepsVersion(const DeploymentLookup& lookup, const std::string& namespace_id, const std::string& old_queue,

@@ -199,10 +199,12 @@ int Run(const ServerOptions& options) {
   deployments.SetQueueStats([&matching](const std::string& ns, const std::string& queue, kairos::records::QueueTask::Kind kind,
                                        const std::string& version) { return matching->VersionStats(ns, queue, kind, version); });
   matching->SetVersionRouter(&deployments);
-  // The deprecated version-set APIs and their routing, when dynamic config
-  // turns them on (frontend.workerVersioningDataAPIs), as Temporal does.
+  // The deprecated version-set and rules APIs and their routing, when
+  // dynamic config turns them on (frontend.workerVersioningDataAPIs,
+  // frontend.workerVersioningRuleAPIs), as Temporal does.
   std::unique_ptr<deployments::BuildIdVersioning> build_ids;
-  if (deployments::WorkerVersioningDataApisEnabled(options.dynamic_config)) {
+  auto build_id_apis = deployments::BuildIdApis::FromDynamicConfig(options.dynamic_config);
+  if (build_id_apis.any()) {
     auto count = [&visibility_service](const std::string& namespace_id, const std::string& query,
                                        int64_t* count) -> grpc::Status {
       temporal::api::workflowservice::v1::CountWorkflowExecutionsRequest req;
@@ -214,7 +216,7 @@ int Run(const ServerOptions& options) {
     };
     build_ids = std::make_unique<deployments::BuildIdVersioning>(
         store.get(), count, [&matching] { matching->Rematch(); },
-        deployments::BuildIdLimits::FromDynamicConfig(options.dynamic_config));
+        deployments::BuildIdLimits::FromDynamicConfig(options.dynamic_config), build_id_apis);
     build_ids->Load();
     matching->SetBuildIdRouter(build_ids.get());
   }

@@ -166,3 +166,72 @@ TEST_CASE("Version sets: routing of tasks and pollers, durable across a reopen",
   REQUIRE(sets.major_version_sets_size() == 1);
   CHECK(sets.major_version_sets(0).build_ids(0) == "2.0");
 }
+
+TEST_CASE("Versioning rules: the RPCs, routing of new work and redirects, durable across a reopen", "[version_sets]") {
+  std::string path = TempDbPath();
+  auto no_count = [](const std::string&, const std::string&, int64_t* n) {
+    *n = 0;
+    return grpc::Status::OK;
+  };
+  auto read = [](BuildIdVersioning& v) {
+    wsv1::GetWorkerVersioningRulesRequest get;
+    get.set_task_queue("q");
+    wsv1::GetWorkerVersioningRulesResponse rules;
+    REQUIRE(v.GetWorkerVersioningRules("ns", get, &rules).ok());
+    return rules;
+  };
+  std::string token;
+  {
+    auto store = Open(path);
+    BuildIdVersioning v(store.get(), no_count, [] {});
+    v.Load();
+    auto rules = read(v);
+    CHECK(rules.assignment_rules_size() == 0);
+
+    wsv1::UpdateWorkerVersioningRulesRequest commit;
+    commit.set_task_queue("q");
+    commit.mutable_commit_build_id()->set_target_build_id("1.0");
+    wsv1::UpdateWorkerVersioningRulesResponse resp;
+    auto st = v.UpdateWorkerVersioningRules("ns", commit, &resp);  // No token.
+    CHECK(st.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+    CHECK(st.error_message() == "provided conflict token '[]' does not match existing one '[48]'");
+    commit.set_conflict_token(rules.conflict_token());
+    st = v.UpdateWorkerVersioningRules("ns", commit, &resp);
+    CHECK(st.error_message() ==
+          "no versioned poller with build ID '1.0' seen within the last 1m10s, use force=true to commit anyways");
+    std::string target;
+    REQUIRE(v.PollTarget("ns", "q", "1.0", &target).ok());
+    REQUIRE(v.UpdateWorkerVersioningRules("ns", commit, &resp).ok());
+    REQUIRE(resp.assignment_rules_size() == 1);
+    CHECK(resp.assignment_rules(0).rule().target_build_id() == "1.0");
+    CHECK(resp.assignment_rules(0).create_time().seconds() > 0);
+    CHECK(resp.conflict_token() != rules.conflict_token());
+    // The old token is stale now.
+    CHECK(v.UpdateWorkerVersioningRules("ns", commit, &resp).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+
+    wsv1::UpdateWorkerVersioningRulesRequest redirect;
+    redirect.set_task_queue("q");
+    redirect.set_conflict_token(resp.conflict_token());
+    redirect.mutable_add_compatible_redirect_rule()->mutable_rule()->set_source_build_id("1.0");
+    redirect.mutable_add_compatible_redirect_rule()->mutable_rule()->set_target_build_id("2.0");
+    REQUIRE(v.UpdateWorkerVersioningRules("ns", redirect, &resp).ok());
+    token = resp.conflict_token();
+  }
+  auto store = Open(path);
+  BuildIdVersioning v(store.get(), no_count, [] {});
+  v.Load();
+  auto rules = read(v);
+  CHECK(rules.conflict_token() == token);
+  REQUIRE(rules.compatible_redirect_rules_size() == 1);
+  // New work is assigned 1.0, which redirects to 2.0; 1.0's work goes to 2.0.
+  CHECK(v.TaskTarget("ns", "q", std::string(matching::kAssignBuildDirective) + ":run").value() == ":build:2.0");
+  CHECK(v.TaskTarget("ns", "q", ":build:1.0").value() == ":build:2.0");
+  CHECK(v.TaskTarget("ns", "q", ":build:3.0").value() == ":build:3.0");
+  CHECK_FALSE(v.TaskTarget("ns", "other", matching::kAssignBuildDirective).has_value());
+  std::string target;
+  auto st = v.PollTarget("ns", "q", "1.0", &target);
+  CHECK(st.error_code() == grpc::StatusCode::OUT_OF_RANGE);
+  CHECK(st.error_message() == "Task queue has a newer compatible build: \"2.0\"");
+  REQUIRE(v.PollTarget("ns", "q", "2.0", &target).ok());
+  CHECK(target == ":build:2.0");
+}

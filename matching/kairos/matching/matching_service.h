@@ -61,9 +61,9 @@ class VersionRouter {
 // Temporal's deprecated build-id versioning (compatible version sets,
 // deployments/version_sets.h). A task's directive rides in
 // QueueTask.pinned_version with a leading ':' (a deployment version never
-// starts so: its deployment name is not empty): kAssignBuildDirective for
-// new work (the queue's default build), kCompatibleBuildPrefix + build id
-// for work that must stay compatible with that build. Targets and versioned
+// starts so: its deployment name is not empty): kAssignBuildDirective + ':' +
+// run id for new work (assignment rules, else the default build),
+// kCompatibleBuildPrefix + build id for work compatible with that build. Targets and versioned
 // pollers are named kCompatibleBuildPrefix + build id.
 inline constexpr const char* kAssignBuildDirective = ":assign";
 inline constexpr const char* kCompatibleBuildPrefix = ":build:";

@@ -201,6 +201,15 @@ func versionSetsWorkflow(ctx workflow.Context) ([]string, error) {
 	return []string{first, second}, nil
 }
 
+// Starts versionSetsWorkflow and waits until its first activity ran.
+func startBuildRun(ctx context.Context, t *testing.T, c client.Client, tq, id string) client.WorkflowRun {
+	t.Helper()
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: tq}, "VersionSetsWorkflow")
+	requireNoError(t, err, "starting "+id)
+	waitForEvent(t, c, id, "", enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, 30*time.Second)
+	return run
+}
+
 func startBuildWorker(t *testing.T, c client.Client, tq, build string, versioned bool) worker.Worker {
 	t.Helper()
 	w := worker.New(c, tq, worker.Options{BuildID: build, UseBuildIDForVersioning: versioned})
@@ -223,9 +232,7 @@ func TestVersionSetsRouting(t *testing.T) {
 	unversioned := startBuildWorker(t, c, tq, "unversioned", false)
 	defer unversioned.Stop()
 	w10 := startBuildWorker(t, c, tq, "1.0", true)
-	runA, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "sets-a", TaskQueue: tq}, "VersionSetsWorkflow")
-	requireNoError(t, err, "starting A")
-	waitForEvent(t, c, "sets-a", "", enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, 30*time.Second)
+	runA := startBuildRun(ctx, t, c, tq, "sets-a")
 	w10.Stop()
 
 	// 1.1 is compatible with 1.0 (its set's new default); 2.0 starts a new default set.
@@ -239,38 +246,13 @@ func TestVersionSetsRouting(t *testing.T) {
 	w20 := startBuildWorker(t, c, tq, "2.0", true)
 	defer w20.Stop()
 
-	runB, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "sets-b", TaskQueue: tq}, "VersionSetsWorkflow")
-	requireNoError(t, err, "starting B")
-	waitForEvent(t, c, "sets-b", "", enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, 30*time.Second)
+	runB := startBuildRun(ctx, t, c, tq, "sets-b")
 	requireNoError(t, c.SignalWorkflow(ctx, "sets-a", "", "go", nil), "signalling A")
 	requireNoError(t, c.SignalWorkflow(ctx, "sets-b", "", "go", nil), "signalling B")
-	for _, r := range []struct {
-		run  client.WorkflowRun
-		want []string
-	}{{runA, []string{"1.0", "1.1"}}, {runB, []string{"2.0", "2.0"}}} {
-		var got []string
-		requireNoError(t, getResult(t, c, r.run, 30*time.Second, &got), "result of "+r.run.GetID())
-		if !reflect.DeepEqual(got, r.want) {
-			t.Errorf("%s: activities ran on %v, want %v", r.run.GetID(), got, r.want)
-		}
-	}
-	// The workflow tasks: A's on 1.0 then (after the signal) 1.1, B's on 2.0, each stamped as versioned.
-	for id, want := range map[string][]string{"sets-a": {"1.0", "1.0", "1.1", "1.1"}, "sets-b": {"2.0", "2.0", "2.0", "2.0"}} {
-		var builds []string
-		for _, e := range getHistory(t, c, id, "") {
-			if e.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
-				continue
-			}
-			v := e.GetWorkflowTaskCompletedEventAttributes().GetWorkerVersion()
-			if !v.GetUseVersioning() {
-				t.Errorf("%s event %d: worker version %v without use_versioning", id, e.GetEventId(), v)
-			}
-			builds = append(builds, v.GetBuildId())
-		}
-		if !reflect.DeepEqual(builds, want) {
-			t.Errorf("%s: workflow tasks completed by %v, want %v", id, builds, want)
-		}
-	}
+	// A's workflow tasks on 1.0 then (after the signal) 1.1, B's on 2.0.
+	checkBuildRuns(t, c, []buildRun{
+		{runA, []string{"1.0", "1.1"}, []string{"1.0", "1.0", "1.1", "1.1"}},
+		{runB, []string{"2.0", "2.0"}, []string{"2.0", "2.0", "2.0", "2.0"}}})
 
 	// Reachability now that workflows ran (visibility may lag).
 	deadline := time.Now().Add(20 * time.Second)
@@ -305,6 +287,40 @@ func TestVersionSetsRouting(t *testing.T) {
 		events := getHistory(t, c, id, "")
 		if err := replayer.ReplayWorkflowHistory(newTestLogger(t), &historypb.History{Events: events}); err != nil {
 			t.Errorf("replaying %s: %v\n%s", id, err, formatHistory(events))
+		}
+	}
+}
+
+// A run of versionSetsWorkflow: the builds its activities and its workflow
+// tasks ran on.
+type buildRun struct {
+	run                       client.WorkflowRun
+	activities, workflowTasks []string
+}
+
+// Checks each run's result and the builds that completed its workflow
+// tasks, each stamped as versioned.
+func checkBuildRuns(t *testing.T, c client.Client, runs []buildRun) {
+	t.Helper()
+	for _, r := range runs {
+		var got []string
+		requireNoError(t, getResult(t, c, r.run, 30*time.Second, &got), "result of "+r.run.GetID())
+		if !reflect.DeepEqual(got, r.activities) {
+			t.Errorf("%s: activities ran on %v, want %v", r.run.GetID(), got, r.activities)
+		}
+		var builds []string
+		for _, e := range getHistory(t, c, r.run.GetID(), "") {
+			if e.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+				continue
+			}
+			v := e.GetWorkflowTaskCompletedEventAttributes().GetWorkerVersion()
+			if !v.GetUseVersioning() {
+				t.Errorf("%s event %d: worker version %v without use_versioning", r.run.GetID(), e.GetEventId(), v)
+			}
+			builds = append(builds, v.GetBuildId())
+		}
+		if !reflect.DeepEqual(builds, r.workflowTasks) {
+			t.Errorf("%s: workflow tasks completed by %v, want %v", r.run.GetID(), builds, r.workflowTasks)
 		}
 	}
 }
