@@ -79,6 +79,8 @@ class SchedulerEngine final : public SchedulerService {
   NamespaceRef Namespace(const ScheduleEntry& e) const;
 
   // ---------------------------------------------- scheduler_service.cc
+  // Process, WatchRunning and Persist, when the entry is due by `now`.
+  void RunIfDue(const Key& key, ScheduleEntry& e, int64_t now);
   grpc::Status Persist(const ScheduleEntry& e);
   // Commits `changed` and installs it in place of *e (caller holds mu_).
   grpc::Status Replace(ScheduleEntry* e, ScheduleEntry changed, int64_t now);

@@ -90,14 +90,7 @@ void SchedulerEngine::Loop() {
     int64_t earliest = 0;
     for (auto& [key, e] : entries_) {
       if (e.wake_nanos == 0) continue;
-      if (e.wake_nanos <= now) {
-        Process(e, now);
-        WatchRunning(key, e);
-        if (auto st = Persist(e); !st.ok()) {
-          spdlog::error("schedule {}: {}", key.second, st.error_message());
-          e.wake_nanos = now + 1'000'000'000;  // Try again shortly.
-        }
-      }
+      RunIfDue(key, e, now);
       if (e.wake_nanos != 0 && (earliest == 0 || e.wake_nanos < earliest)) earliest = e.wake_nanos;
     }
     if (earliest == 0) {
@@ -105,6 +98,16 @@ void SchedulerEngine::Loop() {
     } else {
       cv_.wait_for(lock, std::chrono::nanoseconds(std::max<int64_t>(earliest - NowNanos(), 0)));
     }
+  }
+}
+
+void SchedulerEngine::RunIfDue(const Key& key, ScheduleEntry& e, int64_t now) {
+  if (e.wake_nanos == 0 || e.wake_nanos > now) return;
+  Process(e, now);
+  WatchRunning(key, e);
+  if (auto st = Persist(e); !st.ok()) {
+    spdlog::error("schedule {}: {}", key.second, st.error_message());
+    e.wake_nanos = now + 1'000'000'000;  // Try again shortly.
   }
 }
 
@@ -184,8 +187,12 @@ grpc::Status SchedulerEngine::DescribeSchedule(const NamespaceRef& ns, const wsv
   std::lock_guard lock(mu_);
   ScheduleEntry* e;
   if (auto st = Find(ns, req.schedule_id(), &e); !st.ok()) return st;
+  // What is due now (a trigger or an update just made) is taken before the
+  // answer, as Temporal's scheduler answers after its pending work.
+  int64_t now = NowNanos();
+  RunIfDue({ns.id, req.schedule_id()}, *e, now);
   *resp->mutable_schedule() = e->rec.schedule();
-  FillInfo(*e, NowNanos(), resp->mutable_info());
+  FillInfo(*e, now, resp->mutable_info());
   if (e->rec.has_memo()) *resp->mutable_memo() = e->rec.memo();
   if (e->rec.has_search_attributes()) *resp->mutable_search_attributes() = e->rec.search_attributes();
   resp->set_conflict_token(Token(e->rec.conflict_token()));

@@ -437,3 +437,50 @@ func TestSchedulePoliciesAndQuery(t *testing.T) {
 		t.Errorf("schedules %v, want [fails twice]", got)
 	}
 }
+
+// A paused schedule created to trigger immediately has taken that action by
+// the first describe that follows, as on Temporal (whose scheduler answers
+// after its pending work); the same for a trigger or a backfill just asked.
+func TestScheduleDescribeSeesTriggeredActions(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, serverOptions{})
+	ctx := testCtx(t, 60*time.Second)
+	queue := taskQueueFor(t)
+	c := newClient(t, srv.Addr(), "default")
+	startWorker(t, c, queue, registerScheduleWorkflows)
+	for i := 0; i < 5; i++ {
+		id := fmt.Sprintf("trigger-at-create-%d", i)
+		handle, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+			ID:                 id,
+			Spec:               client.ScheduleSpec{},
+			Paused:             true,
+			TriggerImmediately: true,
+			Action:             &client.ScheduleWorkflowAction{ID: id + "-wf", Workflow: "ScheduledEcho", Args: []any{"now"}, TaskQueue: queue},
+		})
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		d, err := handle.Describe(ctx)
+		if err != nil {
+			t.Fatalf("Describe: %v", err)
+		}
+		if d.Info.NumActions != 1 || len(d.Info.RecentActions) != 1 {
+			t.Fatalf("%s: describe after create: %d actions, %d recent, want 1 and 1", id, d.Info.NumActions, len(d.Info.RecentActions))
+		}
+		var out string
+		run := c.GetWorkflow(ctx, d.Info.RecentActions[0].StartWorkflowResult.WorkflowID, d.Info.RecentActions[0].StartWorkflowResult.FirstExecutionRunID)
+		if err := run.Get(ctx, &out); err != nil || out != "now" {
+			t.Fatalf("%s: triggered run = %q, %v; want \"now\"", id, out, err)
+		}
+		if err := handle.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
+			t.Fatalf("Trigger: %v", err)
+		}
+		if d, err = handle.Describe(ctx); err != nil {
+			t.Fatalf("Describe: %v", err)
+		}
+		if d.Info.NumActions != 2 {
+			t.Fatalf("%s: describe after trigger: %d actions, want 2", id, d.Info.NumActions)
+		}
+		_ = handle.Delete(ctx)
+	}
+}
