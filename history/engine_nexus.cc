@@ -160,6 +160,12 @@ void HistoryEngine::StartNexusOperation(int64_t row_id, const records::TimerTask
     if (bound_ms - elapsed_ms <= 0) return;  // The timeout step ends the operation.
     timeout_ms = std::min(timeout_ms, bound_ms - elapsed_ms);
   }
+  if (timeout_ms * 1'000'000 < limits_.nexus_min_request_timeout_nanos) {
+    // Too little time left for a request: Temporal times the operation out
+    // now rather than send one.
+    return TimeOutNexusStart(row_id, t, op.schedule_to_start_ms() > 0 ? enums::TIMEOUT_TYPE_SCHEDULE_TO_START
+                                                                      : enums::TIMEOUT_TYPE_SCHEDULE_TO_CLOSE);
+  }
   int64_t operation_timeout_ms = op.start_to_close_ms();
   if (op.schedule_to_close_ms() > 0) {
     int64_t left_ms = op.schedule_to_close_ms() - elapsed_ms;
@@ -340,10 +346,21 @@ void HistoryEngine::TimeOutNexusOperation(int64_t row_id, const records::TimerTa
     return;
   }
   MutableState ms(*state, env_, NowNanos());
-  fv1::Failure cause;
-  cause.set_message("operation timed out");
-  cause.mutable_timeout_failure_info()->set_timeout_type(type);
-  RecordNexusEnded(ms, t.event_id(), NexusEnd::kTimedOut, std::move(cause));
+  RecordNexusTimedOut(ms, t.event_id(), type);
+  if (auto st = Commit(ms); !st.ok()) RetryStepLater(row_id, t);
+}
+
+void HistoryEngine::TimeOutNexusStart(int64_t row_id, const records::TimerTask& t, enums::TimeoutType type) {
+  ExecutionKey key{t.namespace_id(), t.workflow_id(), t.run_id()};
+  std::lock_guard lock(LockFor(key.namespace_id, key.workflow_id));
+  auto state = Load(key);
+  const auto* pending = PendingOperation(state, t.event_id());
+  if (!pending || pending->start_row_id() != row_id) {
+    DropTimerRow(row_id);
+    return;
+  }
+  MutableState ms(*state, env_, NowNanos());
+  RecordNexusTimedOut(ms, t.event_id(), type);
   if (auto st = Commit(ms); !st.ok()) RetryStepLater(row_id, t);
 }
 
@@ -356,7 +373,21 @@ void HistoryEngine::CancelNexusOperation(int64_t row_id, const records::TimerTas
   cancel->set_service(op.service());
   cancel->set_operation(op.operation());
   SetOperationToken(cancel, op.operation_token());
-  SendNexusRequest(op, std::move(req), kNexusRequestTimeoutMs,
+  // As Temporal: bounded by what is left of schedule-to-close, and not sent
+  // with less than the minimum request time left (the cancel then fails).
+  int64_t timeout_ms = kNexusRequestTimeoutMs;
+  if (op.schedule_to_close_ms() > 0)
+    timeout_ms = std::min(timeout_ms, op.schedule_to_close_ms() - (NowNanos() - op.scheduled_time_nanos()) / 1'000'000);
+  if (timeout_ms * 1'000'000 < limits_.nexus_min_request_timeout_nanos) {
+    matching::NexusTaskResult too_late;
+    too_late.handler_failed = true;
+    too_late.handler_failure.set_message("not enough time to execute another request before ScheduleToClose timeout");
+    auto* info = too_late.handler_failure.mutable_application_failure_info();
+    info->set_type("CallError");
+    info->set_non_retryable(true);
+    return OnNexusCancelReply(row_id, t, grpc::Status::OK, too_late);
+  }
+  SendNexusRequest(op, std::move(req), timeout_ms,
                    [this, row_id, t](const grpc::Status& st, const matching::NexusTaskResult& result) {
                      OnNexusCancelReply(row_id, t, st, result);
                    });

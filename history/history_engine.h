@@ -450,6 +450,8 @@ class HistoryEngine final : public HistoryService, public matching::TaskStarter 
   void OnNexusStartReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,
                          const matching::NexusTaskResult& result);
   void TimeOutNexusOperation(int64_t row_id, const records::TimerTask& t);
+  // The start step, with too little time left to send its request.
+  void TimeOutNexusStart(int64_t row_id, const records::TimerTask& t, temporal::api::enums::v1::TimeoutType type);
   // NEXUS_CANCEL: sends the cancel request of a started operation.
   void CancelNexusOperation(int64_t row_id, const records::TimerTask& t);
   void OnNexusCancelReply(int64_t row_id, const records::TimerTask& t, const grpc::Status& status,

@@ -50,8 +50,9 @@ Limits Limits::FromDynamicConfig(const std::vector<std::pair<std::string, std::s
                                                  {"limit.numPendingSignals.error", &l.pending_signals},
                                                  {"limit.numPendingCancelRequests.error", &l.pending_cancels}};
   for (const auto& [key, value] : values) {
-    if (key == "history.timerProcessorMaxTimeShift") {
-      if (auto nanos = visibility::DynamicConfigDurationNanos(value)) l.timer_min_delay_nanos = *nanos;
+    if (key == "history.timerProcessorMaxTimeShift" || key == "component.nexusoperations.limit.request.timeout.min") {
+      if (auto nanos = visibility::DynamicConfigDurationNanos(value))
+        (key == "history.timerProcessorMaxTimeShift" ? l.timer_min_delay_nanos : l.nexus_min_request_timeout_nanos) = *nanos;
       continue;
     }
     char* end = nullptr;

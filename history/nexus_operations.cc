@@ -307,6 +307,13 @@ void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const co
   WakeCaller(ms);
 }
 
+void RecordNexusTimedOut(MutableState& ms, int64_t scheduled_event_id, enums::TimeoutType type) {
+  fv1::Failure cause;
+  cause.set_message("operation timed out");
+  cause.mutable_timeout_failure_info()->set_timeout_type(type);
+  RecordNexusEnded(ms, scheduled_event_id, NexusEnd::kTimedOut, std::move(cause));
+}
+
 void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end, fv1::Failure cause) {
   auto& ops = *ms.s().mutable_nexus_operations();
   auto it = ops.find(scheduled_event_id);

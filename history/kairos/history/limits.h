@@ -42,6 +42,10 @@ struct Limits {
   // now + history.timerProcessorMaxTimeShift, so a 200 ms timer fires after
   // about a second there, and workers and SDK tests are written against it.
   int64_t timer_min_delay_nanos = 1'000'000'000;  // history.timerProcessorMaxTimeShift
+  // A Nexus start or cancel request is not sent with less time than this
+  // left before the operation's timeout: the start times the operation out
+  // at once, the cancel fails (Temporal's operationTimeoutBelowMinError).
+  int64_t nexus_min_request_timeout_nanos = 1'500'000'000;  // component.nexusoperations.limit.request.timeout.min
 
   // Temporal's dynamic config keys above, as `--dynamic-config-value
   // KEY=VALUE` gives them (a plain number); other keys are left alone.

@@ -68,6 +68,8 @@ void RecordNexusCompleted(MutableState& ms, int64_t scheduled_event_id, const te
 enum class NexusEnd { kFailed, kCanceled, kTimedOut };
 void RecordNexusEnded(MutableState& ms, int64_t scheduled_event_id, NexusEnd end,
                       temporal::api::failure::v1::Failure cause);
+// RecordNexusEnded with Temporal's "operation timed out" of that type.
+void RecordNexusTimedOut(MutableState& ms, int64_t scheduled_event_id, temporal::api::enums::v1::TimeoutType type);
 // Ends a standalone operation now (terminate, delete): its carrier closes
 // with a terminated failure (message: the reason) as the outcome; the
 // handler is not told.

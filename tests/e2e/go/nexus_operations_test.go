@@ -429,3 +429,57 @@ func TestNexusCancelBeforeStart(t *testing.T) {
 	requireNexusEvents(t, p.callerHistory(t, run), enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
 		enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
 }
+
+// With less time left than component.nexusoperations.limit.request.timeout.min
+// (1.5 s) before its timeout, no start request is sent: the operation times
+// out at once, as on Temporal, instead of calling a handler that cannot
+// answer in time.
+func TestNexusOperationBelowMinRequestTime(t *testing.T) {
+	p := startNexusPair(t)
+	run := p.start(t, "nexus-below-min", nexusCall{Operation: "greet", Input: "wait-below-min", Timeout: time.Second})
+	err := getResult(t, p.caller, run, 30*time.Second, nil)
+	var timeoutErr *temporal.TimeoutError
+	if !errors.As(err, &timeoutErr) || timeoutErr.TimeoutType() != enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE {
+		t.Fatalf("want a schedule-to-close timeout, got %v", describeErr(err))
+	}
+	events := p.callerHistory(t, run)
+	requireNexusEvents(t, events, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)
+	scheduled := eventsOfType(events, enumspb.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED)[0]
+	timedOut := eventsOfType(events, enumspb.EVENT_TYPE_NEXUS_OPERATION_TIMED_OUT)[0]
+	if gap := eventGap(scheduled, timedOut); gap >= 900*time.Millisecond {
+		t.Fatalf("timed out %v after it was scheduled, want at once (before the 1 s timeout)", gap)
+	}
+	if f := timedOut.GetNexusOperationTimedOutEventAttributes().Failure; f.Cause.Message != "operation timed out" {
+		t.Fatalf("timed-out failure: %v", f)
+	}
+}
+
+// A cancel request with less than that minimum left before schedule-to-close
+// is not sent either: it fails at once (recorded as Temporal records it), the
+// handler's run is not canceled, and the operation times out.
+func TestNexusCancelBelowMinRequestTime(t *testing.T) {
+	p := startNexusPair(t)
+	run := p.start(t, "nexus-cancel-below-min", nexusCall{Operation: "greet", Input: "wait-cancel-below-min",
+		Timeout: 2500 * time.Millisecond, CancelAfter: 1200 * time.Millisecond})
+	err := getResult(t, p.caller, run, 30*time.Second, nil)
+	var timeoutErr *temporal.TimeoutError
+	if !errors.As(err, &timeoutErr) || timeoutErr.TimeoutType() != enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE {
+		t.Fatalf("want a schedule-to-close timeout, got %v", describeErr(err))
+	}
+	events := p.callerHistory(t, run)
+	for _, e := range eventsOfType(events, enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_FAILED) {
+		f := e.GetNexusOperationCancelRequestFailedEventAttributes().GetFailure()
+		if f.GetMessage() != "not enough time to execute another request before ScheduleToClose timeout" {
+			t.Fatalf("cancel request failure: %v", f)
+		}
+	}
+	if len(eventsOfType(events, enumspb.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUEST_COMPLETED)) != 0 {
+		t.Fatalf("the cancel request completed; it should not have been sent: %v", nexusEventTypes(events))
+	}
+	desc, err := p.handler.DescribeWorkflowExecution(testCtx(t, 10*time.Second), nexusHandlerWorkflowID("wait-cancel-below-min"), "")
+	requireNoError(t, err, "describe the handler's run")
+	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("handler run is %v, want still running (no cancel reached it)", st)
+	}
+	p.finishHandler(t, "wait-cancel-below-min", "late")
+}
